@@ -1,0 +1,1 @@
+"""Driven adapters: the stores behind the port (memory, PostgreSQL, DynamoDB)."""

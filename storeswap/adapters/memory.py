@@ -1,0 +1,260 @@
+"""The memory store: the executable reference of the port's semantics.
+
+Everything lives in Python dicts guarded by one re-entrant lock, which makes
+every operation — conditional writes and transactions included — trivially
+atomic and serialisable.  It is meant to be obviously right, not fast; the
+other adapters are checked against it by the differential tests.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from storeswap.core.engine import (
+    in_index,
+    index_view,
+    key_condition_matches,
+    plan_transaction,
+    plan_write,
+    shape,
+)
+from storeswap.core.errors import IdempotencyMismatch, TableExists, TableNotFound
+from storeswap.core.expressions import evaluate
+from storeswap.core.keys import extract_key, item_order, order_value, partition_bucket, segment_of
+from storeswap.core.port import ItemStore, QueryResult
+from storeswap.core.requests import (
+    DeleteRequest,
+    GetRequest,
+    PutRequest,
+    QueryRequest,
+    ScanRequest,
+    UpdateRequest,
+    WriteRequest,
+)
+from storeswap.core.schema import IndexKeys, TableSpec
+from storeswap.core.values import Item, Key, copy_value
+
+__all__ = ["MemoryStore"]
+
+TOKEN_WINDOW_SECONDS = 600.0
+
+
+def _key_tuple(spec: TableSpec, key: Key) -> tuple[Any, ...]:
+    pk = order_value(key[spec.partition_key.name])
+    if spec.sort_key is None:
+        return (pk,)
+    return (pk, order_value(key[spec.sort_key.name]))
+
+
+class _Table:
+    def __init__(self, spec: TableSpec) -> None:
+        self.spec = spec
+        self.items: dict[tuple[Any, ...], Item] = {}
+        # Bumped by every write; invalidates the cached scan orders.
+        self.version = 0
+        self.orders: dict[tuple[str | None, int], tuple[list[tuple[Any, ...]], list[Item]]] = {}
+
+    def scan_order(self, index: IndexKeys) -> tuple[list[tuple[Any, ...]], list[Item]]:
+        cached = self.orders.get((index.name, self.version))
+        if cached is not None:
+            return cached
+        rows = []
+        for item in self.items.values():
+            if not in_index(index, item):
+                continue
+            rows.append((self.scan_tuple(index, item), item))
+        rows.sort(key=lambda r: r[0])
+        result = ([r[0] for r in rows], [r[1] for r in rows])
+        self.orders = {k: v for k, v in self.orders.items() if k[1] == self.version}
+        self.orders[(index.name, self.version)] = result
+        return result
+
+    def scan_tuple(self, index: IndexKeys, item: Item) -> tuple[Any, ...]:
+        pk = item[index.partition_key.name]
+        return (partition_bucket(pk), order_value(pk), *item_order(index, self.spec, item))
+
+
+class MemoryStore(ItemStore):
+    """An in-process store with DynamoDB's semantics (``memory://``)."""
+
+    kind = "memory"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.RLock()
+        self._tables: dict[str, _Table] = {}
+        self._tokens: dict[str, tuple[str, float]] = {}
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(tables={len(self._tables)})"
+
+    # ------------------------------------------------------------------ tables
+
+    def _table(self, name: str) -> _Table:
+        table = self._tables.get(name)
+        if table is None:
+            self.forget(name)
+            raise TableNotFound(f"table {name} does not exist")
+        return table
+
+    def _create_table(self, spec: TableSpec) -> None:
+        with self._lock:
+            if spec.name in self._tables:
+                raise TableExists(f"table {spec.name} already exists")
+            self._tables[spec.name] = _Table(spec)
+
+    def _describe_table(self, name: str) -> TableSpec:
+        with self._lock:
+            return self._table(name).spec
+
+    def _delete_table(self, name: str) -> None:
+        with self._lock:
+            self._table(name)
+            del self._tables[name]
+
+    def _list_tables(self) -> list[str]:
+        with self._lock:
+            return list(self._tables)
+
+    # ------------------------------------------------------------------- items
+
+    def _get(self, req: GetRequest) -> Item | None:
+        with self._lock:
+            item = self._table(req.spec.name).items.get(_key_tuple(req.spec, req.key))
+            return None if item is None else shape(item, req.projection)
+
+    def _apply(self, table: _Table, req: WriteRequest, new: Item | None, changed: bool) -> None:
+        if not changed:
+            return
+        k = _key_tuple(table.spec, req.key)
+        if new is None:
+            if table.items.pop(k, None) is not None:
+                table.version += 1
+        else:
+            # Any write invalidates the cached scan orders: they hold the item objects themselves
+            # (an update replaces the object) and an update may move the item in or out of an index.
+            table.version += 1
+            table.items[k] = copy_value(new)
+
+    def _write(self, req: PutRequest | UpdateRequest | DeleteRequest) -> Item | None:
+        with self._lock:
+            table = self._table(req.spec.name)
+            old = table.items.get(_key_tuple(req.spec, req.key))
+            outcome = plan_write(req, old)
+            self._apply(table, req, outcome.new, outcome.changed)
+            return outcome.result
+
+    _put = _write
+    _update = _write
+    _delete = _write
+
+    def _query(self, req: QueryRequest) -> QueryResult:
+        with self._lock:
+            table = self._table(req.spec.name)
+            index = req.index
+            candidates = [
+                item
+                for item in table.items.values()
+                if in_index(index, item) and key_condition_matches(req.key_condition, index, item)
+            ]
+
+            def order(item: Item) -> tuple[Any, ...]:
+                return item_order(index, req.spec, item)
+
+            candidates.sort(key=order, reverse=not req.forward)
+            if req.start_key is not None:
+                start = order(req.start_key)
+                if req.forward:
+                    candidates = [c for c in candidates if order(c) > start]
+                else:
+                    candidates = [c for c in candidates if order(c) < start]
+            return self._collect(req.spec, index, candidates, req.filter, req.projection, req.limit)
+
+    def _scan(self, req: ScanRequest) -> QueryResult:
+        with self._lock:
+            table = self._table(req.spec.name)
+            index = req.index
+            orders, items = table.scan_order(index)
+            start = 0
+            if req.start_key is not None:
+                start = bisect.bisect_right(orders, table.scan_tuple(index, req.start_key))
+            total = req.total_segments
+
+            def candidates() -> Any:
+                for i in range(start, len(items)):
+                    if total > 1 and segment_of(orders[i][0], total) != req.segment:
+                        continue
+                    yield items[i]
+
+            return self._collect(req.spec, index, candidates(), req.filter, req.projection, req.limit)
+
+    def _collect(
+        self,
+        spec: TableSpec,
+        index: IndexKeys,
+        candidates: Any,
+        filter: Any,
+        projection: Any,
+        limit: int | None,
+    ) -> QueryResult:
+        out: list[Item] = []
+        last: Item | None = None
+        for item in candidates:
+            view = index_view(index, spec, item)
+            if filter is not None and not evaluate(filter, view):
+                continue
+            out.append(shape(view, projection))
+            last = item
+            if limit is not None and len(out) >= limit:
+                break
+        last_key = None
+        if limit is not None and len(out) >= limit and last is not None:
+            last_key = {**extract_key(spec, last), **{n: last[n] for n in index.key_names}}
+        return QueryResult(out, last_key)
+
+    def _batch_get(self, reqs: list[GetRequest]) -> list[Item | None]:
+        with self._lock:
+            return [self._get(r) for r in reqs]
+
+    def _batch_write(self, reqs: list[PutRequest | DeleteRequest]) -> None:
+        with self._lock:
+            for r in reqs:
+                self._table(r.spec.name)
+            for r in reqs:
+                self._write(r)
+
+    def _transact_get(self, reqs: list[GetRequest]) -> list[Item | None]:
+        return self._batch_get(reqs)
+
+    def _transact_write(self, reqs: list[WriteRequest], token: str | None) -> None:
+        with self._lock:
+            fingerprint = _fingerprint(reqs) if token is not None else ""
+            if token is not None and self._token_seen(token, fingerprint):
+                return
+            tables = [self._table(r.spec.name) for r in reqs]
+            olds = [t.items.get(_key_tuple(r.spec, r.key)) for t, r in zip(tables, reqs)]
+            outcomes = plan_transaction(reqs, olds)
+            for table, req, outcome in zip(tables, reqs, outcomes):
+                self._apply(table, req, outcome.new, outcome.changed)
+            if token is not None:
+                self._tokens[token] = (fingerprint, time.monotonic())
+
+    def _token_seen(self, token: str, fingerprint: str, now: Callable[[], float] = time.monotonic) -> bool:
+        t = now()
+        self._tokens = {k: v for k, v in self._tokens.items() if t - v[1] < TOKEN_WINDOW_SECONDS}
+        seen = self._tokens.get(token)
+        if seen is None:
+            return False
+        if seen[0] != fingerprint:
+            raise IdempotencyMismatch("the idempotency token was used with a different transaction (T3)")
+        return True
+
+
+def _fingerprint(reqs: list[WriteRequest]) -> str:
+    """A digest of a transaction's content, to tell a true repeat from a reused token."""
+    return hashlib.sha256(repr(reqs).encode("utf-8", "surrogatepass")).hexdigest()

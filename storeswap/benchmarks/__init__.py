@@ -1,0 +1,1 @@
+"""Benchmarks: every operation through the adapter and through the raw driver, interleaved in one run."""

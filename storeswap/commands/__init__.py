@@ -1,0 +1,1 @@
+"""CLI sub-commands that belong to no single feature package."""

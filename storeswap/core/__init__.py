@@ -1,0 +1,4 @@
+"""The hexagon: values, schema, expressions, the port and its errors.
+
+Imports nothing from boto3, SQLAlchemy or psycopg.
+"""

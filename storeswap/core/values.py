@@ -1,0 +1,294 @@
+"""The Python-native item model and DynamoDB's value rules (semantics V1-V10).
+
+Items are plain Python: ``str``, ``Decimal`` (``int`` accepted on the way in),
+``bytes``, ``bool``, ``None``, ``list``, ``dict`` and the typed sets
+:class:`StringSet`, :class:`NumberSet`, :class:`BinarySet`.  A plain ``set``
+or ``frozenset`` of one element type is accepted on the way in, as boto3
+accepts it, and comes back typed.
+
+:func:`normalize_item` validates an incoming item and returns its canonical
+form; every adapter calls it (through the port helpers) before writing, so
+every store rejects the same bad input with the same error.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Final
+
+from storeswap.core.errors import ItemTooLarge, ValidationError
+
+__all__ = [
+    "Item",
+    "Key",
+    "StringSet",
+    "NumberSet",
+    "BinarySet",
+    "MAX_ITEM_SIZE",
+    "MAX_NESTING",
+    "MAX_PARTITION_KEY_SIZE",
+    "MAX_SORT_KEY_SIZE",
+    "type_tag",
+    "normalize_number",
+    "normalize_value",
+    "normalize_item",
+    "item_size",
+    "value_size",
+    "attribute_size",
+    "number_size",
+    "copy_value",
+]
+
+Item = dict[str, Any]
+Key = dict[str, Any]
+
+MAX_ITEM_SIZE: Final = 409_600
+MAX_NESTING: Final = 32
+MAX_PARTITION_KEY_SIZE: Final = 2048
+MAX_SORT_KEY_SIZE: Final = 1024
+MAX_NUMBER_DIGITS: Final = 38
+
+# Wide enough that no legal number (38 digits, exponents -130..125) is ever
+# rounded while we normalise it.
+_CTX: Final = decimal.Context(prec=400, Emax=999_999, Emin=-999_999, traps=[decimal.InvalidOperation])
+_MAX_MAGNITUDE: Final = Decimal("9.9999999999999999999999999999999999999E+125")
+_MIN_MAGNITUDE: Final = Decimal("1E-130")
+
+
+class StringSet(frozenset[str]):
+    """A DynamoDB string set (SS): non-empty, unique, unordered."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"StringSet({sorted(self)!r})"
+
+
+class NumberSet(frozenset[Decimal]):
+    """A DynamoDB number set (NS): non-empty, unique, unordered; elements are Decimal."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"NumberSet({sorted(self)!r})"
+
+
+class BinarySet(frozenset[bytes]):
+    """A DynamoDB binary set (BS): non-empty, unique, unordered."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"BinarySet({sorted(self)!r})"
+
+
+_SET_TAGS: Final[dict[type, str]] = {StringSet: "SS", NumberSet: "NS", BinarySet: "BS"}
+
+
+def type_tag(value: Any) -> str:
+    """Return DynamoDB's type tag of an already normalised value: S N B BOOL NULL L M SS NS BS."""
+    if isinstance(value, str):
+        return "S"
+    if isinstance(value, bool):
+        return "BOOL"
+    if isinstance(value, Decimal):
+        return "N"
+    if isinstance(value, (bytes, bytearray)):
+        return "B"
+    if value is None:
+        return "NULL"
+    if isinstance(value, dict):
+        return "M"
+    if isinstance(value, list):
+        return "L"
+    tag = _SET_TAGS.get(type(value))
+    if tag is not None:
+        return tag
+    if isinstance(value, int):
+        return "N"
+    raise ValidationError(f"unsupported value type {type(value).__name__}")
+
+
+def normalize_number(value: Decimal | int | str, *, where: str = "number") -> Decimal:
+    """Validate a number (V1) and return its canonical Decimal (V2).
+
+    The canonical form has no trailing zeros and no positive exponent, so
+    ``str()`` gives what DynamoDB would return: ``1.0`` → ``1``, ``1.5E2`` →
+    ``150``, ``-0`` → ``0``.
+    """
+    if isinstance(value, bool):
+        raise ValidationError(f"{where}: a bool is not a number")
+    try:
+        d = value if isinstance(value, Decimal) else Decimal(value)
+    except (decimal.InvalidOperation, ValueError, TypeError):
+        raise ValidationError(f"{where}: {value!r} is not a number") from None
+    if not d.is_finite():
+        raise ValidationError(f"{where}: {d} is not a finite number")
+    if d.is_zero():
+        return Decimal(0)
+    n = d.normalize(_CTX)
+    digits = len(n.as_tuple().digits)
+    if digits > MAX_NUMBER_DIGITS:
+        raise ValidationError(f"{where}: {d} has {digits} significant digits; at most 38 are allowed")
+    magnitude = n.copy_abs()  # abs() would round to the default 28-digit context
+    if magnitude > _MAX_MAGNITUDE:
+        raise ValidationError(f"{where}: {d} is larger than 9.99...E+125")
+    if magnitude < _MIN_MAGNITUDE:
+        raise ValidationError(f"{where}: {d} is smaller than 1E-130")
+    exponent = n.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > 0:
+        n = n.quantize(Decimal(1), context=_CTX)
+    return n
+
+
+def _normalize_set(elements: Iterable[Any], where: str, depth: int) -> StringSet | NumberSet | BinarySet:
+    items = list(elements)
+    if not items:
+        raise ValidationError(f"{where}: sets may not be empty")
+    first = items[0]
+    if isinstance(first, str):
+        if not all(isinstance(e, str) for e in items):
+            raise ValidationError(f"{where}: a set must hold one element type")
+        return StringSet(items)
+    if isinstance(first, (bytes, bytearray)):
+        if not all(isinstance(e, (bytes, bytearray)) for e in items):
+            raise ValidationError(f"{where}: a set must hold one element type")
+        return BinarySet(bytes(e) for e in items)
+    if isinstance(first, (Decimal, int)) and not isinstance(first, bool):
+        out: list[Decimal] = []
+        for e in items:
+            if isinstance(e, float):
+                raise ValidationError(f"{where}: float values are not supported; use Decimal")
+            if isinstance(e, bool) or not isinstance(e, (Decimal, int)):
+                raise ValidationError(f"{where}: a set must hold one element type")
+            out.append(normalize_number(e, where=where))
+        return NumberSet(out)
+    if isinstance(first, float):
+        raise ValidationError(f"{where}: float values are not supported; use Decimal")
+    raise ValidationError(f"{where}: sets hold strings, numbers or binary, not {type(first).__name__}")
+
+
+def normalize_value(value: Any, *, where: str = "value", depth: int = 0) -> Any:
+    """Validate one attribute value (V1-V7, V10) and return its canonical form.
+
+    Lists and maps are copied, so the caller's objects are never shared with a store.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, Decimal):
+        return normalize_number(value, where=where)
+    if isinstance(value, int):
+        return normalize_number(value, where=where)
+    if isinstance(value, float):
+        raise ValidationError(f"{where}: float values are not supported (they lose precision); use Decimal")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, (StringSet, NumberSet, BinarySet)):
+        if not value:
+            raise ValidationError(f"{where}: sets may not be empty")
+        if isinstance(value, NumberSet):
+            return NumberSet(normalize_number(e, where=where) for e in value)
+        return value
+    if isinstance(value, (set, frozenset)):
+        return _normalize_set(value, where, depth)
+    if isinstance(value, Mapping):
+        if depth >= MAX_NESTING:
+            raise ValidationError(f"{where}: nesting exceeds {MAX_NESTING} levels")
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ValidationError(f"{where}: map keys must be strings, not {type(k).__name__}")
+            out[k] = normalize_value(v, where=f"{where}.{k}", depth=depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        if depth >= MAX_NESTING:
+            raise ValidationError(f"{where}: nesting exceeds {MAX_NESTING} levels")
+        return [normalize_value(v, where=f"{where}[{i}]", depth=depth + 1) for i, v in enumerate(value)]
+    raise ValidationError(f"{where}: unsupported value type {type(value).__name__}")
+
+
+def normalize_item(item: Mapping[str, Any]) -> Item:
+    """Validate a whole item's values and its size (V1-V7, V10) and return it canonical."""
+    if not isinstance(item, Mapping):
+        raise ValidationError(f"an item must be a mapping, not {type(item).__name__}")
+    out: Item = {}
+    for name, value in item.items():
+        if not isinstance(name, str):
+            raise ValidationError(f"attribute names must be strings, not {type(name).__name__}")
+        if name == "":
+            raise ValidationError("attribute names may not be empty")
+        out[name] = normalize_value(value, where=name, depth=0)
+    check_item_size(out)
+    return out
+
+
+def check_item_size(item: Item) -> int:
+    """Raise :class:`ItemTooLarge` when an item exceeds 400 KB (V6); return its size."""
+    size = item_size(item)
+    if size > MAX_ITEM_SIZE:
+        raise ItemTooLarge(
+            f"item size {size} bytes exceeds the 409600-byte limit", size=size, limit=MAX_ITEM_SIZE
+        )
+    return size
+
+
+def number_size(value: Decimal) -> int:
+    """Bytes DynamoDB counts for a number: one per two significant digits, plus one (V6).
+
+    Digits are counted after trimming leading and trailing zeros; the
+    coefficient is stored in base-100 pairs aligned on the decimal point, so a
+    digit that falls alone on either side of a pair costs a whole byte.
+    """
+    if value.is_zero():
+        return 1
+    _sign, digits, exponent = value.normalize(_CTX).as_tuple()
+    assert isinstance(exponent, int)
+    n = len(digits)
+    # Align the coefficient on base-100 pairs relative to the decimal point.
+    lead = (n + exponent) % 2  # an odd digit count before the point costs a half-filled pair
+    pairs = (n + lead + 1) // 2
+    return pairs + 1
+
+
+def value_size(value: Any) -> int:
+    """Bytes DynamoDB counts for a value, without its attribute name (V6)."""
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, bool) or value is None:
+        return 1
+    if isinstance(value, Decimal):
+        return number_size(value)
+    if isinstance(value, int):
+        return number_size(Decimal(value))
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    if isinstance(value, dict):
+        return 3 + sum(1 + len(k.encode("utf-8", "surrogatepass")) + value_size(v) for k, v in value.items())
+    if isinstance(value, list):
+        return 3 + sum(1 + value_size(v) for v in value)
+    if isinstance(value, (StringSet, BinarySet, NumberSet, set, frozenset)):
+        return sum(value_size(e) for e in value)
+    raise ValidationError(f"unsupported value type {type(value).__name__}")
+
+
+def attribute_size(name: str, value: Any) -> int:
+    """Bytes one top-level attribute counts: its UTF-8 name plus its value (V6)."""
+    return len(name.encode("utf-8", "surrogatepass")) + value_size(value)
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """Bytes DynamoDB counts for a whole item (V6)."""
+    return sum(attribute_size(k, v) for k, v in item.items())
+
+
+def copy_value(value: Any) -> Any:
+    """Deep-copy the mutable parts (lists, maps) of a normalised value; sets and scalars are immutable."""
+    if isinstance(value, dict):
+        return {k: copy_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_value(v) for v in value]
+    return value
