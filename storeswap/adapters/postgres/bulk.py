@@ -1,0 +1,148 @@
+"""The PostgreSQL bulk path behind ``ItemStore.bulk_put``: COPY into a staging table, then one upsert.
+
+Wire it into :class:`PostgresStore` with::
+
+    def _bulk_put(self, spec: TableSpec, reqs: list[PutRequest]) -> None:
+        from storeswap.adapters.postgres.bulk import bulk_put
+        bulk_put(self, spec, reqs)
+
+Semantics are those of ``bulk_put`` in the port: unconditional puts, the last
+write of a key wins (duplicates inside one call are collapsed first, since
+``ON CONFLICT DO UPDATE`` cannot touch a row twice in one statement).  Each
+chunk of at most :data:`CHUNK` items is one transaction that takes the
+items' advisory locks in sorted order — the same locks single writes and
+transactions take (ADR 0002-postgres-concurrency) — so a bulk load running
+beside conditional writes cannot interleave with them or deadlock.
+
+Rows go first, under a savepoint, straight into the table with ``COPY ...
+FROM STDIN (FORMAT BINARY)``: into a fresh table (a migration) that is all.
+When a key already exists (a resumed copy, a reload) the savepoint is rolled
+back and the rows go through a temporary table created ``ON COMMIT DROP``
+(so it always has the current columns) and ``INSERT ... SELECT ... ON
+CONFLICT DO UPDATE``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from storeswap.adapters.postgres.codec import encode_item
+from storeswap.adapters.postgres.errors import DRIVER_ERRORS, is_retryable_conflict
+from storeswap.adapters.postgres.layout import Layout
+from storeswap.adapters.postgres.store import MAX_TX_ATTEMPTS, PostgresStore, _lock_id
+from storeswap.core.errors import TransactionConflict
+from storeswap.core.requests import PutRequest
+from storeswap.core.schema import TableSpec
+
+__all__ = ["bulk_put", "CHUNK"]
+
+#: Items per transaction: bounds the advisory locks one transaction holds (they share the lock table).
+CHUNK = 2000
+
+_PG_TYPES = {"S": "bytea", "B": "bytea", "N": "numeric"}
+
+
+def _column_types(lay: Layout) -> list[str]:
+    kinds = {
+        "pk": lay.pk.type,
+        **({"sk": lay.sk.type} if lay.sk is not None else {}),
+        **{c.column: c.type for c in lay.extra},
+    }
+    out = []
+    for col in lay.write_columns:
+        if col == "bucket" or col.startswith("g"):
+            out.append("bigint")
+        elif col == "item":
+            out.append("bytea")
+        else:
+            out.append(_PG_TYPES[kinds[col]])
+    return out
+
+
+def _statements(lay: Layout) -> tuple[str, str, str, str]:
+    cached = lay.sql_cache.get("bulk")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    cols = lay.write_columns
+    stage = sql.Identifier(f"bulk_{lay.physical}")
+    col_list = sql.SQL(", ").join(map(sql.Identifier, cols))
+    create = sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+        stage,
+        sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in zip(cols, _column_types(lay))
+        ),
+    )
+    copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage, col_list)
+    key_cols = ["bucket", "pk"] + (["sk"] if lay.sk is not None else [])
+    updates = [c for c in cols if c not in key_cols]
+    upsert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO UPDATE SET {}").format(
+        lay.ident,
+        col_list,
+        col_list,
+        stage,
+        sql.SQL(", ").join(map(sql.Identifier, key_cols)),
+        sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates),
+    )
+    direct = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(lay.ident, col_list)
+    result = (create.as_string(None), copy.as_string(None), upsert.as_string(None), direct.as_string(None))
+    lay.sql_cache["bulk"] = result
+    return result
+
+
+def bulk_put(store: PostgresStore, spec: TableSpec, reqs: list[PutRequest]) -> None:
+    """Write validated put requests with COPY + one upsert per chunk (see the module docstring)."""
+    lay = store._layout(spec)
+    # Last write of a key wins; the rows are built once, before any transaction starts.
+    latest: dict[int, tuple[list[Any], int]] = {}
+    for r in reqs:
+        lock = _lock_id(lay, r.key)
+        latest.pop(lock, None)
+        latest[lock] = (lay.row_params(r.item, encode_item(r.item)), lock)
+    rows = sorted(latest.values(), key=lambda p: p[1])
+    types = _column_types(lay)
+    create, copy, upsert, direct = _statements(lay)
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        _write_chunk(store, spec, chunk, types, create, copy, upsert, direct)
+
+
+def _write_chunk(
+    store: PostgresStore,
+    spec: TableSpec,
+    chunk: list[tuple[list[Any], int]],
+    types: list[str],
+    create: str,
+    copy: str,
+    upsert: str,
+    direct: str,
+) -> None:
+    locks = [lock for _, lock in chunk]
+    for _ in range(MAX_TX_ATTEMPTS):
+        try:
+            with store._pool.connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (locks,))
+                try:
+                    # Optimistic: into a fresh table (a migration) no key exists yet, and COPY straight
+                    # into the table is half the server work of staging + upsert.
+                    with conn.transaction(), conn.cursor() as cur, cur.copy(direct) as cp:
+                        cp.set_types(types)
+                        for params, _ in chunk:
+                            cp.write_row(params)
+                    return
+                except psycopg.errors.UniqueViolation:
+                    pass  # some keys exist (a resumed copy, a reload): the savepoint was rolled back
+                conn.execute(create)
+                with conn.cursor() as cur, cur.copy(copy) as cp:
+                    cp.set_types(types)
+                    for params, _ in chunk:
+                        cp.write_row(params)
+                conn.execute(upsert)
+            return
+        except DRIVER_ERRORS as e:
+            if is_retryable_conflict(e):
+                continue
+            raise store._fail(e, spec.name, write=True) from e
+    raise TransactionConflict("bulk_put kept conflicting with concurrent transactions")

@@ -1,0 +1,498 @@
+"""How a DynamoDB-shaped table lives in PostgreSQL: names, columns, DDL and the pre-built SQL.
+
+One physical table per storeswap table::
+
+    bucket  bigint   partition_bucket(pk): parallel-scan segments are bucket ranges
+    pk      bytea | numeric   the partition key (S as UTF-8 bytes, see ADR 0002-postgres-key-columns)
+    sk      bytea | numeric   the sort key, when the table has one
+    item    bytea    the whole item, encoded by :mod:`.codec`
+    a0..    bytea | numeric   one column per secondary-index key attribute (NULL when absent)
+    g0..    bigint   partition_bucket of a global index's partition key (NULL when absent)
+
+Primary key ``(bucket, pk[, sk])``: unique exactly when ``(pk, sk)`` is (bucket
+is a function of pk), ordered as scans need, and it leads with the
+distribution-friendly partition data.  Each index is a partial btree on
+``(index bucket, index pk, index sk, pk, sk) WHERE index keys IS NOT NULL``,
+so indexes are sparse (Q6) and ties are ordered by the table key (K3).
+
+Names never reach SQL by string pasting: DDL goes through SQLAlchemy Core
+objects and the hot-path statements through :mod:`psycopg.sql` identifiers,
+composed once per table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from attrs import define, field
+from psycopg import sql
+
+from storeswap.core.keys import partition_bucket
+from storeswap.core.schema import IndexKeys, KeyAttribute, TableSpec
+
+__all__ = [
+    "CATALOG",
+    "TOKENS",
+    "METADATA",
+    "physical_name",
+    "index_physical_name",
+    "Layout",
+    "KeyColumn",
+    "IndexColumns",
+    "ddl_table",
+]
+
+# The catalog and token tables live in the default schema next to the data tables.
+METADATA = sa.MetaData()
+
+#: name -> spec; ``spec`` and ``layout`` are JSON text, not jsonb: jsonb rejects U+0000 and lone surrogates,
+#: both legal in attribute names (V5).
+CATALOG = sa.Table(
+    "storeswap_catalog",
+    METADATA,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("physical", sa.Text, nullable=False, unique=True),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+#: Idempotency tokens of transact_write (T3); token bytes are UTF-8 (a token may hold NUL).
+TOKENS = sa.Table(
+    "storeswap_tokens",
+    METADATA,
+    sa.Column("token", sa.LargeBinary, primary_key=True),
+    sa.Column("fingerprint", sa.Text, nullable=False),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+_UNSAFE = re.compile(r"[^a-z0-9_]")
+
+
+def physical_name(table: str) -> str:
+    """The PostgreSQL identifier of a table: ``t_`` + sanitised prefix + a hash of the full name.
+
+    At most 51 bytes (PostgreSQL truncates identifiers at 63), lower case
+    ``[a-z0-9_]`` only, and distinct for names that differ only in case,
+    dots, dashes or beyond the prefix.
+    """
+    digest = hashlib.sha256(table.encode("utf-8")).hexdigest()[:12]
+    prefix = _UNSAFE.sub("_", table.lower())[:36]
+    return f"t_{prefix}_{digest}"
+
+
+def index_physical_name(physical: str, index: str) -> str:
+    """The PostgreSQL name of a secondary index of ``physical`` (at most 61 bytes)."""
+    return f"{physical}_x{hashlib.sha256(index.encode('utf-8')).hexdigest()[:8]}"
+
+
+def _sa_type(key_type: str) -> sa.types.TypeEngine[Any]:
+    return sa.Numeric() if key_type == "N" else sa.LargeBinary()
+
+
+_PG_TYPE = {"S": "bytea", "B": "bytea", "N": "numeric"}
+
+
+@define(frozen=True, slots=True)
+class KeyColumn:
+    """One key attribute and the column holding it."""
+
+    attr: str
+    column: str
+    type: str
+
+    def param(self, value: Any) -> Any:
+        """``value`` in this column's representation."""
+        if self.type == "S":
+            return value.encode("utf-8", "surrogatepass")
+        return value
+
+
+@define(frozen=True, slots=True)
+class IndexColumns:
+    """The columns of a table or index key: bucket, partition, optional sort, then the table key for ties."""
+
+    bucket: str
+    partition: KeyColumn
+    sort: KeyColumn | None
+    #: the full order within one partition: index sort key, then table pk, sk (K3); for the table, just sk
+    order: tuple[KeyColumn, ...]
+    #: columns that must be non-NULL for an item to be in the index (sparse, Q6)
+    required: tuple[str, ...]
+    pg_index: str | None
+
+
+@define(slots=False)
+class Layout:
+    """Everything needed to read and write one table; built from the spec alone, so it is deterministic."""
+
+    spec: TableSpec
+    physical: str
+    pk: KeyColumn
+    sk: KeyColumn | None
+    #: secondary-index key attributes that are not table key attributes, in column order
+    extra: tuple[KeyColumn, ...]
+    #: attribute -> bucket column, for global indexes whose partition key is not the table's
+    bucket_columns: tuple[tuple[str, str], ...]
+    indexes: dict[str | None, IndexColumns]
+    #: rendered statements by shape; other modules of this package may cache their own entries here
+    sql_cache: dict[Any, Any] = field(factory=dict)
+
+    @classmethod
+    def build(cls, spec: TableSpec) -> Layout:
+        """The layout of ``spec``."""
+        physical = physical_name(spec.name)
+        pk = KeyColumn(spec.partition_key.name, "pk", spec.partition_key.type)
+        sk = None if spec.sort_key is None else KeyColumn(spec.sort_key.name, "sk", spec.sort_key.type)
+        columns: dict[str, KeyColumn] = {pk.attr: pk}
+        if sk is not None:
+            columns[sk.attr] = sk
+        extra: list[KeyColumn] = []
+        buckets: dict[str, str] = {pk.attr: "bucket"}
+        index_keys = spec.indexes()
+
+        def column_of(attr: KeyAttribute) -> KeyColumn:
+            col = columns.get(attr.name)
+            if col is None:
+                col = KeyColumn(attr.name, f"a{len(extra)}", attr.type)
+                extra.append(col)
+                columns[attr.name] = col
+            return col
+
+        bucket_cols: list[tuple[str, str]] = []
+        indexes: dict[str | None, IndexColumns] = {
+            None: IndexColumns("bucket", pk, sk, (sk,) if sk is not None else (), (), None)
+        }
+        for ix in index_keys:
+            assert ix.name is not None
+            ipk = column_of(ix.partition_key)
+            isk = None if ix.sort_key is None else column_of(ix.sort_key)
+            if ipk.attr not in buckets:
+                name = f"g{len(bucket_cols)}"
+                buckets[ipk.attr] = name
+                bucket_cols.append((ipk.attr, name))
+            order = tuple(c for c in (isk, pk, sk) if c is not None)
+            required = tuple(
+                dict.fromkeys(c.column for c in (ipk, isk) if c is not None and c.column not in ("pk", "sk"))
+            )
+            indexes[ix.name] = IndexColumns(
+                buckets[ipk.attr], ipk, isk, order, required, index_physical_name(physical, ix.name)
+            )
+        return cls(spec, physical, pk, sk, tuple(extra), tuple(bucket_cols), indexes)
+
+    # ------------------------------------------------------------------ rows
+
+    @property
+    def write_columns(self) -> list[str]:
+        """Columns written by an insert, in parameter order."""
+        cols = ["bucket", "pk"]
+        if self.sk is not None:
+            cols.append("sk")
+        cols.append("item")
+        cols.extend(c.column for c in self.extra)
+        cols.extend(name for _, name in self.bucket_columns)
+        return cols
+
+    def key_params(self, key: dict[str, Any]) -> list[Any]:
+        """``[bucket, pk, sk]`` parameters of a table key."""
+        pkv = key[self.pk.attr]
+        params = [partition_bucket(pkv), self.pk.param(pkv)]
+        if self.sk is not None:
+            params.append(self.sk.param(key[self.sk.attr]))
+        return params
+
+    def row_params(self, item: dict[str, Any], blob: bytes) -> list[Any]:
+        """Parameters for :attr:`write_columns` of an item."""
+        params = self.key_params(item)
+        params.extend(self.value_params(item, blob))
+        return params
+
+    def value_params(self, item: dict[str, Any], blob: bytes) -> list[Any]:
+        """Parameters of the non-key write columns (item, index columns), in :attr:`write_columns` order."""
+        params: list[Any] = [blob]
+        for c in self.extra:
+            v = item.get(c.attr)
+            params.append(None if v is None else c.param(v))
+        for attr, _ in self.bucket_columns:
+            v = item.get(attr)
+            params.append(None if v is None else partition_bucket(v))
+        return params
+
+    def order_params(self, index: IndexKeys, item: dict[str, Any]) -> list[Any]:
+        """The values of an index's order columns for ``item`` (a cursor position within a partition)."""
+        cols = self.indexes[index.name]
+        return [c.param(item[c.attr]) for c in cols.order]
+
+    def scan_params(self, index: IndexKeys, item: dict[str, Any]) -> list[Any]:
+        """The full scan position of ``item``: index bucket, index pk, then the partition order."""
+        cols = self.indexes[index.name]
+        pkv = item[cols.partition.attr]
+        return [partition_bucket(pkv), cols.partition.param(pkv), *self.order_params(index, item)]
+
+    # ------------------------------------------------------------------ DDL
+
+    def ddl_table(self, metadata: sa.MetaData) -> sa.Table:
+        """The SQLAlchemy Core table (with its indexes) for CREATE TABLE."""
+        return ddl_table(self, metadata)
+
+    # ------------------------------------------------------------------ SQL
+
+    @property
+    def ident(self) -> sql.Identifier:
+        """The quoted table identifier."""
+        return sql.Identifier(self.physical)
+
+    def _key_where(self) -> sql.Composable:
+        cols = ["bucket", "pk"] + (["sk"] if self.sk is not None else [])
+        return sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in cols)
+
+    def _cast(self, column: str) -> sql.Composable:
+        if column in ("bucket",) or column.startswith("g"):
+            return sql.SQL("%s::bigint")
+        if column == "item":
+            return sql.SQL("%s::bytea")
+        kc = {"pk": self.pk, "sk": self.sk, **{c.column: c for c in self.extra}}[column]
+        assert kc is not None
+        return sql.SQL(f"%s::{_PG_TYPE[kc.type]}")
+
+    def _conflict_target(self) -> sql.Composable:
+        return sql.SQL(", ").join(map(sql.Identifier, ["bucket", "pk"] + (["sk"] if self.sk is not None else [])))
+
+    def render(self, key: Any, composed: sql.Composable) -> str:
+        """Render and remember a statement (one rendering per table and statement shape)."""
+        text = composed.as_string(None)
+        self.sql_cache[key] = text
+        return text
+
+    def sql_get(self) -> str:
+        """``SELECT item`` by table key."""
+        q: str | None = self.sql_cache.get("get")
+        if q is None:
+            q = self.render("get", sql.SQL("SELECT item FROM {} WHERE {}").format(self.ident, self._key_where()))
+        return q
+
+    def sql_get_many(self) -> str:
+        """``SELECT item`` for many keys at once (unnest of key arrays), optionally ``FOR UPDATE``."""
+        q: str | None = self.sql_cache.get("get_many")
+        if q is None:
+            cols = ["bucket", "pk"] + (["sk"] if self.sk is not None else [])
+            types = ["bigint", _PG_TYPE[self.pk.type]] + ([_PG_TYPE[self.sk.type]] if self.sk is not None else [])
+            arrays = sql.SQL(", ").join(sql.SQL(f"%s::{t}[]") for t in types)
+            on = sql.SQL(" AND ").join(sql.SQL("t.{c} = k.{c}").format(c=sql.Identifier(c)) for c in cols)
+            q = self.render(
+                "get_many",
+                sql.SQL("SELECT t.item FROM {} AS t JOIN unnest({}) AS k({}) ON {}").format(
+                    self.ident, arrays, sql.SQL(", ").join(map(sql.Identifier, cols)), on
+                ),
+            )
+        return q
+
+    def sql_lock_many(self) -> str:
+        """:meth:`sql_get_many` with ``FOR UPDATE OF t`` (transactions)."""
+        q: str | None = self.sql_cache.get("lock_many")
+        if q is None:
+            q = self.sql_get_many() + " FOR UPDATE OF t"
+            self.sql_cache["lock_many"] = q
+        return q
+
+    def _insert_head(self) -> sql.Composable:
+        cols = self.write_columns
+        return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM pg_advisory_xact_lock(%s::bigint)").format(
+            self.ident,
+            sql.SQL(", ").join(map(sql.Identifier, cols)),
+            sql.SQL(", ").join(self._cast(c) for c in cols),
+        )
+
+    def sql_upsert(self) -> str:
+        """Unconditional put: one statement, under the item's advisory lock (see ADR 0002-postgres-concurrency)."""
+        q: str | None = self.sql_cache.get("upsert")
+        if q is None:
+            updates = [c for c in self.write_columns if c not in ("bucket", "pk", "sk")]
+            q = self.render(
+                "upsert",
+                sql.SQL("{} ON CONFLICT ({}) DO UPDATE SET {}").format(
+                    self._insert_head(),
+                    self._conflict_target(),
+                    sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates),
+                ),
+            )
+        return q
+
+    def sql_insert(self) -> str:
+        """Insert if absent (0 rows when a concurrent insert won)."""
+        q: str | None = self.sql_cache.get("insert")
+        if q is None:
+            q = self.render(
+                "insert",
+                sql.SQL("{} ON CONFLICT ({}) DO NOTHING").format(self._insert_head(), self._conflict_target()),
+            )
+        return q
+
+    def sql_replace(self) -> str:
+        """Compare-and-swap: replace the item only if its stored bytes are still the ones we read."""
+        q: str | None = self.sql_cache.get("replace")
+        if q is None:
+            cols = [c for c in self.write_columns if c not in ("bucket", "pk", "sk")]
+            q = self.render(
+                "replace",
+                sql.SQL("UPDATE {} SET {} WHERE {} AND item = %s::bytea").format(
+                    self.ident,
+                    sql.SQL(", ").join(sql.SQL("{} = ").format(sql.Identifier(c)) + self._cast(c) for c in cols),
+                    self._key_where(),
+                ),
+            )
+        return q
+
+    def sql_update_locked(self) -> str:
+        """Replace the item of a row this transaction holds locked."""
+        q: str | None = self.sql_cache.get("update_locked")
+        if q is None:
+            cols = [c for c in self.write_columns if c not in ("bucket", "pk", "sk")]
+            q = self.render(
+                "update_locked",
+                sql.SQL("UPDATE {} SET {} WHERE {}").format(
+                    self.ident,
+                    sql.SQL(", ").join(sql.SQL("{} = ").format(sql.Identifier(c)) + self._cast(c) for c in cols),
+                    self._key_where(),
+                ),
+            )
+        return q
+
+    def sql_delete_if(self) -> str:
+        """Compare-and-delete: delete only if the stored bytes are still the ones we read."""
+        q: str | None = self.sql_cache.get("delete_if")
+        if q is None:
+            q = self.render(
+                "delete_if",
+                sql.SQL("DELETE FROM {} WHERE {} AND item = %s::bytea").format(self.ident, self._key_where()),
+            )
+        return q
+
+    def sql_delete(self) -> str:
+        """Unconditional delete by key."""
+        q: str | None = self.sql_cache.get("delete")
+        if q is None:
+            q = self.render("delete", sql.SQL("DELETE FROM {} WHERE {}").format(self.ident, self._key_where()))
+        return q
+
+    def sql_query(self, index: str | None, sort_op: str | None, forward: bool, after: bool) -> str:
+        """One partition of the table or an index, in order, keyset-paged, ``LIMIT %s``.
+
+        Parameters: bucket, partition value, the sort condition's values
+        (``sort_op``: ``= < <= > >=``, ``between``, ``prefix`` (>=), ``prefix<``
+        (>= and <)), the cursor's order values when ``after``, the limit.
+        """
+        key = ("query", index, sort_op, forward, after)
+        q: str | None = self.sql_cache.get(key)
+        if q is not None:
+            return q
+        cols = self.indexes[index]
+        where: list[sql.Composable] = [
+            sql.SQL("{} = %s").format(sql.Identifier(cols.bucket)),
+            sql.SQL("{} = %s").format(sql.Identifier(cols.partition.column)),
+        ]
+        where.extend(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in cols.required)
+        if sort_op is not None:
+            assert cols.sort is not None
+            s = sql.Identifier(cols.sort.column)
+            if sort_op == "between":
+                where.append(sql.SQL("{} BETWEEN %s AND %s").format(s))
+            elif sort_op == "prefix":
+                where.append(sql.SQL("{} >= %s").format(s))
+            elif sort_op == "prefix<":
+                where.append(sql.SQL("{s} >= %s AND {s} < %s").format(s=s))
+            else:
+                assert sort_op in ("=", "<", "<=", ">", ">=")
+                where.append(sql.SQL("{} ").format(s) + sql.SQL(sort_op) + sql.SQL(" %s"))
+        where.extend(self._after(cols.order, forward, after))
+        q = self.render(
+            key,
+            sql.SQL("SELECT item FROM {} WHERE {} ORDER BY {} LIMIT %s").format(
+                self.ident, sql.SQL(" AND ").join(where), self._order_by(cols.order, forward)
+            ),
+        )
+        return q
+
+    def sql_scan(self, index: str | None, segmented: bool, after: bool) -> str:
+        """A table or index in scan order ``(bucket, pk, order...)``, keyset-paged, ``LIMIT %s``.
+
+        Parameters: ``lo, hi`` bucket bounds when ``segmented``, the cursor's
+        scan position when ``after``, the limit.
+        """
+        key = ("scan", index, segmented, after)
+        q: str | None = self.sql_cache.get(key)
+        if q is not None:
+            return q
+        cols = self.indexes[index]
+        order = (cols.bucket, cols.partition.column, *(c.column for c in cols.order))
+        where: list[sql.Composable] = [sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in cols.required]
+        if segmented:
+            where.append(sql.SQL("{} BETWEEN %s AND %s").format(sql.Identifier(cols.bucket)))
+        if after:
+            where.append(
+                sql.SQL("({}) > ({})").format(
+                    sql.SQL(", ").join(map(sql.Identifier, order)), sql.SQL(", ").join(sql.SQL("%s") for _ in order)
+                )
+            )
+        cond = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL("")
+        q = self.render(
+            key,
+            sql.SQL("SELECT item FROM {}{} ORDER BY {} LIMIT %s").format(
+                self.ident, cond, sql.SQL(", ").join(map(sql.Identifier, order))
+            ),
+        )
+        return q
+
+    @staticmethod
+    def _after(order: Sequence[KeyColumn], forward: bool, after: bool) -> list[sql.Composable]:
+        if not after:
+            return []
+        if not order:
+            # A partition of a table without a sort key holds one item; nothing follows it.
+            return [sql.SQL("FALSE")]
+        return [
+            sql.SQL("({}) {} ({})").format(
+                sql.SQL(", ").join(sql.Identifier(c.column) for c in order),
+                sql.SQL(">" if forward else "<"),
+                sql.SQL(", ").join(sql.SQL("%s") for _ in order),
+            )
+        ]
+
+    @staticmethod
+    def _order_by(order: Sequence[KeyColumn], forward: bool) -> sql.Composable:
+        if not order:
+            return sql.SQL("bucket")
+        direction = sql.SQL("" if forward else " DESC")
+        return sql.SQL(", ").join(sql.Identifier(c.column) + direction for c in order)
+
+
+def ddl_table(layout: Layout, metadata: sa.MetaData) -> sa.Table:
+    """The SQLAlchemy Core :class:`~sqlalchemy.Table` of a layout, with its sparse indexes."""
+    cols: list[sa.Column[Any]] = [
+        sa.Column("bucket", sa.BigInteger, nullable=False),
+        sa.Column("pk", _sa_type(layout.pk.type), nullable=False),
+    ]
+    if layout.sk is not None:
+        cols.append(sa.Column("sk", _sa_type(layout.sk.type), nullable=False))
+    cols.append(sa.Column("item", sa.LargeBinary, nullable=False))
+    cols.extend(sa.Column(c.column, _sa_type(c.type), nullable=True) for c in layout.extra)
+    cols.extend(sa.Column(name, sa.BigInteger, nullable=True) for _, name in layout.bucket_columns)
+    pk_cols = ["bucket", "pk"] + (["sk"] if layout.sk is not None else [])
+    table = sa.Table(
+        layout.physical,
+        metadata,
+        *cols,
+        sa.PrimaryKeyConstraint(*pk_cols, name=f"{layout.physical}_pk"),
+    )
+    for name, ic in layout.indexes.items():
+        if name is None:
+            continue
+        assert ic.pg_index is not None
+        index_cols = [ic.bucket, ic.partition.column, *(c.column for c in ic.order)]
+        required = [ic.partition.column] + ([ic.sort.column] if ic.sort is not None else [])
+        where = sa.and_(*(table.c[c].isnot(None) for c in dict.fromkeys(required)))
+        sa.Index(ic.pg_index, *(table.c[c] for c in dict.fromkeys(index_cols)), postgresql_where=where)
+    return table

@@ -1,0 +1,676 @@
+"""The PostgreSQL adapter: :class:`PostgresStore`.
+
+SQLAlchemy owns the URL, the catalog and the DDL (Core ``Table`` objects);
+the hot paths (get, put, update, delete, query) run on a psycopg_pool
+connection pool with server-side prepared statements whose SQL is composed
+once per table (:class:`.layout.Layout`).  Conditions, updates, projections
+and filters are evaluated in Python by the core engine, exactly as the memory
+reference does; PostgreSQL provides atomicity:
+
+- single-item writes are compare-and-swap on the stored bytes (read, plan,
+  ``UPDATE ... WHERE item = <bytes read>``; an absent item is inserted with
+  ``ON CONFLICT DO NOTHING``); a lost race retries the whole operation;
+- transactions lock every item (advisory lock per key, in sorted order, then
+  ``SELECT ... FOR UPDATE``), plan all actions, and write in one transaction.
+
+See docs/decisions/0002-postgres-concurrency.md and 0002-postgres-key-columns.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from storeswap.adapters.postgres.codec import decode_item, encode_item, encode_value
+from storeswap.adapters.postgres.errors import DRIVER_ERRORS, is_retryable_conflict, map_error
+from storeswap.adapters.postgres.layout import CATALOG, METADATA, TOKENS, KeyColumn, Layout
+from storeswap.core.engine import index_view, plan_transaction, plan_write
+from storeswap.core.errors import (
+    ConfigurationError,
+    IdempotencyMismatch,
+    StoreError,
+    StoreUnavailable,
+    TableExists,
+    TableNotFound,
+    TransactionConflict,
+)
+from storeswap.core.expressions import evaluate, project
+from storeswap.core.expressions.ast import BeginsWith, Between, Compare
+from storeswap.core.keys import BUCKETS, partition_bucket
+from storeswap.core.port import ItemStore, QueryResult
+from storeswap.core.requests import (
+    CheckRequest,
+    DeleteRequest,
+    GetRequest,
+    PutRequest,
+    QueryRequest,
+    ScanRequest,
+    UpdateRequest,
+    WriteRequest,
+)
+from storeswap.core.schema import IndexKeys, TableSpec
+from storeswap.core.values import Item
+
+__all__ = ["PostgresStore", "parse_url"]
+
+TOKEN_WINDOW_SECONDS = 600
+#: Attempts of a single-item write that keeps losing compare-and-swap races.
+MAX_WRITE_ATTEMPTS = 100
+#: Attempts of a transaction that hits deadlocks or serialisation failures.
+MAX_TX_ATTEMPTS = 8
+#: Rows fetched per round when a filter may reject rows (doubles up to the maximum).
+CHUNK_MAX = 1000
+_SCHEMA_LOCK = 0x73746F7265737761  # "storeswa": serialises catalog creation across processes
+
+
+class _Connection(psycopg.Connection[Any]):
+    """A pooled connection that keeps one reusable cursor for the hot paths (saves a cursor per call)."""
+
+    _hot: psycopg.Cursor[Any] | None = None
+
+    def hot(self) -> psycopg.Cursor[Any]:
+        """This connection's reusable cursor."""
+        cur = self._hot
+        if cur is None:
+            cur = self._hot = self.cursor()
+        return cur
+
+
+class _LostRace(Exception):
+    """A concurrent writer changed the item between our read and our write: start over."""
+
+
+def parse_url(url: str) -> tuple[sa.URL, str]:
+    """The SQLAlchemy URL (psycopg driver) and the libpq conninfo of a ``postgresql://`` URL."""
+    try:
+        u = sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError) as e:
+        raise ConfigurationError(f"not a PostgreSQL URL: {e}") from None
+    if u.drivername not in ("postgresql", "postgres", "postgresql+psycopg"):
+        raise ConfigurationError(f"not a PostgreSQL URL (scheme {u.drivername!r}); use postgresql://user@host/db")
+    u = u.set(drivername="postgresql+psycopg")
+    params: dict[str, Any] = {
+        "host": u.host,
+        "port": u.port,
+        "user": u.username,
+        "password": u.password,
+        "dbname": u.database,
+    }
+    for k, v in u.query.items():
+        params[k] = v if isinstance(v, str) else v[-1]
+    conninfo = psycopg.conninfo.make_conninfo("", **{k: v for k, v in params.items() if v is not None})
+    return u, conninfo
+
+
+def _redact(url: str) -> str:
+    from storeswap.connect import redact_url
+
+    return redact_url(url)
+
+
+def _fingerprint(reqs: list[WriteRequest]) -> str:
+    """A digest of a transaction's content, to tell a true repeat from a reused token (T3)."""
+    return hashlib.sha256(repr(reqs).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _lock_id(layout: Layout, key: dict[str, Any]) -> int:
+    """A 64-bit advisory-lock id for one item (table + key)."""
+    h = hashlib.blake2b(layout.physical.encode(), digest_size=8)
+    h.update(encode_value(key[layout.pk.attr]))
+    if layout.sk is not None:
+        h.update(encode_value(key[layout.sk.attr]))
+    return int.from_bytes(h.digest(), "big", signed=True)
+
+
+def _literal(operand: Any) -> Any:
+    return operand.value
+
+
+def _successor(prefix: bytes) -> bytes | None:
+    """The smallest byte string greater than every string starting with ``prefix`` (None: no bound)."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+def _segment_bounds(segment: int, total: int) -> tuple[int, int]:
+    """The bucket range ``[lo, hi]`` of a parallel-scan segment (inverse of keys.segment_of)."""
+    lo = -(-segment * BUCKETS // total)
+    hi = -(-(segment + 1) * BUCKETS // total) - 1
+    return lo, hi
+
+
+class PostgresStore(ItemStore):
+    """DynamoDB-shaped tables in PostgreSQL (``postgresql://user@host:port/db``)."""
+
+    kind = "postgres"
+
+    def __init__(self, url: str, *, pool_size: int = 10, connect_timeout: float = 10.0) -> None:
+        super().__init__()
+        self._url = url
+        sa_url, self.conninfo = parse_url(url)
+        self._layouts: dict[str, Layout] = {}
+        self._layout_lock = threading.Lock()
+        self._closed = False
+        self._engine = sa.create_engine(sa_url, pool_size=1, max_overflow=4, pool_pre_ping=True)
+        try:
+            self._ensure_schema()
+        except DRIVER_ERRORS as e:
+            self._engine.dispose()
+            raise StoreUnavailable(f"cannot prepare the storeswap schema at {_redact(url)}: {e}") from e
+        self._pool = ConnectionPool(
+            self.conninfo,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            connection_class=_Connection,
+            open=False,
+            name="storeswap",
+        )
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout)
+        except DRIVER_ERRORS as e:
+            self._pool.close()
+            self._engine.dispose()
+            raise StoreUnavailable(f"cannot connect to {_redact(url)}: {e}") from e
+        self._sql_catalog_get = (
+            sql.SQL("SELECT spec FROM {} WHERE name = %s").format(sql.Identifier(CATALOG.name)).as_string(None)
+        )
+        self._sql_catalog_list = sql.SQL("SELECT name FROM {}").format(sql.Identifier(CATALOG.name)).as_string(None)
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({_redact(self._url)!r})"
+
+    def close(self) -> None:
+        """Close the connection pool and the SQLAlchemy engine."""
+        if self._closed:
+            return
+        self._closed = True
+        self._pool.close()
+        self._engine.dispose()
+
+    # ------------------------------------------------------------- plumbing
+
+    def _ensure_schema(self) -> None:
+        with self._engine.begin() as c:
+            # IF NOT EXISTS alone races on pg_type between processes; the advisory lock serialises them.
+            c.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+            for table in METADATA.sorted_tables:
+                c.execute(sa.schema.CreateTable(table, if_not_exists=True))
+
+    def _layout(self, spec: TableSpec) -> Layout:
+        lay = self._layouts.get(spec.name)
+        if lay is not None and lay.spec is spec:
+            return lay
+        with self._layout_lock:
+            lay = self._layouts.get(spec.name)
+            if lay is None or lay.spec != spec:
+                lay = Layout.build(spec)
+                self._layouts[spec.name] = lay
+            else:
+                lay.spec = spec
+            return lay
+
+    def physical_table(self, name: str) -> str:
+        """The PostgreSQL table holding storeswap table ``name`` (for raw-driver benchmarks and tools)."""
+        return self._layout(self.spec(name)).physical
+
+    def _fail(self, e: BaseException, table: str | None, *, write: bool, sent: bool = True) -> StoreError:
+        err = map_error(e, write=write, sent=sent, what=table or "")
+        if isinstance(err, TableNotFound) and table is not None:
+            self.forget(table)
+            self._layouts.pop(table, None)
+            err = TableNotFound(f"table {table} does not exist")
+        return err
+
+    def _read(self, table: str | None, fn: Callable[[_Connection], Any]) -> Any:
+        """Run a read on a pooled connection; a stale connection (server restart, killed backend) is retried once."""
+        pool = self._pool
+        for attempt in (0, 1):
+            try:
+                conn = pool.getconn()
+                try:
+                    return fn(conn)
+                finally:
+                    pool.putconn(conn)
+            except DRIVER_ERRORS as e:
+                if (
+                    attempt == 0
+                    and isinstance(e, psycopg.OperationalError)
+                    and not isinstance(e, psycopg.errors.QueryCanceled)
+                ):
+                    self._pool.check()
+                    continue
+                raise self._fail(e, table, write=False) from e
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------------ tables
+
+    def _create_table(self, spec: TableSpec) -> None:
+        lay = Layout.build(spec)
+        table = lay.ddl_table(sa.MetaData())
+        stmt = (
+            pg_insert(CATALOG)
+            .values(name=spec.name, physical=lay.physical, spec=json.dumps(spec.to_dict(), ensure_ascii=True))
+            .on_conflict_do_nothing(index_elements=["name"])
+            .returning(CATALOG.c.name)
+        )
+        try:
+            with self._engine.begin() as c:
+                if c.execute(stmt).first() is None:
+                    raise TableExists(f"table {spec.name} already exists")
+                table.create(c)
+        except DRIVER_ERRORS as e:
+            raise self._fail(e, None, write=True) from e
+        with self._layout_lock:
+            self._layouts[spec.name] = lay
+
+    def _describe_table(self, name: str) -> TableSpec:
+        row = self._read(name, lambda conn: conn.execute(self._sql_catalog_get, (name,)).fetchone())
+        if row is None:
+            self.forget(name)
+            raise TableNotFound(f"table {name} does not exist")
+        return TableSpec.from_dict(json.loads(row[0]))
+
+    def _delete_table(self, name: str) -> None:
+        stmt = sa.delete(CATALOG).where(CATALOG.c.name == name).returning(CATALOG.c.physical)
+        try:
+            with self._engine.begin() as c:
+                row = c.execute(stmt).first()
+                if row is None:
+                    raise TableNotFound(f"table {name} does not exist")
+                c.execute(sa.schema.DropTable(sa.Table(row[0], sa.MetaData()), if_exists=True))
+        except DRIVER_ERRORS as e:
+            raise self._fail(e, name, write=True) from e
+        finally:
+            self._layouts.pop(name, None)
+
+    def _list_tables(self) -> list[str]:
+        rows = self._read("", lambda conn: conn.execute(self._sql_catalog_list).fetchall())
+        return [r[0] for r in rows]
+
+    # ------------------------------------------------------------------- items
+
+    def _get(self, req: GetRequest) -> Item | None:
+        lay = self._layout(req.spec)
+        params = lay.key_params(req.key)
+        q = lay.sql_cache.get("get") or lay.sql_get()
+        pool = self._pool
+        try:
+            conn = pool.getconn()
+            try:
+                cur = conn.hot()
+                cur.execute(q, params, prepare=True, binary=True)
+                row = cur.fetchone()
+            finally:
+                pool.putconn(conn)
+        except DRIVER_ERRORS as e:
+            if not _stale(e):
+                raise self._fail(e, req.spec.name, write=False) from e
+            row = self._read(req.spec.name, lambda conn: conn.execute(q, params, prepare=True, binary=True).fetchone())
+        if row is None:
+            return None
+        item = decode_item(row[0])
+        return item if req.projection is None else project(req.projection, item)
+
+    def _put(self, req: PutRequest) -> Item | None:
+        if req.condition is None and req.return_values == "NONE":
+            lay = self._layout(req.spec)
+            params = lay.row_params(req.item, encode_item(req.item))
+            params.append(_lock_id(lay, req.key))
+            q = lay.sql_cache.get("upsert") or lay.sql_upsert()
+            pool = self._pool
+            try:
+                conn = pool.getconn()
+                try:
+                    conn.hot().execute(q, params, prepare=True)
+                finally:
+                    pool.putconn(conn)
+            except DRIVER_ERRORS as e:
+                raise self._fail(e, req.spec.name, write=True) from e
+            return None
+        return self._write(req)
+
+    def _update(self, req: UpdateRequest) -> Item | None:
+        return self._write(req)
+
+    def _delete(self, req: DeleteRequest) -> Item | None:
+        if req.condition is None and req.return_values == "NONE":
+            lay = self._layout(req.spec)
+            q = lay.sql_cache.get("delete") or lay.sql_delete()
+            params = lay.key_params(req.key)
+            pool = self._pool
+            try:
+                conn = pool.getconn()
+                try:
+                    conn.hot().execute(q, params, prepare=True)
+                finally:
+                    pool.putconn(conn)
+            except DRIVER_ERRORS as e:
+                raise self._fail(e, req.spec.name, write=True) from e
+            return None
+        return self._write(req)
+
+    def _write(self, req: PutRequest | UpdateRequest | DeleteRequest) -> Item | None:
+        """Read, plan with the core engine, then compare-and-swap; a lost race starts over."""
+        lay = self._layout(req.spec)
+        kparams = lay.key_params(req.key)
+        q_get = lay.sql_cache.get("get") or lay.sql_get()
+        pool = self._pool
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            sent = False
+            try:
+                conn = pool.getconn()
+                try:
+                    cur = conn.hot()
+                    cur.execute(q_get, kparams, prepare=True, binary=True)
+                    row = cur.fetchone()
+                    old_blob = None if row is None else row[0]
+                    old = None if old_blob is None else decode_item(old_blob)
+                    outcome = plan_write(req, old)
+                    if not outcome.changed:
+                        return outcome.result
+                    new = outcome.new
+                    sent = True
+                    if new is None:
+                        if old_blob is None:
+                            return outcome.result
+                        q = lay.sql_cache.get("delete_if") or lay.sql_delete_if()
+                        n = cur.execute(q, [*kparams, old_blob], prepare=True).rowcount
+                    elif old_blob is None:
+                        q = lay.sql_cache.get("insert") or lay.sql_insert()
+                        params = lay.row_params(new, encode_item(new))
+                        params.append(_lock_id(lay, req.key))
+                        n = cur.execute(q, params, prepare=True).rowcount
+                    else:
+                        q = lay.sql_cache.get("replace") or lay.sql_replace()
+                        params = lay.value_params(new, encode_item(new))
+                        params.extend(kparams)
+                        params.append(old_blob)
+                        n = cur.execute(q, params, prepare=True).rowcount
+                    if n == 1:
+                        return outcome.result
+                finally:
+                    pool.putconn(conn)
+            except DRIVER_ERRORS as e:
+                if is_retryable_conflict(e):
+                    continue
+                if not sent and _stale(e):
+                    self._pool.check()
+                    continue
+                raise self._fail(e, req.spec.name, write=True, sent=sent) from e
+        raise TransactionConflict(f"gave up after {MAX_WRITE_ATTEMPTS} attempts racing concurrent writers")
+
+    # ------------------------------------------------------------ query / scan
+
+    def _query(self, req: QueryRequest) -> QueryResult:
+        lay = self._layout(req.spec)
+        index = req.index
+        cols = lay.indexes[index.name]
+        kc = req.key_condition
+        pv = kc.partition_value
+        base: list[Any] = [partition_bucket(pv), cols.partition.param(pv)]
+        sort_op: str | None = None
+        cond = kc.sort
+        if cond is not None:
+            assert cols.sort is not None
+            sort_op, sort_params = _sort_sql(cond, cols.sort)
+            base.extend(sort_params)
+        q_first = lay.sql_query(index.name, sort_op, req.forward, req.start_key is not None)
+        q_next = lay.sql_query(index.name, sort_op, req.forward, True)
+        start = None if req.start_key is None else lay.order_params(index, req.start_key)
+
+        def position(item: Item) -> list[Any]:
+            return lay.order_params(index, item)
+
+        return self._collect(req.spec.name, lay, index, base, q_first, q_next, start, position, req)
+
+    def _scan(self, req: ScanRequest) -> QueryResult:
+        lay = self._layout(req.spec)
+        index = req.index
+        segmented = req.total_segments > 1
+        base: list[Any] = list(_segment_bounds(req.segment, req.total_segments)) if segmented else []
+        q_first = lay.sql_scan(index.name, segmented, req.start_key is not None)
+        q_next = lay.sql_scan(index.name, segmented, True)
+        start = None if req.start_key is None else lay.scan_params(index, req.start_key)
+
+        def position(item: Item) -> list[Any]:
+            return lay.scan_params(index, item)
+
+        return self._collect(req.spec.name, lay, index, base, q_first, q_next, start, position, req)
+
+    def _collect(
+        self,
+        table: str,
+        lay: Layout,
+        index: IndexKeys,
+        base: list[Any],
+        q_first: str,
+        q_next: str,
+        start: list[Any] | None,
+        position: Callable[[Item], list[Any]],
+        req: QueryRequest | ScanRequest,
+    ) -> QueryResult:
+        """Fetch rows in keyset-paged chunks until ``limit`` items passed the filter (P1), as memory's _collect."""
+        spec, filt, projection, limit = req.spec, req.filter, req.projection, req.limit
+        plain_view = index.name is None or index.projection.type == "ALL"
+        out: list[Item] = []
+        last: Item | None = None
+        chunk = limit if limit is not None and limit <= CHUNK_MAX else CHUNK_MAX
+        q = q_first
+        after = start
+        while True:
+            params = [*base, *(after or ()), chunk]
+            rows = self._read(table, functools.partial(_fetch_all, q, params))
+            item: Item | None = None
+            for (blob,) in rows:
+                item = decode_item(blob)
+                view = item if plain_view else index_view(index, spec, item)
+                if filt is not None and not evaluate(filt, view):
+                    continue
+                out.append(view if projection is None else project(projection, view))
+                last = item
+                if limit is not None and len(out) >= limit:
+                    return QueryResult(out, self._last_key(lay, index, last))
+            if len(rows) < chunk or item is None:
+                return QueryResult(out, None)
+            after = position(item)
+            q = q_next
+            if filt is not None:
+                chunk = min(chunk * 2, CHUNK_MAX)
+
+    @staticmethod
+    def _last_key(lay: Layout, index: IndexKeys, item: Item) -> dict[str, Any]:
+        key = {lay.pk.attr: item[lay.pk.attr]}
+        if lay.sk is not None:
+            key[lay.sk.attr] = item[lay.sk.attr]
+        for n in index.key_names:
+            key[n] = item[n]
+        return key
+
+    # ----------------------------------------------------------------- batches
+
+    def _bulk_put(self, spec: TableSpec, reqs: list[PutRequest]) -> None:
+        """COPY-based bulk load (:mod:`.bulk`), under the same advisory locks as single writes."""
+        from storeswap.adapters.postgres.bulk import bulk_put
+
+        bulk_put(self, spec, reqs)
+
+    def _fetch_many(
+        self, conn: _Connection, reqs: list[tuple[int, Layout, dict[str, Any]]], lock: bool
+    ) -> dict[int, Item]:
+        """Read many items (grouped per table, one statement each); ``{position: item}``."""
+        by_table: dict[str, list[tuple[int, Layout, dict[str, Any]]]] = {}
+        for entry in reqs:
+            by_table.setdefault(entry[1].physical, []).append(entry)
+        found: dict[int, Item] = {}
+        for entries in by_table.values():
+            lay = entries[0][1]
+            wanted: dict[tuple[Any, ...], int] = {}
+            columns: list[list[Any]] = [[], [], []] if lay.sk is not None else [[], []]
+            for pos, _, key in entries:
+                kp = lay.key_params(key)
+                wanted[tuple(kp[1:])] = pos
+                for col, v in zip(columns, kp):
+                    col.append(v)
+            q = lay.sql_lock_many() if lock else lay.sql_get_many()
+            for (blob,) in conn.execute(q, columns, binary=True).fetchall():
+                item = decode_item(blob)
+                kp = lay.key_params(item)
+                found[wanted[tuple(kp[1:])]] = item
+        return found
+
+    def _batch_get(self, reqs: list[GetRequest]) -> list[Item | None]:
+        entries = [(i, self._layout(r.spec), r.key) for i, r in enumerate(reqs)]
+        tables = {r.spec.name for r in reqs}
+        found = self._read(
+            next(iter(tables)) if len(tables) == 1 else "", lambda conn: self._fetch_many(conn, entries, False)
+        )
+        return [self._shape(found.get(i), r) for i, r in enumerate(reqs)]
+
+    @staticmethod
+    def _shape(item: Item | None, req: GetRequest) -> Item | None:
+        if item is None or req.projection is None:
+            return item
+        return project(req.projection, item)
+
+    def _transact_get(self, reqs: list[GetRequest]) -> list[Item | None]:
+        entries = [(i, self._layout(r.spec), r.key) for i, r in enumerate(reqs)]
+
+        def run(conn: _Connection) -> dict[int, Item]:
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                return self._fetch_many(conn, entries, False)
+
+        found = self._read(self._table_hint(reqs), run)
+        return [self._shape(found.get(i), r) for i, r in enumerate(reqs)]
+
+    @staticmethod
+    def _table_hint(reqs: Iterable[GetRequest | WriteRequest]) -> str | None:
+        names = {r.spec.name for r in reqs}
+        return next(iter(names)) if len(names) == 1 else None
+
+    def _batch_write(self, reqs: list[PutRequest | DeleteRequest]) -> None:
+        # One transaction; items in advisory-lock order, every write under its item's lock, so a batch
+        # and a transaction over the same items cannot deadlock (ADR 0002-postgres-concurrency).
+        ordered = sorted(((_lock_id(self._layout(r.spec), r.key), r) for r in reqs), key=lambda p: p[0])
+        for _ in range(MAX_TX_ATTEMPTS):
+            try:
+                with self._pool.connection() as conn, conn.transaction(), conn.pipeline():
+                    for lock, r in ordered:
+                        lay = self._layout(r.spec)
+                        if isinstance(r, PutRequest):
+                            params = lay.row_params(r.item, encode_item(r.item))
+                            params.append(lock)
+                            conn.execute(lay.sql_upsert(), params, prepare=True)
+                        else:
+                            conn.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (lock,), prepare=True)
+                            conn.execute(lay.sql_delete(), lay.key_params(r.key), prepare=True)
+                return
+            except DRIVER_ERRORS as e:
+                if is_retryable_conflict(e):
+                    continue
+                raise self._fail(e, self._table_hint(reqs), write=True) from e
+        raise TransactionConflict("batch_write kept conflicting with concurrent transactions")
+
+    # ------------------------------------------------------------ transactions
+
+    def _transact_write(self, reqs: list[WriteRequest], token: str | None) -> None:
+        fingerprint = _fingerprint(reqs) if token is not None else ""
+        entries = [(i, self._layout(r.spec), r.key) for i, r in enumerate(reqs)]
+        locks = sorted({_lock_id(lay, key) for _, lay, key in entries})
+        table = self._table_hint(reqs)
+        for _ in range(MAX_TX_ATTEMPTS):
+            sent = False
+            try:
+                with self._pool.connection() as conn, conn.transaction():
+                    if token is not None and self._token_seen(conn, token, fingerprint):
+                        return
+                    # Sorted advisory locks first: they also cover items that do not exist yet,
+                    # which a row lock cannot (no phantom inserts between our read and our commit).
+                    conn.execute(
+                        "SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (locks,), prepare=True
+                    )
+                    found = self._fetch_many(conn, entries, True)
+                    olds = [found.get(i) for i in range(len(reqs))]
+                    outcomes = plan_transaction(reqs, olds)
+                    sent = True
+                    cursors = []
+                    with conn.pipeline():
+                        for (_, lay, key), req, old, outcome in zip(entries, reqs, olds, outcomes):
+                            if not outcome.changed or isinstance(req, CheckRequest):
+                                continue
+                            new = outcome.new
+                            if new is None:
+                                if old is not None:
+                                    conn.execute(lay.sql_delete(), lay.key_params(key), prepare=True)
+                            elif old is None:
+                                params = lay.row_params(new, encode_item(new))
+                                params.append(_lock_id(lay, key))
+                                cursors.append(conn.execute(lay.sql_insert(), params, prepare=True))
+                            else:
+                                params = lay.row_params(new, encode_item(new))
+                                kp = params[: len(lay.key_params(key))]
+                                conn.execute(lay.sql_update_locked(), [*params[len(kp) :], *kp], prepare=True)
+                    if any(c.rowcount != 1 for c in cursors):
+                        raise _LostRace()
+                return
+            except _LostRace:
+                continue
+            except DRIVER_ERRORS as e:
+                if is_retryable_conflict(e):
+                    continue
+                raise self._fail(e, table, write=True, sent=sent) from e
+        raise TransactionConflict("the transaction kept conflicting with concurrent transactions")
+
+    def _token_seen(self, conn: _Connection, token: str, fingerprint: str) -> bool:
+        """Claim an idempotency token inside the transaction; True when it is a repeat within the window (T3)."""
+        raw = token.encode("utf-8", "surrogatepass")
+        t = sql.Identifier(TOKENS.name)
+        claimed = conn.execute(
+            sql.SQL(
+                "INSERT INTO {t} (token, fingerprint) VALUES (%s, %s) ON CONFLICT (token) DO UPDATE"
+                " SET fingerprint = EXCLUDED.fingerprint, created = now()"
+                " WHERE {t}.created < now() - make_interval(secs => %s) RETURNING 1"
+            ).format(t=t),
+            (raw, fingerprint, TOKEN_WINDOW_SECONDS),
+        ).fetchone()
+        if claimed is not None:
+            return False
+        row = conn.execute(sql.SQL("SELECT fingerprint FROM {} WHERE token = %s").format(t), (raw,)).fetchone()
+        if row is not None and row[0] != fingerprint:
+            raise IdempotencyMismatch("the idempotency token was used with a different transaction (T3)")
+        return True
+
+
+def _sort_sql(cond: Compare | Between | BeginsWith, col: KeyColumn) -> tuple[str, list[Any]]:
+    """The SQL shape and parameters of a key condition's sort part (K1, K2)."""
+    if isinstance(cond, Compare):
+        return cond.op, [col.param(_literal(cond.right))]
+    if isinstance(cond, Between):
+        return "between", [col.param(_literal(cond.low)), col.param(_literal(cond.high))]
+    # begins_with: a byte range, never LIKE, so % and _ are ordinary characters (K2).
+    prefix = col.param(_literal(cond.prefix))
+    succ = _successor(prefix)
+    if succ is None:
+        return "prefix", [prefix]
+    return "prefix<", [prefix, succ]
+
+
+def _fetch_all(query: str, params: list[Any], conn: _Connection) -> list[Any]:
+    return conn.hot().execute(query, params, prepare=True, binary=True).fetchall()
+
+
+def _stale(e: BaseException) -> bool:
+    return isinstance(e, psycopg.OperationalError) and not isinstance(e, psycopg.errors.QueryCanceled)

@@ -1,0 +1,185 @@
+"""PostgreSQL failures reach the caller as the port's typed errors, never as psycopg errors (E1, E2)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import psycopg
+import pytest
+
+from storeswap.core.errors import (
+    OutcomeUnknown,
+    StoreError,
+    StoreUnavailable,
+    TableNotFound,
+    Throttled,
+)
+from storeswap.core.schema import KeyAttribute, TableSpec
+
+pytestmark = pytest.mark.slow
+
+
+def _url(extra: str) -> str:
+    from storeswap.backends.postgres import provision
+
+    base = provision()
+    return base + ("&" if "?" in base else "?") + extra
+
+
+@pytest.fixture
+def app() -> str:
+    return f"ss_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def admin() -> Iterator[psycopg.Connection]:
+    from storeswap.adapters.postgres.store import parse_url
+    from storeswap.backends.postgres import provision
+
+    conn = psycopg.connect(parse_url(provision())[1], autocommit=True)
+    yield conn
+    conn.close()
+
+
+def _store(extra: str):
+    from storeswap.adapters.postgres import PostgresStore
+
+    return PostgresStore(_url(extra), pool_size=2)
+
+
+def _table(store) -> str:
+    name = f"err-{uuid.uuid4().hex[:10]}"
+    store.create_table(TableSpec(name, KeyAttribute("pk", "S")))
+    store.put(name, {"pk": "k", "v": 1})
+    return name
+
+
+def _terminate(admin: psycopg.Connection, app: str) -> int:
+    rows = admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (app,)
+    ).fetchall()
+    return len(rows)
+
+
+def test_statement_timeout_on_a_read_is_throttled(admin, app) -> None:
+    store = _store(f"application_name={app}&options={quote('-c statement_timeout=300')}")
+    try:
+        table = _table(store)
+        phys = store.physical_table(table)
+        with admin.transaction():
+            admin.execute(f'LOCK TABLE "{phys}" IN ACCESS EXCLUSIVE MODE')
+            with pytest.raises(Throttled):
+                store.get(table, {"pk": "k"})
+        store.delete_table(table)
+    finally:
+        store.close()
+
+
+def test_statement_timeout_on_a_write_is_outcome_unknown(admin, app) -> None:
+    store = _store(f"application_name={app}&options={quote('-c statement_timeout=300')}")
+    try:
+        table = _table(store)
+        phys = store.physical_table(table)
+        with admin.transaction():
+            admin.execute(f'SELECT 1 FROM "{phys}" FOR UPDATE')
+            with pytest.raises(OutcomeUnknown):
+                store.update(table, {"pk": "k"}, "SET v = :v", values={":v": 2})
+            with pytest.raises(OutcomeUnknown):
+                store.put(table, {"pk": "k", "v": 3})
+        store.delete_table(table)
+    finally:
+        store.close()
+
+
+def test_killed_idle_connections_are_replaced_for_reads(admin, app) -> None:
+    store = _store(f"application_name={app}")
+    try:
+        table = _table(store)
+        assert _terminate(admin, app) >= 1
+        time.sleep(0.2)
+        assert store.get(table, {"pk": "k"})["v"] == 1  # retried on a fresh connection
+        store.delete_table(table)
+    finally:
+        store.close()
+
+
+def test_killed_connection_during_a_write_is_outcome_unknown(admin, app) -> None:
+    store = _store(f"application_name={app}")
+    try:
+        table = _table(store)
+        phys = store.physical_table(table)
+        caught: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                store.update(table, {"pk": "k"}, "SET v = :v", values={":v": 2})
+            except BaseException as e:
+                caught.append(e)
+
+        with admin.transaction():
+            admin.execute(f'SELECT 1 FROM "{phys}" FOR UPDATE')
+            t = threading.Thread(target=write)
+            t.start()
+            time.sleep(0.5)  # the update is now waiting for our row lock
+            _terminate(admin, app)
+            t.join(10)
+        assert len(caught) == 1 and isinstance(caught[0], (OutcomeUnknown, StoreUnavailable)), caught
+        assert not isinstance(caught[0], psycopg.Error)
+        # the pool recovers
+        store.put(table, {"pk": "k", "v": 5})
+        assert store.get(table, {"pk": "k"})["v"] == 5
+        store.delete_table(table)
+    finally:
+        store.close()
+
+
+def test_killed_idle_connection_before_a_write_is_a_port_error(admin, app) -> None:
+    store = _store(f"application_name={app}")
+    try:
+        table = _table(store)
+        _terminate(admin, app)
+        time.sleep(0.2)
+        with contextlib.suppress(OutcomeUnknown, StoreUnavailable):
+            store.put(table, {"pk": "k", "v": 9})
+        store.put(table, {"pk": "k", "v": 10})
+        assert store.get(table, {"pk": "k"})["v"] == 10
+        store.delete_table(table)
+    finally:
+        store.close()
+
+
+def test_a_table_dropped_behind_our_back_is_table_not_found(admin) -> None:
+    store = _store("")
+    try:
+        table = _table(store)
+        admin.execute(f'DROP TABLE "{store.physical_table(table)}"')
+        with pytest.raises(TableNotFound):
+            store.get(table, {"pk": "k"})
+        with pytest.raises(TableNotFound):
+            store.put(table, {"pk": "k"})
+    finally:
+        store.close()
+
+
+def test_an_unreachable_server_is_store_unavailable() -> None:
+    from storeswap.adapters.postgres import PostgresStore
+
+    with pytest.raises(StoreUnavailable):
+        PostgresStore("postgresql://postgres@127.0.0.1:1/nothing?connect_timeout=2", connect_timeout=2)
+
+
+def test_errors_are_store_errors_with_the_driver_error_chained(admin) -> None:
+    store = _store("")
+    try:
+        table = _table(store)
+        admin.execute(f'DROP TABLE "{store.physical_table(table)}"')
+        with pytest.raises(StoreError) as info:
+            store.query(table, "pk = :p", values={":p": "k"})
+        assert isinstance(info.value.__cause__, psycopg.Error)
+    finally:
+        store.close()
