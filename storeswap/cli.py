@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     _register_all()
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
     except StoreError as e:
         if _state["debug"]:
             raise
@@ -91,16 +91,16 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("aborted", err=True)
         return 130
     except Exception as e:  # the CLI's contract is one clear line, traceback with --debug
-        import click
-
-        if isinstance(e, click.ClickException):
+        # Usage errors (click's, or the copy typer vendors) print usage and exit 2 as click would.
+        if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
             e.show()
-            return e.exit_code
+            return int(e.exit_code)
         if _state["debug"] or "--debug" in (argv if argv is not None else sys.argv):
             raise
         typer.echo(f"error: {type(e).__name__}: {e} (run with --debug for the traceback)", err=True)
         return 1
-    return 0
+    # In standalone_mode=False, click returns typer.Exit's code instead of raising it.
+    return int(rc) if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":

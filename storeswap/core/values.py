@@ -55,6 +55,7 @@ MAX_NUMBER_DIGITS: Final = 38
 _CTX: Final = decimal.Context(prec=400, Emax=999_999, Emin=-999_999, traps=[decimal.InvalidOperation])
 _MAX_MAGNITUDE: Final = Decimal("9.9999999999999999999999999999999999999E+125")
 _MIN_MAGNITUDE: Final = Decimal("1E-130")
+_INT_LIMIT: Final = 10**38
 
 
 class StringSet(frozenset[str]):
@@ -120,6 +121,9 @@ def normalize_number(value: Decimal | int | str, *, where: str = "number") -> De
     """
     if isinstance(value, bool):
         raise ValidationError(f"{where}: a bool is not a number")
+    if type(value) is int and -_INT_LIMIT < value < _INT_LIMIT:
+        # Fast path for the common case: an int of at most 38 digits is already canonical.
+        return Decimal(value)
     try:
         d = value if isinstance(value, Decimal) else Decimal(value)
     except (decimal.InvalidOperation, ValueError, TypeError):

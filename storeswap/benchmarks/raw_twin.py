@@ -1,0 +1,188 @@
+"""Finding a store's raw-driver twin, and the optional operations a twin may add.
+
+The :class:`~storeswap.benchmarks.raw_base.RawDriver` protocol covers get,
+put, conditional update and query.  Some benchmarked operations need more
+(YCSB's update writes one field; the tenant workload adds to a counter and
+queries a secondary index); a driver may offer them as the optional methods
+of :class:`RawExtras`.  :class:`RawTwin` wraps whatever the driver offers and
+answers, per operation, whether a raw twin exists — when it does not, the
+report says ``raw: n/a`` for that operation instead of comparing unlike work.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Protocol
+
+from storeswap.benchmarks.raw_base import BENCH_TABLE, RawDriver
+from storeswap.core.port import ItemStore
+
+__all__ = ["RawExtras", "RawTwin", "DynamoExtras", "raw_driver_registry", "open_raw_twin"]
+
+#: Used until ``storeswap.benchmarks.latency.RAW_DRIVERS`` is importable; the same mapping.
+_FALLBACK_REGISTRY = {
+    "postgres": "storeswap.benchmarks.raw_postgres:make_raw",
+    "dynamodb": "storeswap.benchmarks.raw_dynamodb:make_raw",
+}
+
+
+class RawExtras(Protocol):
+    """Optional raw operations a driver may add beside :class:`RawDriver` (all on ``BENCH_TABLE``)."""
+
+    def update_field(self, pk: str, sk: str, name: str, value: str) -> None:
+        """``SET name = value`` on one item, unconditionally (an upsert, as the adapter's update)."""
+
+    def increment(self, pk: str, sk: str, name: str, by: Decimal) -> None:
+        """``ADD name by`` on one item (an atomic counter increment, an upsert)."""
+
+    def query_index(self, index: str, pk: str, limit: int) -> list[dict[str, Any]]:
+        """The first ``limit`` items of partition ``pk`` of global index ``index``, decoded."""
+
+
+class RawTwin:
+    """A raw driver plus the knowledge of which benchmark operations it can twin."""
+
+    #: Which driver method each optional capability needs.
+    CAPABILITIES = {
+        "get": "get",
+        "put": "put",
+        "query": "query",
+        "conditional_update": "conditional_update",
+        "update_field": "update_field",
+        "increment": "increment",
+        "query_index": "query_index",
+    }
+
+    def __init__(self, driver: RawDriver, name: str, extras: object | None = None) -> None:
+        self.driver = driver
+        self.name = name
+        #: Fills in optional methods the driver lacks (see :class:`DynamoExtras`).
+        self.extras = extras
+
+    def _find(self, capability: str) -> Callable[..., Any] | None:
+        method = self.CAPABILITIES.get(capability)
+        if method is None:
+            return None
+        for source in (self.driver, self.extras):
+            fn = getattr(source, method, None) if source is not None else None
+            if callable(fn):
+                return fn  # type: ignore[no-any-return]
+        return None
+
+    def supports(self, capability: str) -> bool:
+        """True when the driver (or the extras filling in for it) has the method behind ``capability``."""
+        return self._find(capability) is not None
+
+    def method(self, capability: str) -> Callable[..., Any]:
+        """The bound method for ``capability``."""
+        fn = self._find(capability)
+        if fn is None:
+            raise LookupError(f"the raw driver {self.name} has no {capability}")
+        return fn
+
+    def close(self) -> None:
+        """Release the driver's connections."""
+        close = getattr(self.driver, "close", None)
+        if callable(close):
+            close()
+
+
+class DynamoExtras:
+    """The optional raw operations on DynamoDB, with the store's own boto3 client and nothing else.
+
+    Used only where the registered DynamoDB raw driver lacks them; items are
+    decoded with boto3's ``TypeDeserializer``, as plain boto3 code would.
+    """
+
+    def __init__(self, store: ItemStore, client: Any, table: str) -> None:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        self._store = store
+        self._client = client
+        self._table = table
+        self._deserialize = TypeDeserializer().deserialize
+
+    def update_field(self, pk: str, sk: str, name: str, value: str) -> None:
+        """``SET name = value``."""
+        self._client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": pk}, "sk": {"S": sk}},
+            UpdateExpression="SET #f = :v",
+            ExpressionAttributeNames={"#f": name},
+            ExpressionAttributeValues={":v": {"S": value}},
+        )
+
+    def increment(self, pk: str, sk: str, name: str, by: Decimal) -> None:
+        """``ADD name by``."""
+        self._client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": pk}, "sk": {"S": sk}},
+            UpdateExpression="ADD #a :by",
+            ExpressionAttributeNames={"#a": name},
+            ExpressionAttributeValues={":by": {"N": str(by)}},
+        )
+
+    def query_index(self, index: str, pk: str, limit: int) -> list[dict[str, Any]]:
+        """The first ``limit`` items of one partition of a global index, decoded."""
+        attr = self._store.spec(self._table).index(index).partition_key.name
+        resp = self._client.query(
+            TableName=self._table,
+            IndexName=index,
+            KeyConditionExpression="#p = :p",
+            ExpressionAttributeNames={"#p": attr},
+            ExpressionAttributeValues={":p": {"S": pk}},
+            Limit=limit,
+        )
+        d = self._deserialize
+        return [{k: d(v) for k, v in item.items()} for item in resp.get("Items", [])]
+
+
+def _extras_for(store: ItemStore, kind: str) -> object | None:
+    if kind == "dynamodb":
+        client = getattr(store, "client", None)
+        if client is not None:
+            try:
+                return DynamoExtras(store, client, BENCH_TABLE)
+            except ImportError:
+                return None
+    return None
+
+
+def raw_driver_registry() -> dict[str, str]:
+    """Store kind → ``"module:factory"`` of its raw twin (``latency.RAW_DRIVERS`` over the built-in defaults)."""
+    try:
+        latency = importlib.import_module("storeswap.benchmarks.latency")
+    except ImportError:
+        return dict(_FALLBACK_REGISTRY)
+    registry = getattr(latency, "RAW_DRIVERS", None)
+    merged = dict(_FALLBACK_REGISTRY)
+    if isinstance(registry, dict):
+        merged.update({str(k): str(v) for k, v in registry.items()})
+    return merged
+
+
+def open_raw_twin(store: ItemStore, kind: str | None = None) -> tuple[RawTwin | None, str]:
+    """The raw twin of ``store`` and a one-line description, or ``(None, reason)`` when it has none."""
+    kind = kind or str(getattr(store, "kind", ""))
+    if kind == "noop":
+        from storeswap.benchmarks.noop import NoopRaw
+
+        return RawTwin(NoopRaw(), "noop"), "no-op raw twin (harness overhead)"
+    target = raw_driver_registry().get(kind)
+    if target is None:
+        return None, f"no raw driver for store kind {kind!r}"
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        return None, f"raw driver module {module_name} is not available ({e})"
+    factory = getattr(module, attr or "make_raw", None)
+    if factory is None:
+        return None, f"{module_name} has no {attr or 'make_raw'}"
+    try:
+        driver = factory(store)
+    except Exception as e:  # a twin we cannot open is reported, not fatal: the adapter is still measured
+        return None, f"could not open the raw driver: {type(e).__name__}: {e}"
+    return RawTwin(driver, target, _extras_for(store, kind)), target

@@ -1,0 +1,243 @@
+"""``storeswap migrate``, ``verify``, ``check`` and ``export``: the migration commands.
+
+Exit codes: ``migrate`` 0 when the copy finished, 1 when ``check`` found a
+blocking problem (and no ``--force``); ``verify`` 0 when identical, 1 when
+the tables differ, 2 on any error; ``check`` 0, or 1 with a blocking finding;
+errors are one line (``--debug`` for the traceback).
+
+Exit codes are raised as ``SystemExit``, not ``typer.Exit``: ``cli.main``
+runs the app with ``standalone_mode=False``, where click turns ``Exit`` into
+a return value that ``main`` does not pass on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from storeswap.connect import open_store, redact_url
+from storeswap.migrate.check import CheckReport, check_table
+from storeswap.migrate.copy import copy_table
+from storeswap.migrate.progress import RichCopyProgress
+from storeswap.migrate.sources import ScanSource, open_source
+from storeswap.migrate.state import default_state_path
+from storeswap.migrate.verify import DEFAULT_BUCKETS, VerifyReport, verify_tables
+
+__all__ = ["register"]
+
+SourceOpt = Annotated[
+    str,
+    typer.Option(
+        "--source",
+        help="Store URL (memory://, postgresql://..., dynamodb://host:port, or memory / postgres / dynamodb "
+        "for the default provisioning) or dynamodb-export:PATH for DynamoDB 'Export to S3' files.",
+    ),
+]
+TargetOpt = Annotated[str, typer.Option("--target", help="Target store URL.")]
+TableOpt = Annotated[str, typer.Option("--table", help="Table name (for an export source: the table to create).")]
+TargetTableOpt = Annotated[str | None, typer.Option("--target-table", help="Name on the target (default: --table).")]
+SpecJsonOpt = Annotated[
+    Path | None,
+    typer.Option("--spec-json", help="Export source: the table spec (TableSpec JSON or a DescribeTable response)."),
+]
+PartitionKeyOpt = Annotated[
+    str | None, typer.Option("--partition-key", help="Export source without a spec file: partition key as name:S|N|B.")
+]
+SortKeyOpt = Annotated[str | None, typer.Option("--sort-key", help="Export source: sort key as name:S|N|B.")]
+
+
+def _debug() -> bool:
+    return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+def _print_check(report: CheckReport) -> None:
+    target = report.target_kind or "any store"
+    typer.echo(f"check {report.table} ({report.source_kind} -> {target}): {report.items} items scanned")
+    if not report.findings:
+        typer.echo("  nothing found that would not survive the move")
+    for f in report.findings:
+        typer.echo(f"  [{f.rule.severity}] {f.rule.id}: {f.count} item(s) - {f.rule.title} ({f.rule.why})")
+        for ex in f.examples[:3]:
+            typer.echo(f"      e.g. key {json.dumps(ex['key'], ensure_ascii=True)}: {ex['detail']}")
+
+
+def _print_verify(report: VerifyReport) -> None:
+    verdict = "IDENTICAL" if report.identical else "DIFFERENT"
+    typer.echo(
+        f"verify {report.table} -> {report.target_table}: {verdict}; source {report.source_items} items, "
+        f"target {report.target_items} items, {report.buckets} buckets, {report.seconds:.1f}s"
+    )
+    typer.echo(f"  digest source {report.source_digest}")
+    typer.echo(f"  digest target {report.target_digest}")
+    for d in report.spec_differences:
+        typer.echo(f"  spec differs: {d}")
+    for d in report.spec_notes:
+        typer.echo(f"  spec note: {d}")
+    if report.differing_buckets:
+        typer.echo(
+            f"  {len(report.differing_buckets)} bucket(s) differ: {report.missing} missing on the target, "
+            f"{report.extra} extra, {report.changed} changed"
+        )
+    for diff in report.details:
+        typer.echo(f"  {diff.kind}: {json.dumps(diff.to_json()['key'], ensure_ascii=True)}")
+        for fd in diff.fields:
+            typer.echo(f"      {json.dumps(fd.to_json(), ensure_ascii=True)}")
+    if report.details_truncated:
+        typer.echo("  (more differences not listed; raise --max-details)")
+
+
+def migrate(
+    source: SourceOpt,
+    target: TargetOpt,
+    table: TableOpt,
+    target_table: TargetTableOpt = None,
+    segments: Annotated[int, typer.Option("--segments", min=1, help="Parallel-scan segments.")] = 4,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Threads (default: --segments).")] = None,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Items per page read and bulk write.")] = 500,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            "--state", help="Checkpoint file (default .storeswap/migrate-TABLE-to-TARGET.json); rerun to resume."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Copy even when check finds blocking problems.")] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Run verify after the copy.")] = False,
+    spec_json: SpecJsonOpt = None,
+    partition_key: PartitionKeyOpt = None,
+    sort_key: SortKeyOpt = None,
+) -> None:
+    """Copy a table between two stores: check, create the target table, parallel copy with checkpoints."""
+    target_table = target_table or table
+    state_path = state or default_state_path(table, target_table)
+    src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
+    dst = open_store(target)
+    try:
+        if state_path.exists():
+            # A resume: the first run already checked (or was forced); a second full scan buys nothing.
+            typer.echo(f"resuming from {state_path}", err=True)
+        else:
+            report = check_table(
+                src, table, dst.kind if dst.kind in ("memory", "postgres", "dynamodb") else None, segments=segments
+            )
+            _print_check(report)
+            if not report.ok and not force:
+                typer.echo("blocking problems found; fix them or rerun with --force", err=True)
+                raise SystemExit(1)
+        with RichCopyProgress(f"{table} -> {target_table}") as bar:
+            result = copy_table(
+                src,
+                dst,
+                table,
+                target_table=target_table,
+                segments=segments,
+                workers=workers or segments,
+                batch=batch,
+                state_path=state_path,
+                progress=bar,
+            )
+        typer.echo(
+            f"copied {result.items} items of {table} ({src.kind}) to {target_table} on {redact_url(target)} "
+            f"({result.items_this_run} this run in {result.seconds:.1f}s, {result.items_per_second:,.0f} items/s"
+            f"{', resumed' if result.resumed else ''}{', table created' if result.created_table else ''})"
+        )
+        typer.echo(f"state file: {state_path.resolve()}")
+        if verify:
+            vr = verify_tables(src, dst, table, target_table, segments=segments)
+            _print_verify(vr)
+            if not vr.identical:
+                raise SystemExit(1)
+    finally:
+        src.close()
+        dst.close()
+
+
+def verify(
+    source: SourceOpt,
+    target: TargetOpt,
+    table: TableOpt,
+    target_table: TargetTableOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable report.")] = False,
+    buckets: Annotated[int, typer.Option("--buckets", min=1, help="Hash buckets compared.")] = DEFAULT_BUCKETS,
+    segments: Annotated[int, typer.Option("--segments", min=1, help="Parallel-scan segments per side.")] = 4,
+    max_details: Annotated[int, typer.Option("--max-details", min=0, help="Differences listed at most.")] = 100,
+    spec_json: SpecJsonOpt = None,
+    partition_key: PartitionKeyOpt = None,
+    sort_key: SortKeyOpt = None,
+) -> None:
+    """Compare two tables item by item (bucket digests, then a field-level diff). Exit 0 identical, 1 differ, 2 error."""
+    src: ScanSource | None = None
+    dst: ScanSource | None = None
+    try:
+        src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
+        dst = open_source(target)
+        report = verify_tables(src, dst, table, target_table, buckets, segments=segments, max_details=max_details)
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:
+        if _debug():
+            raise
+        typer.echo(f"error: {type(e).__name__}: {e}", err=True)
+        raise SystemExit(2) from None
+    finally:
+        for s in (src, dst):
+            if s is not None:
+                s.close()
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=True))
+    else:
+        _print_verify(report)
+    raise SystemExit(0 if report.identical else 1)
+
+
+def check(
+    source: SourceOpt,
+    table: TableOpt,
+    target_kind: Annotated[
+        str | None, typer.Option("--target", help="Target kind: memory, postgres or dynamodb (default: all rules).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable report.")] = False,
+    segments: Annotated[int, typer.Option("--segments", min=1, help="Parallel-scan segments.")] = 4,
+    spec_json: SpecJsonOpt = None,
+    partition_key: PartitionKeyOpt = None,
+    sort_key: SortKeyOpt = None,
+) -> None:
+    """Report what would not survive moving a table (exit 1 when something blocks the move)."""
+    src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
+    try:
+        report = check_table(src, table, target_kind, segments=segments)
+    finally:
+        src.close()
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=True))
+    else:
+        _print_check(report)
+    raise SystemExit(0 if report.ok else 1)
+
+
+def export(
+    source: SourceOpt,
+    table: TableOpt,
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the export into.")],
+    items_per_file: Annotated[int, typer.Option("--items-per-file", min=1, help="Items per data file.")] = 50_000,
+) -> None:
+    """Write a table as a DynamoDB 'Export to S3' (DYNAMODB_JSON) directory."""
+    from storeswap.migrate.export import write_export
+
+    src = open_source(source)
+    try:
+        written = write_export(src, table, out, items_per_file=items_per_file)
+    finally:
+        src.close()
+    typer.echo(f"exported {written.item_count} items in {len(written.files)} file(s) to {written.path.resolve()}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the migration commands to the ``storeswap`` app."""
+    app.command("migrate")(migrate)
+    app.command("verify")(verify)
+    app.command("check")(check)
+    app.command("export")(export)

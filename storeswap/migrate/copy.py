@@ -1,0 +1,203 @@
+"""``copy_table``: a resumable, streaming, parallel copy of one table between any two stores.
+
+Each parallel-scan segment is read page by page (``batch`` items); a page is
+written with ``target.bulk_put`` (each adapter's fastest path) and only then
+is the segment's cursor checkpointed (:mod:`storeswap.migrate.state`).  A
+pool of ``workers`` threads works through the ``segments``; memory is bounded
+by ``workers`` pages in flight, whatever the table's size.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import attrs
+from attrs import define
+
+from storeswap.core.errors import ConfigurationError, TableExists
+from storeswap.core.port import ItemStore
+from storeswap.core.schema import TableSpec
+from storeswap.migrate.sources import ScanSource, StoreSource, as_source
+from storeswap.migrate.state import CopyState
+
+__all__ = ["copy_table", "CopyReport", "CopyProgress", "ensure_target_table", "describe_endpoint"]
+
+
+@runtime_checkable
+class CopyProgress(Protocol):
+    """Receives progress of a copy (the CLI's progress bar implements it)."""
+
+    def start(self, total: int | None, done: int) -> None:
+        """Called once: the estimated item count (None when unknown) and items already copied by earlier runs."""
+
+    def advance(self, items: int) -> None:
+        """Called after each page is written and checkpointed."""
+
+
+@define(frozen=True)
+class CopyReport:
+    """What a copy did."""
+
+    table: str
+    target_table: str
+    source_kind: str
+    target_kind: str
+    items: int
+    items_this_run: int
+    seconds: float
+    segments: int
+    workers: int
+    batch: int
+    created_table: bool
+    resumed: bool
+    complete: bool
+    state_path: Path | None
+    estimated_total: int | None
+
+    @property
+    def items_per_second(self) -> float:
+        """Items written per second in this run."""
+        return self.items_this_run / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-able form."""
+        out = attrs.asdict(self)
+        out["state_path"] = None if self.state_path is None else str(self.state_path)
+        out["items_per_second"] = round(self.items_per_second, 1)
+        return out
+
+
+def describe_endpoint(obj: ItemStore | ScanSource) -> str:
+    """A short, credential-free description of a store or source for state files and reports."""
+    src = obj.store if isinstance(obj, StoreSource) else obj
+    return f"{getattr(src, 'kind', type(src).__name__)}"
+
+
+def _same_keys(a: TableSpec, b: TableSpec) -> bool:
+    return (a.partition_key, a.sort_key) == (b.partition_key, b.sort_key)
+
+
+def ensure_target_table(spec: TableSpec, target: ItemStore, target_table: str) -> bool:
+    """Create ``target_table`` with ``spec`` renamed, unless it exists with the same keys; True when created."""
+    wanted = attrs.evolve(spec, name=target_table)
+    if target.table_exists(target_table):
+        existing = target.describe_table(target_table)
+        if not _same_keys(existing, wanted):
+            raise ConfigurationError(
+                f"target table {target_table} exists with another key schema "
+                f"({existing.partition_key}, {existing.sort_key}) than the source's "
+                f"({wanted.partition_key}, {wanted.sort_key})"
+            )
+        return False
+    try:
+        target.create_table(wanted)
+    except TableExists:  # created concurrently by another run: fine when the keys agree
+        return ensure_target_table(spec, target, target_table)
+    return True
+
+
+def copy_table(
+    source: ItemStore | ScanSource,
+    target: ItemStore,
+    table: str,
+    *,
+    target_table: str | None = None,
+    segments: int = 4,
+    workers: int = 4,
+    batch: int = 500,
+    state_path: Path | str | None = None,
+    progress: CopyProgress | Callable[[int], None] | None = None,
+) -> CopyReport:
+    """Copy every item of ``table`` from ``source`` into ``target`` (table ``target_table``, default the same name).
+
+    Creates the target table when absent (same spec, renamed).  With
+    ``state_path`` the copy checkpoints each segment after every written page
+    and a later call with the same arguments resumes where a killed run
+    stopped: no item is lost, and none is duplicated since re-writing a page
+    replaces each item under its own key.  Does not run ``check``; the CLI
+    does that first.
+    """
+    if segments < 1 or workers < 1 or batch < 1:
+        raise ConfigurationError("segments, workers and batch must be at least 1")
+    src = as_source(source)
+    target_table = target_table or table
+    if isinstance(src, StoreSource) and src.store is target and target_table == table:
+        raise ConfigurationError("the source and target are the same table")
+    spec = src.describe(table)
+    created = ensure_target_table(spec, target, target_table)
+    path = None if state_path is None else Path(state_path)
+    state = CopyState.load_or_new(
+        path,
+        table=table,
+        target_table=target_table,
+        total_segments=segments,
+        source=describe_endpoint(src),
+        target=describe_endpoint(target),
+    )
+    resumed = state.resumed
+    before = state.count
+    estimate = src.estimate_count(table)
+    if isinstance(progress, CopyProgress):
+        progress.start(estimate, before)
+        advance: Callable[[int], None] | None = progress.advance
+    else:
+        advance = progress
+    state.save()
+
+    stop = threading.Event()
+
+    def run_segment(seg: int) -> None:
+        st = state.segments[seg]
+        if st.done:
+            return
+        for page in src.pages(table, seg, segments, st.cursor, batch):
+            if stop.is_set():
+                return
+            if page.items:
+                target.bulk_put(target_table, page.items)
+            state.advance(seg, page.cursor, len(page.items))
+            if advance is not None and page.items:
+                advance(len(page.items))
+
+    started = time.perf_counter()
+    pool = ThreadPoolExecutor(max_workers=min(workers, segments), thread_name_prefix="storeswap-copy")
+    futures: list[Future[None]] = []
+    try:
+        futures = [pool.submit(run_segment, s) for s in sorted(state.segments)]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in done if f.exception() is not None]
+        if failed:
+            stop.set()
+            wait(futures)
+            raise failed[0].exception()  # type: ignore[misc]
+    except BaseException:
+        # Ctrl-C or a failure: let running pages finish so every checkpoint matches what was written.
+        stop.set()
+        for f in futures:
+            f.cancel()
+        pool.shutdown(wait=True)
+        raise
+    pool.shutdown(wait=True)
+    seconds = time.perf_counter() - started
+    return CopyReport(
+        table=table,
+        target_table=target_table,
+        source_kind=src.kind,
+        target_kind=target.kind,
+        items=state.count,
+        items_this_run=state.count - before,
+        seconds=seconds,
+        segments=segments,
+        workers=min(workers, segments),
+        batch=batch,
+        created_table=created,
+        resumed=resumed,
+        complete=state.done,
+        state_path=path,
+        estimated_total=estimate,
+    )

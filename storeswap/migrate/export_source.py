@@ -1,0 +1,282 @@
+"""Read DynamoDB's "Export to S3" files (DYNAMODB_JSON, full export) as a migration source.
+
+``--source dynamodb-export:PATH``: ``PATH`` is the export directory holding
+``manifest-summary.json`` (or a directory above it holding exactly one,
+e.g. the ``AWSDynamoDB/`` folder synced from S3).  ``dataFileS3Key`` values
+are resolved against the directory by their longest suffix that exists, so
+the usual ``aws s3 sync s3://bucket/prefix/AWSDynamoDB/<id>/ ./x`` works.
+
+An AWS export does not record the key schema, so the spec comes from, in
+order: a :class:`TableSpec` passed in, ``--spec-json FILE`` (the
+``TableSpec.to_dict`` form or a DynamoDB ``DescribeTable`` response),
+``--partition-key name:T [--sort-key name:T]``, or the
+``storeswap-table-spec.json`` that storeswap's own writer adds.
+
+Parallel segments are sets of data files (file ``i`` belongs to segment
+``i % N``); a cursor is the position (file, line) inside the segment, so a
+killed copy resumes mid-file.  Every file's line count is checked against
+the manifest's ``itemCount`` and its MD5 against ``md5Checksum``, so a
+truncated download fails loudly instead of migrating part of the table.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+from attrs import define
+
+from storeswap.core.errors import ConfigurationError, ValidationError
+from storeswap.core.requests import Page
+from storeswap.core.schema import GlobalIndex, KeyAttribute, LocalIndex, Projection, TableSpec
+from storeswap.core.values import Item
+from storeswap.migrate.ddbjson import unmarshal_item
+from storeswap.migrate.export import FILES_FILE, SPEC_FILE, SUMMARY_FILE
+
+__all__ = ["ExportSource", "ExportFile", "spec_from_json"]
+
+
+@define(frozen=True)
+class ExportFile:
+    """One data file of an export, as the manifest lists it."""
+
+    path: Path
+    item_count: int
+    md5: str | None
+
+
+def _find_export_dir(path: Path) -> Path:
+    if (path / SUMMARY_FILE).is_file():
+        return path
+    if not path.is_dir():
+        raise ConfigurationError(f"no DynamoDB export at {path}: not a directory")
+    found = sorted(
+        {p.parent for p in path.glob(f"*/{SUMMARY_FILE}")} | {p.parent for p in path.glob(f"*/*/{SUMMARY_FILE}")}
+    )
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise ConfigurationError(f"no {SUMMARY_FILE} in {path} or the two levels below it")
+    raise ConfigurationError(f"{path} holds several exports; name one of: {', '.join(str(p) for p in found)}")
+
+
+def _resolve(export_dir: Path, key: str) -> Path:
+    parts = [p for p in key.split("/") if p]
+    for i in range(len(parts)):
+        candidate = export_dir.joinpath(*parts[i:])
+        if candidate.is_file():
+            return candidate
+    raise ConfigurationError(f"data file {key} of the export is not under {export_dir}")
+
+
+def _key_from_describe(schema: list[Mapping[str, str]], types: Mapping[str, str], role: str) -> KeyAttribute | None:
+    for k in schema:
+        if k["KeyType"] == role:
+            return KeyAttribute(k["AttributeName"], types[k["AttributeName"]])  # type: ignore[arg-type]
+    return None
+
+
+def _projection_from_describe(p: Mapping[str, Any]) -> Projection:
+    kind = p.get("ProjectionType", "ALL")
+    return Projection(kind, tuple(p.get("NonKeyAttributes", ())) if kind == "INCLUDE" else ())
+
+
+def spec_from_json(data: Mapping[str, Any], name: str) -> TableSpec:
+    """A spec from ``TableSpec.to_dict`` JSON or a DynamoDB ``DescribeTable`` response, renamed to ``name``."""
+    if "Table" in data:
+        data = data["Table"]
+    if "KeySchema" in data:
+        types = {a["AttributeName"]: a["AttributeType"] for a in data["AttributeDefinitions"]}
+        pk = _key_from_describe(data["KeySchema"], types, "HASH")
+        if pk is None:
+            raise ConfigurationError("the DescribeTable JSON has no HASH key")
+        gsis = tuple(
+            GlobalIndex(
+                g["IndexName"],
+                _key_from_describe(g["KeySchema"], types, "HASH"),  # type: ignore[arg-type]
+                _key_from_describe(g["KeySchema"], types, "RANGE"),
+                _projection_from_describe(g.get("Projection", {})),
+            )
+            for g in data.get("GlobalSecondaryIndexes", ())
+        )
+        lsis = tuple(
+            LocalIndex(
+                i["IndexName"],
+                _key_from_describe(i["KeySchema"], types, "RANGE"),  # type: ignore[arg-type]
+                _projection_from_describe(i.get("Projection", {})),
+            )
+            for i in data.get("LocalSecondaryIndexes", ())
+        )
+        stream = data.get("StreamSpecification") or {}
+        return TableSpec(
+            name,
+            pk,
+            _key_from_describe(data["KeySchema"], types, "RANGE"),
+            gsis,
+            lsis,
+            stream=stream.get("StreamViewType") if stream.get("StreamEnabled") else None,
+        )
+    return TableSpec.from_dict({**data, "name": name})
+
+
+def _encode_position(file_index: int, line: int) -> str:
+    raw = json.dumps({"f": file_index, "l": line}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_position(cursor: str) -> tuple[int, int]:
+    try:
+        body = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        f, line = int(body["f"]), int(body["l"])
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise ValidationError("the export cursor is malformed") from None
+    if f < 0 or line < 0:
+        raise ValidationError("the export cursor is malformed")
+    return f, line
+
+
+class ExportSource:
+    """A DynamoDB table export (DYNAMODB_JSON) on disk, read as a :class:`ScanSource`."""
+
+    kind = "dynamodb-export"
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        spec: TableSpec | None = None,
+        spec_json: Path | str | None = None,
+        partition_key: KeyAttribute | None = None,
+        sort_key: KeyAttribute | None = None,
+        check_md5: bool = True,
+    ) -> None:
+        self.path = _find_export_dir(Path(path))
+        self.check_md5 = check_md5
+        try:
+            self.summary: dict[str, Any] = json.loads((self.path / SUMMARY_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ConfigurationError(f"cannot read {self.path / SUMMARY_FILE}: {e}") from None
+        fmt = self.summary.get("outputFormat", "DYNAMODB_JSON")
+        if fmt != "DYNAMODB_JSON":
+            raise ConfigurationError(f"export format {fmt} is not supported; export with DYNAMODB_JSON")
+        if self.summary.get("exportType", "FULL_EXPORT") != "FULL_EXPORT":
+            raise ConfigurationError("incremental exports are not supported; use a full export")
+        self.files = self._read_files()
+        self._spec = spec
+        self._spec_json = None if spec_json is None else Path(spec_json)
+        if sort_key is not None and partition_key is None:
+            raise ConfigurationError("--sort-key needs --partition-key")
+        self._keys = (partition_key, sort_key)
+
+    def __repr__(self) -> str:
+        return f"ExportSource({str(self.path)!r}, files={len(self.files)})"
+
+    def _read_files(self) -> list[ExportFile]:
+        listing = self.path / FILES_FILE
+        if not listing.is_file():
+            raise ConfigurationError(f"the export at {self.path} has no {FILES_FILE}")
+        out = []
+        for n, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                key, count = entry["dataFileS3Key"], int(entry["itemCount"])
+            except (ValueError, KeyError, TypeError):
+                raise ConfigurationError(f"{FILES_FILE} line {n} is not a manifest entry") from None
+            out.append(ExportFile(_resolve(self.path, key), count, entry.get("md5Checksum")))
+        return out
+
+    # ------------------------------------------------------------ ScanSource
+
+    def describe(self, table: str) -> TableSpec:
+        """The spec for ``table`` (see the module docstring for where it comes from)."""
+        if self._spec is not None:
+            return attrs.evolve(self._spec, name=table)
+        if self._spec_json is not None:
+            try:
+                data = json.loads(self._spec_json.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as e:
+                raise ConfigurationError(f"cannot read the spec file {self._spec_json}: {e}") from None
+            return spec_from_json(data, table)
+        pk, sk = self._keys
+        if pk is not None:
+            return TableSpec(table, pk, sk)
+        own = self.path / SPEC_FILE
+        if own.is_file():
+            return spec_from_json(json.loads(own.read_text(encoding="utf-8")), table)
+        raise ConfigurationError(
+            "a DynamoDB export does not record its key schema: give --spec-json FILE "
+            "or --partition-key name:S [--sort-key name:N]"
+        )
+
+    def estimate_count(self, table: str) -> int | None:
+        """The manifest's item count (exact)."""
+        return sum(f.item_count for f in self.files)
+
+    def pages(self, table: str, segment: int, total_segments: int, cursor: str | None, limit: int) -> Iterator[Page]:
+        """Pages of the files of one segment, from a (file, line) cursor."""
+        if not 0 <= segment < total_segments:
+            raise ValidationError("segment must be from 0 to total_segments - 1")
+        mine = self.files[segment::total_segments]
+        start_file, start_line = (0, 0) if cursor is None else _decode_position(cursor)
+        if start_file > len(mine):
+            raise ValidationError("the export cursor points past the segment's files")
+        batch: list[Item] = []
+        position: tuple[int, int] | None = None
+        emitted = False
+        for fi in range(start_file, len(mine)):
+            for line_no, item in self._read(mine[fi], start_line if fi == start_file else 0):
+                if len(batch) >= limit:
+                    assert position is not None
+                    yield Page(batch, _encode_position(*position))
+                    emitted = True
+                    batch = []
+                batch.append(item)
+                position = (fi, line_no)
+        # After an emitted page the batch always holds the item that triggered it.
+        if batch or not emitted:
+            yield Page(batch, None)
+
+    def _read(self, f: ExportFile, skip: int) -> Iterator[tuple[int, Item]]:
+        if self.check_md5 and f.md5 and skip == 0:
+            digest = hashlib.md5(usedforsecurity=False)
+            with f.path.open("rb") as raw:
+                for chunk in iter(lambda: raw.read(1 << 20), b""):
+                    digest.update(chunk)
+            if base64.b64encode(digest.digest()).decode() != f.md5:
+                raise ValidationError(f"export file {f.path.name} does not match its md5Checksum (truncated copy?)")
+        n = 0
+        try:
+            with gzip.open(f.path, "rb") as lines:
+                for raw_line in lines:
+                    n += 1
+                    if n <= skip or not raw_line.strip():
+                        continue
+                    try:
+                        record = json.loads(raw_line)
+                        item = unmarshal_item(record["Item"])
+                    except (ValueError, KeyError, TypeError) as e:
+                        raise ValidationError(f"export file {f.path.name} line {n}: {e}") from None
+                    yield n, item
+        except (OSError, EOFError) as e:
+            raise ValidationError(f"export file {f.path.name} is unreadable: {e}") from None
+        if n != f.item_count:
+            raise ValidationError(
+                f"export file {f.path.name} holds {n} items but the manifest says {f.item_count} (truncated?)"
+            )
+
+    def iter_items(self) -> Iterator[Item]:
+        """Every item of the export, file by file."""
+        for page in self.pages("export", 0, 1, None, 1000):
+            yield from page.items
+
+    def close(self) -> None:
+        """Nothing to release (files are opened per read)."""

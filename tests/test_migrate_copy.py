@@ -1,0 +1,264 @@
+"""copy_table and verify_tables between memory stores: identical copies, found differences, resume after a crash."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storeswap import KeyAttribute, NumberSet, StringSet, TableSpec
+from storeswap.adapters.memory import MemoryStore
+from storeswap.core.port import ItemStore
+from storeswap.migrate import copy_table, diff_items, verify_tables
+from storeswap.migrate.sample import SAMPLE_SPEC, bulk_items, sample_items
+
+SPEC = TableSpec("orders", KeyAttribute("pk"), KeyAttribute("sk", "N"))
+
+
+def _filled(n: int = 1500) -> MemoryStore:
+    store = MemoryStore()
+    store.create_table(SPEC)
+    store.bulk_put(
+        "orders", ({"pk": f"c{i % 53}", "sk": i, "v": f"value {i}", "tags": StringSet({"x", str(i)})} for i in range(n))
+    )
+    return store
+
+
+def test_copy_then_verify_identical() -> None:
+    source, target = _filled(), MemoryStore()
+    report = copy_table(source, target, "orders", segments=4, workers=3, batch=100)
+    assert report.items == 1500 and report.complete and report.created_table
+    assert target.describe_table("orders") == SPEC
+    result = verify_tables(source, target, "orders", buckets=64)
+    assert result.identical
+    assert (result.source_items, result.target_items) == (1500, 1500)
+    assert result.source_digest == result.target_digest
+
+
+def test_copy_every_value_type_renamed_table() -> None:
+    source, target = MemoryStore(), MemoryStore()
+    source.create_table(SAMPLE_SPEC)
+    source.bulk_put("sample", sample_items())
+    report = copy_table(source, target, "sample", target_table="sample-copy", segments=3, batch=7)
+    assert report.target_table == "sample-copy"
+    assert target.describe_table("sample-copy").global_indexes == SAMPLE_SPEC.global_indexes
+    assert verify_tables(source, target, "sample", "sample-copy").identical
+
+
+def test_verify_finds_changed_missing_and_extra_items() -> None:
+    source, target = _filled(300), MemoryStore()
+    copy_table(source, target, "orders")
+    target.put("orders", {"pk": "c1", "sk": 1, "v": "value 1", "tags": StringSet({"x", "1"}), "new": Decimal(5)})
+    target.put("orders", {"pk": "c2", "sk": 2, "v": b"value 2", "tags": StringSet({"x"})})
+    target.delete("orders", {"pk": "c3", "sk": 3})
+    target.put("orders", {"pk": "zz", "sk": 9999, "v": "extra"})
+    result = verify_tables(source, target, "orders", buckets=16)
+    assert not result.identical
+    assert (result.missing, result.extra, result.changed) == (1, 1, 2)
+    by_key = {(d.kind, d.key["pk"], d.key["sk"]): d for d in result.details}
+    assert ("missing", "c3", Decimal(3)) in by_key
+    assert ("extra", "zz", Decimal(9999)) in by_key
+    added = by_key[("changed", "c1", Decimal(1))].fields
+    assert [(f.path, f.kind, f.target) for f in added] == [("new", "extra", Decimal(5))]
+    changed = {f.path: f for f in by_key[("changed", "c2", Decimal(2))].fields}
+    assert changed["v"].kind == "type"  # S became B: a type change, not a value change
+    assert changed["tags"].kind == "changed"
+    doc = json.loads(json.dumps(result.to_json()))
+    assert doc["identical"] is False and doc["missing"] == 1
+    kinds = sorted(d["kind"] for d in doc["details"])
+    assert kinds == ["changed", "changed", "extra", "missing"]
+
+
+def test_verify_caps_details_but_counts_everything() -> None:
+    source, target = _filled(200), MemoryStore()
+    target.create_table(SPEC)
+    result = verify_tables(source, target, "orders", buckets=8, max_details=5, diff_budget=30)
+    assert result.missing == 200 and len(result.details) == 5 and result.details_truncated
+
+
+def test_verify_reports_key_schema_difference() -> None:
+    source, target = _filled(10), MemoryStore()
+    target.create_table(TableSpec("orders", KeyAttribute("pk"), KeyAttribute("sk", "S")))
+    result = verify_tables(source, target, "orders")
+    assert not result.identical and result.spec_differences
+
+
+def test_diff_items_nested_paths() -> None:
+    a = {"pk": "k", "m": {"l": [Decimal(1), "x", {"d": True}]}, "ns": NumberSet({Decimal(1)})}
+    b = {"pk": "k", "m": {"l": [Decimal("1.0"), "y", {"d": False}, None]}, "ns": NumberSet({Decimal(1)})}
+    diffs = [(d.path, d.kind) for d in diff_items(a, b)]
+    assert diffs == [("m.l[1]", "changed"), ("m.l[2].d", "changed"), ("m.l[3]", "extra")]
+
+
+class _Crash(Exception):
+    pass
+
+
+class _CrashingTarget(MemoryStore):
+    """Writes half of the n-th bulk page, then dies: a crash between the write and the checkpoint."""
+
+    def __init__(self, crash_on: int) -> None:
+        super().__init__()
+        self.calls = 0
+        self.crash_on = crash_on
+
+    def bulk_put(self, table: str, items: Any) -> int:
+        self.calls += 1
+        items = list(items)
+        if self.calls == self.crash_on:
+            super().bulk_put(table, items[: len(items) // 2])
+            raise _Crash("killed mid-page")
+        return super().bulk_put(table, items)
+
+
+def _resume_into(source: ItemStore, target: _CrashingTarget, state: Path) -> None:
+    with pytest.raises(_Crash):
+        copy_table(source, target, "orders", segments=4, workers=2, batch=50, state_path=state)
+    saved = json.loads(state.read_text())
+    assert not all(s["done"] for s in saved["segments"].values())
+    written = sum(s["count"] for s in saved["segments"].values())
+    assert 0 < written < 3000
+    target.crash_on = -1
+    seen: list[int] = []
+    report = copy_table(
+        source, target, "orders", segments=4, workers=2, batch=50, state_path=state, progress=seen.append
+    )
+    assert report.resumed and report.complete
+    assert report.items == 3000  # counted once each: checkpoints move only after a durable write
+    assert report.items_this_run == 3000 - written == sum(seen)
+
+
+def test_resume_after_crash_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    source = _filled(3000)
+    target = _CrashingTarget(crash_on=17)
+    state = tmp_path / "state.json"
+    _resume_into(source, target, state)
+    assert verify_tables(source, target, "orders").identical
+    # A third run finds every segment done and copies nothing.
+    again = copy_table(source, target, "orders", segments=4, workers=2, batch=50, state_path=state)
+    assert again.items_this_run == 0 and again.items == 3000
+
+
+def test_state_file_must_match_the_copy(tmp_path: Path) -> None:
+    source, target = _filled(100), MemoryStore()
+    state = tmp_path / "s.json"
+    copy_table(source, target, "orders", segments=2, state_path=state)
+    from storeswap import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="--segments"):
+        copy_table(source, target, "orders", segments=3, state_path=state)
+    with pytest.raises(ConfigurationError, match="belongs to"):
+        copy_table(source, target, "orders", target_table="other", segments=2, state_path=state)
+
+
+def test_state_file_is_replaced_atomically(tmp_path: Path) -> None:
+    source, target = _filled(500), MemoryStore()
+    state = tmp_path / "deep" / "s.json"
+    copy_table(source, target, "orders", segments=2, batch=10, state_path=state)
+    assert [p.name for p in state.parent.iterdir()] == ["s.json"]  # no temporary files left behind
+    data = json.loads(state.read_text())
+    assert data["total_segments"] == 2 and all(s["done"] and s["cursor"] is None for s in data["segments"].values())
+
+
+def test_copy_refuses_a_target_with_other_keys() -> None:
+    from storeswap import ConfigurationError
+
+    source, target = _filled(5), MemoryStore()
+    target.create_table(TableSpec("orders", KeyAttribute("id")))
+    with pytest.raises(ConfigurationError, match="another key schema"):
+        copy_table(source, target, "orders")
+
+
+def test_copy_into_an_existing_table_with_same_keys_is_idempotent() -> None:
+    source, target = _filled(400), MemoryStore()
+    copy_table(source, target, "orders")
+    report = copy_table(source, target, "orders", segments=1)
+    assert not report.created_table and report.items == 400
+    assert verify_tables(source, target, "orders").identical
+
+
+def test_copy_holds_one_page_per_worker() -> None:
+    """Streaming: the source is read page by page, never as a whole."""
+    source = MemoryStore()
+    source.create_table(SPEC)
+    source.bulk_put("orders", ({"pk": it["pk"], "sk": i} for i, it in enumerate(bulk_items(2000, size=50))))
+    largest = []
+
+    class Watch(MemoryStore):
+        def bulk_put(self, table: str, items: Any) -> int:
+            items = list(items)
+            largest.append(len(items))
+            return super().bulk_put(table, items)
+
+    copy_table(source, Watch(), "orders", batch=64, segments=4)
+    assert max(largest) <= 64 and sum(largest) == 2000
+
+
+def test_cli_migrate_and_verify_between_exports(tmp_path: Path) -> None:
+    """The commands end to end in one process: export -> check -> migrate -> verify, with exit codes."""
+    from storeswap.cli import main
+    from storeswap.migrate import write_export
+
+    source = _filled(250)
+    write_export(source, "orders", tmp_path / "a", items_per_file=100)
+    source.put("orders", {"pk": "c0", "sk": 0, "v": "changed"})
+    write_export(source, "orders", tmp_path / "b", items_per_file=100)
+    assert (
+        main(
+            [
+                "verify",
+                "--source",
+                f"dynamodb-export:{tmp_path / 'a'}",
+                "--target",
+                f"dynamodb-export:{tmp_path / 'a'}",
+                "--table",
+                "orders",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "verify",
+                "--source",
+                f"dynamodb-export:{tmp_path / 'a'}",
+                "--target",
+                f"dynamodb-export:{tmp_path / 'b'}",
+                "--table",
+                "orders",
+                "--json",
+            ]
+        )
+        == 1
+    )
+    assert (
+        main(["verify", "--source", f"dynamodb-export:{tmp_path / 'nope'}", "--target", "memory", "--table", "orders"])
+        == 2
+    )
+    state = tmp_path / "state.json"
+    assert (
+        main(
+            [
+                "migrate",
+                "--source",
+                f"dynamodb-export:{tmp_path / 'a'}",
+                "--target",
+                "memory://",
+                "--table",
+                "orders",
+                "--state",
+                str(state),
+                "--segments",
+                "2",
+                "--batch",
+                "40",
+                "--verify",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(state.read_text())["segments"]["0"]["done"] is True
