@@ -563,6 +563,8 @@ class ItemStore(ABC):
         spec = self.spec(table)
         nitem = normalize_item(item)
         key = check_item_keys(spec, nitem)
+        if condition is None and names is None and values is None:
+            return PutRequest(spec, nitem, key, None, rv, bool(return_old))
         compiled = compile_expressions(condition=condition, names=names, values=values)
         return PutRequest(spec, nitem, key, compiled.condition, rv, bool(return_old))
 

@@ -220,14 +220,29 @@ def normalize_item(item: Mapping[str, Any]) -> Item:
     if not isinstance(item, Mapping):
         raise ValidationError(f"an item must be a mapping, not {type(item).__name__}")
     out: Item = {}
+    size = 0
+    # One pass validates and sizes; top-level strings (the common case) skip the generic walk.
     for name, value in item.items():
-        if not isinstance(name, str):
-            raise ValidationError(f"attribute names must be strings, not {type(name).__name__}")
+        if type(name) is not str:
+            if not isinstance(name, str):
+                raise ValidationError(f"attribute names must be strings, not {type(name).__name__}")
         if name == "":
             raise ValidationError("attribute names may not be empty")
-        out[name] = normalize_value(value, where=name, depth=0)
-    check_item_size(out)
+        if type(value) is str:
+            out[name] = value
+            size += _str_size(name) + _str_size(value)
+            continue
+        v = normalize_value(value, where=name, depth=0)
+        out[name] = v
+        size += _str_size(name) + value_size(v)
+    if size > MAX_ITEM_SIZE:
+        raise ItemTooLarge(f"item size {size} bytes exceeds the 409600-byte limit", size=size, limit=MAX_ITEM_SIZE)
     return out
+
+
+def _str_size(s: str) -> int:
+    # UTF-8 length; ASCII strings (checked in C) need no encoding.
+    return len(s) if s.isascii() else len(s.encode("utf-8", "surrogatepass"))
 
 
 def check_item_size(item: Item) -> int:
@@ -261,7 +276,7 @@ def number_size(value: Decimal) -> int:
 def value_size(value: Any) -> int:
     """Bytes DynamoDB counts for a value, without its attribute name (V6)."""
     if isinstance(value, str):
-        return len(value.encode("utf-8", "surrogatepass"))
+        return _str_size(value)
     if isinstance(value, bool) or value is None:
         return 1
     if isinstance(value, Decimal):
@@ -271,7 +286,7 @@ def value_size(value: Any) -> int:
     if isinstance(value, (bytes, bytearray)):
         return len(value)
     if isinstance(value, dict):
-        return 3 + sum(1 + len(k.encode("utf-8", "surrogatepass")) + value_size(v) for k, v in value.items())
+        return 3 + sum(1 + _str_size(k) + value_size(v) for k, v in value.items())
     if isinstance(value, list):
         return 3 + sum(1 + value_size(v) for v in value)
     if isinstance(value, (StringSet, BinarySet, NumberSet, set, frozenset)):
@@ -281,7 +296,7 @@ def value_size(value: Any) -> int:
 
 def attribute_size(name: str, value: Any) -> int:
     """Bytes one top-level attribute counts: its UTF-8 name plus its value (V6)."""
-    return len(name.encode("utf-8", "surrogatepass")) + value_size(value)
+    return _str_size(name) + value_size(value)
 
 
 def item_size(item: Mapping[str, Any]) -> int:
