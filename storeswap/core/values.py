@@ -223,9 +223,8 @@ def normalize_item(item: Mapping[str, Any]) -> Item:
     size = 0
     # One pass validates and sizes; top-level strings (the common case) skip the generic walk.
     for name, value in item.items():
-        if type(name) is not str:
-            if not isinstance(name, str):
-                raise ValidationError(f"attribute names must be strings, not {type(name).__name__}")
+        if type(name) is not str and not isinstance(name, str):
+            raise ValidationError(f"attribute names must be strings, not {type(name).__name__}")
         if name == "":
             raise ValidationError("attribute names may not be empty")
         if type(value) is str:
