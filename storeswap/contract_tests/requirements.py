@@ -1,0 +1,66 @@
+"""The requirement ids of ``docs/semantics.md``, with a one-line title each.
+
+The plugin refuses contract tests whose ``req`` marker names an id that is not
+listed here, and :mod:`storeswap.contract_tests.matrix` prints its rows in
+this order.
+"""
+
+from __future__ import annotations
+
+__all__ = ["REQUIREMENTS", "is_known"]
+
+REQUIREMENTS: dict[str, str] = {
+    "V1": "numbers: 38 significant digits, magnitude 1E-130 .. 9.99E+125",
+    "V2": "numbers come back normalised; 1 and 1.0 are one key",
+    "V3": "sets: never empty, no duplicates, unordered; '' may be an element",
+    "V4": "empty strings/binary allowed outside keys; keys non-empty",
+    "V5": "U+0000 legal everywhere",
+    "V6": "item size limit 409,600 bytes",
+    "V7": "nesting stops at 32 levels",
+    "V8": "partition key 1-2048 bytes, sort key 1-1024 bytes",
+    "V9": "NULL is present, missing is absent",
+    "V10": "floats refused, ints read back as Decimal",
+    "K1": "key order: UTF-8 bytes, unsigned bytes, numeric; reverse exact",
+    "K2": "begins_with / BETWEEN on keys; no wildcards; begins_with on N rejected",
+    "K3": "index ties ordered by table key; pages never skip or repeat",
+    "Q1": "iterating all pages returns every matching item once, in key order",
+    "Q2": "a non-empty cursor does not promise more items",
+    "Q3": "query filters cannot name key attributes; unused placeholders rejected",
+    "Q4": "parallel scan segments disjoint and covering; cursors segment-bound",
+    "Q5": "consistent reads rejected on global indexes, allowed on local ones",
+    "Q6": "global indexes are sparse; index key types enforced on writes",
+    "Q7": "projections return only the named paths",
+    "P1": "a page holds at most `limit` matching items (after the filter)",
+    "P2": "cursor None below the limit; resumes right after the last item",
+    "P3": "all pages give every matching item exactly once, in key order",
+    "P4": "query cursors are store-neutral; scan cursors store-bound",
+    "P5": "without a limit a page holds every matching item",
+    "C1": "failed condition raises ConditionFailed, with the old item when asked",
+    "C2": "typed comparisons, IN <= 100, precedence NOT > AND > OR",
+    "C3": "size(): UTF-16 code units, bytes, element counts",
+    "C4": "contains / begins_with / attribute_type",
+    "C5": "update is an upsert and never changes key attributes",
+    "C6": "arithmetic, if_not_exists, list_append, ADD, DELETE",
+    "C7": "clauses once, no overlapping paths, list index rules",
+    "C8": "return values of put, delete and update",
+    "T1": "batch write <= 25 / batch get <= 100, no duplicates",
+    "T2": "transactions: <= 100 actions and 4 MB, all-or-nothing, reasons in order",
+    "T3": "idempotency tokens",
+    "T4": "transactions serialisable with single-item writes",
+    "S1": "TTL attribute (not yet in the port)",
+    "S2": "expired items and system deletes (not yet in the port)",
+    "S3": "change events (not yet in the port)",
+    "S4": "no event for a write that changes nothing (not yet in the port)",
+    "E1": "throttling / transient errors become typed, retryable errors",
+    "E2": "unknown write outcomes say so",
+    "X1": "bad input raises the documented typed error",
+    "X2": "bad input leaves every table untouched",
+    "X3": "injection-shaped names and values are plain data",
+    "D1": "tables: create, describe, list, delete, TableExists / TableNotFound",
+    "D2": "table names follow DynamoDB's rule",
+}
+
+
+def is_known(req_id: str) -> bool:
+    """True when ``req_id`` is a requirement id of docs/semantics.md."""
+    return req_id in REQUIREMENTS
