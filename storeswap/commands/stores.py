@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -41,11 +41,41 @@ def contract(
     raise typer.Exit(int(pytest.main([*args, *(pytest_args or [])])))
 
 
-def matrix() -> None:
-    """Print the support matrix (requirement x store), generated from the contract suite's markers."""
-    from storeswap.contract_tests.matrix import main as matrix_main
+MATRIX_START = "<!-- matrix:start -->"
+MATRIX_END = "<!-- matrix:end -->"
 
-    sys.exit(matrix_main([]))
+
+def render_matrix() -> str:
+    """The support matrix of the built-in stores, as Markdown, from the contract suite's markers."""
+    from storeswap.contract_tests.matrix import BUILTIN_STORES, collect_matrix, render_markdown
+
+    args: list[str] = []
+    for s in BUILTIN_STORES:
+        args += ["--store", s]
+    stores, cells = collect_matrix(args)
+    return render_markdown(stores, cells)
+
+
+def replace_section(text: str, start: str, end: str, body: str) -> str:
+    """``text`` with everything between the ``start`` and ``end`` marker lines replaced by ``body``."""
+    head, sep, rest = text.partition(start)
+    if not sep or end not in rest:
+        raise ValueError(f"markers {start} ... {end} not found")
+    return f"{head}{start}\n{body.strip()}\n{end}{rest.split(end, 1)[1]}"
+
+
+def matrix(
+    write: Annotated[
+        Path | None, typer.Option("--write", help="Replace the matrix section of this file (the README) instead of printing.")
+    ] = None,
+) -> None:
+    """Print the support matrix (requirement x store), generated from the contract suite's markers."""
+    table = render_matrix()
+    if write is None:
+        typer.echo(table)
+        return
+    write.write_text(replace_section(write.read_text(encoding="utf-8"), MATRIX_START, MATRIX_END, table), encoding="utf-8")
+    typer.echo(f"wrote the support matrix into {write}")
 
 
 def register(app: typer.Typer) -> None:

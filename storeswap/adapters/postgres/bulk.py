@@ -11,7 +11,7 @@ write of a key wins (duplicates inside one call are collapsed first, since
 ``ON CONFLICT DO UPDATE`` cannot touch a row twice in one statement).  Each
 chunk of at most :data:`CHUNK` items is one transaction that takes the
 items' advisory locks in sorted order — the same locks single writes and
-transactions take (ADR 0002-postgres-concurrency) — so a bulk load running
+transactions take (ADR 0009-postgres-concurrency) — so a bulk load running
 beside conditional writes cannot interleave with them or deadlock.
 
 Rows go first, under a savepoint, straight into the table with ``COPY ...

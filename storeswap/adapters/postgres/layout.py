@@ -3,7 +3,7 @@
 One physical table per storeswap table::
 
     bucket  bigint   partition_bucket(pk): parallel-scan segments are bucket ranges
-    pk      bytea | numeric   the partition key (S as UTF-8 bytes, see ADR 0002-postgres-key-columns)
+    pk      bytea | numeric   the partition key (S as UTF-8 bytes, see ADR 0008-postgres-key-columns)
     sk      bytea | numeric   the sort key, when the table has one
     item    bytea    the whole item, encoded by :mod:`.codec`
     a0..    bytea | numeric   one column per secondary-index key attribute (NULL when absent)
@@ -307,7 +307,7 @@ class Layout:
         )
 
     def sql_upsert(self) -> str:
-        """Unconditional put: one statement, under the item's advisory lock (see ADR 0002-postgres-concurrency)."""
+        """Unconditional put: one statement, under the item's advisory lock (see ADR 0009-postgres-concurrency)."""
         q: str | None = self.sql_cache.get("upsert")
         if q is None:
             updates = [c for c in self.write_columns if c not in ("bucket", "pk", "sk")]

@@ -13,7 +13,7 @@ reference does; PostgreSQL provides atomicity:
 - transactions lock every item (advisory lock per key, in sorted order, then
   ``SELECT ... FOR UPDATE``), plan all actions, and write in one transaction.
 
-See docs/decisions/0002-postgres-concurrency.md and 0002-postgres-key-columns.md.
+See docs/decisions/0009-postgres-concurrency.md and 0008-postgres-key-columns.md.
 """
 
 from __future__ import annotations
@@ -563,7 +563,7 @@ class PostgresStore(ItemStore):
 
     def _batch_write(self, reqs: list[PutRequest | DeleteRequest]) -> None:
         # One transaction; items in advisory-lock order, every write under its item's lock, so a batch
-        # and a transaction over the same items cannot deadlock (ADR 0002-postgres-concurrency).
+        # and a transaction over the same items cannot deadlock (ADR 0009-postgres-concurrency).
         ordered = sorted(((_lock_id(self._layout(r.spec), r.key), r) for r in reqs), key=lambda p: p[0])
         for _ in range(MAX_TX_ATTEMPTS):
             try:
