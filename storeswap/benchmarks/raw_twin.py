@@ -16,17 +16,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol
 
-from storeswap.benchmarks.raw_base import BENCH_TABLE, RawDriver
+from storeswap.benchmarks.raw_base import RawDriver
 from storeswap.core.port import ItemStore
 
-__all__ = ["RawExtras", "RawTwin", "DynamoExtras", "raw_driver_registry", "open_raw_twin"]
-
-#: Used until ``storeswap.benchmarks.latency.RAW_DRIVERS`` is importable; the same mapping.
-_FALLBACK_REGISTRY = {
-    "postgres": "storeswap.benchmarks.raw_postgres:make_raw",
-    "dynamodb": "storeswap.benchmarks.raw_dynamodb:make_raw",
-}
-
+__all__ = ["RawExtras", "RawTwin", "raw_driver_registry", "open_raw_twin"]
 
 class RawExtras(Protocol):
     """Optional raw operations a driver may add beside :class:`RawDriver` (all on ``BENCH_TABLE``)."""
@@ -55,21 +48,16 @@ class RawTwin:
         "query_index": "query_index",
     }
 
-    def __init__(self, driver: RawDriver, name: str, extras: object | None = None) -> None:
+    def __init__(self, driver: RawDriver, name: str) -> None:
         self.driver = driver
         self.name = name
-        #: Fills in optional methods the driver lacks (see :class:`DynamoExtras`).
-        self.extras = extras
 
     def _find(self, capability: str) -> Callable[..., Any] | None:
         method = self.CAPABILITIES.get(capability)
         if method is None:
             return None
-        for source in (self.driver, self.extras):
-            fn = getattr(source, method, None) if source is not None else None
-            if callable(fn):
-                return fn  # type: ignore[no-any-return]
-        return None
+        fn = getattr(self.driver, method, None)
+        return fn if callable(fn) else None
 
     def supports(self, capability: str) -> bool:
         """True when the driver (or the extras filling in for it) has the method behind ``capability``."""
@@ -89,78 +77,11 @@ class RawTwin:
             close()
 
 
-class DynamoExtras:
-    """The optional raw operations on DynamoDB, with the store's own boto3 client and nothing else.
-
-    Used only where the registered DynamoDB raw driver lacks them; items are
-    decoded with boto3's ``TypeDeserializer``, as plain boto3 code would.
-    """
-
-    def __init__(self, store: ItemStore, client: Any, table: str) -> None:
-        from boto3.dynamodb.types import TypeDeserializer
-
-        self._store = store
-        self._client = client
-        self._table = table
-        self._deserialize = TypeDeserializer().deserialize
-
-    def update_field(self, pk: str, sk: str, name: str, value: str) -> None:
-        """``SET name = value``."""
-        self._client.update_item(
-            TableName=self._table,
-            Key={"pk": {"S": pk}, "sk": {"S": sk}},
-            UpdateExpression="SET #f = :v",
-            ExpressionAttributeNames={"#f": name},
-            ExpressionAttributeValues={":v": {"S": value}},
-        )
-
-    def increment(self, pk: str, sk: str, name: str, by: Decimal) -> None:
-        """``ADD name by``."""
-        self._client.update_item(
-            TableName=self._table,
-            Key={"pk": {"S": pk}, "sk": {"S": sk}},
-            UpdateExpression="ADD #a :by",
-            ExpressionAttributeNames={"#a": name},
-            ExpressionAttributeValues={":by": {"N": str(by)}},
-        )
-
-    def query_index(self, index: str, pk: str, limit: int) -> list[dict[str, Any]]:
-        """The first ``limit`` items of one partition of a global index, decoded."""
-        attr = self._store.spec(self._table).index(index).partition_key.name
-        resp = self._client.query(
-            TableName=self._table,
-            IndexName=index,
-            KeyConditionExpression="#p = :p",
-            ExpressionAttributeNames={"#p": attr},
-            ExpressionAttributeValues={":p": {"S": pk}},
-            Limit=limit,
-        )
-        d = self._deserialize
-        return [{k: d(v) for k, v in item.items()} for item in resp.get("Items", [])]
-
-
-def _extras_for(store: ItemStore, kind: str) -> object | None:
-    if kind == "dynamodb":
-        client = getattr(store, "client", None)
-        if client is not None:
-            try:
-                return DynamoExtras(store, client, BENCH_TABLE)
-            except ImportError:
-                return None
-    return None
-
-
 def raw_driver_registry() -> dict[str, str]:
-    """Store kind → ``"module:factory"`` of its raw twin (``latency.RAW_DRIVERS`` over the built-in defaults)."""
-    try:
-        latency = importlib.import_module("storeswap.benchmarks.latency")
-    except ImportError:
-        return dict(_FALLBACK_REGISTRY)
-    registry = getattr(latency, "RAW_DRIVERS", None)
-    merged = dict(_FALLBACK_REGISTRY)
-    if isinstance(registry, dict):
-        merged.update({str(k): str(v) for k, v in registry.items()})
-    return merged
+    """Store kind → ``"module:factory"`` of its raw twin (``latency.RAW_DRIVERS``)."""
+    from storeswap.benchmarks.latency import RAW_DRIVERS
+
+    return dict(RAW_DRIVERS)
 
 
 def open_raw_twin(store: ItemStore, kind: str | None = None) -> tuple[RawTwin | None, str]:
@@ -185,4 +106,4 @@ def open_raw_twin(store: ItemStore, kind: str | None = None) -> tuple[RawTwin | 
         driver = factory(store)
     except Exception as e:  # a twin we cannot open is reported, not fatal: the adapter is still measured
         return None, f"could not open the raw driver: {type(e).__name__}: {e}"
-    return RawTwin(driver, target, _extras_for(store, kind)), target
+    return RawTwin(driver, target), target
