@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from storeswap.contract_tests.plugin import BUILTIN_STORES, GAPS_KEY
+from storeswap.contract_tests.plugin import BUILTIN_STORES, GAPS_KEY, selected_stores
 from storeswap.contract_tests.requirements import REQUIREMENTS
 
 __all__ = ["Cell", "collect_matrix", "render_markdown", "main"]
@@ -44,23 +44,32 @@ class _Collector:
     def __init__(self) -> None:
         self.cells: dict[tuple[str, str], Cell] = defaultdict(Cell)
         self.stores: list[str] = []
+        self.selected: set[str] = set()
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        self.selected = {c.name for c in selected_stores(config)}
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
             callspec = getattr(item, "callspec", None)
-            store = callspec.params.get("store_name") if callspec is not None else None
-            if not isinstance(store, str):
-                continue
-            if store not in self.stores:
-                self.stores.append(store)
+            params = callspec.params if callspec is not None else {}
+            store = params.get("store_name")
+            # A swap test runs on an ordered pair of stores: it counts for both of them.
+            pair = params.get("swap_pair")
+            involved = [store] if isinstance(store, str) else [s for s in (pair or ()) if isinstance(s, str)]
             gaps = item.stash.get(GAPS_KEY, [])
             name = item.name
-            for mark in item.iter_markers("req"):
-                for req in mark.args:
-                    cell = self.cells[(str(req), store)]
-                    cell.tests += 1
-                    cell.gaps.extend((kind, reason, name) for kind, reason in gaps)
+            for store in dict.fromkeys(involved):
+                if store not in self.stores and store in self.selected:
+                    self.stores.append(store)
+                if store not in self.selected:
+                    continue
+                for mark in item.iter_markers("req"):
+                    for req in mark.args:
+                        cell = self.cells[(str(req), store)]
+                        cell.tests += 1
+                        cell.gaps.extend((kind, reason, name) for kind, reason in gaps)
 
 
 def collect_matrix(pytest_args: Sequence[str] = ()) -> tuple[list[str], dict[tuple[str, str], Cell]]:

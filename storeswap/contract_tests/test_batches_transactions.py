@@ -9,9 +9,11 @@ from decimal import Decimal
 import pytest
 
 from storeswap.contract_tests.helpers import item_sort_key, snapshot, typed, unchanged
+from storeswap.contract_tests.markers import notyet
 from storeswap.core.errors import (
     ConditionFailed,
     IdempotencyMismatch,
+    ItemTooLarge,
     TableNotFound,
     TransactionCanceled,
     TransactionConflict,
@@ -132,6 +134,11 @@ def test_transaction_of_101_actions_is_rejected(store, table):
 
 
 @pytest.mark.req("T2", "X1", "X2")
+@notyet(
+    ["dynamodb"],
+    reason="moto 5.2.5: item size limit 405,000 bytes, so a 409,600-byte item in a transaction is rejected",
+    raises=ItemTooLarge,
+)
 def test_transaction_over_4_mb_is_rejected(store, table):
     def big(i):
         item = {**_key(i), "blob": b""}
@@ -207,6 +214,12 @@ def test_transaction_is_all_or_nothing_with_reasons_in_order(store, table, hash_
 
 
 @pytest.mark.req("T2")
+@notyet(
+    ["dynamodb"],
+    reason="moto 5.2.5: a transaction with a failing update raises a top-level ValidationError "
+    "instead of a cancellation with a reason per action",
+    raises=ValidationError,
+)
 def test_several_failing_actions_each_have_a_reason(store, table):
     store.put(table, {**_key(1), "n": 1})
     with unchanged(store, table), pytest.raises(TransactionCanceled) as caught:
@@ -233,6 +246,7 @@ def test_transaction_with_bad_input_is_rejected_before_anything_runs(store, tabl
 
 
 @pytest.mark.req("T2")
+@notyet(["dynamodb"], reason="moto 5.2.5: TransactGetItems ignores ProjectionExpression", raises=AssertionError)
 def test_transact_get(store, table, hash_table):
     store.put(table, {**_key(1), "a": 1, "b": {"c": 2}})
     store.put(hash_table, {"pk": "h", "v": "x"})
@@ -254,6 +268,11 @@ def test_transact_get(store, table, hash_table):
 
 
 @pytest.mark.req("T3")
+@notyet(
+    ["dynamodb"],
+    reason="moto 5.2.5: ClientRequestToken ignored (no idempotency), a repeated transaction is applied again",
+    raises=AssertionError,
+)
 def test_repeating_a_transaction_with_its_token_is_a_no_op(store, table):
     token = uuid.uuid4().hex
     actions = [TxUpdate(table, _key(1), "ADD n :one", values={":one": 1}), TxPut(table, {**_key(2), "v": "x"})]
@@ -269,6 +288,11 @@ def test_repeating_a_transaction_with_its_token_is_a_no_op(store, table):
 
 
 @pytest.mark.req("T3", "X1", "X2")
+@notyet(
+    ["dynamodb"],
+    reason="moto 5.2.5: ClientRequestToken ignored, so a reused token with new content is not rejected",
+    raises=pytest.fail.Exception,
+)
 def test_same_token_with_different_content_is_rejected(store, table):
     token = uuid.uuid4().hex
     store.transact_write([TxUpdate(table, _key(1), "ADD n :one", values={":one": 1})], token=token)

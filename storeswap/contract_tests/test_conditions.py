@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from storeswap.contract_tests.helpers import condition_holds, filter_holds, typed, unchanged
-from storeswap.core.errors import ConditionFailed, ValidationError
+from storeswap.contract_tests.markers import notyet
+from storeswap.core.errors import ConditionFailed, OutcomeUnknown, StoreUnavailable, ValidationError
 from storeswap.core.values import BinarySet, NumberSet, StringSet
 
 VIA = ["condition", "filter"]
@@ -81,6 +82,18 @@ def test_ordering_a_value_of_an_unordered_type_is_rejected(store, table, op, vty
         store.put(table, {"pk": "p", "sk": "s"}, condition=f"a {op} :v", values={":v": value})
 
 
+#: moto answers a comparison of values of different types with HTTP 500 (which botocore retries until
+#: its attempts run out): a condition becomes OutcomeUnknown, a filter StoreUnavailable.
+MOTO_CROSS_TYPE_500 = notyet(
+    ["dynamodb"],
+    reason="moto 5.2.5: comparing values of different types (or a missing attribute) is an HTTP 500, "
+    "retried by botocore until its attempts run out",
+    raises=(OutcomeUnknown, StoreUnavailable),
+)
+MOTO_NUMBER_IS_BOOL = notyet(
+    ["dynamodb"], reason="moto 5.2.5: a number and a boolean compare equal (1 == True)", raises=AssertionError
+)
+
 _MISMATCHED = [
     ("S-vs-N", "6", Decimal(6)),
     ("N-vs-S", Decimal(6), "6"),
@@ -97,7 +110,13 @@ _MISMATCHED = [
 
 @pytest.mark.req("C2")
 @pytest.mark.parametrize("via", VIA)
-@pytest.mark.parametrize(("attr", "operand"), [(a, o) for _, a, o in _MISMATCHED], ids=[i for i, _, _ in _MISMATCHED])
+@pytest.mark.parametrize(
+    ("attr", "operand"),
+    [
+        pytest.param(a, o, id=i, marks=[MOTO_NUMBER_IS_BOOL] if "BOOL" in i and "N" in i else [])
+        for i, a, o in _MISMATCHED
+    ],
+)
 def test_values_of_different_types_never_compare_equal(store, table, via, attr, operand):
     assert not holds(store, table, via, {"a": attr}, "a = :v", {":v": operand})
     assert holds(store, table, via, {"a": attr}, "a <> :v", {":v": operand})
@@ -107,12 +126,22 @@ def test_values_of_different_types_never_compare_equal(store, table, via, attr, 
 @pytest.mark.req("C2")
 @pytest.mark.parametrize("via", VIA)
 @pytest.mark.parametrize("op", ["<", "<=", ">", ">="])
+@MOTO_CROSS_TYPE_500
 def test_ordering_across_types_is_false(store, table, via, op):
     assert not holds(store, table, via, {"a": "6"}, f"a {op} :v", {":v": Decimal(6)})
     assert not holds(store, table, via, {"a": Decimal(6)}, f"a {op} :v", {":v": "6"})
     assert not holds(store, table, via, {"a": b"6"}, f"a {op} :v", {":v": "6"})
     assert not holds(store, table, via, {"a": True}, f"a {op} :v", {":v": Decimal(1)})
     assert not holds(store, table, via, {}, f"a {op} :v", {":v": Decimal(1)})
+
+
+@pytest.mark.req("C2", "V9")
+@pytest.mark.parametrize("via", VIA)
+@notyet(["dynamodb"], reason="moto 5.2.5: a missing attribute compares equal to NULL", raises=AssertionError)
+def test_a_missing_attribute_is_not_equal_to_null(store, table, via):
+    assert holds(store, table, via, {"a": None}, "a = :v", {":v": None})
+    assert not holds(store, table, via, {}, "a = :v", {":v": None})
+    assert not holds(store, table, via, {}, "a IN (:v)", {":v": None})
 
 
 @pytest.mark.req("C2", "K1")
@@ -137,6 +166,7 @@ def test_numbers_compare_by_value(store, table, via):
 
 @pytest.mark.req("C2")
 @pytest.mark.parametrize("via", VIA)
+@MOTO_CROSS_TYPE_500
 def test_comparing_two_paths(store, table, via):
     assert holds(store, table, via, {"a": Decimal(1), "b": Decimal(2)}, "a < b")
     assert not holds(store, table, via, {"a": Decimal(1), "b": "2"}, "a < b")
@@ -147,6 +177,7 @@ def test_comparing_two_paths(store, table, via):
 @pytest.mark.req("C2")
 @pytest.mark.parametrize("via", VIA)
 @pytest.mark.parametrize("vtype", list(_ORDERED))
+@MOTO_CROSS_TYPE_500
 def test_between_is_inclusive(store, table, via, vtype):
     low, high = _ORDERED[vtype]
     values = {":lo": low, ":hi": high}
@@ -165,6 +196,7 @@ def test_between_with_low_above_high_is_rejected(store, table):
 
 @pytest.mark.req("C2")
 @pytest.mark.parametrize("via", VIA)
+@MOTO_NUMBER_IS_BOOL
 def test_in(store, table, via):
     values = {":a": "x", ":b": Decimal(2), ":c": b"\x00", ":d": True}
     expr = "a IN (:a, :b, :c, :d)"
@@ -227,7 +259,26 @@ SIZES = [
 
 @pytest.mark.req("C3")
 @pytest.mark.parametrize("via", VIA)
-@pytest.mark.parametrize(("value", "size"), SIZES, ids=[f"{type(v).__name__}-{s}" for v, s in SIZES])
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [
+        pytest.param(
+            v,
+            n,
+            id=f"{type(v).__name__}-{n}",
+            marks=[
+                notyet(
+                    ["dynamodb"],
+                    reason="moto 5.2.5: size() counts code points, not UTF-16 code units",
+                    raises=AssertionError,
+                )
+            ]
+            if isinstance(v, str) and len(v) != n
+            else [],
+        )
+        for v, n in SIZES
+    ],
+)
 def test_size(store, table, via, value, size):
     assert holds(store, table, via, {"a": value}, "size(a) = :n", {":n": size})
     assert not holds(store, table, via, {"a": value}, "size(a) = :n", {":n": size + 1})
@@ -236,6 +287,12 @@ def test_size(store, table, via, value, size):
 
 @pytest.mark.req("C3")
 @pytest.mark.parametrize("via", VIA)
+@notyet(
+    ["dynamodb"],
+    reason="moto 5.2.5: size() of a missing attribute is an HTTP 500 in a condition (retried by botocore "
+    "until its attempts run out) and a ValidationError in a filter",
+    raises=(OutcomeUnknown, ValidationError),
+)
 def test_size_of_a_missing_attribute_is_false(store, table, via):
     assert not holds(store, table, via, {}, "size(a) >= :n", {":n": 0})
     assert not holds(store, table, via, {}, "size(a) < :n", {":n": 1})
@@ -266,7 +323,25 @@ CONTAINS = [
 
 @pytest.mark.req("C4")
 @pytest.mark.parametrize("via", VIA)
-@pytest.mark.parametrize(("value", "operand", "expected"), [c[1:] for c in CONTAINS], ids=[c[0] for c in CONTAINS])
+@pytest.mark.parametrize(
+    ("value", "operand", "expected"),
+    [
+        pytest.param(
+            *c[1:],
+            id=c[0],
+            marks=[
+                notyet(
+                    ["dynamodb"],
+                    reason="moto 5.2.5: contains() finds no substring of a binary value",
+                    raises=AssertionError,
+                )
+            ]
+            if c[0] == "B-substring"
+            else [],
+        )
+        for c in CONTAINS
+    ],
+)
 def test_contains(store, table, via, value, operand, expected):
     assert holds(store, table, via, {"a": value}, "contains(a, :v)", {":v": operand}) is expected
     assert holds(store, table, via, {"a": value}, "NOT contains(a, :v)", {":v": operand}) is not expected
@@ -274,6 +349,7 @@ def test_contains(store, table, via, value, operand, expected):
 
 @pytest.mark.req("C4")
 @pytest.mark.parametrize("via", VIA)
+@notyet(["dynamodb"], reason="moto 5.2.5: begins_with() on binary compares the base64 text", raises=AssertionError)
 def test_begins_with_on_attributes(store, table, via):
     assert holds(store, table, via, {"a": "a%bc"}, "begins_with(a, :v)", {":v": "a%"})
     assert not holds(store, table, via, {"a": "axbc"}, "begins_with(a, :v)", {":v": "a%"})

@@ -8,6 +8,7 @@ import pytest
 
 from storeswap.adapters.memory import MemoryStore
 from storeswap.contract_tests.helpers import drain_query, drain_scan, item_sort_key, typed, unchanged
+from storeswap.contract_tests.markers import notyet
 from storeswap.core.errors import ValidationError
 
 N_ITEMS = 30
@@ -380,6 +381,11 @@ def test_global_indexes_are_sparse(store, gsi_table, settle):
         ("gsk", None),
     ],
 )
+@notyet(
+    ["dynamodb"],
+    reason="moto 5.2.5: UpdateItem accepts index key attributes of the wrong type, empty or oversized",
+    raises=pytest.fail.Exception,
+)
 def test_index_key_of_wrong_type_or_empty_is_rejected(store, gsi_table, attr, value):
     store.put(gsi_table, {"pk": "p", "sk": "s", "gpk": "g", "gsk": 1, "hpk": "h", "lsk": 1})
     with unchanged(store, gsi_table):
@@ -452,6 +458,14 @@ DOC = {
     "weird name": 1,
 }
 
+#: moto reads "#n0[1]" in a ProjectionExpression as one placeholder name (it splits paths on "." only),
+#: finds no such name and rejects the request's placeholder as unused.
+MOTO_PROJECTION_INDEX = notyet(
+    ["dynamodb"],
+    reason="moto 5.2.5: a ProjectionExpression placeholder followed by a list index (#n0[1]) is not parsed",
+    raises=ValidationError,
+)
+
 PROJECTIONS = [
     ("top", {}, {"top": "t"}),
     ("a.b.c", {}, {"a": {"b": {"c": Decimal(1)}}}),
@@ -471,7 +485,10 @@ PROJECTIONS = [
 
 
 @pytest.mark.req("Q7")
-@pytest.mark.parametrize(("projection", "names", "expected"), PROJECTIONS, ids=[p[0] for p in PROJECTIONS])
+@pytest.mark.parametrize(
+    ("projection", "names", "expected"),
+    [pytest.param(*p, id=p[0], marks=[MOTO_PROJECTION_INDEX] if "[" in p[0] else []) for p in PROJECTIONS],
+)
 def test_projections_return_only_the_named_paths(store, table, projection, names, expected):
     store.put(table, DOC)
     got = store.get(table, {"pk": "p", "sk": "s"}, projection=projection, names=names or None)
@@ -483,6 +500,7 @@ def test_projections_return_only_the_named_paths(store, table, projection, names
 
 
 @pytest.mark.req("Q7")
+@MOTO_PROJECTION_INDEX
 def test_projection_as_a_list_of_paths(store, table):
     store.put(table, DOC)
     got = store.get(table, {"pk": "p", "sk": "s"}, projection=["top", "l[0]"])

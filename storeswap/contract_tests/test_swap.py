@@ -21,22 +21,10 @@ import pytest
 
 from storeswap.contract_tests.helpers import typed
 from storeswap.contract_tests.plugin import selected_stores, unique_table_name
-from storeswap.contract_tests.requirements import REQUIREMENTS
 from storeswap.core.port import ItemStore
 from storeswap.core.values import normalize_item
 from storeswap.migrate import copy_table, verify_tables
 from storeswap.migrate.sample import PARTITIONS, SAMPLE_SPEC, sample_items
-
-#: Section M of docs/semantics.md.  Registered here until requirements.py lists them (setdefault: no override).
-SWAP_REQUIREMENTS = {
-    "M1": "a migrated table reads back identical on the target, item by item (every value type, edge sizes)",
-    "M2": "verify proves two tables identical from digests of a type-exact encoding, and names every difference",
-    "M3": "queries on the target return the same items in the same order as on the source",
-    "M4": "a query cursor taken on the source before a migration resumes on the target after it",
-    "M5": "an interrupted copy resumed from its state file loses and duplicates nothing",
-}
-for _id, _title in SWAP_REQUIREMENTS.items():
-    REQUIREMENTS.setdefault(_id, _title)
 
 FRESH_MEMORY = "fresh-memory"
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from storeswap.contract_tests.helpers import snapshot, typed, unchanged
-from storeswap.core.errors import ConditionFailed, ValidationError
+from storeswap.contract_tests.markers import notyet
+from storeswap.core.errors import ConditionFailed, OutcomeUnknown, ValidationError
 from storeswap.core.values import NumberSet, StringSet
 
 K = {"pk": "p", "sk": "s"}
@@ -82,6 +83,11 @@ def test_arithmetic_on_a_missing_attribute_fails(store, table):
 
 
 @pytest.mark.req("C6")
+@notyet(
+    ["dynamodb"],
+    reason="moto 5.2.5: SET arithmetic with a 39-digit result is not rejected",
+    raises=pytest.fail.Exception,
+)
 def test_arithmetic(store, table):
     store.put(table, {**K, "a": 10, "b": Decimal("0.5")})
     store.update(table, K, "SET a = a + :v, b = b - :w, c = a - b", values={":v": 5, ":w": Decimal("0.25")})
@@ -136,6 +142,21 @@ def test_list_append_needs_lists(store, table):
         store.update(table, K, "SET l = list_append(l, :v)", values={":v": "b"})
     with unchanged(store, table), pytest.raises(ValidationError):
         store.update(table, K, "SET l = list_append(s, l)")
+
+
+@pytest.mark.req("C6", "X1", "X2")
+@notyet(
+    ["dynamodb"],
+    reason="moto 5.2.5: list_append() of a missing attribute is an HTTP 500 (retried by botocore until "
+    "its attempts run out), not a ValidationError",
+    raises=OutcomeUnknown,
+)
+def test_list_append_on_a_missing_attribute_fails(store, table):
+    store.put(table, {**K, "l": ["a"]})
+    with unchanged(store, table), pytest.raises(ValidationError):
+        store.update(table, K, "SET nope = list_append(:v, nope)", values={":v": ["b"]})
+    with unchanged(store, table), pytest.raises(ValidationError):
+        store.update(table, K, "SET l = list_append(l, nope)")
 
 
 @pytest.mark.req("C6")
@@ -263,7 +284,22 @@ def test_nested_set_and_remove(store, table):
 
 
 @pytest.mark.req("C7", "X1", "X2")
-@pytest.mark.parametrize("expr", ["SET nope.x = :v", "SET l[0].x = :v", "SET s[0] = :v", "SET m.x[0] = :v"])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "SET nope.x = :v",
+        pytest.param(
+            "SET l[0].x = :v",
+            marks=notyet(
+                ["dynamodb"],
+                reason="moto 5.2.5: SET through a list element that is a string is accepted",
+                raises=pytest.fail.Exception,
+            ),
+        ),
+        "SET s[0] = :v",
+        "SET m.x[0] = :v",
+    ],
+)
 def test_set_through_a_missing_or_wrong_parent_fails(store, table, expr):
     store.put(table, {**K, "l": ["scalar"], "s": "text", "m": {"x": "text"}})
     with unchanged(store, table), pytest.raises(ValidationError):
@@ -285,7 +321,24 @@ RETURNS = {
 
 
 @pytest.mark.req("C8")
-@pytest.mark.parametrize("mode", list(RETURNS))
+@pytest.mark.parametrize(
+    "mode",
+    [
+        pytest.param(
+            mode,
+            marks=[
+                notyet(
+                    ["dynamodb"],
+                    reason="moto 5.2.5: UPDATED_OLD returns the whole old map, not only the updated paths",
+                    raises=AssertionError,
+                )
+            ]
+            if mode == "UPDATED_OLD"
+            else [],
+        )
+        for mode in RETURNS
+    ],
+)
 def test_update_return_values(store, table, mode):
     store.put(table, OLD)
     got = store.update(table, K, UPDATE, values={":ten": 10, ":four": 4}, return_values=mode)
@@ -301,7 +354,15 @@ def test_update_return_values(store, table, mode):
         ("ALL_OLD", None),
         ("UPDATED_OLD", None),
         ("ALL_NEW", {**K, "a": Decimal(1)}),
-        ("UPDATED_NEW", {"a": Decimal(1)}),
+        pytest.param(
+            "UPDATED_NEW",
+            {"a": Decimal(1)},
+            marks=notyet(
+                ["dynamodb"],
+                reason="moto 5.2.5: UPDATED_NEW of a new item includes its key attributes",
+                raises=AssertionError,
+            ),
+        ),
     ],
 )
 def test_update_return_values_on_a_new_item(store, table, mode, expected):

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from storeswap.contract_tests.helpers import condition_holds, snapshot, typed, unchanged
-from storeswap.core.errors import ItemTooLarge, ValidationError
+from storeswap.contract_tests.markers import notyet
+from storeswap.core.errors import ItemTooLarge, StoreError, ValidationError
 from storeswap.core.values import BinarySet, NumberSet, StringSet, item_size
 
 ROUND_TRIP: list[tuple[str, Any, Any]] = [
@@ -44,7 +45,26 @@ ROUND_TRIP: list[tuple[str, Any, Any]] = [
 
 
 @pytest.mark.req("V3", "V4", "V10")
-@pytest.mark.parametrize(("written", "expected"), [(w, e) for _, w, e in ROUND_TRIP], ids=[i for i, _, _ in ROUND_TRIP])
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        pytest.param(
+            w,
+            e,
+            id=i,
+            marks=[
+                notyet(
+                    ["dynamodb"],
+                    reason='moto 5.2.5: a map with a "" key comes back flattened (a response botocore cannot parse)',
+                    raises=StoreError,
+                )
+            ]
+            if i == "M"
+            else [],
+        )
+        for i, w, e in ROUND_TRIP
+    ],
+)
 def test_round_trip_every_type(store, table, written, expected):
     store.put(table, {"pk": "p", "sk": "s", "v": written})
     got = store.get(table, {"pk": "p", "sk": "s"})
@@ -262,6 +282,14 @@ def test_nul_in_values_keys_and_names(store, table):
     assert store.get(table, {"pk": "a\x00b", "sk": "\x00"})["\x00"] == "\x00"
 
 
+#: moto's item size limit is 405,000 bytes (not 409,600) and it counts a number as its text length.
+MOTO_ITEM_SIZE = notyet(
+    ["dynamodb"],
+    reason="moto 5.2.5: item size limit 405,000 bytes, and numbers counted as their text length",
+    raises=ItemTooLarge,
+)
+
+
 def _pad_to(size: int, base: dict[str, Any], attr: str = "big") -> dict[str, Any]:
     item = {**base, attr: ""}
     item[attr] = "x" * (size - item_size(item))
@@ -270,6 +298,7 @@ def _pad_to(size: int, base: dict[str, Any], attr: str = "big") -> dict[str, Any
 
 
 @pytest.mark.req("V6")
+@MOTO_ITEM_SIZE
 def test_item_exactly_at_size_limit_is_accepted(store, table):
     item = _pad_to(409_600, {"pk": "p", "sk": "s", "n": Decimal("12345.678"), "m": {"a": [True, None, b"\x00"]}})
     store.put(table, item)
@@ -284,6 +313,7 @@ def test_item_one_byte_over_the_limit_is_rejected(store, table):
 
 
 @pytest.mark.req("V6")
+@MOTO_ITEM_SIZE
 def test_attribute_names_count_towards_the_size(store, table):
     long_name = "n" * 1000
     ok = _pad_to(409_600, {"pk": "p", "sk": "s", long_name: "v"})
@@ -294,6 +324,7 @@ def test_attribute_names_count_towards_the_size(store, table):
 
 
 @pytest.mark.req("V6")
+@MOTO_ITEM_SIZE
 def test_multibyte_strings_count_utf8_bytes(store, table):
     base = {"pk": "p", "sk": "s", "big": "", "pad": ""}
     room = 409_600 - item_size(base)
@@ -306,6 +337,7 @@ def test_multibyte_strings_count_utf8_bytes(store, table):
 
 
 @pytest.mark.req("V6", "X1", "X2")
+@MOTO_ITEM_SIZE
 def test_update_that_grows_past_the_limit_is_rejected(store, table):
     item = _pad_to(409_590, {"pk": "p", "sk": "s"})
     store.put(table, item)

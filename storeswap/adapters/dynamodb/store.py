@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from storeswap.adapters.dynamodb.client import DynamoConfig, make_client, parse_url
 from storeswap.adapters.dynamodb.errors import map_error
@@ -132,8 +132,9 @@ class DynamoStore(ItemStore):
             for name in names:
                 self.forget(name)
 
-        return map_error(e, write=write, decode=deserialize_item, on_not_found=forget, creating=creating,
-                         actions=actions)
+        return map_error(
+            e, write=write, decode=deserialize_item, on_not_found=forget, creating=creating, actions=actions
+        )
 
     # ------------------------------------------------------------------ tables
 
@@ -221,7 +222,7 @@ class DynamoStore(ItemStore):
                 if e.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                     return
                 raise self._error(e, (name,), write=False) from e
-            except BotoCoreError as e:
+            except Exception as e:  # no driver exception crosses the port
                 raise self._error(e, (name,), write=False) from e
             if time.monotonic() > deadline:
                 raise StoreUnavailable(f"table {name} was not deleted within {TABLE_WAIT_SECONDS:.0f} s")
@@ -343,8 +344,9 @@ class DynamoStore(ItemStore):
         r.apply(params)
         if req.start_key is not None:
             params["ExclusiveStartKey"] = serialize_item(req.start_key)
-        return self._pages(self._client.query, params, req.spec.name, req.limit, req.filter is not None,
-                           key_names, strip)
+        return self._pages(
+            self._client.query, params, req.spec.name, req.limit, req.filter is not None, key_names, strip
+        )
 
     def _scan(self, req: ScanRequest) -> QueryResult:
         r = Renderer()
@@ -357,8 +359,9 @@ class DynamoStore(ItemStore):
         r.apply(params)
         if req.start_key is not None:
             params["ExclusiveStartKey"] = serialize_item(req.start_key)
-        return self._pages(self._client.scan, params, req.spec.name, req.limit, req.filter is not None,
-                           key_names, strip)
+        return self._pages(
+            self._client.scan, params, req.spec.name, req.limit, req.filter is not None, key_names, strip
+        )
 
     def _pages(
         self,
@@ -571,9 +574,7 @@ def _spec_from_description(table: Mapping[str, Any], ttl: Mapping[str, Any]) -> 
     )
 
 
-def _cursor_projection(
-    r: Renderer, projection: Projection, key_names: tuple[str, ...]
-) -> tuple[str, tuple[str, ...]]:
+def _cursor_projection(r: Renderer, projection: Projection, key_names: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     """The projection text with the cursor's key attributes added, and the names to strip afterwards.
 
     Key attributes are scalars, so a user path *below* one (``pk.x``) can
