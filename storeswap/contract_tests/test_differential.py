@@ -174,7 +174,6 @@ class Strategies:
             ),
             ("SET #a.k = :v", {":v": values}),
             ("REMOVE #a", {}),
-            ("REMOVE #a[0], #b", {}),
             ("ADD #a :v", {":v": st.one_of(numbers, sets)}),
             ("DELETE #a :v", {":v": sets}),
             ("SET #a = :v REMOVE #b", {":v": values}),
@@ -182,6 +181,8 @@ class Strategies:
         ]
         if "list_append_missing" not in gaps:
             updates.append(("SET #a = list_append(:v, #a)", {":v": st.lists(scalars, max_size=2)}))
+        if "remove_list_element" not in gaps:
+            updates.append(("REMOVE #a[0], #b", {}))
         if "set_list_element" not in gaps:
             updates.append(("SET #a[1] = :v", {":v": scalars}))
         self.conditions = conditions

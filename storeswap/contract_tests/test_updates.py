@@ -306,6 +306,20 @@ def test_set_through_a_missing_or_wrong_parent_fails(store, table, expr):
         store.update(table, K, expr, values={":v": 1})
 
 
+@pytest.mark.req("C5", "C7")
+@notyet(
+    ["dynamodb"],
+    reason="moto 5.2.5: REMOVE of a list element under a missing attribute raises ValidationError even when the "
+    "item does not exist yet (DynamoDB applies the update to an empty item, per Scylla's DynamoDB-compatibility "
+    "tests; not re-checked against AWS here)",
+    raises=ValidationError,
+)
+def test_remove_under_a_missing_parent_of_a_new_item_is_ignored(store, table):
+    # On a new item there is nothing to remove: the upsert creates the key alone.
+    store.update(table, K, "REMOVE l[0], extra")
+    assert typed(store.get(table, K)) == typed(dict(K))
+
+
 # ------------------------------------------------------------------ return values (C8)
 
 OLD = {**K, "a": Decimal(1), "b": Decimal(2), "gone": "bye", "m": {"x": Decimal(1), "y": Decimal(2)}}
