@@ -48,6 +48,9 @@ from storeswap.core.schema import GlobalIndex, KeyAttribute, Projection, TableSp
 from storeswap.core.values import BinarySet, NumberSet, StringSet
 
 EXAMPLES = int(os.environ.get("STORESWAP_DIFF_EXAMPLES", "50"))
+#: tox sets STORESWAP_DIFF_DERANDOMIZE=1 so CI replays the same sequences every run (a red CI is then a
+#: regression, not a new random find); run without it locally to explore new sequences.
+DERANDOMIZE = os.environ.get("STORESWAP_DIFF_DERANDOMIZE") == "1"
 
 # ------------------------------------------------------------------ strategies
 
@@ -172,7 +175,6 @@ class Strategies:
                 "SET #a = list_append(if_not_exists(#a, :e), :v)",
                 {":e": st.just([]), ":v": st.lists(scalars, max_size=2)},
             ),
-            ("SET #a.k = :v", {":v": values}),
             ("REMOVE #a", {}),
             ("ADD #a :v", {":v": st.one_of(numbers, sets)}),
             ("DELETE #a :v", {":v": sets}),
@@ -181,6 +183,8 @@ class Strategies:
         ]
         if "list_append_missing" not in gaps:
             updates.append(("SET #a = list_append(:v, #a)", {":v": st.lists(scalars, max_size=2)}))
+        if "set_through_string" not in gaps:
+            updates.append(("SET #a.k = :v", {":v": values}))
         if "remove_list_element" not in gaps:
             updates.append(("REMOVE #a[0], #b", {}))
         if "set_list_element" not in gaps:
@@ -512,6 +516,7 @@ def _run(store: ItemStore, store_name: str, tokens: bool) -> None:
         Machine,
         settings=settings(
             max_examples=EXAMPLES,
+            derandomize=DERANDOMIZE,
             stateful_step_count=20,
             deadline=None,
             database=None,
