@@ -266,16 +266,7 @@ class DynamoStore(ItemStore):
             r = Renderer()
             params["ConditionExpression"] = r.condition(req.condition)
             r.apply(params)
-        if req.return_values != "NONE":
-            params["ReturnValues"] = req.return_values
-        if req.return_old_on_failure:
-            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        try:
-            resp = self._client.put_item(**params)
-        except Exception as e:  # no driver exception crosses the port
-            raise self._error(e, (req.spec.name,), write=True) from e
-        attrs = resp.get("Attributes")
-        return deserialize_item(attrs) if attrs else None
+        return self._write_item(self._client.put_item, params, req)
 
     def _update(self, req: UpdateRequest) -> Item | None:
         r = Renderer()
@@ -287,16 +278,7 @@ class DynamoStore(ItemStore):
         if req.condition is not None:
             params["ConditionExpression"] = r.condition(req.condition)
         r.apply(params)
-        if req.return_values != "NONE":
-            params["ReturnValues"] = req.return_values
-        if req.return_old_on_failure:
-            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        try:
-            resp = self._client.update_item(**params)
-        except Exception as e:  # no driver exception crosses the port
-            raise self._error(e, (req.spec.name,), write=True) from e
-        attrs = resp.get("Attributes")
-        return deserialize_item(attrs) if attrs else None
+        return self._write_item(self._client.update_item, params, req)
 
     def _delete(self, req: DeleteRequest) -> Item | None:
         params: dict[str, Any] = {"TableName": req.spec.name, "Key": serialize_item(req.key)}
@@ -304,12 +286,18 @@ class DynamoStore(ItemStore):
             r = Renderer()
             params["ConditionExpression"] = r.condition(req.condition)
             r.apply(params)
+        return self._write_item(self._client.delete_item, params, req)
+
+    def _write_item(
+        self, call: Any, params: dict[str, Any], req: PutRequest | UpdateRequest | DeleteRequest
+    ) -> Item | None:
+        """PutItem / UpdateItem / DeleteItem with the request's return-value options; the returned attributes."""
         if req.return_values != "NONE":
             params["ReturnValues"] = req.return_values
         if req.return_old_on_failure:
             params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         try:
-            resp = self._client.delete_item(**params)
+            resp = call(**params)
         except Exception as e:  # no driver exception crosses the port
             raise self._error(e, (req.spec.name,), write=True) from e
         attrs = resp.get("Attributes")
