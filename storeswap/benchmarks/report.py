@@ -17,7 +17,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_report", "render_markdown", "render_html", "render_charts", "emulator_banner", "TABLE_HEADERS"]
+__all__ = [
+    "write_report",
+    "render_markdown",
+    "render_html",
+    "render_charts",
+    "emulator_banner",
+    "implementation_label",
+    "TABLE_HEADERS",
+    # shared with the evaluate report
+    "REPORT_CSS",
+    "REPORT_SCRIPT",
+    "env_rows",
+    "fmt_number",
+    "html_table",
+    "log_axis",
+    "md_table",
+]
 
 TABLE_HEADERS = (
     "operation",
@@ -49,7 +65,8 @@ _IMPLEMENTATION_NAMES = {
 }
 
 
-def _fmt(v: Any, ratio: bool = False) -> str:
+def fmt_number(v: Any, ratio: bool = False) -> str:
+    """A figure for a table cell: ``-`` for None, ratios and numbers rounded for reading."""
     if v is None:
         return "-"
     if isinstance(v, int) and not ratio:
@@ -103,12 +120,12 @@ def _op_rows(figures: dict[str, Any]) -> list[list[str]]:
             [
                 op,
                 "adapter",
-                _fmt(a.get("count")),
-                *(_fmt(a.get(k)) for k in ("p50_us", "p90_us", "p99_us", "p999_us", "max_us", "mean_us")),
-                _fmt(a.get("throughput_ops_s")),
-                _fmt(ratio.get("p50"), True),
-                _fmt(ratio.get("p99"), True),
-                _fmt(ratio.get("paired_median"), True),
+                fmt_number(a.get("count")),
+                *(fmt_number(a.get(k)) for k in ("p50_us", "p90_us", "p99_us", "p999_us", "max_us", "mean_us")),
+                fmt_number(a.get("throughput_ops_s")),
+                fmt_number(ratio.get("p50"), True),
+                fmt_number(ratio.get("p99"), True),
+                fmt_number(ratio.get("paired_median"), True),
             ]
         )
         if r:
@@ -116,9 +133,9 @@ def _op_rows(figures: dict[str, Any]) -> list[list[str]]:
                 [
                     op,
                     "raw",
-                    _fmt(r.get("count")),
-                    *(_fmt(r.get(k)) for k in ("p50_us", "p90_us", "p99_us", "p999_us", "max_us", "mean_us")),
-                    _fmt(r.get("throughput_ops_s")),
+                    fmt_number(r.get("count")),
+                    *(fmt_number(r.get(k)) for k in ("p50_us", "p90_us", "p99_us", "p999_us", "max_us", "mean_us")),
+                    fmt_number(r.get("throughput_ops_s")),
                     "",
                     "",
                     "",
@@ -134,11 +151,11 @@ def _run_title(run: dict[str, Any]) -> str:
         lag = run.get("start_lag") or {}
         return (
             f"Open loop at {run['rate']:g} calls/s ({run['workers']} workers): achieved "
-            f"{_fmt(run.get('throughput_ops_s'))} calls/s; latency from intended start; "
-            f"start lag p50 {_fmt(lag.get('p50_us'))} µs, p99 {_fmt(lag.get('p99_us'))} µs"
+            f"{fmt_number(run.get('throughput_ops_s'))} calls/s; latency from intended start; "
+            f"start lag p50 {fmt_number(lag.get('p50_us'))} µs, p99 {fmt_number(lag.get('p99_us'))} µs"
         )
     return (
-        f"Closed loop, {run['concurrency']} thread(s): {_fmt(run.get('throughput_ops_s'))} calls/s "
+        f"Closed loop, {run['concurrency']} thread(s): {fmt_number(run.get('throughput_ops_s'))} calls/s "
         f"over {run.get('wall_s', 0):.2f} s"
     )
 
@@ -152,13 +169,13 @@ def _size_rows(sizes: list[dict[str, Any]]) -> list[list[str]]:
             ratio = entry.get("ratio") or {}
             rows.append(
                 [
-                    _fmt(s.get("size")),
+                    fmt_number(s.get("size")),
                     op,
-                    _fmt(a.get("p50_us")),
-                    _fmt(a.get("p99_us")),
-                    _fmt(r.get("p50_us")) if r else "n/a",
-                    _fmt(r.get("p99_us")) if r else "n/a",
-                    _fmt(ratio.get("paired_median"), True),
+                    fmt_number(a.get("p50_us")),
+                    fmt_number(a.get("p99_us")),
+                    fmt_number(r.get("p50_us")) if r else "n/a",
+                    fmt_number(r.get("p99_us")) if r else "n/a",
+                    fmt_number(ratio.get("paired_median"), True),
                 ]
             )
     return rows
@@ -175,7 +192,8 @@ _SIZE_HEADERS = (
 )
 
 
-def _env_rows(doc: dict[str, Any]) -> list[list[str]]:
+def env_rows(doc: dict[str, Any]) -> list[list[str]]:
+    """(what, version) rows of a results document's environment."""
     env = doc.get("environment", {})
     rows = [
         ["Python", f"{env.get('python', {}).get('implementation', '')} {env.get('python', {}).get('version', '')}"],
@@ -214,7 +232,9 @@ _STORE_HEADERS = ("store", "adapter", "served by", "emulator", "raw driver", "ho
 # ---------------------------------------------------------------- markdown
 
 
-def _md_table(headers: Sequence[str], rows: list[list[str]]) -> str:
+def md_table(headers: Sequence[str], rows: list[list[str]]) -> str:
+    """A Markdown table, pipes in cells escaped."""
+
     def cell(c: str) -> str:
         return c.replace("|", "\\|")
 
@@ -244,18 +264,18 @@ def render_markdown(doc: dict[str, Any]) -> str:
         "",
         "## Stores",
         "",
-        _md_table(_STORE_HEADERS, _store_rows(doc)),
+        md_table(_STORE_HEADERS, _store_rows(doc)),
         "",
     ]
     for s in doc.get("stores", []):
         parts += [f"## {s['name']}", "", f"Served by {implementation_label(s.get('store', {}))}.", ""]
         for run in s.get("runs", []):
-            parts += [f"### {_run_title(run)}", "", _md_table(TABLE_HEADERS, _op_rows(run)), ""]
+            parts += [f"### {_run_title(run)}", "", md_table(TABLE_HEADERS, _op_rows(run)), ""]
         if s.get("sizes"):
             parts += [
                 "### Latency against table size (closed loop, 1 thread)",
                 "",
-                _md_table(_SIZE_HEADERS, _size_rows(s["sizes"])),
+                md_table(_SIZE_HEADERS, _size_rows(s["sizes"])),
                 "",
             ]
     overhead = doc.get("harness_overhead")
@@ -267,10 +287,10 @@ def render_markdown(doc: dict[str, Any]) -> str:
             "*adapter* adds the port's validation and request preparation with no storage behind it. "
             "Every figure above includes the raw floor.",
             "",
-            _md_table(TABLE_HEADERS, _op_rows(overhead)),
+            md_table(TABLE_HEADERS, _op_rows(overhead)),
             "",
         ]
-    parts += ["## Environment", "", _md_table(("what", "version"), _env_rows(doc)), ""]
+    parts += ["## Environment", "", md_table(("what", "version"), env_rows(doc)), ""]
     return "\n".join(parts)
 
 
@@ -281,7 +301,7 @@ def _runs_by_store(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [(s["name"], s) for s in doc.get("stores", [])]
 
 
-def _log_axis(ax: Any, which: str = "y") -> None:
+def log_axis(ax: Any, which: str = "y") -> None:
     """A log scale labelled with plain numbers (1, 10, 100) rather than powers of ten."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -344,7 +364,7 @@ def render_charts(doc: dict[str, Any]) -> list[tuple[str, str, bytes]]:
                     low = (run["ops"][op].get("adapter") or {}).get("p50_us") or 1.0
                     ax.text(i + 0.2, low, "raw: n/a", ha="center", va="bottom", fontsize=8, color="#a50f15")
             ax.set_xticks(range(len(ops)), ops)
-            _log_axis(ax)
+            log_axis(ax)
             ax.set_ylabel("latency (µs, log)")
             ax.set_title(f"{name}: percentiles per operation (closed loop, {run['concurrency']} thread(s))")
             ax.legend(fontsize=7, ncols=4)
@@ -401,8 +421,8 @@ def render_charts(doc: dict[str, Any]) -> list[tuple[str, str, bytes]]:
                                 linestyle="none",
                                 label=f"{op} open-loop p99",
                             )
-            _log_axis(ax)
-            _log_axis(ax, "x")
+            log_axis(ax)
+            log_axis(ax, "x")
             ax.set_xlabel("throughput (calls/s, adapter + raw, log); labels = threads")
             ax.set_ylabel("latency (µs, log)")
             ax.set_title(f"{name}: latency against throughput across concurrencies")
@@ -446,8 +466,8 @@ def render_charts(doc: dict[str, Any]) -> list[tuple[str, str, bytes]]:
                         alpha=0.5,
                         label=f"{op} {side} p99",
                     )
-            _log_axis(ax, "x")
-            _log_axis(ax)
+            log_axis(ax, "x")
+            log_axis(ax)
             ax.set_xlabel("table size (records, log)")
             ax.set_ylabel("latency (µs, log)")
             ax.set_title(f"{name}: latency against table size (1 thread)")
@@ -467,7 +487,7 @@ def render_charts(doc: dict[str, Any]) -> list[tuple[str, str, bytes]]:
                 label = "harness alone" if side == "raw" else "port on no-op store"
                 ax.bar(xs, vals, 0.2, color=color, alpha=alpha, label=f"{label} {key.removesuffix('_us')}")
         ax.set_xticks(range(len(ops)), ops)
-        _log_axis(ax)
+        log_axis(ax)
         ax.set_ylabel("µs (log)")
         ax.set_title("Harness overhead per operation (no-op store and no-op raw twin)")
         ax.legend(fontsize=8, ncols=2)
@@ -478,7 +498,8 @@ def render_charts(doc: dict[str, Any]) -> list[tuple[str, str, bytes]]:
 
 # ---------------------------------------------------------------- html
 
-_CSS = """
+#: The offline report's stylesheet (inline, no external resources).
+REPORT_CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222;max-width:80rem}
 table{border-collapse:collapse;margin:0.5rem 0 1.5rem;font-size:0.85rem}
 th,td{border:1px solid #ccc;padding:0.2rem 0.5rem;text-align:left}td.n{text-align:right}
@@ -489,7 +510,8 @@ figcaption{font-size:0.85rem;color:#555}.note{color:#555;font-size:0.9rem}
 """
 
 # Marks the page once every chart has really been laid out, so a headless browser test can check it.
-_SCRIPT = """
+#: Inline script that marks the page when every chart rendered and records console errors.
+REPORT_SCRIPT = """
 window.addEventListener('error', function (event) {
   document.body.dataset.scriptErrors = String(Number(document.body.dataset.scriptErrors || 0) + 1);
 });
@@ -510,7 +532,8 @@ window.addEventListener('load', function () {
 _NUMERIC = re.compile(r"[-\d.,]+x?")
 
 
-def _html_table(headers: Sequence[str], rows: list[list[str]]) -> str:
+def html_table(headers: Sequence[str], rows: list[list[str]]) -> str:
+    """An HTML table, every cell escaped."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
 
     def cell(c: str) -> str:
@@ -531,7 +554,7 @@ def render_html(doc: dict[str, Any], charts: list[tuple[str, str, bytes]]) -> st
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>storeswap benchmark — workload {e(str(wl.get('name')))}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{REPORT_CSS}</style></head><body>",
         "<h1>storeswap benchmark</h1>",
     ]
     for line in emulator_banner(doc):
@@ -547,7 +570,7 @@ def render_html(doc: dict[str, Any], charts: list[tuple[str, str, bytes]]) -> st
         "operation ran through the adapter and, interleaved op by op in random order, through the raw driver "
         "on the same store; the paired median ratio is the median over pairs of adapter time / raw time.</p>",
         "<h2>Stores</h2>",
-        _html_table(_STORE_HEADERS, _store_rows(doc)),
+        html_table(_STORE_HEADERS, _store_rows(doc)),
         "<h2>Charts</h2>",
     ]
     for name, caption, png in charts:
@@ -559,11 +582,11 @@ def render_html(doc: dict[str, Any], charts: list[tuple[str, str, bytes]]) -> st
     for s in doc.get("stores", []):
         out += [f"<h2>{e(s['name'])}</h2>", f"<p>Served by {e(implementation_label(s.get('store', {})))}.</p>"]
         for run in s.get("runs", []):
-            out += [f"<h3>{e(_run_title(run))}</h3>", _html_table(TABLE_HEADERS, _op_rows(run))]
+            out += [f"<h3>{e(_run_title(run))}</h3>", html_table(TABLE_HEADERS, _op_rows(run))]
         if s.get("sizes"):
             out += [
                 "<h3>Latency against table size (closed loop, 1 thread)</h3>",
-                _html_table(_SIZE_HEADERS, _size_rows(s["sizes"])),
+                html_table(_SIZE_HEADERS, _size_rows(s["sizes"])),
             ]
     overhead = doc.get("harness_overhead")
     if overhead:
@@ -571,10 +594,10 @@ def render_html(doc: dict[str, Any], charts: list[tuple[str, str, bytes]]) -> st
             "<h2>Harness overhead</h2>",
             '<p class="note">The same workload on a no-op store: <i>raw</i> is the harness alone; <i>adapter</i> '
             "adds the port's validation and request preparation with no storage behind it.</p>",
-            _html_table(TABLE_HEADERS, _op_rows(overhead)),
+            html_table(TABLE_HEADERS, _op_rows(overhead)),
         ]
-    out += ["<h2>Environment</h2>", _html_table(("what", "version"), _env_rows(doc))]
-    out += [f"<script>{_SCRIPT}</script>", "</body></html>"]
+    out += ["<h2>Environment</h2>", html_table(("what", "version"), env_rows(doc))]
+    out += [f"<script>{REPORT_SCRIPT}</script>", "</body></html>"]
     return "\n".join(out)
 
 

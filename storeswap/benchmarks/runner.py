@@ -557,14 +557,14 @@ def harness_overhead(config: BenchConfig, progress: ProgressFn) -> dict[str, Any
     }
 
 
-def _finite(obj: Any) -> Any:
+def finite(obj: Any) -> Any:
     """Replace NaN / infinity (not JSON) with ``None``."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_finite(v) for v in obj]
+        return [finite(v) for v in obj]
     return obj
 
 
@@ -623,5 +623,5 @@ def run_bench(
     doc["stores"] = stores
     doc["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     doc["emulators"] = [s["name"] for s in stores if s["store"].get("emulator")]
-    result: dict[str, Any] = _finite(doc)
+    result: dict[str, Any] = finite(doc)
     return result

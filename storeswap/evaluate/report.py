@@ -18,17 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from storeswap.benchmarks.report import (
-    _CSS,
-    _SCRIPT,
-    _env_rows,
-    _fmt,
-    _html_table,
-    _log_axis,
-    _md_table,
+    REPORT_CSS,
+    REPORT_SCRIPT,
     emulator_banner,
+    env_rows,
+    fmt_number,
+    html_table,
     implementation_label,
+    log_axis,
+    md_table,
 )
-from storeswap.benchmarks.runner import _finite
+from storeswap.benchmarks.runner import finite
 from storeswap.evaluate.verdict import requirement_cells
 
 __all__ = ["write_evaluation", "render_markdown", "render_html", "render_charts"]
@@ -198,7 +198,7 @@ def _migration_rows(doc: dict[str, Any]) -> list[list[str]]:
                 f"{t['name']} → {t.get('target_table')}",
                 f"{copy.get('items', 0):,}",
                 f"{copy.get('seconds', 0):.2f}",
-                _fmt(copy.get("items_per_second")),
+                fmt_number(copy.get("items_per_second")),
                 verdict,
                 f"{verify.get('source_items', 0):,} / {verify.get('target_items', 0):,} in {verify.get('seconds', 0):.2f} s"
                 if verify
@@ -231,10 +231,10 @@ def _latency_rows(t: dict[str, Any]) -> list[list[str]]:
                 [
                     op,
                     role,
-                    _fmt(st.get("count")),
-                    *(_fmt(st.get(k)) for k in ("p50_us", "p90_us", "p99_us", "max_us", "mean_us")),
-                    _fmt(st.get("errors")),
-                    _fmt(ratio, True) if role == "target" else "",
+                    fmt_number(st.get("count")),
+                    *(fmt_number(st.get(k)) for k in ("p50_us", "p90_us", "p99_us", "max_us", "mean_us")),
+                    fmt_number(st.get("errors")),
+                    fmt_number(ratio, True) if role == "target" else "",
                 ]
             )
     return rows
@@ -286,7 +286,7 @@ def render_charts(doc: dict[str, Any]) -> list[tuple[str, str, bytes]]:
                 xs = [i + (side_no * 2 + k - 1.5) * width for i in range(len(ops))]
                 ax.bar(xs, vals, width, color=colors[role][k], label=f"{labels[role]} {key.removesuffix('_us')}")
         ax.set_xticks(range(len(ops)), ops, fontsize=8)
-        _log_axis(ax)
+        log_axis(ax)
         ax.set_ylabel("latency (µs, log)")
         ax.set_title(f"{t['name']}: latency per access pattern, source beside target")
         ax.legend(fontsize=7, ncols=2)
@@ -356,15 +356,15 @@ def render_markdown(doc: dict[str, Any], charts: list[tuple[str, str, bytes]] | 
         "",
         "## Stores",
         "",
-        _md_table(_STORE_HEADERS, _store_rows(doc)),
+        md_table(_STORE_HEADERS, _store_rows(doc)),
         "",
         "## Tables",
         "",
-        _md_table(_TABLE_HEADERS, _table_rows(doc)),
+        md_table(_TABLE_HEADERS, _table_rows(doc)),
         "",
         "## Readiness check",
         "",
-        _md_table(_CHECK_HEADERS, _check_rows(doc)),
+        md_table(_CHECK_HEADERS, _check_rows(doc)),
         "",
         "## Compatibility matrix",
         "",
@@ -383,11 +383,11 @@ def render_markdown(doc: dict[str, Any], charts: list[tuple[str, str, bytes]] | 
             ]
             for req, title, used, cells in rows
         ]
-        parts += [_md_table(headers, md_rows), ""]
-    parts += ["## Migration", "", _md_table(_MIGRATION_HEADERS, _migration_rows(doc)), ""]
+        parts += [md_table(headers, md_rows), ""]
+    parts += ["## Migration", "", md_table(_MIGRATION_HEADERS, _migration_rows(doc)), ""]
     diffs = _difference_rows(doc)
     if diffs:
-        parts += ["Differences found by verify:", "", _md_table(("table", "kind", "key", "fields"), diffs), ""]
+        parts += ["Differences found by verify:", "", md_table(("table", "kind", "key", "fields"), diffs), ""]
     parts += ["## Latency: source against target", "", _latency_intro(doc), ""]
     for t in doc.get("tables", []):
         bench = t.get("bench") or {}
@@ -395,10 +395,10 @@ def render_markdown(doc: dict[str, Any], charts: list[tuple[str, str, bytes]] | 
         if bench.get("error"):
             parts += [f"Not measured: {bench['error']}", ""]
             continue
-        parts += [_md_table(_LATENCY_HEADERS, _latency_rows(t)), ""]
+        parts += [md_table(_LATENCY_HEADERS, _latency_rows(t)), ""]
     for name, caption, _png in charts or []:
         parts += [f"![{caption}](charts/{name})", ""]
-    parts += ["## Environment", "", _md_table(("what", "version"), _env_rows(doc)), ""]
+    parts += ["## Environment", "", md_table(("what", "version"), env_rows(doc)), ""]
     return "\n".join(parts)
 
 
@@ -463,7 +463,7 @@ def render_html(doc: dict[str, Any], charts: list[tuple[str, str, bytes]]) -> st
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>storeswap evaluate — " + ("safe to move" if safe else "not safe to move") + "</title>",
-        f"<style>{_CSS}{_EXTRA_CSS}</style></head><body>",
+        f"<style>{REPORT_CSS}{_EXTRA_CSS}</style></head><body>",
         "<h1>storeswap evaluate</h1>",
         f'<section class="verdict {"safe" if safe else "unsafe"}" id="verdict">',
         f"<h2>Verdict: {'SAFE to move' if safe else 'NOT SAFE to move'}</h2>",
@@ -482,11 +482,11 @@ def render_html(doc: dict[str, Any], charts: list[tuple[str, str, bytes]]) -> st
         + (", quick run" if (doc.get("options") or {}).get("quick") else "")
         + ".</p>",
         "<h2>Stores</h2>",
-        _html_table(_STORE_HEADERS, _store_rows(doc)),
+        html_table(_STORE_HEADERS, _store_rows(doc)),
         "<h2>Tables</h2>",
-        _html_table(_TABLE_HEADERS, _table_rows(doc)),
+        html_table(_TABLE_HEADERS, _table_rows(doc)),
         "<h2>Readiness check</h2>",
-        _html_table(_CHECK_HEADERS, _check_rows(doc)),
+        html_table(_CHECK_HEADERS, _check_rows(doc)),
         "<h2>Compatibility matrix</h2>",
     ]
     out += [f'<p class="note">{e(p)}</p>' for p in _contract_intro(doc)]
@@ -508,10 +508,10 @@ def render_html(doc: dict[str, Any], charts: list[tuple[str, str, bytes]]) -> st
             tds.append(f'<td class="small">{e(_detail_all(cells, stores))}</td>')
             body.append("<tr>" + "".join(tds) + "</tr>")
         out.append(f'<table id="matrix"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
-    out += ["<h2>Migration</h2>", _html_table(_MIGRATION_HEADERS, _migration_rows(doc))]
+    out += ["<h2>Migration</h2>", html_table(_MIGRATION_HEADERS, _migration_rows(doc))]
     diffs = _difference_rows(doc)
     if diffs:
-        out += ["<p>Differences found by verify:</p>", _html_table(("table", "kind", "key", "fields"), diffs)]
+        out += ["<p>Differences found by verify:</p>", html_table(("table", "kind", "key", "fields"), diffs)]
     out += ["<h2>Latency: source against target</h2>", f'<p class="note">{e(_latency_intro(doc))}</p>']
     for name, caption, png in charts:
         data = base64.b64encode(png).decode("ascii")
@@ -525,9 +525,9 @@ def render_html(doc: dict[str, Any], charts: list[tuple[str, str, bytes]]) -> st
         if bench.get("error"):
             out.append(f"<p>Not measured: {e(bench['error'])}</p>")
         else:
-            out.append(_html_table(_LATENCY_HEADERS, _latency_rows(t)))
-    out += ["<h2>Environment</h2>", _html_table(("what", "version"), _env_rows(doc))]
-    out += [f"<script>{_SCRIPT}</script>", "</body></html>"]
+            out.append(html_table(_LATENCY_HEADERS, _latency_rows(t)))
+    out += ["<h2>Environment</h2>", html_table(("what", "version"), env_rows(doc))]
+    out += [f"<script>{REPORT_SCRIPT}</script>", "</body></html>"]
     return "\n".join(out)
 
 
@@ -536,7 +536,7 @@ def write_evaluation(doc: dict[str, Any], out_dir: str | Path) -> dict[str, Path
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"html": out / "index.html", "markdown": out / "report.md", "results": out / "results.json"}
-    clean = _finite(doc)
+    clean = finite(doc)
     paths["results"].write_text(
         json.dumps(clean, indent=2, allow_nan=False, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
     )

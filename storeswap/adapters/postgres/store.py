@@ -329,16 +329,7 @@ class PostgresStore(ItemStore):
             lay = self._layout(req.spec)
             params = lay.row_params(req.item, encode_item(req.item))
             params.append(_lock_id(lay, req.key))
-            q = lay.sql_cache.get("upsert") or lay.sql_upsert()
-            pool = self._pool
-            try:
-                conn = pool.getconn()
-                try:
-                    conn.hot().execute(q, params, prepare=True)
-                finally:
-                    pool.putconn(conn)
-            except DRIVER_ERRORS as e:
-                raise self._fail(e, req.spec.name, write=True) from e
+            self._execute_write(lay.sql_cache.get("upsert") or lay.sql_upsert(), params, req.spec.name)
             return None
         return self._write(req)
 
@@ -348,19 +339,21 @@ class PostgresStore(ItemStore):
     def _delete(self, req: DeleteRequest) -> Item | None:
         if req.condition is None and req.return_values == "NONE":
             lay = self._layout(req.spec)
-            q = lay.sql_cache.get("delete") or lay.sql_delete()
-            params = lay.key_params(req.key)
-            pool = self._pool
-            try:
-                conn = pool.getconn()
-                try:
-                    conn.hot().execute(q, params, prepare=True)
-                finally:
-                    pool.putconn(conn)
-            except DRIVER_ERRORS as e:
-                raise self._fail(e, req.spec.name, write=True) from e
+            self._execute_write(lay.sql_cache.get("delete") or lay.sql_delete(), lay.key_params(req.key), req.spec.name)
             return None
         return self._write(req)
+
+    def _execute_write(self, query: Any, params: Any, table: str) -> None:
+        """One prepared write statement on a pooled connection (the unconditional fast paths)."""
+        pool = self._pool
+        try:
+            conn = pool.getconn()
+            try:
+                conn.hot().execute(query, params, prepare=True)
+            finally:
+                pool.putconn(conn)
+        except DRIVER_ERRORS as e:
+            raise self._fail(e, table, write=True) from e
 
     def _write(self, req: PutRequest | UpdateRequest | DeleteRequest) -> Item | None:
         """Read, plan with the core engine, then compare-and-swap; a lost race starts over."""
