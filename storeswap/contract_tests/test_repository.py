@@ -100,6 +100,13 @@ class Event:
     payload: str = ""
 
 
+@attrs.frozen
+class Lease:
+    tenant_id: str
+    id: str
+    expires: int | None = None
+
+
 EVERYTHING = Model(Everything, pk="TENANT#{tenant_id}", sk="EVERYTHING#{id}")
 COUNTER = Model(
     Counter, pk="TENANT#{tenant_id}", sk="COUNTER#{id}", version="version", ttl="expires",
@@ -107,6 +114,7 @@ COUNTER = Model(
 )
 NOTE = Model(Note, pk="TENANT#{tenant_id}", sk="NOTE#{id}")
 EVENT = Model(Event, pk="EVENTS#{tenant_id}#{_shard}", sk="EVENT#{seq:08d}", shards=10)
+LEASE = Model(Lease, pk="TENANT#{tenant_id}", sk="LEASE#{id}", ttl="expires")
 
 UTC = dt.UTC
 PLUS2 = dt.timezone(dt.timedelta(hours=2))
@@ -115,7 +123,7 @@ PLUS2 = dt.timezone(dt.timedelta(hours=2))
 @pytest.fixture
 def repo(store, table_factory):
     name = table_factory(single_table_spec("template", ttl_attribute="expires"))
-    return Repository(store, name, [EVERYTHING, COUNTER, NOTE, EVENT])
+    return Repository(store, name, [EVERYTHING, COUNTER, NOTE, EVENT, LEASE])
 
 
 def _everything(**changes):
@@ -425,6 +433,11 @@ def test_ttl_fields_are_whole_epoch_seconds(store, repo):
     assert repo.get(Counter, tenant_id="t1", id=c.id).expires == expires
     with pytest.raises(ValidationError):
         repo.put(Counter("t1", uuid.uuid4(), expires=expires.replace(microsecond=5)))
+    lease = repo.put(Lease("t1", "l1", expires=1_900_000_000))
+    assert store.get(repo.table, repo.model(Lease).key_of(lease), consistent=True)["expires"] == Decimal(1_900_000_000)
+    assert repo.get(Lease, tenant_id="t1", id="l1") == lease
+    repo.put(Lease("t1", "l2"))
+    assert "expires" not in store.get(repo.table, {"pk": "TENANT#t1", "sk": "LEASE#l2"}, consistent=True)
 
 
 # ----------------------------------------------------------- write shards (R7)
