@@ -21,7 +21,7 @@
     assert repo.get(Counter, tenant_id="42", id=c.id) == c
     page = repo.query(Counter, tenant_id="42", limit=10)   # begins_with(sk, "COUNTER#")
 
-Needs the ``repository`` extra (cattrs).  Value mapping:
+Value mapping:
 :mod:`storeswap.repository.conversion`; key templates:
 :mod:`storeswap.repository.templates`.
 """
