@@ -26,12 +26,13 @@ from storeswap.core.engine import (
 from storeswap.core.errors import IdempotencyMismatch, TableExists, TableNotFound
 from storeswap.core.expressions import evaluate
 from storeswap.core.keys import extract_key, item_order, order_value, partition_bucket, segment_of
-from storeswap.core.port import ItemStore, QueryResult
+from storeswap.core.port import ItemStore
 from storeswap.core.requests import (
     DeleteRequest,
     GetRequest,
     PutRequest,
     QueryRequest,
+    QueryResult,
     ScanRequest,
     UpdateRequest,
     WriteRequest,

@@ -29,13 +29,14 @@ from storeswap.adapters.dynamodb.marshal import deserialize, deserialize_item, s
 from storeswap.adapters.dynamodb.render import Renderer
 from storeswap.core.errors import StoreError, StoreUnavailable, Throttled
 from storeswap.core.expressions.ast import Path, Projection
-from storeswap.core.port import ItemStore, QueryResult
+from storeswap.core.port import ItemStore
 from storeswap.core.requests import (
     CheckRequest,
     DeleteRequest,
     GetRequest,
     PutRequest,
     QueryRequest,
+    QueryResult,
     ScanRequest,
     UpdateRequest,
     WriteRequest,

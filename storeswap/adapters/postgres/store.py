@@ -47,13 +47,14 @@ from storeswap.core.errors import (
 from storeswap.core.expressions import evaluate, project
 from storeswap.core.expressions.ast import BeginsWith, Between, Compare
 from storeswap.core.keys import BUCKETS, partition_bucket
-from storeswap.core.port import ItemStore, QueryResult
+from storeswap.core.port import ItemStore
 from storeswap.core.requests import (
     CheckRequest,
     DeleteRequest,
     GetRequest,
     PutRequest,
     QueryRequest,
+    QueryResult,
     ScanRequest,
     UpdateRequest,
     WriteRequest,
