@@ -253,6 +253,24 @@ class TableSpec:
         }
 
     @classmethod
+    def from_describe(
+        cls, table: Mapping[str, Any], ttl: Mapping[str, Any] | None = None, *, name: str | None = None
+    ) -> TableSpec:
+        """A spec from DynamoDB's DescribeTable answer (the response or its ``Table``).
+
+        ``ttl`` is DescribeTimeToLive's ``TimeToLiveDescription`` (the TTL
+        attribute counts while ENABLED or ENABLING); ``name`` renames the
+        table.  A description without a partition key, or not shaped as
+        DynamoDB writes it, is a :class:`ValidationError`.
+        """
+        if "Table" in table and "KeySchema" not in table:
+            table = table["Table"]
+        try:
+            return _spec_from_describe(cls, table, ttl or {}, name)
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValidationError(f"not a DescribeTable description: {type(e).__name__} {e}") from None
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TableSpec:
         """Inverse of :meth:`to_dict`."""
 
@@ -279,3 +297,57 @@ class TableSpec:
             ttl_attribute=data.get("ttl_attribute"),
             stream=data.get("stream"),
         )
+
+
+def _describe_keys(
+    schema: Iterable[Mapping[str, str]], types: Mapping[str, str]
+) -> tuple[KeyAttribute | None, KeyAttribute | None]:
+    pk: KeyAttribute | None = None
+    sk: KeyAttribute | None = None
+    for element in schema:
+        attr = KeyAttribute(element["AttributeName"], types[element["AttributeName"]])  # type: ignore[arg-type]
+        if element["KeyType"] == "HASH":
+            pk = attr
+        else:
+            sk = attr
+    return pk, sk
+
+
+def _describe_projection(p: Mapping[str, Any] | None) -> Projection:
+    if not p:
+        return Projection("ALL")
+    kind = p.get("ProjectionType", "ALL")
+    return Projection(kind, tuple(p.get("NonKeyAttributes", ())) if kind == "INCLUDE" else ())
+
+
+def _spec_from_describe(
+    cls: type[TableSpec], table: Mapping[str, Any], ttl: Mapping[str, Any], name: str | None
+) -> TableSpec:
+    types = {d["AttributeName"]: d["AttributeType"] for d in table.get("AttributeDefinitions", ())}
+    pk, sk = _describe_keys(table["KeySchema"], types)
+    if pk is None:
+        raise ValidationError("the table description has no partition (HASH) key")
+    globals_: list[GlobalIndex] = []
+    for g in table.get("GlobalSecondaryIndexes", ()) or ():
+        gpk, gsk = _describe_keys(g["KeySchema"], types)
+        if gpk is None:
+            raise ValidationError(f"index {g.get('IndexName')!r} of the description has no partition (HASH) key")
+        globals_.append(GlobalIndex(g["IndexName"], gpk, gsk, _describe_projection(g.get("Projection"))))
+    locals_: list[LocalIndex] = []
+    for i in table.get("LocalSecondaryIndexes", ()) or ():
+        _, lsk = _describe_keys(i["KeySchema"], types)
+        if lsk is None:
+            raise ValidationError(f"local index {i.get('IndexName')!r} of the description has no sort (RANGE) key")
+        locals_.append(LocalIndex(i["IndexName"], lsk, _describe_projection(i.get("Projection"))))
+    stream_spec = table.get("StreamSpecification") or {}
+    stream = stream_spec.get("StreamViewType") if stream_spec.get("StreamEnabled") else None
+    ttl_attribute = ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None
+    return cls(
+        name=table["TableName"] if name is None else name,
+        partition_key=pk,
+        sort_key=sk,
+        global_indexes=tuple(globals_),
+        local_indexes=tuple(locals_),
+        ttl_attribute=ttl_attribute,
+        stream=stream,
+    )

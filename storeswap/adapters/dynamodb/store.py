@@ -41,10 +41,8 @@ from storeswap.core.requests import (
     WriteRequest,
 )
 from storeswap.core.schema import (
-    GlobalIndex,
     IndexKeys,
     KeyAttribute,
-    LocalIndex,
     TableSpec,
 )
 from storeswap.core.schema import Projection as IndexProjection
@@ -185,7 +183,7 @@ class DynamoStore(ItemStore):
         with self._calling((name,), write=False):
             table = self._client.describe_table(TableName=name)["Table"]
             ttl = self._client.describe_time_to_live(TableName=name).get("TimeToLiveDescription", {})
-        return _spec_from_description(table, ttl)
+        return TableSpec.from_describe(table, ttl)
 
     def _delete_table(self, name: str) -> None:
         with self._calling((name,), write=True):
@@ -499,56 +497,6 @@ def _projection_out(p: IndexProjection) -> dict[str, Any]:
     if p.type == "INCLUDE":
         out["NonKeyAttributes"] = list(p.include)
     return out
-
-
-def _projection_in(d: Mapping[str, Any] | None) -> IndexProjection:
-    if not d:
-        return IndexProjection("ALL")
-    kind = d.get("ProjectionType", "ALL")
-    if kind == "INCLUDE":
-        return IndexProjection("INCLUDE", tuple(d.get("NonKeyAttributes", ())))
-    return IndexProjection(kind)
-
-
-def _keys_in(schema: Iterable[Mapping[str, str]], types: Mapping[str, str]) -> tuple[KeyAttribute, KeyAttribute | None]:
-    pk: KeyAttribute | None = None
-    sk: KeyAttribute | None = None
-    for element in schema:
-        attr = KeyAttribute(element["AttributeName"], types[element["AttributeName"]])  # type: ignore[arg-type]
-        if element["KeyType"] == "HASH":
-            pk = attr
-        else:
-            sk = attr
-    if pk is None:
-        raise StoreError("the table description has no partition key")
-    return pk, sk
-
-
-def _spec_from_description(table: Mapping[str, Any], ttl: Mapping[str, Any]) -> TableSpec:
-    """A :class:`TableSpec` from DescribeTable's ``Table`` and DescribeTimeToLive's description."""
-    types = {d["AttributeName"]: d["AttributeType"] for d in table.get("AttributeDefinitions", ())}
-    pk, sk = _keys_in(table["KeySchema"], types)
-    globals_ = []
-    for g in table.get("GlobalSecondaryIndexes", ()) or ():
-        gpk, gsk = _keys_in(g["KeySchema"], types)
-        globals_.append(GlobalIndex(g["IndexName"], gpk, gsk, _projection_in(g.get("Projection"))))
-    locals_ = []
-    for i in table.get("LocalSecondaryIndexes", ()) or ():
-        _, lsk = _keys_in(i["KeySchema"], types)
-        assert lsk is not None
-        locals_.append(LocalIndex(i["IndexName"], lsk, _projection_in(i.get("Projection"))))
-    stream_spec = table.get("StreamSpecification") or {}
-    stream = stream_spec.get("StreamViewType") if stream_spec.get("StreamEnabled") else None
-    ttl_attribute = ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None
-    return TableSpec(
-        name=table["TableName"],
-        partition_key=pk,
-        sort_key=sk,
-        global_indexes=tuple(globals_),
-        local_indexes=tuple(locals_),
-        ttl_attribute=ttl_attribute,
-        stream=stream,
-    )
 
 
 def _cursor_projection(r: Renderer, projection: Projection, key_names: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
