@@ -38,14 +38,14 @@ from storeswap.core.requests import (
     WriteRequest,
 )
 from storeswap.core.schema import IndexKeys, TableSpec
-from storeswap.core.values import Item, Key, copy_value
+from storeswap.core.values import Item, KeyDict, copy_value
 
 __all__ = ["MemoryStore"]
 
 TOKEN_WINDOW_SECONDS = 600.0
 
 
-def _key_tuple(spec: TableSpec, key: Key) -> tuple[Any, ...]:
+def _key_tuple(spec: TableSpec, key: KeyDict) -> tuple[Any, ...]:
     pk = order_value(key[spec.partition_key.name])
     if spec.sort_key is None:
         return (pk,)

@@ -48,8 +48,7 @@ from storeswap.core.requests import (
     WriteRequest,
 )
 from storeswap.core.schema import IndexKeys, TableSpec
-from storeswap.core.values import Key as KeyDict
-from storeswap.core.values import item_size, normalize_item
+from storeswap.core.values import KeyDict, item_size, normalize_item
 
 __all__ = [
     "MAX_BATCH_WRITE",

@@ -22,7 +22,7 @@ from attrs import define
 
 from storeswap.core.expressions.ast import Condition, KeyCondition, Projection, UpdateExpr
 from storeswap.core.schema import IndexKeys, TableSpec
-from storeswap.core.values import Item, Key
+from storeswap.core.values import Item, KeyDict
 
 __all__ = [
     "ExprInput",
@@ -147,7 +147,7 @@ class GetRequest:
     """Read one item by key."""
 
     spec: TableSpec
-    key: Key
+    key: KeyDict
     projection: Projection | None = None
     consistent: bool = False
 
@@ -158,7 +158,7 @@ class PutRequest:
 
     spec: TableSpec
     item: Item
-    key: Key
+    key: KeyDict
     condition: Condition | None = None
     return_values: ReturnValues = "NONE"
     return_old_on_failure: bool = False
@@ -169,7 +169,7 @@ class UpdateRequest:
     """Apply an update expression to one item (an upsert unless the condition prevents it, C5)."""
 
     spec: TableSpec
-    key: Key
+    key: KeyDict
     update: UpdateExpr
     condition: Condition | None = None
     return_values: ReturnValues = "NONE"
@@ -181,7 +181,7 @@ class DeleteRequest:
     """Delete one item, optionally under a condition."""
 
     spec: TableSpec
-    key: Key
+    key: KeyDict
     condition: Condition | None = None
     return_values: ReturnValues = "NONE"
     return_old_on_failure: bool = False
@@ -192,7 +192,7 @@ class CheckRequest:
     """A transaction's condition check on one item (writes nothing)."""
 
     spec: TableSpec
-    key: Key
+    key: KeyDict
     condition: Condition
     return_old_on_failure: bool = False
 
@@ -215,7 +215,7 @@ class QueryRequest:
     projection: Projection | None = None
     limit: int | None = None
     forward: bool = True
-    start_key: Key | None = None
+    start_key: KeyDict | None = None
     consistent: bool = False
 
 
@@ -228,7 +228,7 @@ class ScanRequest:
     filter: Condition | None = None
     projection: Projection | None = None
     limit: int | None = None
-    start_key: Key | None = None
+    start_key: KeyDict | None = None
     segment: int = 0
     total_segments: int = 1
     consistent: bool = False
@@ -246,7 +246,7 @@ class QueryResult:
     """
 
     items: list[Item]
-    last_key: Key | None = None
+    last_key: KeyDict | None = None
 
 
 @define(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from storeswap.core.errors import ValidationError
 __all__ = [
     "KeyType",
     "KeyAttribute",
+    "IndexProjection",
     "Projection",
     "GlobalIndex",
     "LocalIndex",
@@ -78,7 +79,7 @@ class KeyAttribute:
 
 
 @define(frozen=True, slots=True)
-class Projection:
+class IndexProjection:
     """Which attributes an index holds: ALL, KEYS_ONLY, or INCLUDE the named non-key attributes."""
 
     type: ProjectionType = "ALL"
@@ -95,6 +96,11 @@ class Projection:
             raise ValidationError(f"an INCLUDE projection names at most {MAX_INCLUDE_ATTRIBUTES} attributes")
 
 
+#: The old name of :class:`IndexProjection`, kept importable for one release (0.2); it collided with the
+#: expression AST's ``Projection`` (a ProjectionExpression).
+Projection = IndexProjection
+
+
 @define(frozen=True, slots=True)
 class GlobalIndex:
     """A global secondary index: its own partition key and optional sort key."""
@@ -102,7 +108,7 @@ class GlobalIndex:
     name: str = field(validator=lambda i, a, v: validate_index_name(v))
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None = None
-    projection: Projection = Projection()
+    projection: IndexProjection = IndexProjection()
 
 
 @define(frozen=True, slots=True)
@@ -111,7 +117,7 @@ class LocalIndex:
 
     name: str = field(validator=lambda i, a, v: validate_index_name(v))
     sort_key: KeyAttribute
-    projection: Projection = Projection()
+    projection: IndexProjection = IndexProjection()
 
 
 def _global_tuple(value: Iterable[GlobalIndex]) -> tuple[GlobalIndex, ...]:
@@ -129,7 +135,7 @@ class IndexKeys:
     name: str | None
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None
-    projection: Projection
+    projection: IndexProjection
     is_global: bool
 
     @property
@@ -202,7 +208,7 @@ class TableSpec:
 
     def table_keys(self) -> IndexKeys:
         """The table's own key schema as an :class:`IndexKeys`."""
-        return IndexKeys(None, self.partition_key, self.sort_key, Projection("ALL"), False)
+        return IndexKeys(None, self.partition_key, self.sort_key, IndexProjection("ALL"), False)
 
     def index(self, name: str | None) -> IndexKeys:
         """The key schema of index ``name`` (or of the table for ``None``); unknown names are a ValidationError."""
@@ -232,7 +238,7 @@ class TableSpec:
         def key(k: KeyAttribute | None) -> dict[str, str] | None:
             return None if k is None else {"name": k.name, "type": k.type}
 
-        def proj(p: Projection) -> dict[str, Any]:
+        def proj(p: IndexProjection) -> dict[str, Any]:
             return {"type": p.type, "include": list(p.include)}
 
         return {
@@ -277,8 +283,8 @@ class TableSpec:
         def key(d: Mapping[str, str] | None) -> KeyAttribute | None:
             return None if d is None else KeyAttribute(d["name"], d["type"])  # type: ignore[arg-type]
 
-        def proj(d: Mapping[str, Any]) -> Projection:
-            return Projection(d["type"], tuple(d.get("include", ())))
+        def proj(d: Mapping[str, Any]) -> IndexProjection:
+            return IndexProjection(d["type"], tuple(d.get("include", ())))
 
         pk = key(data["partition_key"])
         assert pk is not None
@@ -313,11 +319,11 @@ def _describe_keys(
     return pk, sk
 
 
-def _describe_projection(p: Mapping[str, Any] | None) -> Projection:
+def _describe_projection(p: Mapping[str, Any] | None) -> IndexProjection:
     if not p:
-        return Projection("ALL")
+        return IndexProjection("ALL")
     kind = p.get("ProjectionType", "ALL")
-    return Projection(kind, tuple(p.get("NonKeyAttributes", ())) if kind == "INCLUDE" else ())
+    return IndexProjection(kind, tuple(p.get("NonKeyAttributes", ())) if kind == "INCLUDE" else ())
 
 
 def _spec_from_describe(

@@ -40,13 +40,8 @@ from storeswap.core.requests import (
     UpdateRequest,
     WriteRequest,
 )
-from storeswap.core.schema import (
-    IndexKeys,
-    KeyAttribute,
-    TableSpec,
-)
-from storeswap.core.schema import Projection as IndexProjection
-from storeswap.core.values import Item, Key
+from storeswap.core.schema import IndexKeys, IndexProjection, KeyAttribute, TableSpec
+from storeswap.core.values import Item, KeyDict
 
 __all__ = ["DynamoStore"]
 
@@ -352,7 +347,7 @@ class DynamoStore(ItemStore):
             if not lek:
                 break
             params["ExclusiveStartKey"] = lek
-        last_key: Key | None = None
+        last_key: KeyDict | None = None
         if last_raw is not None:
             last_key = {n: deserialize(last_raw[n]) for n in key_names}
         if strip:
