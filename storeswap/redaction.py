@@ -30,8 +30,9 @@ SECRET_PARAMETERS = frozenset(
     {"password", "sslpassword", "aws_secret_access_key", "aws_session_token", "secret", "token"}
 )
 
-# scheme://user:password@ — the password runs to the last "@" before the host part ends.
-_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:]*):(?P<pw>[^\s/?#]*)@")
+# scheme://user:password@ — the password runs to the last "@" before a query; it may hold an unencoded "/"
+# (AWS secret keys do), so a "/" does not end it: hiding too much beats showing a secret.
+_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:]*):(?P<pw>[^\s?#]*)@")
 # name=value inside a query string (after ? or &) or a conninfo (after a space or at the start).
 _PARAM = re.compile(
     r"(?P<head>(?:^|(?<=[?&;\s,(\"']))(?:" + "|".join(sorted(SECRET_PARAMETERS)) + r")\s*=\s*)"
