@@ -370,7 +370,9 @@ def prepare_batch_get(spec_of: SpecOf, *, requests: object, consistent: bool = F
     if not isinstance(requests, Mapping):
         raise ValidationError("batch_get takes a mapping of table name to a list of keys")
     consistent = check_flag(consistent, "consistent")
-    lists = [(table, check_sequence(keys, "batch_get takes a list of keys per table")) for table, keys in requests.items()]
+    lists = [
+        (table, check_sequence(keys, "batch_get takes a list of keys per table")) for table, keys in requests.items()
+    ]
     total = sum(len(keys) for _, keys in lists)
     if total == 0:
         raise ValidationError("batch_get needs at least one key")
