@@ -21,7 +21,7 @@ import typer
 
 from storeswap.connect import open_store, redact_url
 from storeswap.migrate.check import CheckReport, check_table
-from storeswap.migrate.copy import copy_table
+from storeswap.migrate.copy import copy_identity, copy_table, state_backend
 from storeswap.migrate.progress import RichCopyProgress
 from storeswap.migrate.sources import ScanSource, open_source
 from storeswap.migrate.state import default_state_path
@@ -101,9 +101,22 @@ def migrate(
     state: Annotated[
         Path | None,
         typer.Option(
-            "--state", help="Checkpoint file (default .storeswap/migrate-TABLE-to-TARGET.json); rerun to resume."
+            "--state",
+            help="Checkpoint file (default .storeswap/migrate-TABLE-to-TARGET-HASH.json, one per pair of "
+            "endpoints); rerun to resume. A state written for another copy is refused.",
         ),
     ] = None,
+    state_in_target: Annotated[
+        bool,
+        typer.Option(
+            "--state-in-target",
+            help="Keep the checkpoint in the target store (table storeswap_migrate_state), so a resume on "
+            "another machine finds it.",
+        ),
+    ] = False,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Forget the stored checkpoint and copy from the start.")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Copy even when check finds blocking problems.")] = False,
     verify: Annotated[bool, typer.Option("--verify", help="Run verify after the copy.")] = False,
     spec_json: SpecJsonOpt = None,
@@ -112,13 +125,20 @@ def migrate(
 ) -> None:
     """Copy a table between two stores: check, create the target table, parallel copy with checkpoints."""
     target_table = target_table or table
-    state_path = state or default_state_path(table, target_table)
+    if state is not None and state_in_target:
+        raise typer.BadParameter("give --state or --state-in-target, not both", param_hint="--state")
     src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
     dst = open_store(target)
     try:
-        if state_path.exists():
+        identity = copy_identity(src, dst, table, target_table=target_table, segments=segments, batch=batch)
+        state_path = None if state_in_target else (state or default_state_path(identity))
+        backend = state_backend(dst, table, target_table, state_path, state_in_target)
+        assert backend is not None
+        if restart:
+            backend.clear()
+        if backend.load() is not None:
             # A resume: the first run already checked (or was forced); a second full scan buys nothing.
-            typer.echo(f"resuming from {state_path}", err=True)
+            typer.echo(f"resuming from {backend.where}", err=True)
         else:
             report = check_table(
                 src, table, dst.kind if dst.kind in ("memory", "postgres", "dynamodb") else None, segments=segments
@@ -137,6 +157,7 @@ def migrate(
                 workers=workers or segments,
                 batch=batch,
                 state_path=state_path,
+                state_in_target=state_in_target,
                 progress=bar,
             )
         typer.echo(
@@ -144,7 +165,7 @@ def migrate(
             f"({result.items_this_run} this run in {result.seconds:.1f}s, {result.items_per_second:,.0f} items/s"
             f"{', resumed' if result.resumed else ''}{', table created' if result.created_table else ''})"
         )
-        typer.echo(f"state file: {state_path.resolve()}")
+        typer.echo(f"state file: {state_path.resolve()}" if state_path is not None else f"state: {backend.where}")
         if verify:
             vr = verify_tables(src, dst, table, target_table, segments=segments)
             _print_verify(vr)
