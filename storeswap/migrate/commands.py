@@ -75,13 +75,23 @@ def _print_verify(report: VerifyReport) -> None:
     typer.echo(f"  digest target {report.target_digest}")
     for d in report.spec_differences:
         typer.echo(f"  spec differs: {d}")
-    for d in report.spec_notes:
-        typer.echo(f"  spec note: {d}")
     if report.differing_buckets:
         typer.echo(
             f"  {len(report.differing_buckets)} bucket(s) differ: {report.missing} missing on the target, "
             f"{report.extra} extra, {report.changed} changed"
         )
+    for ix in report.indexes:
+        if ix.identical:
+            typer.echo(f"  index {ix.name}: identical, {ix.source_entries} entries in {ix.partitions} partition(s)")
+            continue
+        typer.echo(
+            f"  index {ix.name}: DIFFERENT; source {ix.source_entries} entries, target {ix.target_entries}; "
+            f"{ix.differing_partitions} partition(s) differ: {ix.missing} missing, {ix.extra} extra, "
+            f"{ix.changed} changed, {ix.order} out of order" + (f"; {ix.error}" if ix.error else "")
+        )
+        for d in ix.details[:20]:
+            js = d.to_json()
+            typer.echo(f"      {d.kind}: partition {json.dumps(js['partition'])} key {json.dumps(js['key'])}")
     for diff in report.details:
         typer.echo(f"  {diff.kind}: {json.dumps(diff.to_json()['key'], ensure_ascii=True)}")
         for fd in diff.fields:
