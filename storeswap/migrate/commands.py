@@ -89,9 +89,9 @@ def _print_verify(report: VerifyReport) -> None:
             f"{ix.differing_partitions} partition(s) differ: {ix.missing} missing, {ix.extra} extra, "
             f"{ix.changed} changed, {ix.order} out of order" + (f"; {ix.error}" if ix.error else "")
         )
-        for d in ix.details[:20]:
-            js = d.to_json()
-            typer.echo(f"      {d.kind}: partition {json.dumps(js['partition'])} key {json.dumps(js['key'])}")
+        for entry in ix.details[:20]:
+            js = entry.to_json()
+            typer.echo(f"      {entry.kind}: partition {json.dumps(js['partition'])} key {json.dumps(js['key'])}")
     for diff in report.details:
         typer.echo(f"  {diff.kind}: {json.dumps(diff.to_json()['key'], ensure_ascii=True)}")
         for fd in diff.fields:
