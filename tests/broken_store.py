@@ -276,10 +276,26 @@ BROKEN_STORES: dict[str, tuple[type[BrokenStore], str]] = {
 }
 
 
+#: The port's own gaps (no TTL sweeper, no change stream yet): the suite marks them for the built-in stores
+#: only, so a factory declares them itself — else every store here would fail S1-S4 and a healthy store
+#: given by factory would not be SAFE.
+PORT_GAPS: dict[str, tuple[str, type[BaseException]]] = {
+    name: ("the port has no TTL sweeper or change stream yet", AttributeError)
+    for name in (
+        "test_expired_items_are_removed_by_the_system",
+        "test_a_ttl_delete_is_a_system_remove_event",
+        "test_insert_modify_remove_events_in_item_order",
+        "test_stream_view_types",
+        "test_a_write_that_changes_nothing_emits_no_event",
+    )
+}
+
+
 def _factory(name: str, cls: type[BrokenStore]) -> Callable[[], BrokenStore]:
     def factory() -> BrokenStore:
         return cls()
 
+    factory.gaps = PORT_GAPS  # type: ignore[attr-defined]
     factory.__name__ = f"make_{name}"
     factory.store_name = f"broken-{name}".replace("_", "-")  # type: ignore[attr-defined]
     factory.__doc__ = f"A fresh {cls.__name__} ({cls.breakage})."
@@ -288,6 +304,8 @@ def _factory(name: str, cls: type[BrokenStore]) -> Callable[[], BrokenStore]:
 
 for _name, (_cls, _part) in BROKEN_STORES.items():
     globals()[f"make_{_name}"] = _factory(_name, _cls)
+#: The control: the same wrapper with nothing broken, given by factory like the others (must be SAFE).
+make_unbroken = _factory("unbroken", BrokenStore)
 
 #: The historical factory (``--store-factory tests/broken_store.py:make``): binary values dropped.
 make = _factory("binary_dropped", BinaryDroppingStore)
