@@ -148,6 +148,12 @@ def _contract_step(
         out.step = Step.skipped(f"pytest is not installed: pip install 'storeswap[test]' ({e})")
         return out
     sides = [s for s in (source, target) if s.contract is not None]
+    if source.contract is None:
+        out.note = (
+            f"the source is a {source.kind}: there is no source adapter to test"
+            if not isinstance(source.store, ItemStore)
+            else "the suite cannot reach the source store (give --source-factory for it)"
+        )
     if (
         source.contract is not None
         and source.contract.key != target.contract.key
