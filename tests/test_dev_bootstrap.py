@@ -61,9 +61,7 @@ def test_without_chromium_the_package_manager_installs_it(tmp_path: Path, monkey
     assert calls == [["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]]
 
 
-def test_where_nothing_can_install_it_test_stops_with_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_where_nothing_can_install_it_test_stops_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dev = _dev()
     monkeypatch.delenv("STORESWAP_CHROMIUM", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
