@@ -98,3 +98,32 @@ def test_cli_resume_of_an_export_into_a_fresh_memory_target_never_says_copied(
         )
     finally:
         os.chdir(cwd)
+
+
+def test_state_in_a_postgres_target_is_found_by_a_new_connection() -> None:
+    """The checkpoint lives in the target, so another process (here: another connection) resumes from it."""
+    from storeswap.backends.postgres import provision
+    from storeswap.connect import open_store
+
+    url = provision()
+    source = _filled(120)
+    name = f"state_{os.getpid()}"
+    first = open_store(url)
+    try:
+        for t in (name, STATE_TABLE):
+            if first.table_exists(t):
+                first.delete_table(t)
+        assert copy_table(source, first, "orders", target_table=name, state_in_target=True).items_this_run == 120
+    finally:
+        first.close()
+    second = open_store(url)
+    try:
+        again = copy_table(source, second, "orders", target_table=name, state_in_target=True)
+        assert again.resumed and again.items_this_run == 0 and again.items == 120
+        with pytest.raises(ConfigurationError, match="--batch 500, now 7"):
+            copy_table(source, second, "orders", target_table=name, state_in_target=True, batch=7)
+        assert verify_tables(source, second, "orders", name).identical
+    finally:
+        second.delete_table(name)
+        second.delete_table(STATE_TABLE)
+        second.close()
