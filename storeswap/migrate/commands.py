@@ -21,7 +21,7 @@ import typer
 
 from storeswap.connect import open_store, redact_url
 from storeswap.migrate.check import CheckReport, check_table
-from storeswap.migrate.copy import copy_table
+from storeswap.migrate.copy import copy_identity, copy_table, state_backend
 from storeswap.migrate.progress import RichCopyProgress
 from storeswap.migrate.sources import ScanSource, open_source
 from storeswap.migrate.state import default_state_path
@@ -75,13 +75,23 @@ def _print_verify(report: VerifyReport) -> None:
     typer.echo(f"  digest target {report.target_digest}")
     for d in report.spec_differences:
         typer.echo(f"  spec differs: {d}")
-    for d in report.spec_notes:
-        typer.echo(f"  spec note: {d}")
     if report.differing_buckets:
         typer.echo(
             f"  {len(report.differing_buckets)} bucket(s) differ: {report.missing} missing on the target, "
             f"{report.extra} extra, {report.changed} changed"
         )
+    for ix in report.indexes:
+        if ix.identical:
+            typer.echo(f"  index {ix.name}: identical, {ix.source_entries} entries in {ix.partitions} partition(s)")
+            continue
+        typer.echo(
+            f"  index {ix.name}: DIFFERENT; source {ix.source_entries} entries, target {ix.target_entries}; "
+            f"{ix.differing_partitions} partition(s) differ: {ix.missing} missing, {ix.extra} extra, "
+            f"{ix.changed} changed, {ix.order} out of order" + (f"; {ix.error}" if ix.error else "")
+        )
+        for entry in ix.details[:20]:
+            js = entry.to_json()
+            typer.echo(f"      {entry.kind}: partition {json.dumps(js['partition'])} key {json.dumps(js['key'])}")
     for diff in report.details:
         typer.echo(f"  {diff.kind}: {json.dumps(diff.to_json()['key'], ensure_ascii=True)}")
         for fd in diff.fields:
@@ -101,9 +111,22 @@ def migrate(
     state: Annotated[
         Path | None,
         typer.Option(
-            "--state", help="Checkpoint file (default .storeswap/migrate-TABLE-to-TARGET.json); rerun to resume."
+            "--state",
+            help="Checkpoint file (default .storeswap/migrate-TABLE-to-TARGET-HASH.json, one per pair of "
+            "endpoints); rerun to resume. A state written for another copy is refused.",
         ),
     ] = None,
+    state_in_target: Annotated[
+        bool,
+        typer.Option(
+            "--state-in-target",
+            help="Keep the checkpoint in the target store (table storeswap_migrate_state), so a resume on "
+            "another machine finds it.",
+        ),
+    ] = False,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Forget the stored checkpoint and copy from the start.")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Copy even when check finds blocking problems.")] = False,
     verify: Annotated[bool, typer.Option("--verify", help="Run verify after the copy.")] = False,
     spec_json: SpecJsonOpt = None,
@@ -112,13 +135,20 @@ def migrate(
 ) -> None:
     """Copy a table between two stores: check, create the target table, parallel copy with checkpoints."""
     target_table = target_table or table
-    state_path = state or default_state_path(table, target_table)
+    if state is not None and state_in_target:
+        raise typer.BadParameter("give --state or --state-in-target, not both", param_hint="--state")
     src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
     dst = open_store(target)
     try:
-        if state_path.exists():
+        identity = copy_identity(src, dst, table, target_table=target_table, segments=segments, batch=batch)
+        state_path = None if state_in_target else (state or default_state_path(identity))
+        backend = state_backend(dst, table, target_table, state_path, state_in_target)
+        assert backend is not None
+        if restart:
+            backend.clear()
+        if backend.load() is not None:
             # A resume: the first run already checked (or was forced); a second full scan buys nothing.
-            typer.echo(f"resuming from {state_path}", err=True)
+            typer.echo(f"resuming from {backend.where}", err=True)
         else:
             report = check_table(
                 src, table, dst.kind if dst.kind in ("memory", "postgres", "dynamodb") else None, segments=segments
@@ -137,6 +167,7 @@ def migrate(
                 workers=workers or segments,
                 batch=batch,
                 state_path=state_path,
+                state_in_target=state_in_target,
                 progress=bar,
             )
         typer.echo(
@@ -144,7 +175,7 @@ def migrate(
             f"({result.items_this_run} this run in {result.seconds:.1f}s, {result.items_per_second:,.0f} items/s"
             f"{', resumed' if result.resumed else ''}{', table created' if result.created_table else ''})"
         )
-        typer.echo(f"state file: {state_path.resolve()}")
+        typer.echo(f"state file: {state_path.resolve()}" if state_path is not None else f"state: {backend.where}")
         if verify:
             vr = verify_tables(src, dst, table, target_table, segments=segments)
             _print_verify(vr)
