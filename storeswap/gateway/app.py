@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import orjson
+
 from storeswap.core.port import ItemStore
 from storeswap.gateway.errors import CORAL_PREFIX, ApiError, error_body
 from storeswap.gateway.operations import Operations, unknown_operation
@@ -42,6 +44,27 @@ _CONTENT_TYPE = b"application/x-amz-json-1.0"
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    # orjson refuses escaped lone surrogates ("\\ud800"), which DynamoDB strings may hold
+    # and botocore sends; the standard library reads them.
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError("SerializationException", "the request body is not valid JSON") from None
+
+
+def _dumps(payload: Any) -> bytes:
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        # A string with a lone surrogate: only the standard library's escaping can write it.
+        return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def _request_id() -> bytes:
@@ -138,10 +161,7 @@ class GatewayApp:
                     f"{target}: DynamoDB Streams is not served yet (the port has no change stream)",
                 )
             raise unknown_operation(target)
-        try:
-            params = json.loads(body) if body else {}
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError("SerializationException", "the request body is not valid JSON") from None
+        params = _loads(body) if body else {}
         if not isinstance(params, dict):
             raise ApiError("SerializationException", "the request body is a JSON object", prefix=CORAL_PREFIX)
         if self._pool is None:
@@ -171,7 +191,7 @@ class GatewayApp:
             data = payload.encode()
             content_type = b"text/plain"
         else:
-            data = json.dumps(payload, separators=(",", ":")).encode()
+            data = _dumps(payload)
             content_type = _CONTENT_TYPE
         await send({
             "type": "http.response.start",

@@ -365,17 +365,19 @@ class Operations:
             names=_names(body), consistent=consistent,
         )
         out: dict[str, Any] = {} if item is None else {"Item": encode_item(item)}
-        capacity.add(table, _read_units(0 if item is None else item_size(item), consistent), read=True)
+        if capacity.mode is not None:
+            capacity.add(table, _read_units(0 if item is None else item_size(item), consistent), read=True)
         return capacity.one(out)
 
     def _written(
-        self, body: dict[str, Any], table: str, key: Mapping[str, Any], attrs: Any, size: int
+        self, body: dict[str, Any], table: str, key: Mapping[str, Any], attrs: Any, sized: Mapping[str, Any]
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if attrs:
             out["Attributes"] = encode_item(attrs)
         capacity = _Capacity(body.get("ReturnConsumedCapacity"))
-        capacity.add(table, _write_units(size), read=False)
+        if capacity.mode is not None:  # sizing an item costs more than the rest of a small write's translation
+            capacity.add(table, _write_units(item_size(sized)), read=False)
         metrics = _collection_metrics(body.get("ReturnItemCollectionMetrics"), self.store.spec(table), key)
         if metrics is not None:
             out["ItemCollectionMetrics"] = metrics
@@ -389,7 +391,7 @@ class Operations:
             table, item, condition=_condition(body), names=_names(body), values=_values(body),
             return_values=body.get("ReturnValues", "NONE"), return_old_on_failure=_return_old(body),
         )
-        return self._written(body, table, item, old, item_size(item))
+        return self._written(body, table, item, old, item)
 
     def update_item(self, body: dict[str, Any]) -> dict[str, Any]:
         """UpdateItem (UpdateExpression or AttributeUpdates; neither creates the bare key item)."""
@@ -409,7 +411,7 @@ class Operations:
             table, key, update, condition=condition, names=_names(body), values=_values(body),
             return_values=rv, return_old_on_failure=_return_old(body),
         )
-        return self._written(body, table, key, attrs, item_size(attrs or key))
+        return self._written(body, table, key, attrs, attrs or key)
 
     def _touch(self, body: dict[str, Any], table: str, key: dict[str, Any], condition: Any, rv: Any) -> dict[str, Any]:
         """UpdateItem without any update: DynamoDB creates the item with only its key when it is missing."""
@@ -426,7 +428,7 @@ class Operations:
         except ConditionFailed:
             old = self.store.get(table, key, consistent=True)
         attrs = {"ALL_OLD": old, "ALL_NEW": old if old is not None else key}.get(rv)
-        return self._written(body, table, key, attrs, item_size(key))
+        return self._written(body, table, key, attrs, key)
 
     def delete_item(self, body: dict[str, Any]) -> dict[str, Any]:
         """DeleteItem (ConditionExpression or Expected)."""
@@ -436,7 +438,7 @@ class Operations:
             table, key, condition=_condition(body), names=_names(body), values=_values(body),
             return_values=body.get("ReturnValues", "NONE"), return_old_on_failure=_return_old(body),
         )
-        return self._written(body, table, key, old, item_size(old or key))
+        return self._written(body, table, key, old, old or key)
 
     # ------------------------------------------------------------ query / scan
 
@@ -585,7 +587,8 @@ class Operations:
         for table, items in found.items():
             projection = projections.get(table)
             responses[table] = [encode_item(i if projection is None else project(projection, i)) for i in items]
-            capacity.add(table, sum(_read_units(item_size(i), consistent) for i in items) or 0.5, read=True)
+            if capacity.mode is not None:
+                capacity.add(table, sum(_read_units(item_size(i), consistent) for i in items) or 0.5, read=True)
         return capacity.many({"Responses": responses, "UnprocessedKeys": {}})
 
     def batch_write_item(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -605,7 +608,8 @@ class Operations:
                 if "PutRequest" in op:
                     item = decode_item((op["PutRequest"] or {}).get("Item"), "Item")
                     writes.append(BatchPut(table, item))
-                    capacity.add(table, _write_units(item_size(item)), read=False)
+                    if capacity.mode is not None:
+                        capacity.add(table, _write_units(item_size(item)), read=False)
                 elif "DeleteRequest" in op:
                     writes.append(BatchDelete(table, decode_item((op["DeleteRequest"] or {}).get("Key"), "Key")))
                     capacity.add(table, 1.0, read=False)
@@ -644,7 +648,8 @@ class Operations:
         responses = []
         for g, item in zip(gets, found):
             responses.append({} if item is None else {"Item": encode_item(item)})
-            capacity.add(g.table, _read_units(0 if item is None else item_size(item), True) * 2, read=True)
+            if capacity.mode is not None:
+                capacity.add(g.table, _read_units(0 if item is None else item_size(item), True) * 2, read=True)
         return capacity.many({"Responses": responses})
 
     def transact_write_items(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -670,7 +675,8 @@ class Operations:
                 item = decode_item(_required(a, "Item"))
                 actions.append(TxPut(table, item, a.get("ConditionExpression"), **common))
                 touched.append((table, item))
-                capacity.add(table, _write_units(item_size(item)) * 2, read=False)
+                if capacity.mode is not None:
+                    capacity.add(table, _write_units(item_size(item)) * 2, read=False)
                 continue
             key = decode_item(_required(a, "Key"), "Key")
             touched.append((table, key))
