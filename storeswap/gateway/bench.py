@@ -260,7 +260,8 @@ def _adapter_ratio(port: int, calls: int) -> dict[str, dict[str, float]]:
     for op, (adapter, direct) in pairs.items():
         adapter(0)
         direct(0)
-        a_lat, r_lat = [], []
+        a_lat: list[float] = []
+        r_lat: list[float] = []
         for i in range(calls):
             for fn, sink in ((adapter, a_lat), (direct, r_lat)) if i % 2 == 0 else ((direct, r_lat), (adapter, a_lat)):
                 t = time.perf_counter_ns()

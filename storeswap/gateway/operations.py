@@ -123,7 +123,7 @@ def _return_old(body: Mapping[str, Any]) -> bool:
     value = body.get("ReturnValuesOnConditionCheckFailure", "NONE")
     if value not in ("NONE", "ALL_OLD"):
         raise ValidationError(f"{_INVALID}ReturnValuesOnConditionCheckFailure is NONE or ALL_OLD, not {value!r}")
-    return value == "ALL_OLD"
+    return bool(value == "ALL_OLD")
 
 
 def _limit(body: Mapping[str, Any]) -> int | None:
@@ -512,7 +512,8 @@ class Operations:
             start = {k: normalize_value(v, where=k) for k, v in decode_item(esk, "ExclusiveStartKey").items()}
             if set(start) != set(key_names):
                 raise ValidationError("The provided starting key is invalid: The provided key element does not match the schema")
-            cursor = encode_cursor(start, segment=(segment, total) if key_cond is None and total and total > 1 else None)
+            bound = (int(segment), int(total)) if key_cond is None and segment is not None and total and total > 1 else None
+            cursor = encode_cursor(start, segment=bound)
 
         # The page: DynamoDB's Limit counts evaluated items and a page stops at
         # 1 MB, so the port is asked for unfiltered chunks and the filter
@@ -530,6 +531,7 @@ class Operations:
                     consistent=consistent,
                 )
             else:
+                assert compiled.key_condition is not None
                 page = self.store.query(
                     table, compiled.key_condition, index=index_name, limit=want, forward=forward, cursor=cursor,
                     consistent=consistent,

@@ -18,7 +18,7 @@ import configparser
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, quote
@@ -78,7 +78,10 @@ def _canonical_path(path: str) -> str:
 class SigV4Verifier:
     """Checks the SigV4 signature of a request against a set of access keys."""
 
-    def __init__(self, credentials: Mapping[str, str], *, service: str = "dynamodb", clock=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, credentials: Mapping[str, str], *, service: str = "dynamodb",
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.credentials = dict(credentials)
         self.service = service
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -88,8 +91,8 @@ class SigV4Verifier:
     ) -> str:
         """Return the request's access key id, or raise :class:`ApiError` in DynamoDB's shape."""
         values: dict[str, list[str]] = {}
-        for name, value in headers:
-            values.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+        for raw_name, raw_value in headers:
+            values.setdefault(raw_name.decode("latin-1").lower(), []).append(raw_value.decode("latin-1"))
         auth = values.get("authorization")
         if not auth:
             raise _denied("MissingAuthenticationTokenException", "Request is missing Authentication Token")

@@ -55,7 +55,7 @@ def _keys(schema: Any, types: Mapping[str, str], where: str) -> tuple[KeyAttribu
     for element in schema:
         if not isinstance(element, dict):
             raise ValidationError(f"{where}: KeySchema elements are objects")
-        name, kind = element.get("AttributeName"), element.get("KeyType")
+        name, kind = str(element.get("AttributeName")), element.get("KeyType")
         if name not in types:
             raise ValidationError(
                 f"{_INVALID}Some index key attributes are not defined in AttributeDefinitions. Keys: [{name}]"
@@ -87,7 +87,7 @@ def spec_from_create(params: Mapping[str, Any]) -> TableSpec:
     for d in _list(params, "AttributeDefinitions"):
         if not isinstance(d, dict) or d.get("AttributeType") not in ("S", "N", "B"):
             raise ValidationError(f"{_INVALID}AttributeDefinitions name S, N or B attributes")
-        types[d.get("AttributeName")] = d["AttributeType"]
+        types[str(d.get("AttributeName"))] = d["AttributeType"]
     pk, sk = _keys(params.get("KeySchema"), types, "table")
     globals_ = []
     for g in _list(params, "GlobalSecondaryIndexes"):
