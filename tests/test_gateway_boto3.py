@@ -334,3 +334,32 @@ def test_resource_api(resource: Any) -> None:
     assert len(table.scan(Limit=5)["Items"]) == 5
     table.delete()
     assert "orders_res" not in [t.name for t in resource.tables.all()]
+
+
+class _ThrottledBatches:
+    """A memory store whose batch calls are refused for capacity (as a throttled DynamoDB behind the gateway would)."""
+
+    @staticmethod
+    def make() -> Any:
+        from storeswap.adapters.memory import MemoryStore
+        from storeswap.core.errors import Throttled
+
+        class Store(MemoryStore):
+            def _batch_write(self, reqs: Any) -> None:
+                raise Throttled("no capacity")
+
+            def _batch_get(self, reqs: Any) -> Any:
+                raise Throttled("no capacity")
+
+        return Store()
+
+
+def test_a_throttled_store_gives_unprocessed_items_and_keys() -> None:
+    with GatewayServer(_ThrottledBatches.make()) as g:
+        c = boto3.client("dynamodb", **_kwargs(g))
+        name = _table(c, sort=False)
+        request = {name: [{"PutRequest": {"Item": {"pk": {"S": f"k{i}"}}}} for i in range(3)]}
+        assert c.batch_write_item(RequestItems=request)["UnprocessedItems"] == request
+        keys = {name: {"Keys": [{"pk": {"S": "k1"}}]}}
+        resp = c.batch_get_item(RequestItems=keys)
+        assert resp["UnprocessedKeys"] == keys and resp["Responses"] == {name: []}
