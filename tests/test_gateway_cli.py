@@ -43,6 +43,8 @@ def test_serve_on_loopback_answers_without_a_warning() -> None:
     finally:
         err = _stop(proc)
     assert "DynamoDB API on http://127.0.0.1" in err and "warning" not in err
+    # SIGTERM ends serve() normally (exit 0), so atexit clean-up (an embedded PostgreSQL) runs.
+    assert proc.returncode == 0, err
 
 
 def test_binding_beyond_loopback_without_auth_warns() -> None:

@@ -10,8 +10,8 @@ so that a change in machine load hits every column alike.
 Also reported:
 
 - the gateway's server-side overhead: p50 through the raw HTTP client minus
-  p50 of the same port call in this process (an upper bound: it includes
-  the client's own HTTP work and loopback);
+  p50 of the same port call in this process, interleaved call by call (an
+  upper bound: it includes the client's own HTTP work and loopback);
 - the DynamoDB adapter against raw boto3 with the gateway over memory as the
   server (moto's own latency hid the adapter's cost), interleaved pairs.
 
@@ -38,6 +38,8 @@ from typing import Any
 __all__ = ["main", "run"]
 
 TABLE = "gw_bench"
+#: Writes go to their own table, so the read workload sees the same small table all run long.
+WRITE_TABLE = "gw_bench_writes"
 PAYLOAD = "x" * 100
 OPS = ("GetItem", "PutItem", "UpdateItem", "Query10", "BatchWrite25")
 _HOST = "127.0.0.1"
@@ -51,16 +53,16 @@ def _bodies(op: str, worker: int, i: int) -> dict[str, Any]:
     if op == "GetItem":
         return {"TableName": TABLE, "Key": {"pk": {"S": f"g#{(worker * 7919 + i) % 200}"}, "sk": {"N": "0"}}}
     if op == "PutItem":
-        return {"TableName": TABLE, "Item": {"pk": {"S": f"p#{worker}#{i}"}, "sk": {"N": "0"},
+        return {"TableName": WRITE_TABLE, "Item": {"pk": {"S": f"p#{worker}#{i}"}, "sk": {"N": "0"},
                                              "payload": {"S": PAYLOAD}}}
     if op == "UpdateItem":
-        return {"TableName": TABLE, "Key": {"pk": {"S": f"u#{worker}#{i % 50}"}, "sk": {"N": "0"}},
+        return {"TableName": WRITE_TABLE, "Key": {"pk": {"S": f"u#{worker}#{i % 50}"}, "sk": {"N": "0"}},
                 "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}
     if op == "Query10":
         return {"TableName": TABLE, "KeyConditionExpression": "pk = :p",
                 "ExpressionAttributeValues": {":p": {"S": "q"}}, "Limit": 10}
     assert op == "BatchWrite25"
-    return {"RequestItems": {TABLE: [
+    return {"RequestItems": {WRITE_TABLE: [
         {"PutRequest": {"Item": {"pk": {"S": f"b#{worker}#{i}"}, "sk": {"N": str(j)}, "payload": {"S": PAYLOAD}}}}
         for j in range(25)
     ]}}
@@ -143,14 +145,15 @@ def start_gateway(store: str) -> tuple[int, subprocess.Popen[bytes]]:
 
 def _prepare(port: int) -> None:
     c = _boto_client(port)
-    with contextlib.suppress(c.exceptions.ResourceNotFoundException):
-        c.delete_table(TableName=TABLE)
-    c.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                               {"AttributeName": "sk", "KeyType": "RANGE"}],
-                   AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                         {"AttributeName": "sk", "AttributeType": "N"}],
-                   BillingMode="PAY_PER_REQUEST")
-    c.get_waiter("table_exists").wait(TableName=TABLE, WaiterConfig={"Delay": 0.2})
+    for name in (TABLE, WRITE_TABLE):
+        with contextlib.suppress(c.exceptions.ResourceNotFoundException):
+            c.delete_table(TableName=name)
+        c.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                                  {"AttributeName": "sk", "KeyType": "RANGE"}],
+                       AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                             {"AttributeName": "sk", "AttributeType": "N"}],
+                       BillingMode="PAY_PER_REQUEST")
+        c.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
     items = [{"pk": {"S": f"g#{i}"}, "sk": {"N": "0"}, "payload": {"S": PAYLOAD}} for i in range(200)]
     items += [{"pk": {"S": "q"}, "sk": {"N": str(i)}, "payload": {"S": PAYLOAD}} for i in range(20)]
     for i in range(0, len(items), 25):
@@ -201,37 +204,50 @@ def _pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def _direct(store_url: str, calls: int) -> dict[str, float]:
-    """p50 (ms) of each operation as an in-process port call on a store like the gateway's."""
+def _overhead(store_url: str, port: int, calls: int, ops: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Per op: p50 (ms) of an in-process port call on a store like the gateway's, and of the same request
+    through the raw HTTP client to the gateway, interleaved call by call."""
     from storeswap import BatchPut, open_store
     from storeswap.core.schema import KeyAttribute, TableSpec
 
     store = open_store(store_url)
-    name = f"{TABLE}_direct"
-    if store.table_exists(name):
-        store.delete_table(name)
-    store.create_table(TableSpec(name, KeyAttribute("pk"), KeyAttribute("sk", "N")))
-    store.bulk_put(name, [{"pk": f"g#{i}", "sk": 0, "payload": PAYLOAD} for i in range(200)]
+    read, write = f"{TABLE}_direct", f"{WRITE_TABLE}_direct"
+    for name in (read, write):
+        if store.table_exists(name):
+            store.delete_table(name)
+        store.create_table(TableSpec(name, KeyAttribute("pk"), KeyAttribute("sk", "N")))
+    store.bulk_put(read, [{"pk": f"g#{i}", "sk": 0, "payload": PAYLOAD} for i in range(200)]
                    + [{"pk": "q", "sk": i, "payload": PAYLOAD} for i in range(20)])
     calls_by_op: dict[str, Callable[[int], Any]] = {
-        "GetItem": lambda i: store.get(name, {"pk": f"g#{i % 200}", "sk": 0}),
-        "PutItem": lambda i: store.put(name, {"pk": f"p#{i}", "sk": 0, "payload": PAYLOAD}),
-        "UpdateItem": lambda i: store.update(name, {"pk": f"u#{i % 50}", "sk": 0}, "ADD n :one",
+        "GetItem": lambda i: store.get(read, {"pk": f"g#{i % 200}", "sk": 0}),
+        "PutItem": lambda i: store.put(write, {"pk": f"p#d#{i}", "sk": 0, "payload": PAYLOAD}),
+        "UpdateItem": lambda i: store.update(write, {"pk": f"u#d#{i % 50}", "sk": 0}, "ADD n :one",
                                              values={":one": Decimal(1)}),
-        "Query10": lambda i: store.query(name, "pk = :p", values={":p": "q"}, limit=10),
+        "Query10": lambda i: store.query(read, "pk = :p", values={":p": "q"}, limit=10),
         "BatchWrite25": lambda i: store.batch_write(
-            [BatchPut(name, {"pk": f"b#{i}", "sk": j, "payload": PAYLOAD}) for j in range(25)]),
+            [BatchPut(write, {"pk": f"b#d#{i}", "sk": j, "payload": PAYLOAD}) for j in range(25)]),
     }
-    out: dict[str, float] = {}
-    for op, call in calls_by_op.items():
+    client = RawClient(port)
+    out: dict[str, dict[str, float]] = {}
+    for op in ops:
+        call = calls_by_op[op]
         call(0)
-        lat = []
+        client.call(op, _bodies(op, 50, 900_000))
+        direct: list[float] = []
+        wire: list[float] = []
         for i in range(calls):
+            body = _bodies(op, 50, 900_001 + i)
             t = time.perf_counter_ns()
             call(i + 1)
-            lat.append((time.perf_counter_ns() - t) / 1e6)
-        out[op] = statistics.median(lat)
-    store.delete_table(name)
+            direct.append((time.perf_counter_ns() - t) / 1e6)
+            t = time.perf_counter_ns()
+            client.call(op, body)
+            wire.append((time.perf_counter_ns() - t) / 1e6)
+        d, w = statistics.median(direct), statistics.median(wire)
+        out[op] = {"direct_p50_ms": d, "gateway_raw_p50_ms": w, "overhead_us": (w - d) * 1000}
+    client.close()
+    for name in (read, write):
+        store.delete_table(name)
     store.close()
     return out
 
@@ -245,15 +261,15 @@ def _adapter_ratio(port: int, calls: int) -> dict[str, dict[str, float]]:
     pairs: dict[str, tuple[Callable[[int], Any], Callable[[int], Any]]] = {
         "GetItem": (lambda i: store.get(TABLE, {"pk": f"g#{i % 200}", "sk": 0}),
                     lambda i: raw.get_item(**_bodies("GetItem", 0, i))),
-        "PutItem": (lambda i: store.put(TABLE, {"pk": f"p#a#{i}", "sk": 0, "payload": PAYLOAD}),
+        "PutItem": (lambda i: store.put(WRITE_TABLE, {"pk": f"p#a#{i}", "sk": 0, "payload": PAYLOAD}),
                     lambda i: raw.put_item(**_bodies("PutItem", 99, i))),
-        "UpdateItem": (lambda i: store.update(TABLE, {"pk": f"u#a#{i % 50}", "sk": 0}, "ADD n :one",
+        "UpdateItem": (lambda i: store.update(WRITE_TABLE, {"pk": f"u#a#{i % 50}", "sk": 0}, "ADD n :one",
                                               values={":one": Decimal(1)}),
                        lambda i: raw.update_item(**_bodies("UpdateItem", 98, i))),
         "Query10": (lambda i: store.query(TABLE, "pk = :p", values={":p": "q"}, limit=10),
                     lambda i: raw.query(**_bodies("Query10", 0, i))),
         "BatchWrite25": (lambda i: store.batch_write(
-            [BatchPut(TABLE, {"pk": f"b#a#{i}", "sk": j, "payload": PAYLOAD}) for j in range(25)]),
+            [BatchPut(WRITE_TABLE, {"pk": f"b#a#{i}", "sk": j, "payload": PAYLOAD}) for j in range(25)]),
             lambda i: raw.batch_write_item(**_bodies("BatchWrite25", 97, i))),
     }
     out: dict[str, dict[str, float]] = {}
@@ -320,18 +336,13 @@ def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1,
             rows.append({"server": name, "op": op, "client": kind, "clients": clients,
                          "p50_ms": _pct(cell["lat"], 0.5), "p99_ms": _pct(cell["lat"], 0.99),
                          "rps": cell["n"] / cell["wall"], "n": cell["n"]})
-        direct = {"memory": _direct("memory://", calls)}
-        if pg_url:
-            direct["postgres"] = _direct(pg_url, calls)
         overhead = {}
-        for store_kind, p50s in direct.items():
-            for op, p50 in p50s.items():
-                if op not in ops:
-                    continue
-                gw = next(x for x in rows if x["server"] == f"gateway-{store_kind}" and x["op"] == op
-                          and x["client"] == "raw" and x["clients"] == 1)
-                overhead[f"{store_kind}/{op}"] = {"direct_p50_ms": p50, "gateway_raw_p50_ms": gw["p50_ms"],
-                                                  "overhead_us": (gw["p50_ms"] - p50) * 1000}
+        stores = {"memory": ("memory://", servers["gateway-memory"])}
+        if pg_url:
+            stores["postgres"] = (pg_url, servers["gateway-postgres"])
+        for store_kind, (url, port) in stores.items():
+            for op, v in _overhead(url, port, calls, ops).items():
+                overhead[f"{store_kind}/{op}"] = v
         ratios = _adapter_ratio(servers["gateway-memory"], calls)
         return {"rows": rows, "overhead": overhead, "adapter_vs_boto3": ratios, "load": os.getloadavg(),
                 "cpus": os.cpu_count(), "calls": calls, "rounds": rounds}
@@ -361,7 +372,7 @@ def render(result: dict[str, Any]) -> str:
             rps[s] = r["rps"]
         factor = rps.get("gateway-postgres", 0) / rps["moto"] if "gateway-postgres" in rps else float("nan")
         lines.append(f"| {op} | {client} | {clients} | {' | '.join(cells)} | {factor:.1f}x |")
-    lines += ["", "Server-side overhead (gateway p50 via raw HTTP minus the same port call in process; includes the client's HTTP work):", "",
+    lines += ["", "Server-side overhead (gateway p50 via raw HTTP minus the same port call in process, interleaved; includes the client's HTTP work):", "",
               "| store/op | in-process p50 ms | gateway raw p50 ms | overhead µs |", "|---|---|---|---|"]
     for k, v in result["overhead"].items():
         lines.append(f"| {k} | {v['direct_p50_ms']:.3f} | {v['gateway_raw_p50_ms']:.3f} | {v['overhead_us']:.0f} |")

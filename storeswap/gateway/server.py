@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import socket
 import threading
 import time
@@ -79,6 +80,12 @@ def serve(
     """Serve the DynamoDB API over ``store`` until interrupted (Ctrl-C / SIGTERM)."""
     import uvicorn
 
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn re-raises the SIGTERM it caught once it has shut down; with the
+        # default handler that kills the process before atexit runs, leaving
+        # whatever the store started (an embedded PostgreSQL, a moto server)
+        # behind.  A no-op handler lets serve() return and clean up normally.
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
     app = GatewayApp(store, region=region, auth=auth, max_body=max_body, threads=threads)
     try:
         uvicorn.Server(uvicorn_config(app, host, port)).run()
