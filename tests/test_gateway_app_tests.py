@@ -68,3 +68,17 @@ def test_parse_junit(tmp_path: Path) -> None:
         '<testcase classname="c" name="skip"><skipped/></testcase></testsuite></testsuites>'
     )
     assert parse_junit(path) == {"c::ok": "passed", "c::bad": "failed", "c::boom": "error", "c::skip": "skipped"}
+
+
+def test_a_source_endpoint_runs_without_a_gateway_and_compares() -> None:
+    from storeswap.gateway.server import GatewayServer
+
+    command = f"{sys.executable} -m pytest -p no:cacheprovider -q {EXAMPLE / 'tests'} --junitxml={{junit}}"
+    # Stands in for the source's own DynamoDB endpoint: the app talks to it directly.
+    with GatewayServer(open_store("memory://")) as source_endpoint:
+        source = run_app_tests(command, None, endpoint_url=source_endpoint.endpoint_url, timeout=300, env={
+            "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_REGION": "us-east-1"})
+    target = run_app_tests(command, open_store("memory://"), timeout=300)
+    assert source.ok and source.store_kind == "dynamodb" and source.passed == 4
+    verdict = compare_outcomes(target, source)
+    assert verdict.verdict == "SAFE" and verdict.regressions == ()

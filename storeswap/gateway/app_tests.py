@@ -124,8 +124,9 @@ def parse_junit(path: str | Path) -> dict[str, CaseResult]:
 
 def run_app_tests(
     command: str | Sequence[str],
-    store: ItemStore,
+    store: ItemStore | None,
     *,
+    endpoint_url: str | None = None,
     cwd: str | Path | None = None,
     timeout: float | None = None,
     junit_xml: str | Path | None = None,
@@ -135,37 +136,58 @@ def run_app_tests(
 
     A string command runs through the shell (``{junit}`` replaced by the
     JUnit path); a sequence runs as is.  ``junit_xml`` names where the XML
-    lands (default: a fresh temporary file).
+    lands (default: a fresh temporary file).  With ``store=None`` and an
+    ``endpoint_url`` (the source's own DynamoDB endpoint, say) no gateway is
+    started and the variables point at that endpoint; the credentials then
+    come from the caller's environment.
     """
+    if store is None:
+        if endpoint_url is None:
+            raise ValueError("run_app_tests needs a store or an endpoint_url")
+        return _run(command, "dynamodb", endpoint_url, None, cwd, timeout, junit_xml, env)
+    with GatewayServer(store) as gateway:
+        return _run(command, store.kind, gateway.endpoint_url, gateway.app.region, cwd, timeout, junit_xml, env)
+
+
+def _run(
+    command: str | Sequence[str],
+    kind: str,
+    endpoint: str,
+    region: str | None,
+    cwd: str | Path | None,
+    timeout: float | None,
+    junit_xml: str | Path | None,
+    env: Mapping[str, str] | None,
+) -> AppTestOutcome:
     workdir = tempfile.mkdtemp(prefix="storeswap-app-tests-")
     junit = Path(junit_xml) if junit_xml is not None else Path(workdir) / "junit.xml"
     if junit.exists():
         junit.unlink()  # a stale file from an earlier run must not count as this run's results
     text = command if isinstance(command, str) else shlex.join(command)
     started = time.monotonic()
-    with GatewayServer(store) as gateway:
-        run_env = {**os.environ, **(env or {})}
-        for name in ENDPOINT_VARIABLES:
-            run_env[name] = gateway.endpoint_url
+    run_env = {**os.environ, **(env or {})}
+    for name in ENDPOINT_VARIABLES:
+        run_env[name] = endpoint
+    run_env["STORESWAP_JUNIT_XML"] = str(junit)
+    if region is not None:  # a gateway: placeholder credentials, never the caller's real ones
         run_env.update({
             "AWS_ACCESS_KEY_ID": _PLACEHOLDER, "AWS_SECRET_ACCESS_KEY": _PLACEHOLDER,
-            "AWS_REGION": gateway.app.region, "AWS_DEFAULT_REGION": gateway.app.region,
-            "STORESWAP_JUNIT_XML": str(junit),
+            "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
         })
         run_env.pop("AWS_SESSION_TOKEN", None)
         run_env.pop("AWS_PROFILE", None)
-        args: str | list[str] = text.replace("{junit}", shlex.quote(str(junit))) if isinstance(command, str) else list(command)
-        try:
-            proc = subprocess.run(
-                args, shell=isinstance(command, str), cwd=cwd, env=run_env, timeout=timeout,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-            )
-        except subprocess.TimeoutExpired as e:
-            out = e.stdout if isinstance(e.stdout, str) else (e.stdout or b"").decode("utf-8", "replace")
-            return AppTestOutcome(text, store.kind, None, time.monotonic() - started, timed_out=True,
-                                  output_tail=out[-_OUTPUT_TAIL:], error=f"timed out after {timeout} s")
-        except OSError as e:
-            return AppTestOutcome(text, store.kind, None, time.monotonic() - started, error=f"cannot run: {e}")
+    args: str | list[str] = text.replace("{junit}", shlex.quote(str(junit))) if isinstance(command, str) else list(command)
+    try:
+        proc = subprocess.run(
+            args, shell=isinstance(command, str), cwd=cwd, env=run_env, timeout=timeout,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+        )
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout if isinstance(e.stdout, str) else (e.stdout or b"").decode("utf-8", "replace")
+        return AppTestOutcome(text, kind, None, time.monotonic() - started, timed_out=True,
+                              output_tail=out[-_OUTPUT_TAIL:], error=f"timed out after {timeout} s")
+    except OSError as e:
+        return AppTestOutcome(text, kind, None, time.monotonic() - started, error=f"cannot run: {e}")
     cases: dict[str, CaseResult] = {}
     junit_path = None
     error = None
@@ -175,7 +197,7 @@ def run_app_tests(
             junit_path = str(junit)
         except ET.ParseError as e:
             error = f"the JUnit XML at {junit} is malformed: {e}"
-    return AppTestOutcome(text, store.kind, proc.returncode, time.monotonic() - started, junit_path=junit_path,
+    return AppTestOutcome(text, kind, proc.returncode, time.monotonic() - started, junit_path=junit_path,
                           cases=cases, output_tail=proc.stdout[-_OUTPUT_TAIL:], error=error)
 
 
