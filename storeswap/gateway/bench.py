@@ -94,6 +94,12 @@ class RawClient:
             raise RuntimeError(f"{op}: HTTP {resp.status}: {out[:300]!r}")
         return out
 
+    def ping(self) -> bytes:
+        """``GET /``: the HTTP round trip (client, loopback, uvicorn, the app's dispatch) with no store call."""
+        self.conn.request("GET", "/")
+        resp = self.conn.getresponse()
+        return resp.read()
+
     def close(self) -> None:
         self.conn.close()
 
@@ -228,6 +234,13 @@ def _overhead(store_url: str, port: int, calls: int, ops: tuple[str, ...]) -> di
             [BatchPut(write, {"pk": f"b#d#{i}", "sk": j, "payload": PAYLOAD}) for j in range(25)]),
     }
     client = RawClient(port)
+    client.ping()
+    floor: list[float] = []
+    for _ in range(calls):
+        t = time.perf_counter_ns()
+        client.ping()
+        floor.append((time.perf_counter_ns() - t) / 1e6)
+    http_floor = statistics.median(floor)
     out: dict[str, dict[str, float]] = {}
     for op in ops:
         call = calls_by_op[op]
@@ -244,7 +257,8 @@ def _overhead(store_url: str, port: int, calls: int, ops: tuple[str, ...]) -> di
             client.call(op, body)
             wire.append((time.perf_counter_ns() - t) / 1e6)
         d, w = statistics.median(direct), statistics.median(wire)
-        out[op] = {"direct_p50_ms": d, "gateway_raw_p50_ms": w, "overhead_us": (w - d) * 1000}
+        out[op] = {"direct_p50_ms": d, "gateway_raw_p50_ms": w, "overhead_us": (w - d) * 1000,
+                   "http_floor_p50_ms": http_floor, "translation_us": (w - d - http_floor) * 1000}
     client.close()
     for name in (read, write):
         store.delete_table(name)
@@ -373,9 +387,11 @@ def render(result: dict[str, Any]) -> str:
         factor = rps.get("gateway-postgres", 0) / rps["moto"] if "gateway-postgres" in rps else float("nan")
         lines.append(f"| {op} | {client} | {clients} | {' | '.join(cells)} | {factor:.1f}x |")
     lines += ["", "Server-side overhead (gateway p50 via raw HTTP minus the same port call in process, interleaved; includes the client's HTTP work):", "",
-              "| store/op | in-process p50 ms | gateway raw p50 ms | overhead µs |", "|---|---|---|---|"]
+              "| store/op | in-process p50 ms | gateway raw p50 ms | overhead µs | HTTP floor (GET /) p50 ms "
+              "| translation µs (overhead - floor) |", "|---|---|---|---|---|---|"]
     for k, v in result["overhead"].items():
-        lines.append(f"| {k} | {v['direct_p50_ms']:.3f} | {v['gateway_raw_p50_ms']:.3f} | {v['overhead_us']:.0f} |")
+        lines.append(f"| {k} | {v['direct_p50_ms']:.3f} | {v['gateway_raw_p50_ms']:.3f} | {v['overhead_us']:.0f} "
+                     f"| {v['http_floor_p50_ms']:.3f} | {v['translation_us']:.0f} |")
     lines += ["", "DynamoDB adapter vs raw boto3, gateway over memory as the server (interleaved pairs):", "",
               "| op | adapter p50 ms | boto3 p50 ms | ratio |", "|---|---|---|---|"]
     for op, v in result["adapter_vs_boto3"].items():
