@@ -61,6 +61,8 @@ def test_bad_auth_options_are_one_line_errors(capsys: pytest.CaptureFixture[str]
     assert "needs --credentials" in capsys.readouterr().err
     assert main(["serve", "--store", "memory", "--auth", "basic"]) == 2
     assert "--auth is none or sigv4" in capsys.readouterr().err
+    assert main(["serve", "--store", "memory", "--workers", "2"]) == 2
+    assert "outside the process" in capsys.readouterr().err
 
 
 def test_is_loopback() -> None:

@@ -31,7 +31,7 @@ from storeswap.gateway.errors import CORAL_PREFIX, ApiError, error_body
 from storeswap.gateway.operations import Operations, unknown_operation
 from storeswap.gateway.sigv4 import SigV4Verifier
 
-__all__ = ["GatewayApp", "MAX_BODY_BYTES", "TARGET_PREFIX"]
+__all__ = ["GatewayApp", "MAX_BODY_BYTES", "TARGET_PREFIX", "from_environment", "ENV_STORE", "ENV_CREDENTIALS"]
 
 LOG = logging.getLogger("storeswap.gateway")
 
@@ -40,6 +40,12 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 TARGET_PREFIX = "DynamoDB_20120810."
 STREAMS_PREFIX = "DynamoDBStreams_20120810."
 _CONTENT_TYPE = b"application/x-amz-json-1.0"
+#: How ``storeswap serve --workers N`` tells each worker process what to serve.
+ENV_STORE = "STORESWAP_GATEWAY_STORE"
+ENV_CREDENTIALS = "STORESWAP_GATEWAY_CREDENTIALS"
+ENV_REGION = "STORESWAP_GATEWAY_REGION"
+ENV_MAX_BODY = "STORESWAP_GATEWAY_MAX_BODY"
+ENV_THREADS = "STORESWAP_GATEWAY_THREADS"
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -204,3 +210,24 @@ class GatewayApp:
             ],
         })
         await send({"type": "http.response.body", "body": data})
+
+
+def from_environment() -> GatewayApp:
+    """The app of one ``storeswap serve --workers N`` worker process, configured by ``STORESWAP_GATEWAY_*``.
+
+    Each worker opens its own store (its own connection pool) on the URL the
+    parent resolved, so every worker serves the same data.
+    """
+    from storeswap.connect import open_store
+    from storeswap.gateway.sigv4 import load_credentials
+
+    store = open_store(os.environ[ENV_STORE])
+    credentials = os.environ.get(ENV_CREDENTIALS)
+    threads = os.environ.get(ENV_THREADS)
+    return GatewayApp(
+        store,
+        region=os.environ.get(ENV_REGION, "us-east-1"),
+        auth=SigV4Verifier(load_credentials(credentials)) if credentials else None,
+        max_body=int(os.environ.get(ENV_MAX_BODY, MAX_BODY_BYTES)),
+        threads=int(threads) if threads else None,
+    )

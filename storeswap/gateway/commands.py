@@ -31,9 +31,12 @@ def serve_command(
     threads: Annotated[
         int | None, typer.Option("--threads", help="Threads for store calls (default: inline for memory, 16 otherwise).")
     ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Server processes, each with its own store connection (not for memory).")
+    ] = 1,
 ) -> None:
     """Serve DynamoDB's API (JSON 1.0 over HTTP) over a store, so unchanged AWS SDK code runs on it."""
-    from storeswap.gateway.server import is_loopback, serve
+    from storeswap.gateway.server import is_loopback, serve, serve_workers
     from storeswap.gateway.sigv4 import SigV4Verifier, load_credentials
 
     verifier = None
@@ -45,6 +48,19 @@ def serve_command(
         raise ConfigurationError(f"--auth is none or sigv4, not {auth!r}")
     if verifier is None and not is_loopback(host):
         typer.echo(NON_LOOPBACK_WARNING.format(host=host), err=True)
+    if workers > 1:
+        url = _shared_url(store)
+        typer.echo(
+            f"storeswap gateway: DynamoDB API on http://{host}:{port} over {redact_url(url)} in {workers} worker "
+            f"processes; auth {'sigv4' if verifier else 'off'}. Ctrl-C stops it.",
+            err=True,
+        )
+        serve_workers(url, workers=workers, host=host, port=port,
+                      credentials=str(credentials) if verifier else None, region=region, max_body=max_body,
+                      threads=threads)
+        return
+    if workers < 1:
+        raise ConfigurationError("--workers is at least 1")
     with open_store(store) as backing:
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
         typer.echo(
@@ -53,6 +69,21 @@ def serve_command(
             err=True,
         )
         serve(backing, host=host, port=port, auth=verifier, region=region, max_body=max_body, threads=threads)
+
+
+def _shared_url(store: str) -> str:
+    """A URL every worker process can open on the same data (provisioning a bare name here, once)."""
+    import importlib
+
+    name = store.strip().lower()
+    if name in ("memory", "memory://") or name.startswith("memory:"):
+        raise ConfigurationError("--workers needs a store outside the process: each worker would get its own memory store")
+    if "://" in store:
+        return store
+    backends = {"postgres": "storeswap.backends.postgres", "dynamodb": "storeswap.backends.dynamodb"}
+    if name not in backends:
+        raise ConfigurationError(f"unknown store {store!r}: use postgres, dynamodb or a URL with --workers")
+    return str(importlib.import_module(backends[name]).provision())
 
 
 def register(app: typer.Typer) -> None:

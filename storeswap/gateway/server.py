@@ -20,7 +20,7 @@ from storeswap.core.port import ItemStore
 from storeswap.gateway.app import MAX_BODY_BYTES, GatewayApp
 from storeswap.gateway.sigv4 import SigV4Verifier
 
-__all__ = ["GatewayServer", "serve", "is_loopback", "uvicorn_config", "bind_socket"]
+__all__ = ["GatewayServer", "serve", "serve_workers", "is_loopback", "uvicorn_config", "bind_socket"]
 
 LOG = logging.getLogger("storeswap.gateway")
 #: Idle keep-alive connections stay open this long (SDK pools reuse them; uvicorn's default is 5 s).
@@ -48,14 +48,15 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app: GatewayApp, host: str, port: int) -> Any:
-    """The uvicorn configuration the gateway runs with."""
+def uvicorn_config(app: GatewayApp | str, host: str, port: int, **extra: Any) -> Any:
+    """The uvicorn configuration the gateway runs with (``app`` may be an import string of a factory)."""
     import uvicorn
 
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        **extra,
         loop="uvloop",
         http="httptools",
         lifespan="off",
@@ -65,6 +66,53 @@ def uvicorn_config(app: GatewayApp, host: str, port: int) -> Any:
         server_header=False,
         date_header=False,
     )
+
+
+def _quiet_sigterm() -> None:
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn re-raises the SIGTERM it caught once it has shut down; with the
+        # default handler that kills the process before atexit runs, leaving
+        # whatever the store started (an embedded PostgreSQL, a moto server)
+        # behind.  A no-op handler lets serve() return and clean up normally.
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
+
+
+def serve_workers(
+    store_url: str,
+    *,
+    workers: int,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    credentials: str | None = None,
+    region: str = "us-east-1",
+    max_body: int = MAX_BODY_BYTES,
+    threads: int | None = None,
+) -> None:
+    """Serve with ``workers`` processes on one socket, each with its own store on ``store_url``.
+
+    For stores that live outside the process (PostgreSQL, DynamoDB): one
+    Python process is bound by its GIL, several use every core.
+    """
+    import os
+
+    from uvicorn.supervisors import Multiprocess
+
+    from storeswap.gateway import app as app_module
+
+    os.environ[app_module.ENV_STORE] = store_url
+    os.environ[app_module.ENV_REGION] = region
+    os.environ[app_module.ENV_MAX_BODY] = str(max_body)
+    if credentials:
+        os.environ[app_module.ENV_CREDENTIALS] = credentials
+    if threads is not None:
+        os.environ[app_module.ENV_THREADS] = str(threads)
+    _quiet_sigterm()
+    config = uvicorn_config("storeswap.gateway.app:from_environment", host, port, factory=True, workers=workers)
+    sock = config.bind_socket()
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
 
 
 def serve(
@@ -80,12 +128,7 @@ def serve(
     """Serve the DynamoDB API over ``store`` until interrupted (Ctrl-C / SIGTERM)."""
     import uvicorn
 
-    if threading.current_thread() is threading.main_thread():
-        # uvicorn re-raises the SIGTERM it caught once it has shut down; with the
-        # default handler that kills the process before atexit runs, leaving
-        # whatever the store started (an embedded PostgreSQL, a moto server)
-        # behind.  A no-op handler lets serve() return and clean up normally.
-        signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    _quiet_sigterm()
     app = GatewayApp(store, region=region, auth=auth, max_body=max_body, threads=threads)
     try:
         uvicorn.Server(uvicorn_config(app, host, port)).run()
