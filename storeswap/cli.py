@@ -34,6 +34,7 @@ _COMMAND_MODULES = (
     "storeswap.migrate.commands",
     "storeswap.benchmarks.commands",
     "storeswap.evaluate.commands",
+    "storeswap.gateway.commands",
 )
 
 _state = {"debug": False}

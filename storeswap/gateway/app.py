@@ -1,0 +1,233 @@
+"""The gateway's ASGI application: DynamoDB's JSON 1.0 protocol in front of :class:`Operations`.
+
+A raw ASGI callable rather than a web framework: one POST path, the
+operation in ``X-Amz-Target``, JSON in and out, so a framework's routing and
+request objects would only add latency.  Per request it reads the body
+under a size limit, checks the SigV4 signature when asked to, dispatches,
+and answers with DynamoDB's headers (``x-amzn-RequestId``, ``x-amz-crc32``,
+which botocore verifies).
+
+Store calls block; with a store that waits on I/O (PostgreSQL, DynamoDB)
+they run on a thread pool so that concurrent clients overlap, while the
+in-process memory store is called inline (a thread hop would cost more
+than the call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import zlib
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+
+from storeswap.core.port import ItemStore
+from storeswap.gateway.errors import CORAL_PREFIX, ApiError, error_body
+from storeswap.gateway.operations import Operations, unknown_operation
+from storeswap.gateway.sigv4 import SigV4Verifier
+
+__all__ = ["GatewayApp", "MAX_BODY_BYTES", "TARGET_PREFIX", "from_environment", "ENV_STORE", "ENV_CREDENTIALS"]
+
+LOG = logging.getLogger("storeswap.gateway")
+
+#: DynamoDB's own request limit (a 25-item BatchWriteItem of 400 KB items fits).
+MAX_BODY_BYTES = 16 * 1024 * 1024
+TARGET_PREFIX = "DynamoDB_20120810."
+STREAMS_PREFIX = "DynamoDBStreams_20120810."
+_CONTENT_TYPE = b"application/x-amz-json-1.0"
+#: How ``storeswap serve --workers N`` tells each worker process what to serve.
+ENV_STORE = "STORESWAP_GATEWAY_STORE"
+ENV_CREDENTIALS = "STORESWAP_GATEWAY_CREDENTIALS"
+ENV_REGION = "STORESWAP_GATEWAY_REGION"
+ENV_MAX_BODY = "STORESWAP_GATEWAY_MAX_BODY"
+ENV_THREADS = "STORESWAP_GATEWAY_THREADS"
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    # orjson refuses escaped lone surrogates ("\\ud800"), which DynamoDB strings may hold
+    # and botocore sends; the standard library reads them.
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError("SerializationException", "the request body is not valid JSON") from None
+
+
+def _dumps(payload: Any) -> bytes:
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        # A string with a lone surrogate: only the standard library's escaping can write it.
+        return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _request_id() -> bytes:
+    return os.urandom(26).hex().upper().encode()
+
+
+class GatewayApp:
+    """An ASGI app serving the DynamoDB API over ``store``.
+
+    ``auth`` verifies every request's signature (None: no authentication);
+    ``threads`` is the size of the pool store calls run on (0: inline; None:
+    inline for the memory store, 16 otherwise).
+    """
+
+    def __init__(
+        self,
+        store: ItemStore,
+        *,
+        region: str = "us-east-1",
+        auth: SigV4Verifier | None = None,
+        max_body: int = MAX_BODY_BYTES,
+        threads: int | None = None,
+    ) -> None:
+        self.store = store
+        self.operations = Operations(store, region=region)
+        self.auth = auth
+        self.max_body = max_body
+        self.region = region
+        if threads is None:
+            threads = 0 if store.kind == "memory" else 16
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="gateway") if threads > 0 else None
+        self._handlers = {TARGET_PREFIX + name: h for name, h in self.operations.handlers.items()}
+
+    def close(self) -> None:
+        """Stop the thread pool (the store is the caller's to close)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if kind != "http":  # websockets: not part of DynamoDB's protocol
+            return
+        request_id = _request_id()
+        try:
+            status, payload = await self._handle(scope, receive)
+        except Exception as e:  # every failure is answered in DynamoDB's shape, never as a trace
+            status, payload = error_body(e)
+        await self._respond(send, status, payload, request_id)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, Any]:
+        method = scope["method"]
+        target = ""
+        length = -1
+        for name, value in scope["headers"]:
+            if name == b"x-amz-target":
+                target = value.decode("latin-1")
+            elif name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    raise ApiError("SerializationException", "invalid Content-Length") from None
+        if method == "GET" and not target:
+            # What DynamoDB answers on GET /: a health line (load balancers and readiness probes use it).
+            return 200, f"healthy: dynamodb.{self.region}.amazonaws.com "
+        if method != "POST":
+            raise ApiError("UnknownOperationException", f"{method} is not supported; DynamoDB's API is POST /",
+                           status=405)
+        if length > self.max_body:
+            raise ApiError("RequestEntityTooLarge", f"the request body exceeds the limit of {self.max_body} bytes",
+                           status=413)
+        body = await self._body(receive)
+        if self.auth is not None:
+            self.auth.verify(
+                method, scope.get("raw_path", b"/").decode("latin-1").split("?", 1)[0] or "/",
+                scope.get("query_string", b"").decode("latin-1"), scope["headers"], body,
+            )
+        handler = self._handlers.get(target)
+        if handler is None:
+            if target.startswith(STREAMS_PREFIX):
+                raise ApiError(
+                    "UnknownOperationException",
+                    f"{target}: DynamoDB Streams is not served yet (the port has no change stream)",
+                )
+            raise unknown_operation(target)
+        params = _loads(body) if body else {}
+        if not isinstance(params, dict):
+            raise ApiError("SerializationException", "the request body is a JSON object", prefix=CORAL_PREFIX)
+        if self._pool is None:
+            return 200, handler(params)
+        loop = asyncio.get_running_loop()
+        return 200, await loop.run_in_executor(self._pool, handler, params)
+
+    async def _body(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ApiError("SerializationException", "the client disconnected")
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > self.max_body:
+                    raise ApiError("RequestEntityTooLarge",
+                                   f"the request body exceeds the limit of {self.max_body} bytes", status=413)
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _respond(self, send: Send, status: int, payload: Any, request_id: bytes) -> None:
+        if isinstance(payload, str):
+            data = payload.encode()
+            content_type = b"text/plain"
+        else:
+            data = _dumps(payload)
+            content_type = _CONTENT_TYPE
+        await send({
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(data)).encode()),
+                (b"x-amzn-requestid", request_id),
+                (b"x-amz-crc32", str(zlib.crc32(data)).encode()),
+            ],
+        })
+        await send({"type": "http.response.body", "body": data})
+
+
+def from_environment() -> GatewayApp:
+    """The app of one ``storeswap serve --workers N`` worker process, configured by ``STORESWAP_GATEWAY_*``.
+
+    Each worker opens its own store (its own connection pool) on the URL the
+    parent resolved, so every worker serves the same data.
+    """
+    from storeswap.connect import open_store
+    from storeswap.gateway.sigv4 import load_credentials
+
+    store = open_store(os.environ[ENV_STORE])
+    credentials = os.environ.get(ENV_CREDENTIALS)
+    threads = os.environ.get(ENV_THREADS)
+    return GatewayApp(
+        store,
+        region=os.environ.get(ENV_REGION, "us-east-1"),
+        auth=SigV4Verifier(load_credentials(credentials)) if credentials else None,
+        max_body=int(os.environ.get(ENV_MAX_BODY, MAX_BODY_BYTES)),
+        threads=int(threads) if threads else None,
+    )

@@ -1,0 +1,430 @@
+"""``python -m storeswap.gateway.bench``: the gateway against moto, side by side, in one interleaved run.
+
+Servers: the gateway over memory and over PostgreSQL (each a ``storeswap
+serve`` subprocess, so server and clients do not share a GIL; PostgreSQL also
+with ``--workers 2``) and moto's server.  Operations: GetItem, PutItem, UpdateItem, Query (10 items) and
+BatchWriteItem (25 items), at 1 and 8 concurrent clients, through a raw
+keep-alive HTTP client and through boto3.  Rounds rotate over the servers
+so that a change in machine load hits every column alike.
+
+Also reported:
+
+- the gateway's server-side overhead: p50 through the raw HTTP client minus
+  p50 of the same port call in this process, interleaved call by call (an
+  upper bound: it includes the client's own HTTP work and loopback);
+- the DynamoDB adapter against raw boto3 with the gateway over memory as the
+  server (moto's own latency hid the adapter's cost), interleaved pairs.
+
+No thresholds: the output is a report (Markdown on stdout, JSON with
+``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+__all__ = ["main", "run"]
+
+TABLE = "gw_bench"
+#: Writes go to their own table, so the read workload sees the same small table all run long.
+WRITE_TABLE = "gw_bench_writes"
+PAYLOAD = "x" * 100
+OPS = ("GetItem", "PutItem", "UpdateItem", "Query10", "BatchWrite25")
+_HOST = "127.0.0.1"
+
+
+# ---------------------------------------------------------------- requests
+
+
+def _bodies(op: str, worker: int, i: int) -> dict[str, Any]:
+    """The DynamoDB request of operation ``op`` for the i-th call of a worker."""
+    if op == "GetItem":
+        return {"TableName": TABLE, "Key": {"pk": {"S": f"g#{(worker * 7919 + i) % 200}"}, "sk": {"N": "0"}}}
+    if op == "PutItem":
+        return {"TableName": WRITE_TABLE, "Item": {"pk": {"S": f"p#{worker}#{i}"}, "sk": {"N": "0"},
+                                             "payload": {"S": PAYLOAD}}}
+    if op == "UpdateItem":
+        return {"TableName": WRITE_TABLE, "Key": {"pk": {"S": f"u#{worker}#{i % 50}"}, "sk": {"N": "0"}},
+                "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}
+    if op == "Query10":
+        return {"TableName": TABLE, "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": {":p": {"S": "q"}}, "Limit": 10}
+    assert op == "BatchWrite25"
+    return {"RequestItems": {WRITE_TABLE: [
+        {"PutRequest": {"Item": {"pk": {"S": f"b#{worker}#{i}"}, "sk": {"N": str(j)}, "payload": {"S": PAYLOAD}}}}
+        for j in range(25)
+    ]}}
+
+
+_TARGETS = {"GetItem": "GetItem", "PutItem": "PutItem", "UpdateItem": "UpdateItem", "Query10": "Query",
+            "BatchWrite25": "BatchWriteItem"}
+_BOTO = {"GetItem": "get_item", "PutItem": "put_item", "UpdateItem": "update_item", "Query10": "query",
+         "BatchWrite25": "batch_write_item"}
+
+
+class RawClient:
+    """A keep-alive HTTP/1.1 client speaking DynamoDB's JSON protocol (no signing: servers here do not check)."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection(_HOST, port, timeout=60)
+        self.auth = ("AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, "
+                     "SignedHeaders=host;x-amz-date;x-amz-target, Signature=" + "0" * 64)
+
+    def call(self, op: str, body: dict[str, Any]) -> bytes:
+        data = json.dumps(body).encode()
+        self.conn.request("POST", "/", data, {
+            "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": f"DynamoDB_20120810.{_TARGETS[op]}",
+            "X-Amz-Date": "20260101T000000Z", "Authorization": self.auth,
+        })
+        resp = self.conn.getresponse()
+        out = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"{op}: HTTP {resp.status}: {out[:300]!r}")
+        return out
+
+    def ping(self) -> bytes:
+        """``GET /``: the HTTP round trip (client, loopback, uvicorn, the app's dispatch) with no store call."""
+        self.conn.request("GET", "/")
+        resp = self.conn.getresponse()
+        return resp.read()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _boto_client(port: int) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("dynamodb", endpoint_url=f"http://{_HOST}:{port}", region_name="us-east-1",
+                        aws_access_key_id="bench", aws_secret_access_key="bench",
+                        config=Config(retries={"mode": "standard", "total_max_attempts": 1},
+                                      max_pool_connections=16, tcp_keepalive=True))
+
+
+class BotoClient:
+    """boto3's client API, one client per worker."""
+
+    def __init__(self, port: int) -> None:
+        self.client = _boto_client(port)
+
+    def call(self, op: str, body: dict[str, Any]) -> Any:
+        return getattr(self.client, _BOTO[op])(**body)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+# ----------------------------------------------------------------- servers
+
+
+def _wait(port: int, proc: subprocess.Popen[bytes] | None, timeout: float = 60) -> None:
+    from storeswap.backends.dynamodb import wait_for_http
+
+    wait_for_http(_HOST, port, timeout, proc)
+
+
+def start_gateway(store: str, workers: int = 1) -> tuple[int, subprocess.Popen[bytes]]:
+    """``storeswap serve --store STORE [--workers N]`` on a free port, as a child process."""
+    from storeswap.backends.dynamodb import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "storeswap.cli", "--quiet", "serve", "--store", store, "--port", str(port),
+         "--workers", str(workers)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    _wait(port, proc)
+    return port, proc
+
+
+def _prepare(port: int) -> None:
+    c = _boto_client(port)
+    for name in (TABLE, WRITE_TABLE):
+        with contextlib.suppress(c.exceptions.ResourceNotFoundException):
+            c.delete_table(TableName=name)
+        c.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                                  {"AttributeName": "sk", "KeyType": "RANGE"}],
+                       AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                             {"AttributeName": "sk", "AttributeType": "N"}],
+                       BillingMode="PAY_PER_REQUEST")
+        c.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
+    items = [{"pk": {"S": f"g#{i}"}, "sk": {"N": "0"}, "payload": {"S": PAYLOAD}} for i in range(200)]
+    items += [{"pk": {"S": "q"}, "sk": {"N": str(i)}, "payload": {"S": PAYLOAD}} for i in range(20)]
+    for i in range(0, len(items), 25):
+        c.batch_write_item(RequestItems={TABLE: [{"PutRequest": {"Item": it}} for it in items[i:i + 25]]})
+    c.close()
+
+
+# ------------------------------------------------------------------ timing
+
+
+def _cell(make: Callable[[], Any], op: str, clients: int, calls: int, offset: int) -> tuple[list[float], float]:
+    """``calls`` calls of ``op`` per client on ``clients`` threads; latencies (ms) and wall seconds."""
+    workers = [make() for _ in range(clients)]
+    lat: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(clients + 1)
+
+    def work(w: int) -> None:
+        client = workers[w]
+        bodies = [_bodies(op, w, offset + i) for i in range(calls)]
+        client.call(op, bodies[0])  # warm the connection
+        barrier.wait()
+        try:
+            for body in bodies:
+                t = time.perf_counter_ns()
+                client.call(op, body)
+                lat[w].append((time.perf_counter_ns() - t) / 1e6)
+        except BaseException as e:  # reported after the cell
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    for c in workers:
+        c.close()
+    if errors:
+        raise RuntimeError(f"{op}: {errors[0]}") from errors[0]
+    return [x for per in lat for x in per], wall
+
+
+def _pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def _overhead(store_url: str, port: int, calls: int, ops: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Per op: p50 (ms) of an in-process port call on a store like the gateway's, and of the same request
+    through the raw HTTP client to the gateway, interleaved call by call."""
+    from storeswap import BatchPut, open_store
+    from storeswap.core.schema import KeyAttribute, TableSpec
+
+    store = open_store(store_url)
+    read, write = f"{TABLE}_direct", f"{WRITE_TABLE}_direct"
+    for name in (read, write):
+        if store.table_exists(name):
+            store.delete_table(name)
+        store.create_table(TableSpec(name, KeyAttribute("pk"), KeyAttribute("sk", "N")))
+    store.bulk_put(read, [{"pk": f"g#{i}", "sk": 0, "payload": PAYLOAD} for i in range(200)]
+                   + [{"pk": "q", "sk": i, "payload": PAYLOAD} for i in range(20)])
+    calls_by_op: dict[str, Callable[[int], Any]] = {
+        "GetItem": lambda i: store.get(read, {"pk": f"g#{i % 200}", "sk": 0}),
+        "PutItem": lambda i: store.put(write, {"pk": f"p#d#{i}", "sk": 0, "payload": PAYLOAD}),
+        "UpdateItem": lambda i: store.update(write, {"pk": f"u#d#{i % 50}", "sk": 0}, "ADD n :one",
+                                             values={":one": Decimal(1)}),
+        "Query10": lambda i: store.query(read, "pk = :p", values={":p": "q"}, limit=10),
+        "BatchWrite25": lambda i: store.batch_write(
+            [BatchPut(write, {"pk": f"b#d#{i}", "sk": j, "payload": PAYLOAD}) for j in range(25)]),
+    }
+    client = RawClient(port)
+    client.ping()
+    floor: list[float] = []
+    for _ in range(calls):
+        t = time.perf_counter_ns()
+        client.ping()
+        floor.append((time.perf_counter_ns() - t) / 1e6)
+    http_floor = statistics.median(floor)
+    out: dict[str, dict[str, float]] = {}
+    for op in ops:
+        call = calls_by_op[op]
+        call(0)
+        client.call(op, _bodies(op, 50, 900_000))
+        direct: list[float] = []
+        wire: list[float] = []
+        for i in range(calls):
+            body = _bodies(op, 50, 900_001 + i)
+            t = time.perf_counter_ns()
+            call(i + 1)
+            direct.append((time.perf_counter_ns() - t) / 1e6)
+            t = time.perf_counter_ns()
+            client.call(op, body)
+            wire.append((time.perf_counter_ns() - t) / 1e6)
+        d, w = statistics.median(direct), statistics.median(wire)
+        out[op] = {"direct_p50_ms": d, "gateway_raw_p50_ms": w, "overhead_us": (w - d) * 1000,
+                   "http_floor_p50_ms": http_floor, "translation_us": (w - d - http_floor) * 1000}
+    client.close()
+    for name in (read, write):
+        store.delete_table(name)
+    store.close()
+    return out
+
+
+def _adapter_ratio(port: int, calls: int) -> dict[str, dict[str, float]]:
+    """DynamoDB adapter vs raw boto3 on the same server, interleaved call by call: p50s and their ratio."""
+    from storeswap import BatchPut, open_store
+
+    store = open_store(f"dynamodb://{_HOST}:{port}")
+    raw = _boto_client(port)
+    pairs: dict[str, tuple[Callable[[int], Any], Callable[[int], Any]]] = {
+        "GetItem": (lambda i: store.get(TABLE, {"pk": f"g#{i % 200}", "sk": 0}),
+                    lambda i: raw.get_item(**_bodies("GetItem", 0, i))),
+        "PutItem": (lambda i: store.put(WRITE_TABLE, {"pk": f"p#a#{i}", "sk": 0, "payload": PAYLOAD}),
+                    lambda i: raw.put_item(**_bodies("PutItem", 99, i))),
+        "UpdateItem": (lambda i: store.update(WRITE_TABLE, {"pk": f"u#a#{i % 50}", "sk": 0}, "ADD n :one",
+                                              values={":one": Decimal(1)}),
+                       lambda i: raw.update_item(**_bodies("UpdateItem", 98, i))),
+        "Query10": (lambda i: store.query(TABLE, "pk = :p", values={":p": "q"}, limit=10),
+                    lambda i: raw.query(**_bodies("Query10", 0, i))),
+        "BatchWrite25": (lambda i: store.batch_write(
+            [BatchPut(WRITE_TABLE, {"pk": f"b#a#{i}", "sk": j, "payload": PAYLOAD}) for j in range(25)]),
+            lambda i: raw.batch_write_item(**_bodies("BatchWrite25", 97, i))),
+    }
+    out: dict[str, dict[str, float]] = {}
+    for op, (adapter, direct) in pairs.items():
+        adapter(0)
+        direct(0)
+        a_lat: list[float] = []
+        r_lat: list[float] = []
+        for i in range(calls):
+            for fn, sink in ((adapter, a_lat), (direct, r_lat)) if i % 2 == 0 else ((direct, r_lat), (adapter, a_lat)):
+                t = time.perf_counter_ns()
+                fn(i + 1)
+                sink.append((time.perf_counter_ns() - t) / 1e6)
+        a, r = statistics.median(a_lat), statistics.median(r_lat)
+        out[op] = {"adapter_p50_ms": a, "boto3_p50_ms": r, "ratio": a / r}
+    store.close()
+    raw.close()
+    return out
+
+
+# -------------------------------------------------------------------- run
+
+
+def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1, 8),
+        postgres: str | None = "postgres", ops: tuple[str, ...] = OPS, pg_workers: int = 2) -> dict[str, Any]:
+    """Run the benchmark; returns the results (see :func:`render`)."""
+    from storeswap.backends.dynamodb import start_moto
+
+    servers: dict[str, int] = {}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        servers["gateway-memory"], proc = start_gateway("memory")
+        procs.append(proc)
+        pg_url = None
+        if postgres:
+            if "://" not in postgres:
+                from storeswap.backends.postgres import provision
+
+                pg_url = provision()
+            else:
+                pg_url = postgres
+            servers["gateway-postgres"], proc = start_gateway(pg_url)
+            procs.append(proc)
+            if pg_workers > 1:
+                servers[f"gateway-postgres-{pg_workers}w"], proc = start_gateway(pg_url, pg_workers)
+                procs.append(proc)
+        moto_url = start_moto()
+        servers["moto"] = int(moto_url.rsplit(":", 1)[1])
+        for port in servers.values():
+            _prepare(port)
+        cells: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+        makers = {"raw": RawClient, "boto3": BotoClient}
+        for r in range(rounds):
+            for op in ops:
+                for kind, make in makers.items():
+                    for clients in concurrency:
+                        per_client = max(1, calls // clients)
+                        for name, port in servers.items():
+                            lat, wall = _cell(lambda p=port, m=make: m(p), op, clients, per_client,
+                                              offset=r * 100_000 + clients * 10_000)
+                            cell = cells.setdefault((name, op, kind, clients), {"lat": [], "wall": 0.0, "n": 0})
+                            cell["lat"].extend(lat)
+                            cell["wall"] += wall
+                            cell["n"] += len(lat)
+        rows = []
+        for (name, op, kind, clients), cell in cells.items():
+            rows.append({"server": name, "op": op, "client": kind, "clients": clients,
+                         "p50_ms": _pct(cell["lat"], 0.5), "p99_ms": _pct(cell["lat"], 0.99),
+                         "rps": cell["n"] / cell["wall"], "n": cell["n"]})
+        overhead = {}
+        stores = {"memory": ("memory://", servers["gateway-memory"])}
+        if pg_url:
+            stores["postgres"] = (pg_url, servers["gateway-postgres"])
+        for store_kind, (url, port) in stores.items():
+            for op, v in _overhead(url, port, calls, ops).items():
+                overhead[f"{store_kind}/{op}"] = v
+        ratios = _adapter_ratio(servers["gateway-memory"], calls)
+        return {"rows": rows, "overhead": overhead, "adapter_vs_boto3": ratios, "load": os.getloadavg(),
+                "cpus": os.cpu_count(), "calls": calls, "rounds": rounds}
+    finally:
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def render(result: dict[str, Any]) -> str:
+    """The results as Markdown tables."""
+    rows = result["rows"]
+    servers = list(dict.fromkeys(r["server"] for r in rows))
+    lines = [f"Load average {', '.join(f'{x:.2f}' for x in result['load'])} on {result['cpus']} CPUs; "
+             f"{result['rounds']} interleaved rounds of {result['calls']} calls per cell.", ""]
+    head = " | ".join(f"{s} p50 / p99 ms · req/s" for s in servers)
+    lines += [f"| op | client | conc | {head} | best gateway-postgres / moto req/s |", "|" + "---|" * (4 + len(servers))]
+    keys = list(dict.fromkeys((r["op"], r["client"], r["clients"]) for r in rows))
+    for op, client, clients in keys:
+        cells, rps = [], {}
+        for s in servers:
+            r = next(x for x in rows if (x["server"], x["op"], x["client"], x["clients"]) == (s, op, client, clients))
+            cells.append(f"{r['p50_ms']:.3f} / {r['p99_ms']:.3f} · {r['rps']:.0f}")
+            rps[s] = r["rps"]
+        best = max((v for k, v in rps.items() if k.startswith("gateway-postgres")), default=float("nan"))
+        factor = best / rps["moto"]
+        lines.append(f"| {op} | {client} | {clients} | {' | '.join(cells)} | {factor:.1f}x |")
+    lines += ["", "Server-side overhead (gateway p50 via raw HTTP minus the same port call in process, interleaved; includes the client's HTTP work):", "",
+              "| store/op | in-process p50 ms | gateway raw p50 ms | overhead µs | HTTP floor (GET /) p50 ms "
+              "| translation µs (overhead - floor) |", "|---|---|---|---|---|---|"]
+    for k, v in result["overhead"].items():
+        lines.append(f"| {k} | {v['direct_p50_ms']:.3f} | {v['gateway_raw_p50_ms']:.3f} | {v['overhead_us']:.0f} "
+                     f"| {v['http_floor_p50_ms']:.3f} | {v['translation_us']:.0f} |")
+    lines += ["", "DynamoDB adapter vs raw boto3, gateway over memory as the server (interleaved pairs):", "",
+              "| op | adapter p50 ms | boto3 p50 ms | ratio |", "|---|---|---|---|"]
+    for op, v in result["adapter_vs_boto3"].items():
+        lines.append(f"| {op} | {v['adapter_p50_ms']:.3f} | {v['boto3_p50_ms']:.3f} | {v['ratio']:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m storeswap.gateway.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=200, help="calls per cell and round (split over the clients)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", default="1,8")
+    parser.add_argument("--postgres", default="postgres", help="store for the PostgreSQL gateway ('' to leave it out)")
+    parser.add_argument("--ops", default=",".join(OPS))
+    parser.add_argument("--pg-workers", type=int, default=2, help="also a PostgreSQL gateway with this many worker processes (1: none)")
+    parser.add_argument("--out", help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    result = run(calls=args.calls, rounds=args.rounds,
+                 concurrency=tuple(int(c) for c in args.concurrency.split(",")),
+                 postgres=args.postgres or None, ops=tuple(args.ops.split(",")), pg_workers=args.pg_workers)
+    print(render(result))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=2)
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""``storeswap serve``: the DynamoDB gateway in the foreground."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from storeswap.connect import open_store, redact_url
+from storeswap.core.errors import ConfigurationError
+
+__all__ = ["register", "serve_command", "NON_LOOPBACK_WARNING"]
+
+NON_LOOPBACK_WARNING = (
+    "warning: the gateway listens on {host}, reachable from other machines, and --auth is off: "
+    "anyone who can connect can read and change every table. Use --auth sigv4 --credentials FILE."
+)
+
+
+def serve_command(
+    store: Annotated[str, typer.Option("--store", help="Store URL or name: memory, postgres, dynamodb, postgresql://...")],
+    host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    auth: Annotated[str, typer.Option("--auth", help="none, or sigv4 (verify AWS Signature V4; needs --credentials).")] = "none",
+    credentials: Annotated[
+        Path | None, typer.Option("--credentials", help="AWS shared-credentials file of the accepted access keys.")
+    ] = None,
+    region: Annotated[str, typer.Option("--region", help="Region named in ARNs and the health line.")] = "us-east-1",
+    max_body: Annotated[int, typer.Option("--max-body", help="Largest request body accepted, in bytes.")] = 16 * 1024 * 1024,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="Threads for store calls (default: inline for memory, 16 otherwise).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Server processes, each with its own store connection (not for memory).")
+    ] = 1,
+) -> None:
+    """Serve DynamoDB's API (JSON 1.0 over HTTP) over a store, so unchanged AWS SDK code runs on it."""
+    from storeswap.gateway.server import is_loopback, serve, serve_workers
+    from storeswap.gateway.sigv4 import SigV4Verifier, load_credentials
+
+    verifier = None
+    if auth == "sigv4":
+        if credentials is None:
+            raise ConfigurationError("--auth sigv4 needs --credentials FILE (an AWS shared-credentials file)")
+        verifier = SigV4Verifier(load_credentials(credentials))
+    elif auth != "none":
+        raise ConfigurationError(f"--auth is none or sigv4, not {auth!r}")
+    if verifier is None and not is_loopback(host):
+        typer.echo(NON_LOOPBACK_WARNING.format(host=host), err=True)
+    if workers > 1:
+        url = _shared_url(store)
+        typer.echo(
+            f"storeswap gateway: DynamoDB API on http://{host}:{port} over {redact_url(url)} in {workers} worker "
+            f"processes; auth {'sigv4' if verifier else 'off'}. Ctrl-C stops it.",
+            err=True,
+        )
+        serve_workers(url, workers=workers, host=host, port=port,
+                      credentials=str(credentials) if verifier else None, region=region, max_body=max_body,
+                      threads=threads)
+        return
+    if workers < 1:
+        raise ConfigurationError("--workers is at least 1")
+    with open_store(store) as backing:
+        url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        typer.echo(
+            f"storeswap gateway: DynamoDB API on {url} over {backing.kind} ({redact_url(store)}); "
+            f"auth {'sigv4' if verifier else 'off'}. Ctrl-C stops it.",
+            err=True,
+        )
+        serve(backing, host=host, port=port, auth=verifier, region=region, max_body=max_body, threads=threads)
+
+
+def _shared_url(store: str) -> str:
+    """A URL every worker process can open on the same data (provisioning a bare name here, once)."""
+    import importlib
+
+    name = store.strip().lower()
+    if name in ("memory", "memory://") or name.startswith("memory:"):
+        raise ConfigurationError("--workers needs a store outside the process: each worker would get its own memory store")
+    if "://" in store:
+        return store
+    backends = {"postgres": "storeswap.backends.postgres", "dynamodb": "storeswap.backends.dynamodb"}
+    if name not in backends:
+        raise ConfigurationError(f"unknown store {store!r}: use postgres, dynamodb or a URL with --workers")
+    return str(importlib.import_module(backends[name]).provision())
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to the CLI."""
+    app.command("serve")(serve_command)
