@@ -19,10 +19,10 @@ from typing import Annotated
 
 import typer
 
+from storeswap.cli.progress import RichCopyProgress
 from storeswap.connect import open_store, redact_url
 from storeswap.migrate.check import CheckReport, check_table
 from storeswap.migrate.copy import copy_identity, copy_table, state_backend
-from storeswap.migrate.progress import RichCopyProgress
 from storeswap.migrate.sources import ScanSource, open_source
 from storeswap.migrate.state import default_state_path
 from storeswap.migrate.verify import DEFAULT_BUCKETS, VerifyReport, verify_tables

@@ -1,13 +1,15 @@
-"""The ``storeswap`` command line.
+"""The ``storeswap`` command line: the one driving package of commands.
 
-Each feature registers its sub-commands from its own module (see
-``_COMMAND_MODULES``) so that this file stays a thin shell: option parsing,
-one-line errors, and ``--debug`` for the traceback.
+One module per command group (``stores``, ``migrate``, ``bench``,
+``evaluate``, ``serve``) registers its sub-commands on :data:`app`, and the
+progress displays live here too, so the libraries (``storeswap.migrate``,
+``storeswap.benchmarks``, ``storeswap.evaluate``, ``storeswap.gateway``)
+import neither typer nor rich.  This module stays a thin shell: option
+parsing, one-line errors, and ``--debug`` for the traceback.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 from typing import Annotated
@@ -15,6 +17,7 @@ from typing import Annotated
 import typer
 
 from storeswap import __version__
+from storeswap.cli import bench, evaluate, migrate, serve, stores
 from storeswap.core.errors import StoreError
 from storeswap.redaction import RedactingFilter, redact
 
@@ -28,14 +31,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-#: Modules with a ``register(app)`` function adding their sub-commands.
-_COMMAND_MODULES = (
-    "storeswap.commands.stores",
-    "storeswap.migrate.commands",
-    "storeswap.benchmarks.commands",
-    "storeswap.evaluate.commands",
-    "storeswap.gateway.commands",
-)
+#: Modules with a ``register(app)`` function adding their sub-commands, in help order.
+_COMMAND_MODULES = (stores, migrate, bench, evaluate, serve)
 
 _state = {"debug": False}
 
@@ -66,16 +63,15 @@ def _root(
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+_registered: list[bool] = []
+
+
 def _register_all() -> None:
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            # A feature module that is not part of this build yet; its commands are absent.
-            if e.name is not None and name.startswith(e.name):
-                continue
-            raise
+    if _registered:
+        return
+    for module in _COMMAND_MODULES:
         module.register(app)
+    _registered.append(True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +104,3 @@ def main(argv: list[str] | None = None) -> int:
     # In standalone_mode=False, click returns typer.Exit's code instead of raising it.
     return int(rc) if isinstance(rc, int) else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
