@@ -2,8 +2,9 @@
 
 Exit codes: ``migrate`` 0 when the copy finished, 1 when ``check`` found a
 blocking problem (and no ``--force``); ``verify`` 0 when identical, 1 when
-the tables differ, 2 on any error; ``check`` 0, or 1 with a blocking finding;
-errors are one line (``--debug`` for the traceback).
+the tables differ; ``check`` 0, or 1 with a blocking finding; errors are one
+line with the codes of :mod:`storeswap.cli.exit_codes` (``--debug`` for the
+traceback).
 
 Exit codes are raised as ``SystemExit``, not ``typer.Exit``: ``cli.main``
 runs the app with ``standalone_mode=False``, where click turns ``Exit`` into
@@ -13,7 +14,6 @@ a return value that ``main`` does not pass on.
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -48,10 +48,6 @@ PartitionKeyOpt = Annotated[
     str | None, typer.Option("--partition-key", help="Export source without a spec file: partition key as name:S|N|B.")
 ]
 SortKeyOpt = Annotated[str | None, typer.Option("--sort-key", help="Export source: sort key as name:S|N|B.")]
-
-
-def _debug() -> bool:
-    return logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
 def _print_check(report: CheckReport) -> None:
@@ -199,20 +195,13 @@ def verify(
     partition_key: PartitionKeyOpt = None,
     sort_key: SortKeyOpt = None,
 ) -> None:
-    """Compare two tables item by item (bucket digests, then a field-level diff). Exit 0 identical, 1 differ, 2 error."""
+    """Compare two tables item by item (bucket digests, then a field-level diff). Exit 0 identical, 1 differ."""
     src: ScanSource | None = None
     dst: ScanSource | None = None
     try:
         src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
         dst = open_source(target)
         report = verify_tables(src, dst, table, target_table, buckets, segments=segments, max_details=max_details)
-    except KeyboardInterrupt:
-        raise
-    except Exception as e:
-        if _debug():
-            raise
-        typer.echo(f"error: {type(e).__name__}: {e}", err=True)
-        raise SystemExit(2) from None
     finally:
         for s in (src, dst):
             if s is not None:
