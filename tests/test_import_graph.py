@@ -226,3 +226,8 @@ def test_the_terminal_check_finds_a_planted_rich_import(tmp_path: Path) -> None:
     (pkg / "lib" / "ok.py").write_text("import richer\nimport json\n")
     (pkg / "cli.py").write_text("import typer\n")
     assert terminal_imports(pkg, ("planted.lib",)) == ["planted.lib.bar imports rich.progress"]
+
+
+def test_settings_is_a_leaf(graph) -> None:
+    edges, _ = graph
+    assert edges["storeswap.settings"] == set()

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
-import os
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -36,6 +35,7 @@ import pytest
 
 pytest.register_assert_rewrite("storeswap.contract_tests.helpers")
 
+from storeswap import settings  # noqa: E402
 from storeswap.contract_tests.factory import factory_name, load_factory  # noqa: E402
 from storeswap.contract_tests.markers import GAP_KINDS, GAP_MARK  # noqa: E402
 from storeswap.contract_tests.requirements import is_known  # noqa: E402
@@ -123,8 +123,7 @@ def selected_stores(config: pytest.Config) -> list[StoreChoice]:
         return cached  # type: ignore[no-any-return]
     names: list[str] = list(config.getoption("storeswap_stores") or [])
     if not names:
-        env = os.environ.get("STORESWAP_STORES", "")
-        names = [n.strip() for n in env.split(",") if n.strip()]
+        names = settings.get_list(settings.STORES)
     factories: list[str] = list(config.getoption("storeswap_factories") or [])
     if not names and not factories:
         names = ["memory"]
