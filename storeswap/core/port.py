@@ -33,6 +33,7 @@ from storeswap.core.requests import (
     WriteRequest,
 )
 from storeswap.core.schema import IndexKeys, TableSpec, validate_table_name
+from storeswap.core.streams import StreamMethods
 from storeswap.core.values import Item, Key, item_size, normalize_item
 
 __all__ = [
@@ -188,7 +189,7 @@ class _SpecCache:
     lock: threading.Lock = field(factory=threading.Lock)
 
 
-class ItemStore(ABC):
+class ItemStore(StreamMethods, ABC):
     """A store of DynamoDB-shaped tables (the port).
 
     Open one with :func:`storeswap.open_store`.  Methods take plain Python
