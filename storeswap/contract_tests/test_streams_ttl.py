@@ -195,6 +195,9 @@ def test_insert_modify_remove_in_item_order(store: ItemStore, table_factory: Tab
     assert records[2].new_image is None and records[2].old_image["n"] == Decimal(2)  # type: ignore[index]
     assert all(r.by_system is False and r.user_identity is None for r in records)
     assert all(r.keys == {"pk": "a", "sk": "1"} for r in records)
+    for r in records:  # approximate creation time: an aware datetime near the clock
+        assert r.created is not None and r.created.tzinfo is not None
+        assert abs(r.created.timestamp() - time.time()) < 3600
 
 
 @pytest.mark.req("S3")
@@ -213,6 +216,7 @@ def test_stream_view_types(store: ItemStore, table_factory: TableFactory, view: 
 
 
 @pytest.mark.req("S4")
+@notyet(["dynamodb"], reason="moto records a MODIFY for a put or an update that leaves the item as it was")
 def test_a_write_that_changes_nothing_records_nothing(store: ItemStore, table_factory: TableFactory) -> None:
     table = _stream_table(table_factory)
     store.put(table, {"pk": "a", "sk": "1", "n": 1, "s": {"x", "y"}})
@@ -373,29 +377,44 @@ def test_a_reader_behind_the_retention_window_is_told(store: ItemStore, table_fa
 
 
 @pytest.mark.req("S9")
-def test_a_stream_enabled_and_disabled_on_an_existing_table(store: ItemStore, table_factory: TableFactory) -> None:
+def test_a_stream_enabled_on_an_existing_table(store: ItemStore, table_factory: TableFactory) -> None:
     table = table_factory()
     store.put(table, {"pk": "a", "sk": "before"})
     assert store.set_stream(table, "KEYS_ONLY").stream == "KEYS_ONLY"
+    assert store.describe_table(table).stream == "KEYS_ONLY"
     with pytest.raises(ValidationError):
         store.set_stream(table, "NEW_IMAGE")  # disable first, as on DynamoDB
+    with pytest.raises(ValidationError):
+        store.set_stream(table, "ALL")  # type: ignore[arg-type]
     store.put(table, {"pk": "a", "sk": "during"})
-    first = _records(store, table)
-    assert [r.keys["sk"] for r in first] == ["during"]
-    assert first[0].new_image is None
+    records = _records(store, table)
+    assert [(r.kind, r.keys["sk"], r.view) for r in records] == [("INSERT", "during", "KEYS_ONLY")]
+    assert records[0].new_image is None and records[0].old_image is None
+
+
+@pytest.mark.req("S9")
+@notyet(
+    ["dynamodb"],
+    reason="moto: after a stream is disabled PutItem and DescribeStream fail with HTTP 500, "
+    "and a disabled stream cannot be enabled again (ResourceInUseException)",
+)
+def test_a_stream_disabled_and_enabled_again(store: ItemStore, table_factory: TableFactory) -> None:
+    table = _stream_table(table_factory, "KEYS_ONLY")
+    store.put(table, {"pk": "a", "sk": "during"})
     assert store.set_stream(table, None).stream is None
     with pytest.raises(ValidationError):
         store.set_stream(table, None)
-    with pytest.raises(ValidationError):
-        store.set_stream(table, "ALL")  # type: ignore[arg-type]
     store.put(table, {"pk": "a", "sk": "after"})
-    # The disabled stream's records stay readable through its positions, and it records nothing more.
+    # The disabled stream's records stay readable, and it records nothing more.
     assert [r.keys["sk"] for r in _records(store, table)] == ["during"]
+    old_position = store.changes(table).position
     store.set_stream(table, "NEW_IMAGE")
     store.put(table, {"pk": "a", "sk": "again"})
     second = _records(store, table)
     assert [(r.keys["sk"], r.view) for r in second] == [("again", "NEW_IMAGE")]
     assert second[0].new_image == {"pk": "a", "sk": "again"}
+    # A position of the earlier stream still reads that stream (until it is trimmed).
+    assert _records(store, table, after=old_position) == []
 
 
 @pytest.mark.req("S7", "S5", "S6")
