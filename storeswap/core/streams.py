@@ -11,6 +11,7 @@ has a working default built on scan and conditional delete.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -68,6 +69,8 @@ class StreamMethods:
 
     #: True when the store removes expired items by itself (DynamoDB on AWS); the background sweeper is not needed.
     native_ttl_sweeper: bool = False
+    #: The running background sweeper, once :meth:`start_ttl_sweeper` started one.
+    ttl_sweeper: TtlSweeper | None = None
 
     if TYPE_CHECKING:
 
@@ -232,8 +235,11 @@ class StreamMethods:
             raise ValidationError("the TTL sweep interval is a positive number of seconds")
         if self.native_ttl_sweeper:
             return None
+        if self.ttl_sweeper is not None:
+            self.ttl_sweeper.stop()
         sweeper = TtlSweeper(self, float(interval_s))  # type: ignore[arg-type]
         sweeper.start()
+        self.ttl_sweeper = sweeper
         return sweeper
 
     # -------------------------------------------------------------- primitives
@@ -290,7 +296,11 @@ class StreamMethods:
 
 
 class TtlSweeper:
-    """A daemon thread running ``expire`` on every TTL table of a store, every ``interval_s`` seconds."""
+    """A daemon thread running ``expire`` on every TTL table of a store, every ``interval_s`` seconds.
+
+    It also runs the retention trimmer (``trim_changes``) on tables with a
+    stream, where the store has one (S8).
+    """
 
     def __init__(self, store: ItemStore, interval_s: float) -> None:
         self._store = weakref.ref(store)
@@ -323,6 +333,9 @@ class TtlSweeper:
                 spec = store.spec(name)
                 if spec.ttl_attribute is not None:
                     removed += store.expire(name)
+                if spec.stream is not None:
+                    with contextlib.suppress(NotSupported):  # DynamoDB trims by itself
+                        store.trim_changes(name)
             except StoreError as e:  # a table deleted mid-sweep, a transient error: next round
                 _log.warning("TTL sweep of %s: %s: %s", name, type(e).__name__, e)
         self.removed += removed

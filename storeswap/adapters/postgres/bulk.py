@@ -57,6 +57,8 @@ def _column_types(lay: Layout) -> list[str]:
             out.append("bigint")
         elif col == "item":
             out.append("bytea")
+        elif col == "ttl":
+            out.append("numeric")
         else:
             out.append(_PG_TYPES[kinds[col]])
     return out
@@ -124,6 +126,8 @@ def _write_chunk(
         try:
             with store._pool.connection() as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (locks,))
+                if not store.bulk_changes:  # a migration's load is not a change stream's business (changelog.py)
+                    conn.execute("SET LOCAL storeswap.changelog = 'off'")
                 try:
                     # Optimistic: into a fresh table (a migration) no key exists yet, and COPY straight
                     # into the table is half the server work of staging + upsert.

@@ -23,6 +23,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -31,9 +32,11 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from storeswap.adapters.postgres import changelog
 from storeswap.adapters.postgres.codec import decode_item, encode_item, encode_value
 from storeswap.adapters.postgres.errors import DRIVER_ERRORS, is_retryable_conflict, map_error
 from storeswap.adapters.postgres.layout import CATALOG, METADATA, TOKENS, KeyColumn, Layout
+from storeswap.core.changes import Shard, ShardRead, StreamInfo
 from storeswap.core.engine import index_view, plan_transaction, plan_write
 from storeswap.core.errors import (
     ConfigurationError,
@@ -58,7 +61,7 @@ from storeswap.core.requests import (
     UpdateRequest,
     WriteRequest,
 )
-from storeswap.core.schema import IndexKeys, TableSpec
+from storeswap.core.schema import IndexKeys, StreamView, TableSpec
 from storeswap.core.values import Item
 
 __all__ = ["PostgresStore", "parse_url"]
@@ -156,9 +159,13 @@ class PostgresStore(ItemStore):
 
     kind = "postgres"
 
-    def __init__(self, url: str, *, pool_size: int = 10, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, connect_timeout: float = 10.0, bulk_changes: bool = False
+    ) -> None:
         super().__init__()
         self._url = url
+        #: Whether ``bulk_put`` (COPY) writes change records on streamed tables (a migration's load does not).
+        self.bulk_changes = bulk_changes
         sa_url, self.conninfo = parse_url(url)
         self._layouts: dict[str, Layout] = {}
         self._layout_lock = threading.Lock()
@@ -208,6 +215,7 @@ class PostgresStore(ItemStore):
             c.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
             for table in METADATA.sorted_tables:
                 c.execute(sa.schema.CreateTable(table, if_not_exists=True))
+            c.connection.driver_connection.execute(changelog.TRIGGER_FUNCTION)
 
     def _layout(self, spec: TableSpec) -> Layout:
         lay = self._layouts.get(spec.name)
@@ -271,6 +279,7 @@ class PostgresStore(ItemStore):
                 if c.execute(stmt).first() is None:
                     raise TableExists(f"table {spec.name} already exists")
                 table.create(c)
+                changelog.on_create(c.connection.driver_connection, lay)
         except DRIVER_ERRORS as e:
             raise self._fail(e, None, write=True) from e
         with self._layout_lock:
@@ -291,6 +300,7 @@ class PostgresStore(ItemStore):
                 if row is None:
                     raise TableNotFound(f"table {name} does not exist")
                 c.execute(sa.schema.DropTable(sa.Table(row[0], sa.MetaData()), if_exists=True))
+                changelog.on_delete(c.connection.driver_connection, name)
         except DRIVER_ERRORS as e:
             raise self._fail(e, name, write=True) from e
         finally:
@@ -626,6 +636,49 @@ class PostgresStore(ItemStore):
                     continue
                 raise self._fail(e, table, write=True, sent=sent) from e
         raise TransactionConflict("the transaction kept conflicting with concurrent transactions")
+
+    # ------------------------------------------------------ streams and TTL (SQL in .changelog)
+
+    def _changelog(self, spec: TableSpec, fn: Callable[[_Connection], Any], *, write: bool) -> Any:
+        try:
+            with self._pool.connection() as conn:
+                return fn(conn)
+        except DRIVER_ERRORS as e:
+            raise self._fail(e, spec.name, write=write) from e
+
+    def _stream_info(self, spec: TableSpec, stream_id: str | None) -> StreamInfo:
+        return self._changelog(spec, lambda conn: changelog.stream_info(conn, spec, stream_id), write=False)
+
+    def _read_shard(self, spec: TableSpec, info: StreamInfo, shard: Shard, after: str | None, limit: int) -> ShardRead:
+        return self._changelog(
+            spec, lambda conn: changelog.read_shard(conn, spec, info, shard, after, limit), write=False
+        )
+
+    def _shard_end(self, spec: TableSpec, info: StreamInfo, shard: Shard) -> str | None:
+        return self._changelog(spec, lambda conn: changelog.shard_end(conn, info, shard), write=False)
+
+    def _set_stream(self, spec: TableSpec, view: StreamView | None) -> None:
+        self._changelog(spec, lambda conn: changelog.set_stream(conn, self._layout(spec), view), write=True)
+        self._layouts.pop(spec.name, None)
+
+    def _set_ttl(self, spec: TableSpec, attribute: str | None) -> None:
+        self._changelog(spec, lambda conn: changelog.set_ttl(conn, self._layout(spec), attribute), write=True)
+        self._layouts.pop(spec.name, None)
+
+    def _trim_changes(self, spec: TableSpec, retention_s: float | None) -> int:
+        return int(self._changelog(spec, lambda conn: changelog.trim(conn, spec.name, retention_s), write=True))
+
+    def _expire(self, spec: TableSpec, now: Decimal) -> int:
+        lay = self._layout(spec)
+        for _ in range(MAX_TX_ATTEMPTS):
+            try:
+                with self._pool.connection() as conn:
+                    return changelog.expire(conn, lay, now)
+            except DRIVER_ERRORS as e:
+                if is_retryable_conflict(e):
+                    continue  # a deadlock with a transaction: the next sweep round starts over
+                raise self._fail(e, spec.name, write=True) from e
+        raise TransactionConflict("the TTL sweep kept conflicting with concurrent transactions")
 
     def _token_seen(self, conn: _Connection, token: str, fingerprint: str) -> bool:
         """Claim an idempotency token inside the transaction; True when it is a repeat within the window (T3)."""
