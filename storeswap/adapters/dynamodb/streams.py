@@ -70,6 +70,11 @@ class DynamoStreamMethods:
             self._streams_client_cache = make_client(self._config, service="dynamodbstreams")
         return self._streams_client_cache
 
+    @streams_client.setter
+    def streams_client(self, client: Any) -> None:
+        """Use a ready-made streams client (tests give one with a shard lineage moto cannot make)."""
+        self._streams_client_cache = client
+
     def _streams_error(self, e: Exception, *, write: bool = False) -> StoreError:
         if isinstance(e, ClientError):
             code = str(e.response.get("Error", {}).get("Code", ""))
