@@ -37,7 +37,7 @@ __all__ = ["changelog_cost", "consumer_rate", "sweeper_rate", "run", "main"]
 
 def _percentile(values: list[int], q: float) -> float:
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
     return ordered[index] / 1000.0  # microseconds
 
 
@@ -88,7 +88,7 @@ def changelog_cost(store: ItemStore, ops: int = 3000, warmup: int = 300, seed: i
                 order = [("on", on, a), ("off", off, b)]
                 rng.shuffle(order)
                 for label, table, k in order:
-                    ns = _timed(lambda table=table, k=k: op(table, k))
+                    ns = _timed(lambda table=table, k=k, op=op: op(table, k))
                     if i >= warmup:
                         lat[label].append(ns)
             ratios = sorted(x / y for x, y in zip(lat["on"], lat["off"]))
