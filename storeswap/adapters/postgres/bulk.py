@@ -29,6 +29,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from storeswap.adapters.postgres import changelog
 from storeswap.adapters.postgres.codec import encode_item
 from storeswap.adapters.postgres.errors import DRIVER_ERRORS, is_retryable_conflict
 from storeswap.adapters.postgres.layout import Layout
@@ -128,6 +129,8 @@ def _write_chunk(
                 conn.execute("SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (locks,))
                 if not store.bulk_changes:  # a migration's load is not a change stream's business (changelog.py)
                     conn.execute("SET LOCAL storeswap.changelog = 'off'")
+                elif spec.stream is not None:
+                    changelog.lock_all_shards(conn, spec.name)
                 try:
                     # Optimistic: into a fresh table (a migration) no key exists yet, and COPY straight
                     # into the table is half the server work of staging + upsert.

@@ -34,6 +34,7 @@ with ``SET LOCAL`` inside the writing transaction only.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +58,7 @@ from storeswap.core.changes import (
     change_kind,
     is_expired,
     make_record,
+    shard_of,
     ttl_expiry,
 )
 from storeswap.core.errors import StreamPositionExpired, ValidationError
@@ -71,6 +73,8 @@ __all__ = [
     "SWEEP_BATCH",
     "TRIGGER_FUNCTION",
     "on_create",
+    "lock_shards",
+    "lock_all_shards",
     "on_delete",
     "set_stream",
     "set_ttl",
@@ -252,6 +256,40 @@ def set_ttl(conn: psycopg.Connection[Any], lay: Layout, attribute: str | None) -
                 )
             )
         _save_spec(conn, attrs.evolve(lay.spec, ttl_attribute=attribute))
+
+
+def lock_shards(conn: psycopg.Connection[Any], writes: Iterable[tuple[TableSpec, Mapping[str, Any]]]) -> None:
+    """Before a multi-item write: take the shard counters it will need, in one sorted order.
+
+    The trigger takes a counter per row in statement order, so two
+    transactions over the same shards in opposite orders would deadlock
+    (PostgreSQL breaks it after ``deadlock_timeout``, the retry repeats it).
+    Taking them here first, sorted, after the items' advisory locks, leaves
+    one lock order for everyone (ADR 0021).  Tables without a stream (by the
+    spec this process knows) cost nothing.
+    """
+    names: list[str] = []
+    shards: list[int] = []
+    for spec, key in writes:
+        if spec.stream is not None:
+            names.append(spec.name)
+            shards.append(shard_of(key[spec.partition_key.name], DEFAULT_SHARDS))
+    if names:
+        conn.execute(
+            "SELECT 1 FROM storeswap_shards h JOIN storeswap_streams s ON s.id = h.stream_id"
+            " JOIN unnest(%s::text[], %s::int[]) AS w(name, shard) ON w.name = s.name AND w.shard = h.shard"
+            " WHERE s.disabled IS NULL ORDER BY h.stream_id, h.shard FOR UPDATE OF h",
+            (names, shards),
+        )
+
+
+def lock_all_shards(conn: psycopg.Connection[Any], name: str) -> None:
+    """Take every shard counter of a table's enabled stream, sorted (a bulk load that records changes)."""
+    conn.execute(
+        "SELECT 1 FROM storeswap_shards h JOIN storeswap_streams s ON s.id = h.stream_id"
+        " WHERE s.name = %s AND s.disabled IS NULL ORDER BY h.stream_id, h.shard FOR UPDATE OF h",
+        (name,),
+    )
 
 
 # ------------------------------------------------------------------- reading

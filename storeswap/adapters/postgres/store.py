@@ -571,6 +571,7 @@ class PostgresStore(ItemStore):
         for _ in range(MAX_TX_ATTEMPTS):
             try:
                 with self._pool.connection() as conn, conn.transaction(), conn.pipeline():
+                    changelog.lock_shards(conn, ((r.spec, r.key) for _, r in ordered))
                     for lock, r in ordered:
                         lay = self._layout(r.spec)
                         if isinstance(r, PutRequest):
@@ -605,6 +606,7 @@ class PostgresStore(ItemStore):
                     conn.execute(
                         "SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (locks,), prepare=True
                     )
+                    changelog.lock_shards(conn, ((r.spec, r.key) for r in reqs))
                     found = self._fetch_many(conn, entries, True)
                     olds = [found.get(i) for i in range(len(reqs))]
                     outcomes = plan_transaction(reqs, olds)
