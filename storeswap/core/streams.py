@@ -82,6 +82,19 @@ class StreamMethods:
 
     # ------------------------------------------------------------------ public
 
+    @property
+    def supports_change_streams(self) -> bool:
+        """True when the adapter implements change streams (not the defaults that raise NotSupported)."""
+        cls = type(self)
+        return all(
+            getattr(cls, name) is not getattr(StreamMethods, name) for name in ("_stream_info", "_read_shard", "_set_stream")
+        )
+
+    @property
+    def supports_ttl_settings(self) -> bool:
+        """True when the adapter can enable and disable TTL on an existing table (every store can sweep)."""
+        return type(self)._set_ttl is not StreamMethods._set_ttl
+
     def shards(self, table: str) -> list[Shard]:
         """The shards of the table's stream, every parent before its children (S6)."""
         return self._stream_info(self.spec(table), None).ordered_shards()

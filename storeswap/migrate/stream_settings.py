@@ -20,20 +20,17 @@ from typing import Any
 from storeswap.contract_tests.requirements import REQUIREMENTS
 from storeswap.core.port import ItemStore
 from storeswap.core.schema import TableSpec
-from storeswap.core.streams import StreamMethods
 
 __all__ = ["store_support", "settings_findings", "compare_settings", "stream_requirement_ids"]
 
 
 def store_support(store: ItemStore) -> dict[str, bool]:
     """``{"streams": ..., "ttl": ..., "native_ttl_sweeper": ...}`` for a store, from what its adapter implements."""
-    cls = type(store)
-    streams = all(
-        getattr(cls, name) is not getattr(StreamMethods, name) for name in ("_stream_info", "_read_shard", "_set_stream")
-    )
-    # Every store can sweep through the port's default _expire; changing the setting needs the adapter.
-    ttl = cls._set_ttl is not StreamMethods._set_ttl
-    return {"streams": streams, "ttl": ttl, "native_ttl_sweeper": bool(store.native_ttl_sweeper)}
+    return {
+        "streams": store.supports_change_streams,
+        "ttl": store.supports_ttl_settings,
+        "native_ttl_sweeper": bool(store.native_ttl_sweeper),
+    }
 
 
 def settings_findings(spec: TableSpec, target: ItemStore) -> list[dict[str, Any]]:
