@@ -168,3 +168,28 @@ def test_bad_options_are_one_clear_error(tmp_path: Path) -> None:
     assert result.exit_code != 0 and "unknown workload" in result.output
     result = CliRunner().invoke(app, ["bench", "--store", "memory", "--concurrency", "1,x", "--out", str(tmp_path)])
     assert result.exit_code != 0 and "comma-separated integers" in result.output
+
+
+def test_ratios_below_095_are_flagged_check_the_baseline(tmp_path: Path) -> None:
+    """An adapter "faster" than its raw twin means the twin does other work: both reports and the CLI say so."""
+    from storeswap.benchmarks.report import BASELINE_FLAG, baseline_flags, write_report
+    from storeswap.benchmarks.runner import BenchConfig, run_bench
+
+    result = run_bench(BenchConfig(stores=["memory"], records=50, ops=50, concurrency=[1], sizes=[50], overhead=False))
+    store = result["stores"][0]
+    ops = store["runs"][0]["ops"]
+    flagged, fine = list(ops)[:2]
+    ops[flagged]["ratio"] = {"p50": 0.7, "p99": 0.8, "paired_median": 0.74}
+    ops[fine]["ratio"] = {"p50": 1.2, "p99": 1.1, "paired_median": 0.95}  # the threshold itself is not flagged
+    for entry in store["sizes"][0]["ops"].values():
+        entry["ratio"] = {"paired_median": 1.5}
+    lines = baseline_flags(result)
+    assert len(lines) == 1 and flagged in lines[0] and "0.74x" in lines[0] and BASELINE_FLAG in lines[0]
+    paths = write_report(result, tmp_path)
+    for key in ("markdown", "html"):
+        text = paths[key].read_text(encoding="utf-8")
+        assert "Baselines to check" in text and f"0.74x ⚠ {BASELINE_FLAG}" in text
+        assert "0.95x ⚠" not in text
+    store["runs"][0]["ops"][flagged]["ratio"]["paired_median"] = 1.0
+    assert baseline_flags(result) == []
+    assert "Baselines to check" not in write_report(result, tmp_path / "ok")["markdown"].read_text(encoding="utf-8")

@@ -53,7 +53,7 @@ def bench(
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from storeswap.benchmarks.report import emulator_banner, write_report
+    from storeswap.benchmarks.report import baseline_flags, emulator_banner, write_report
     from storeswap.benchmarks.runner import BenchConfig, run_bench
     from storeswap.benchmarks.workloads import make_workload
 
@@ -88,6 +88,8 @@ def bench(
         progress.update(task, description="writing the report")
         paths = write_report(doc, out)
     for line in emulator_banner(doc):
+        typer.echo(f"warning: {line}", err=True)
+    for line in baseline_flags(doc):
         typer.echo(f"warning: {line}", err=True)
     typer.echo(f"report: {paths['html']} (also {paths['markdown'].name}, {paths['results'].name})")
 

@@ -5,7 +5,12 @@ same codec, so the adapter/raw ratio measures what the adapter adds — the
 port's validation, expression handling, pooling — and not a different
 amount of work.  Writes that depend on the current item use the same
 compare-and-swap as the adapter (read, change in Python, ``UPDATE ... WHERE
-item = <bytes read>``), the least a correct raw client can do on this layout.
+item = <bytes read>``, rewriting the index columns with the item), the least
+a correct raw client can do on this layout.  An index query names the
+partial index's predicate (``<index key columns> IS NOT NULL``), as a
+competent user would: without it PostgreSQL cannot prove the partial index
+covers the query and scans the table (``tests/test_bench_raw_plans.py``
+compares every statement's plan with the adapter's).
 """
 
 from __future__ import annotations
@@ -68,8 +73,8 @@ class RawPostgres:
             .as_string(None)
         )
         self._sql_replace = (
-            sql.SQL("UPDATE {} SET item = %s WHERE bucket = %s AND pk = %s AND sk = %s AND item = %s")
-            .format(t)
+            sql.SQL("UPDATE {} SET {} WHERE bucket = %s AND pk = %s AND sk = %s AND item = %s")
+            .format(t, sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in cols[3:]))
             .as_string(None)
         )
         self._sql_query = (
@@ -79,12 +84,15 @@ class RawPostgres:
         for name, ic in layout.indexes.items():
             if name is None:
                 continue
+            # The index is partial (sparse, Q6): its predicate must appear in the query for the planner to use it.
+            present = [ic.partition.column] + ([ic.sort.column] if ic.sort is not None else [])
             self._sql_index[name] = (
-                sql.SQL("SELECT item FROM {} WHERE {} = %s AND {} = %s ORDER BY {} LIMIT %s")
+                sql.SQL("SELECT item FROM {} WHERE {} = %s AND {} = %s AND {} ORDER BY {} LIMIT %s")
                 .format(
                     t,
                     sql.Identifier(ic.bucket),
                     sql.Identifier(ic.partition.column),
+                    sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in present),
                     sql.SQL(", ").join(sql.Identifier(c.column) for c in ic.order),
                 )
                 .as_string(None)
@@ -114,7 +122,7 @@ class RawPostgres:
             return False
         item["version"] = item["version"] + 1
         item["n"] = item.get("n", Decimal(0)) + 1
-        cur = self._conn.execute(self._sql_replace, (encode_item(item), *key, row[0]), prepare=True)
+        cur = self._conn.execute(self._sql_replace, self._replace_params(item, key, row[0]), prepare=True)
         return cur.rowcount == 1
 
     def query(self, pk: str, limit: int) -> list[dict[str, Any]]:
@@ -123,6 +131,10 @@ class RawPostgres:
             self._sql_query, (partition_bucket(pk), _b(pk), limit), prepare=True, binary=True
         ).fetchall()
         return [decode_item(r[0]) for r in rows]
+
+    def _replace_params(self, item: dict[str, Any], key: tuple[Any, ...], old_blob: bytes) -> list[Any]:
+        # item and index columns (an update may add or drop an index key), then the key and the bytes read
+        return [*self._layout.value_params(item, encode_item(item)), *key, old_blob]
 
     # --------------------------------------------------------------- extras
 
@@ -139,7 +151,7 @@ class RawPostgres:
             else:
                 item = decode_item(row[0])
                 change(item)
-                cur = self._conn.execute(self._sql_replace, (encode_item(item), *key, row[0]), prepare=True)
+                cur = self._conn.execute(self._sql_replace, self._replace_params(item, key, row[0]), prepare=True)
             if cur.rowcount == 1:
                 return
         raise RuntimeError("raw twin: too many lost races")

@@ -21,6 +21,7 @@ from storeswap.core.port import ItemStore
 
 __all__ = ["RawExtras", "RawTwin", "raw_driver_registry", "open_raw_twin"]
 
+
 class RawExtras(Protocol):
     """Optional raw operations a driver may add beside :class:`RawDriver` (all on ``BENCH_TABLE``)."""
 

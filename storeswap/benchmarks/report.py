@@ -24,6 +24,10 @@ __all__ = [
     "render_charts",
     "emulator_banner",
     "implementation_label",
+    "baseline_flags",
+    "flag_ratio",
+    "BASELINE_CHECK_RATIO",
+    "BASELINE_FLAG",
     "TABLE_HEADERS",
     # shared with the evaluate report
     "REPORT_CSS",
@@ -50,6 +54,11 @@ TABLE_HEADERS = (
     "adapter/raw p99",
     "paired median ratio",
 )
+
+#: A paired median adapter/raw ratio below this means the adapter beat its raw twin: the twin most likely does
+#: more or other work (a different plan, a missing index predicate), so the ratio flatters the adapter.
+BASELINE_CHECK_RATIO = 0.95
+BASELINE_FLAG = "check the baseline"
 
 _IMPLEMENTATION_NAMES = {
     "memory": "in-process memory store (the reference implementation, not a database)",
@@ -107,6 +116,42 @@ def emulator_banner(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def flag_ratio(ratio: Any) -> bool:
+    """True when a paired median ratio is below :data:`BASELINE_CHECK_RATIO`."""
+    return isinstance(ratio, (int, float)) and not isinstance(ratio, bool) and ratio < BASELINE_CHECK_RATIO
+
+
+def _ratio_cell(ratio: Any) -> str:
+    text = fmt_number(ratio, True)
+    return f"{text} ⚠ {BASELINE_FLAG}" if flag_ratio(ratio) else text
+
+
+def baseline_flags(doc: dict[str, Any]) -> list[str]:
+    """One line per store, run (or table size) and operation whose paired median ratio is below 0.95."""
+    lines = []
+
+    def scan(where: str, ops: dict[str, Any]) -> None:
+        for op, entry in ops.items():
+            ratio = (entry.get("ratio") or {}).get("paired_median")
+            if flag_ratio(ratio):
+                lines.append(
+                    f"{where}, {op}: adapter/raw paired median {fmt_number(ratio, True)} < {BASELINE_CHECK_RATIO}: "
+                    f"{BASELINE_FLAG} (the raw twin may not do the adapter's work)"
+                )
+
+    for s in doc.get("stores", []):
+        for run in s.get("runs", []):
+            label = (
+                f"open loop at {run.get('rate', 0):g} calls/s"
+                if run.get("mode") == "open"
+                else f"closed loop, {run.get('concurrency')} thread(s)"
+            )
+            scan(f"{s['name']} {label}", run.get("ops", {}))
+        for size in s.get("sizes", []) or []:
+            scan(f"{s['name']} table size {fmt_number(size.get('size'))}", size.get("ops", {}))
+    return lines
+
+
 # ---------------------------------------------------------------- tables
 
 
@@ -125,7 +170,7 @@ def _op_rows(figures: dict[str, Any]) -> list[list[str]]:
                 fmt_number(a.get("throughput_ops_s")),
                 fmt_number(ratio.get("p50"), True),
                 fmt_number(ratio.get("p99"), True),
-                fmt_number(ratio.get("paired_median"), True),
+                _ratio_cell(ratio.get("paired_median")),
             ]
         )
         if r:
@@ -175,7 +220,7 @@ def _size_rows(sizes: list[dict[str, Any]]) -> list[list[str]]:
                     fmt_number(a.get("p99_us")),
                     fmt_number(r.get("p50_us")) if r else "n/a",
                     fmt_number(r.get("p99_us")) if r else "n/a",
-                    fmt_number(ratio.get("paired_median"), True),
+                    _ratio_cell(ratio.get("paired_median")),
                 ]
             )
     return rows
@@ -267,6 +312,17 @@ def render_markdown(doc: dict[str, Any]) -> str:
         md_table(_STORE_HEADERS, _store_rows(doc)),
         "",
     ]
+    flags = baseline_flags(doc)
+    if flags:
+        parts += [
+            "## Baselines to check",
+            "",
+            f"A paired median ratio below {BASELINE_CHECK_RATIO} means the adapter beat the raw driver doing the "
+            "same operation: the raw twin is probably doing more or other work, and the ratio flatters the adapter.",
+            "",
+            *(f"- ⚠ {line}" for line in flags),
+            "",
+        ]
     for s in doc.get("stores", []):
         parts += [f"## {s['name']}", "", f"Served by {implementation_label(s.get('store', {}))}.", ""]
         for run in s.get("runs", []):
@@ -571,8 +627,17 @@ def render_html(doc: dict[str, Any], charts: list[tuple[str, str, bytes]]) -> st
         "on the same store; the paired median ratio is the median over pairs of adapter time / raw time.</p>",
         "<h2>Stores</h2>",
         html_table(_STORE_HEADERS, _store_rows(doc)),
-        "<h2>Charts</h2>",
     ]
+    flags = baseline_flags(doc)
+    if flags:
+        out += [
+            "<h2>Baselines to check</h2>",
+            f'<p class="note">A paired median ratio below {BASELINE_CHECK_RATIO} means the adapter beat the raw '
+            "driver doing the same operation: the raw twin is probably doing more or other work, and the ratio "
+            "flatters the adapter.</p>",
+            '<ul class="baseline">' + "".join(f"<li>⚠ {e(line)}</li>" for line in flags) + "</ul>",
+        ]
+    out.append("<h2>Charts</h2>")
     for name, caption, png in charts:
         data = base64.b64encode(png).decode("ascii")
         out.append(

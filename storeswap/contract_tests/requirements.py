@@ -70,6 +70,14 @@ REQUIREMENTS: dict[str, str] = {
     "M3": "queries on the target return the same items in the same order as on the source",
     "M4": "a query cursor taken on the source before a migration resumes on the target after it",
     "M5": "an interrupted copy resumed from its state file loses and duplicates nothing",
+    "R1": "repository: every value type round-trips through the store, stored in its declared form",
+    "R2": "repository: key templates, queries by template prefix, typed cursors, sparse index templates",
+    "R3": "repository: create-only puts and optimistic locking (StaleEntity; one of two concurrent writers wins)",
+    "R4": "repository: atomic increments never lose one another and advance the version",
+    "R5": "repository: a transaction across entities applies all-or-nothing",
+    "R6": "repository: TTL fields are stored as whole epoch seconds",
+    "R7": "repository: a write-sharded model spreads a hot partition and reads every shard",
+    "R8": "repository: entities written on one store read back on another after a migration",
 }
 
 

@@ -356,6 +356,7 @@ class TtlSweeper:
         return removed
 
     def _run(self) -> None:
+        failures = 0
         while not self._stop.wait(self.interval_s):
             store: Any = self._store()
             if store is None or getattr(store, "_closed", False):
@@ -363,5 +364,9 @@ class TtlSweeper:
             del store
             try:
                 self.sweep_once()
-            except StoreError as e:
-                _log.warning("TTL sweep failed: %s: %s", type(e).__name__, e)
+                failures = 0
+            except Exception as e:  # a closed store's pool, a lost server: three in a row end the thread
+                failures += 1
+                _log.warning("TTL sweep failed (%d in a row): %s: %s", failures, type(e).__name__, e)
+                if failures >= 3:
+                    return

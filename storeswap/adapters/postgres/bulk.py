@@ -1,10 +1,8 @@
 """The PostgreSQL bulk path behind ``ItemStore.bulk_put``: COPY into a staging table, then one upsert.
 
-Wire it into :class:`PostgresStore` with::
-
-    def _bulk_put(self, spec: TableSpec, reqs: list[PutRequest]) -> None:
-        from storeswap.adapters.postgres.bulk import bulk_put
-        bulk_put(self, spec, reqs)
+:class:`PostgresStore` calls :func:`bulk_put` from its ``_bulk_put`` with its
+datastore (:mod:`.datastore`, which maps every driver error) and the table's
+layout; this module knows nothing of the store itself.
 
 Semantics are those of ``bulk_put`` in the port: unconditional puts, the last
 write of a key wins (duplicates inside one call are collapsed first, since
@@ -31,10 +29,8 @@ from psycopg import sql
 
 from storeswap.adapters.postgres import changelog
 from storeswap.adapters.postgres.codec import encode_item
-from storeswap.adapters.postgres.errors import DRIVER_ERRORS, is_retryable_conflict
+from storeswap.adapters.postgres.datastore import PostgresDatastore
 from storeswap.adapters.postgres.layout import Layout
-from storeswap.adapters.postgres.store import MAX_TX_ATTEMPTS, PostgresStore, _lock_id
-from storeswap.core.errors import TransactionConflict
 from storeswap.core.requests import PutRequest
 from storeswap.core.schema import TableSpec
 
@@ -95,13 +91,16 @@ def _statements(lay: Layout) -> tuple[str, str, str, str]:
     return result
 
 
-def bulk_put(store: PostgresStore, spec: TableSpec, reqs: list[PutRequest]) -> None:
-    """Write validated put requests with COPY + one upsert per chunk (see the module docstring)."""
-    lay = store._layout(spec)
+def bulk_put(db: PostgresDatastore, lay: Layout, reqs: list[PutRequest], *, record_changes: bool = False) -> None:
+    """Write validated put requests with COPY + one upsert per chunk (see the module docstring).
+
+    On a table with a change stream the rows get change records only with
+    ``record_changes`` (a migration's load is not an application change; changelog.py).
+    """
     # Last write of a key wins; the rows are built once, before any transaction starts.
     latest: dict[int, tuple[list[Any], int]] = {}
     for r in reqs:
-        lock = _lock_id(lay, r.key)
+        lock = lay.lock_id(r.key)
         latest.pop(lock, None)
         latest[lock] = (lay.row_params(r.item, encode_item(r.item)), lock)
     rows = sorted(latest.values(), key=lambda p: p[1])
@@ -109,11 +108,11 @@ def bulk_put(store: PostgresStore, spec: TableSpec, reqs: list[PutRequest]) -> N
     create, copy, upsert, direct = _statements(lay)
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
-        _write_chunk(store, spec, chunk, types, create, copy, upsert, direct)
+        _write_chunk(db, lay.spec, chunk, types, create, copy, upsert, direct, record_changes)
 
 
 def _write_chunk(
-    store: PostgresStore,
+    db: PostgresDatastore,
     spec: TableSpec,
     chunk: list[tuple[list[Any], int]],
     types: list[str],
@@ -121,35 +120,31 @@ def _write_chunk(
     copy: str,
     upsert: str,
     direct: str,
+    record_changes: bool,
 ) -> None:
+    table = spec.name
     locks = [lock for _, lock in chunk]
-    for _ in range(MAX_TX_ATTEMPTS):
-        try:
-            with store._pool.connection() as conn, conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (locks,))
-                if not store.bulk_changes:  # a migration's load is not a change stream's business (changelog.py)
-                    conn.execute("SET LOCAL storeswap.changelog = 'off'")
-                elif spec.stream is not None:
-                    changelog.lock_all_shards(conn, spec.name)
-                try:
-                    # Optimistic: into a fresh table (a migration) no key exists yet, and COPY straight
-                    # into the table is half the server work of staging + upsert.
-                    with conn.transaction(), conn.cursor() as cur, cur.copy(direct) as cp:
-                        cp.set_types(types)
-                        for params, _ in chunk:
-                            cp.write_row(params)
-                    return
-                except psycopg.errors.UniqueViolation:
-                    pass  # some keys exist (a resumed copy, a reload): the savepoint was rolled back
-                conn.execute(create)
-                with conn.cursor() as cur, cur.copy(copy) as cp:
+    for attempt in db.transaction(table, gave_up="bulk_put kept conflicting with concurrent transactions"):
+        with attempt as conn:
+            attempt.sent = True
+            conn.execute("SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (locks,))
+            if not record_changes:
+                conn.execute("SET LOCAL storeswap.changelog = 'off'")
+            elif spec.stream is not None:
+                changelog.lock_all_shards(conn, spec.name)
+            try:
+                # Optimistic: into a fresh table (a migration) no key exists yet, and COPY straight
+                # into the table is half the server work of staging + upsert.
+                with conn.transaction(), conn.cursor() as cur, cur.copy(direct) as cp:
                     cp.set_types(types)
                     for params, _ in chunk:
                         cp.write_row(params)
-                conn.execute(upsert)
-            return
-        except DRIVER_ERRORS as e:
-            if is_retryable_conflict(e):
-                continue
-            raise store._fail(e, spec.name, write=True) from e
-    raise TransactionConflict("bulk_put kept conflicting with concurrent transactions")
+                return
+            except psycopg.errors.UniqueViolation:
+                pass  # some keys exist (a resumed copy, a reload): the savepoint was rolled back
+            conn.execute(create)
+            with conn.cursor() as cur, cur.copy(copy) as cp:
+                cp.set_types(types)
+                for params, _ in chunk:
+                    cp.write_row(params)
+            conn.execute(upsert)

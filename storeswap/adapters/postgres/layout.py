@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from attrs import define, field
 from psycopg import sql
 
+from storeswap.adapters.postgres.codec import encode_value
 from storeswap.core.changes import ttl_expiry
 from storeswap.core.keys import partition_bucket
 from storeswap.core.schema import IndexKeys, KeyAttribute, TableSpec
@@ -207,6 +208,14 @@ class Layout:
         if self.ttl is not None:
             cols.append("ttl")
         return cols
+
+    def lock_id(self, key: dict[str, Any]) -> int:
+        """The 64-bit advisory-lock id of one item (table + key), taken by every write of it (ADR 0009)."""
+        h = hashlib.blake2b(self.physical.encode(), digest_size=8)
+        h.update(encode_value(key[self.pk.attr]))
+        if self.sk is not None:
+            h.update(encode_value(key[self.sk.attr]))
+        return int.from_bytes(h.digest(), "big", signed=True)
 
     def key_params(self, key: dict[str, Any]) -> list[Any]:
         """``[bucket, pk, sk]`` parameters of a table key."""
