@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -142,13 +142,17 @@ class Shard:
     closed: bool = False
 
 
+def _shard_tuple(shards: Iterable[Shard]) -> tuple[Shard, ...]:
+    return tuple(shards)
+
+
 @define(frozen=True, slots=True)
 class StreamInfo:
     """A table's stream as an adapter describes it: id, view type, shards, enabled or not."""
 
     id: str
     view: StreamView
-    shards: tuple[Shard, ...] = field(converter=tuple)
+    shards: tuple[Shard, ...] = field(converter=_shard_tuple)
     enabled: bool = True
 
     def ordered_shards(self) -> list[Shard]:

@@ -67,10 +67,13 @@ def _epoch(now: object) -> Decimal:
 class StreamMethods:
     """Change streams and TTL on the port (mixed into :class:`~storeswap.core.port.ItemStore`)."""
 
-    #: True when the store removes expired items by itself (DynamoDB on AWS); the background sweeper is not needed.
-    native_ttl_sweeper: bool = False
     #: The running background sweeper, once :meth:`start_ttl_sweeper` started one.
     ttl_sweeper: TtlSweeper | None = None
+
+    @property
+    def native_ttl_sweeper(self) -> bool:
+        """True when the store removes expired items by itself (DynamoDB on AWS); no background sweeper is needed."""
+        return False
 
     if TYPE_CHECKING:
 

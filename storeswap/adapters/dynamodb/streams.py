@@ -59,7 +59,7 @@ class DynamoStreamMethods:
         raise NotImplementedError
 
     @property
-    def native_ttl_sweeper(self) -> bool:  # type: ignore[override]
+    def native_ttl_sweeper(self) -> bool:
         """DynamoDB on AWS expires items itself; local endpoints (moto, DynamoDB Local) do not."""
         return self._config.endpoint_url is None
 

@@ -198,7 +198,7 @@ class PostgresStore(ItemStore):
             if c.execute(stmt).first() is None:
                 raise TableExists(f"table {spec.name} already exists")
             table.create(c)
-            changelog.on_create(c.connection.driver_connection, lay)
+            changelog.on_create(_driver(c), lay)
         with self._layout_lock:
             self._layouts[spec.name] = lay
 
@@ -217,7 +217,7 @@ class PostgresStore(ItemStore):
                 if row is None:
                     raise TableNotFound(f"table {name} does not exist")
                 c.execute(sa.schema.DropTable(sa.Table(row[0], sa.MetaData()), if_exists=True))
-                changelog.on_delete(c.connection.driver_connection, name)
+                changelog.on_delete(_driver(c), name)
         finally:
             self._layouts.pop(name, None)
 
@@ -593,6 +593,13 @@ def _fetch_one(query: str, params: list[Any], conn: PooledConnection) -> Any:
     return cur.fetchone()
 
 
+def _driver(c: sa.Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under a SQLAlchemy one (the change-log DDL goes through the raw driver)."""
+    raw = c.connection.driver_connection
+    assert raw is not None  # a checked-out connection always has its driver connection
+    return raw  # type: ignore[no-any-return]
+
+
 def _ensure_schema(c: sa.Connection) -> None:
     """Create the catalog and token tables when missing (run once per store, in one transaction)."""
     # IF NOT EXISTS alone races on pg_type between processes; the advisory lock serialises them.
@@ -600,4 +607,4 @@ def _ensure_schema(c: sa.Connection) -> None:
     for table in METADATA.sorted_tables:
         c.execute(sa.schema.CreateTable(table, if_not_exists=True))
     # The change-log trigger function (changelog.py); raw driver: its body holds % characters.
-    c.connection.driver_connection.execute(changelog.TRIGGER_FUNCTION)
+    _driver(c).execute(changelog.TRIGGER_FUNCTION)
