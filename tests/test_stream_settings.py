@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from tiny_adapter import PickleStore  # tests/ is on sys.path under pytest
+
 from storeswap.adapters.memory import MemoryStore
 from storeswap.core.schema import KeyAttribute, TableSpec
 from storeswap.migrate.stream_settings import compare_settings, settings_findings, store_support, stream_requirement_ids
-from tests.tiny_adapter import PickleStore
 
 SPEC = TableSpec("orders", KeyAttribute("pk"), ttl_attribute="exp", stream="NEW_IMAGE")
 
