@@ -145,6 +145,10 @@ def map_error(
         message = _message(e)
         status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if code == "ConditionalCheckFailedException":
+            if write and e.response.get("ResponseMetadata", {}).get("RetryAttempts"):
+                # botocore retried after an error (a 5xx may follow an applied write): the failed
+                # condition may be this write's own first attempt, so the outcome is unknown (E2).
+                return OutcomeUnknown(f"the write was retried and then failed its condition: {message}")
             item: Any = e.response.get("Item")
             return ConditionFailed(item=decode(item) if item else None)
         if code == "TransactionCanceledException":

@@ -137,7 +137,7 @@ class PostgresDatastore:
         try:
             conn = self.pool.getconn()
             try:
-                yield conn  # type: ignore[misc]
+                yield conn
             finally:
                 self.pool.putconn(conn)
         except DRIVER_ERRORS as e:
@@ -149,7 +149,7 @@ class PostgresDatastore:
         try:
             conn = self.pool.getconn()
             try:
-                yield conn  # type: ignore[misc]
+                yield conn
             finally:
                 self.pool.putconn(conn)
         except DRIVER_ERRORS as e:
@@ -212,7 +212,7 @@ class Attempt:
             conn = self._db.pool.getconn()
         except DRIVER_ERRORS as e:
             raise self._db.error(e, self._table, write=self._write, sent=False) from e
-        self._conn = conn  # type: ignore[assignment]
+        self._conn = conn
         if self._begin:
             try:
                 self._tx = conn.transaction()
@@ -222,7 +222,7 @@ class Attempt:
                 if isinstance(e, DRIVER_ERRORS):
                     raise self._db.error(e, self._table, write=self._write, sent=False) from e
                 raise
-        return conn  # type: ignore[return-value]
+        return conn
 
     def __exit__(
         self, kind: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None

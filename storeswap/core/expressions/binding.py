@@ -51,11 +51,18 @@ from storeswap.core.expressions.ast import (
     ValueRef,
 )
 from storeswap.core.expressions.builders import split_path
-from storeswap.core.expressions.parser import MAX_IN_OPERANDS, parse_condition, parse_projection, parse_update
+from storeswap.core.expressions.parser import (
+    MAX_EXPRESSION_DEPTH,
+    MAX_IN_OPERANDS,
+    parse_condition,
+    parse_projection,
+    parse_update,
+)
 from storeswap.core.values import normalize_value, type_tag
 
 __all__ = [
     "bind",
+    "check_depth",
     "compile_expressions",
     "CompiledExpressions",
     "validate_condition",
@@ -83,6 +90,55 @@ def _at(position: int) -> str:
 
 def _pos(position: int) -> int | None:
     return position if position >= 0 else None
+
+
+def _children(node: object) -> tuple[object, ...]:
+    """The sub-trees of one node that a walk descends into (paths and values are leaves)."""
+    if isinstance(node, (And, Or)):
+        return (node.left, node.right)
+    if isinstance(node, Not):
+        return (node.operand,)
+    if isinstance(node, (Compare, Arith)):
+        return (node.left, node.right)
+    if isinstance(node, Between):
+        return (node.operand, node.low, node.high)
+    if isinstance(node, In):
+        return (node.operand, *node.values)
+    if isinstance(node, AttributeType):
+        return (node.type,)
+    if isinstance(node, BeginsWith):
+        return (node.prefix,)
+    if isinstance(node, Contains):
+        return (node.operand,)
+    if isinstance(node, IfNotExists):
+        return (node.default,)
+    if isinstance(node, ListAppend):
+        return (node.first, node.second)
+    if isinstance(node, UpdateExpr):
+        return (*(a.value for a in node.set), *(a.value for a in node.add), *(a.value for a in node.delete))
+    return ()
+
+
+def check_depth(tree: object) -> None:
+    """Raise :class:`ValidationError` when ``tree`` nests deeper than :data:`MAX_EXPRESSION_DEPTH`.
+
+    Builder trees (``Attr("a").eq(1) | ...`` folded a thousand times) reach
+    the port without the parser's own check, so every tree passes here
+    before any recursive walk.  The walk keeps its own stack: it stops at the
+    first node past the limit, whatever the tree's depth, without recursion.
+    """
+    stack: list[tuple[object, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = _children(node)
+        if not children:
+            continue
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise ValidationError(
+                f"the expression nests deeper than {MAX_EXPRESSION_DEPTH} levels (each AND, OR, NOT and "
+                "function counts one; for many alternatives use IN)"
+            )
+        stack.extend((child, depth + 1) for child in children)
 
 
 class _Binder:
@@ -195,6 +251,7 @@ class _Binder:
         )
 
     def tree(self, tree: Tree) -> Tree:
+        check_depth(tree)
         if isinstance(tree, UpdateExpr):
             return self.update(tree)
         if isinstance(tree, Projection):
@@ -449,6 +506,10 @@ def _condition(label: str, given: ConditionInput, binder: _Binder) -> Condition 
             raise _with_label(label, e) from None
     else:
         tree = given
+    try:
+        check_depth(tree)
+    except ValidationError as e:
+        raise _with_label(label, e) from None
     bound = binder.condition(tree)
     try:
         validate_condition(bound)
@@ -469,6 +530,10 @@ def _update(given: UpdateInput, binder: _Binder) -> UpdateExpr | None:
         tree = given
     else:
         raise ValidationError(f"an update expression is a string or an UpdateExpr, not {type(given).__name__}")
+    try:
+        check_depth(tree)
+    except ValidationError as e:
+        raise _with_label("UpdateExpression", e) from None
     bound = binder.update(tree)
     validate_update(bound)
     return bound

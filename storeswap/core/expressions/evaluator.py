@@ -243,14 +243,36 @@ def evaluate(cond: Condition, item: Mapping[str, Any]) -> bool:
     which is true; ``size()`` of a value without a size makes every
     comparison false; ``begins_with`` is a plain prefix test (no wildcards).
     """
+    # AND / OR / NOT are walked with an explicit stack, so a tree of any depth
+    # (a builder tree that skipped the binder's depth check) never overflows
+    # Python's stack; short-circuiting is kept: And(l, r) with l true is r.
+    pending: list[Condition | None] = []  # None stands for a NOT still to apply
+    node = cond
+    while True:
+        while True:
+            if isinstance(node, (And, Or)):
+                pending.append(node)
+                node = node.left
+            elif isinstance(node, Not):
+                pending.append(None)
+                node = node.operand
+            else:
+                break
+        result = _leaf(node, item)
+        while pending:
+            top = pending.pop()
+            if top is None:
+                result = not result
+            elif (isinstance(top, And) and result) or (isinstance(top, Or) and not result):
+                node = top.right
+                break
+        else:
+            return result
+
+
+def _leaf(cond: Condition, item: Mapping[str, Any]) -> bool:
     if isinstance(cond, Compare):
         return _compare(cond.op, _value(cond.left, item), _value(cond.right, item))
-    if isinstance(cond, And):
-        return evaluate(cond.left, item) and evaluate(cond.right, item)
-    if isinstance(cond, Or):
-        return evaluate(cond.left, item) or evaluate(cond.right, item)
-    if isinstance(cond, Not):
-        return not evaluate(cond.operand, item)
     if isinstance(cond, AttributeExists):
         return resolve(item, cond.path) is not MISSING
     if isinstance(cond, AttributeNotExists):

@@ -33,6 +33,14 @@ operators, and functions" and "Update expressions")::
 
     projection ::= path ( ',' path )*
 
+Limits, checked before any recursion so that hostile input costs bounded
+time and stack (X1): an expression string is at most
+:data:`MAX_EXPRESSION_BYTES` (4 KB of UTF-8, DynamoDB's limit), and it
+nests at most :data:`MAX_EXPRESSION_DEPTH` levels; each ``(``, ``NOT`` and
+function call opens one level here, and the binder applies the same limit to
+the finished tree, where each AND / OR also counts (see
+:func:`storeswap.core.expressions.binding.check_depth`).
+
 Keywords (AND, OR, NOT, BETWEEN, IN, SET, REMOVE, ADD, DELETE) are
 case-insensitive.  Function names are case-sensitive, as in DynamoDB
 ("Invalid function name; function: BEGINS_WITH").  Every error is a
@@ -87,12 +95,25 @@ __all__ = [
     "parse_projection",
     "RESERVED_WORDS",
     "MAX_IN_OPERANDS",
+    "MAX_EXPRESSION_BYTES",
+    "MAX_EXPRESSION_DEPTH",
+    "check_length",
 ]
 
 T = TypeVar("T")
 
 #: ``IN`` takes at most this many operands on its right-hand side (C2).
 MAX_IN_OPERANDS: Final = 100
+
+#: An expression string is at most this many bytes of UTF-8 (DynamoDB: "the maximum
+#: length of any expression string is 4 KB").
+MAX_EXPRESSION_BYTES: Final = 4096
+
+#: An expression tree nests at most this many levels.  DynamoDB documents no such
+#: limit; ours keeps every recursive walk of a tree (parser, binder, validation,
+#: renderers) far inside Python's stack, so hostile input gets a ValidationError,
+#: never a RecursionError.  A chain of ANDs / ORs is one level per operator.
+MAX_EXPRESSION_DEPTH: Final = 100
 
 # Copied from the Developer Guide page "Reserved words in DynamoDB" (573 words).
 _RESERVED_TEXT: Final = """
@@ -191,6 +212,21 @@ def _error(message: str, position: int) -> ValidationError:
     return ValidationError(f"{message} at position {position}", position=position)
 
 
+def check_length(text: str) -> None:
+    """Raise :class:`ValidationError` when ``text`` is longer than :data:`MAX_EXPRESSION_BYTES` in UTF-8."""
+    # A character is at most 4 bytes, so short strings need no encoding.
+    if len(text) * 4 <= MAX_EXPRESSION_BYTES:
+        return
+    # surrogatepass: a lone surrogate is refused by the tokenizer, not by the encoder.
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_EXPRESSION_BYTES:
+        raise ValidationError(
+            f"the expression is {size} bytes long; the limit is {MAX_EXPRESSION_BYTES} bytes (4 KB)"
+            f" at position {MAX_EXPRESSION_BYTES}",
+            position=MAX_EXPRESSION_BYTES,
+        )
+
+
 def _tokenize(text: str) -> list[_Token]:
     tokens: list[_Token] = []
     pos = 0
@@ -236,8 +272,10 @@ class _Parser:
     def __init__(self, text: str) -> None:
         if not text or text.isspace():
             raise ValidationError("the expression is empty at position 0", position=0)
+        check_length(text)
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0
         self.names: set[str] = set()
         self.values: set[str] = set()
 
@@ -277,6 +315,12 @@ class _Parser:
         if tok.kind == _OP and tok.text == ")":
             raise _error("unbalanced parentheses: unexpected ')'", tok.pos)
         raise _error(f"unexpected {_describe(tok)} after a complete expression", tok.pos)
+
+    def nest(self, tok: _Token) -> None:
+        """Open one nesting level at ``tok``; callers close it with ``self.depth -= 1``."""
+        self.depth += 1
+        if self.depth > MAX_EXPRESSION_DEPTH:
+            raise _error(f"the expression nests deeper than {MAX_EXPRESSION_DEPTH} levels", tok.pos)
 
     # -- paths ---------------------------------------------------------
 
@@ -338,6 +382,7 @@ class _Parser:
         if self.at_op(")"):
             self.advance()
             return name, args
+        self.nest(opening)
         while True:
             pos = self.peek().pos
             args.append((parse_arg(), pos))
@@ -345,6 +390,7 @@ class _Parser:
             if tok.kind == _OP and tok.text == ",":
                 continue
             if tok.kind == _OP and tok.text == ")":
+                self.depth -= 1
                 return name, args
             if tok.kind == _EOF:
                 raise _error(f"unterminated call of {name.text}: '(' is never closed", opening.pos)
@@ -389,15 +435,18 @@ class _Parser:
 
     def not_condition(self) -> Condition:
         if self.at_keyword("NOT"):
-            self.advance()
-            return Not(self.not_condition())
+            self.nest(self.advance())
+            inner = self.not_condition()
+            self.depth -= 1
+            return Not(inner)
         return self.primary()
 
     def primary(self) -> Condition:
         tok = self.peek()
         if tok.kind == _OP and tok.text == "(":
-            self.advance()
+            self.nest(self.advance())
             inner = self.condition()
+            self.depth -= 1
             close = self.advance()
             if close.kind == _EOF:
                 raise _error("unbalanced parentheses: '(' is never closed", tok.pos)
