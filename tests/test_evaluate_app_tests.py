@@ -127,8 +127,8 @@ def test_a_dynamodb_source_with_a_local_endpoint_is_run_directly(tmp_path: Path)
             source.delete_table(table)
         source.close()
     at = doc["app_tests"]
-    # moto answers UPDATED_NEW without an attribute an ADD of 0 left unchanged, so test_transfer fails there
-    # (DynamoDB returns it); a test failing on the source is no regression of the target.
+    # On moto test_transfer fails (its UPDATED_NEW answer to an ADD of 0 leaves the attribute out, where the
+    # gateway returns it); a test that fails on the source is no regression of the target.
     assert at["source"]["store_kind"] == "dynamodb" and at["source"]["passed"] >= 3, at
     assert at["regressions"] == ["examples.boto3_service.tests.test_counters::test_visits_are_paged_in_order"]
     assert at["verdict"] == "NOT SAFE" and rc == 1

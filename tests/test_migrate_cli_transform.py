@@ -81,7 +81,7 @@ def test_shard_a_hot_key_across_10_partitions(tmp_path: Path) -> None:
         before.put(Event("cold", seq))
     args = ["--source", "clitest://src", "--target", "clitest://dst", "--table", "app"]
     fn = ["--transform", f"{T.__file__}:shard_hot_partition"]
-    assert main(["migrate", *args, "--state", str(tmp_path / "s.json"), *fn]) == 0
+    assert main(["migrate", *args, "--state", str(tmp_path / "s.json"), "--verify", *fn]) == 0
     partitions = {i["pk"] for i in STORES["dst"].scan_all("app")}
     assert partitions == {"EVENTS#cold"} | {f"EVENTS#hot#{n}" for n in range(10)}
     assert main(["verify", *args, *fn]) == 0
