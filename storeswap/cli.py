@@ -31,6 +31,7 @@ app = typer.Typer(
 #: Modules with a ``register(app)`` function adding their sub-commands.
 _COMMAND_MODULES = (
     "storeswap.commands.stores",
+    "storeswap.commands.streams",
     "storeswap.migrate.commands",
     "storeswap.benchmarks.commands",
     "storeswap.evaluate.commands",

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("COUNTERS_TABLE", f"counters_{uuid.uuid4().hex[:8]}")
 
-import counters  # noqa: E402
+import counters
 
 
 @pytest.fixture(scope="session")
