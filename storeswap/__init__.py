@@ -9,15 +9,18 @@ Public API::
 from __future__ import annotations
 
 from storeswap.connect import open_store, register_scheme
+from storeswap.core.changes import ChangePage, ChangeRecord, Shard, UserIdentity
 from storeswap.core.errors import (
     CancellationReason,
     ConditionFailed,
     ConfigurationError,
     IdempotencyMismatch,
     ItemTooLarge,
+    NotSupported,
     OutcomeUnknown,
     StoreError,
     StoreUnavailable,
+    StreamPositionExpired,
     TableExists,
     TableNotFound,
     Throttled,
@@ -79,5 +82,11 @@ __all__ = [
     "OutcomeUnknown",
     "StoreUnavailable",
     "ConfigurationError",
+    "StreamPositionExpired",
+    "NotSupported",
+    "ChangeRecord",
+    "ChangePage",
+    "Shard",
+    "UserIdentity",
     "__version__",
 ]

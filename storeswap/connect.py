@@ -64,12 +64,21 @@ _BUILTIN: dict[str, Callable[[str], ItemStore]] = {
 }
 
 
-def open_store(url: str) -> ItemStore:
+def open_store(url: str, *, ttl_sweep_s: float | None = None) -> ItemStore:
     """Open a store by URL: ``memory://``, ``postgresql://user@host:port/db``, ``dynamodb://[host:port]``.
 
     The bare names ``memory``, ``postgres`` and ``dynamodb`` mean the default
     provisioning of that store (see :mod:`storeswap.backends`).
+    ``ttl_sweep_s`` starts the background TTL sweeper (S11) on stores without
+    a native one: every that many seconds, ``expire`` on each TTL table.
     """
+    store = _open(url)
+    if ttl_sweep_s is not None:
+        store.start_ttl_sweeper(ttl_sweep_s)
+    return store
+
+
+def _open(url: str) -> ItemStore:
     if not isinstance(url, str) or not url:
         raise ConfigurationError("a store URL is a non-empty string such as memory:// or postgresql://host/db")
     if "://" not in url:

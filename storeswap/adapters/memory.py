@@ -13,8 +13,13 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
+import attrs
+
+from storeswap.adapters.memory_log import DEFAULT_SHARDS, TableStreams
+from storeswap.core.changes import RETENTION_SECONDS, TTL_IDENTITY, Shard, ShardRead, StreamInfo, is_expired
 from storeswap.core.engine import (
     in_index,
     index_view,
@@ -37,7 +42,7 @@ from storeswap.core.requests import (
     UpdateRequest,
     WriteRequest,
 )
-from storeswap.core.schema import IndexKeys, TableSpec
+from storeswap.core.schema import IndexKeys, StreamView, TableSpec
 from storeswap.core.values import Item, KeyDict, copy_value
 
 __all__ = ["MemoryStore"]
@@ -53,9 +58,12 @@ def _key_tuple(spec: TableSpec, key: KeyDict) -> tuple[Any, ...]:
 
 
 class _Table:
-    def __init__(self, spec: TableSpec) -> None:
+    def __init__(self, spec: TableSpec, streams: TableStreams) -> None:
         self.spec = spec
         self.items: dict[tuple[Any, ...], Item] = {}
+        self.streams = streams
+        if spec.stream is not None:
+            streams.enable(spec, spec.stream)
         # Bumped by every write; invalidates the cached scan orders.
         self.version = 0
         self.orders: dict[tuple[str | None, int], tuple[list[tuple[Any, ...]], list[Item]]] = {}
@@ -85,11 +93,19 @@ class MemoryStore(ItemStore):
 
     kind = "memory"
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        shard_count: int = DEFAULT_SHARDS,
+        retention_s: float = RETENTION_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__()
         self._lock = threading.RLock()
         self._tables: dict[str, _Table] = {}
         self._tokens: dict[str, tuple[str, float]] = {}
+        # Stream settings (tests shrink the retention window and drive the clock).
+        self._stream_options = (shard_count, retention_s, clock)
 
     def __repr__(self) -> str:
         return f"MemoryStore(tables={len(self._tables)})"
@@ -107,7 +123,7 @@ class MemoryStore(ItemStore):
         with self._lock:
             if spec.name in self._tables:
                 raise TableExists(f"table {spec.name} already exists")
-            self._tables[spec.name] = _Table(spec)
+            self._tables[spec.name] = _Table(spec, TableStreams(*self._stream_options))
 
     def _describe_table(self, name: str) -> TableSpec:
         with self._lock:
@@ -133,6 +149,7 @@ class MemoryStore(ItemStore):
         if not changed:
             return
         k = _key_tuple(table.spec, req.key)
+        old = table.items.get(k)
         if new is None:
             if table.items.pop(k, None) is not None:
                 table.version += 1
@@ -141,6 +158,7 @@ class MemoryStore(ItemStore):
             # (an update replaces the object) and an update may move the item in or out of an index.
             table.version += 1
             table.items[k] = copy_value(new)
+        table.streams.record(table.spec, old, new)
 
     def _write(self, req: PutRequest | UpdateRequest | DeleteRequest) -> Item | None:
         with self._lock:
@@ -254,6 +272,51 @@ class MemoryStore(ItemStore):
         if seen[0] != fingerprint:
             raise IdempotencyMismatch("the idempotency token was used with a different transaction (T3)")
         return True
+
+
+    # ---------------------------------------------------------- streams, TTL
+
+    def _stream_info(self, spec: TableSpec, stream_id: str | None) -> StreamInfo:
+        with self._lock:
+            return self._table(spec.name).streams.info(spec.name, stream_id)
+
+    def _read_shard(self, spec: TableSpec, info: StreamInfo, shard: Shard, after: str | None, limit: int) -> ShardRead:
+        with self._lock:
+            return self._table(spec.name).streams.read(spec.name, info, shard, after, limit)
+
+    def _shard_end(self, spec: TableSpec, info: StreamInfo, shard: Shard) -> str | None:
+        with self._lock:
+            return self._table(spec.name).streams.end_of(spec.name, info, shard)
+
+    def _trim_changes(self, spec: TableSpec, retention_s: float | None) -> int:
+        with self._lock:
+            return self._table(spec.name).streams.trim(retention_s)
+
+    def _set_stream(self, spec: TableSpec, view: StreamView | None) -> None:
+        with self._lock:
+            table = self._table(spec.name)
+            if view is None:
+                table.streams.disable()
+            else:
+                table.streams.enable(spec, view)
+            table.spec = attrs.evolve(table.spec, stream=view)
+
+    def _set_ttl(self, spec: TableSpec, attribute: str | None) -> None:
+        with self._lock:
+            table = self._table(spec.name)
+            table.spec = attrs.evolve(table.spec, ttl_attribute=attribute)
+
+    def _expire(self, spec: TableSpec, now: Decimal) -> int:
+        # Under the store lock the check and the delete are one step: the delete is trivially conditional.
+        with self._lock:
+            table = self._table(spec.name)
+            attr = table.spec.ttl_attribute
+            doomed = [k for k, item in table.items.items() if is_expired(item, attr, now)]
+            for k in doomed:
+                old = table.items.pop(k)
+                table.version += 1
+                table.streams.record(table.spec, old, None, TTL_IDENTITY)
+            return len(doomed)
 
 
 def _fingerprint(reqs: list[WriteRequest]) -> str:

@@ -1,6 +1,6 @@
 """The ``storeswap`` command line: the one driving package of commands.
 
-One module per command group (``stores``, ``migrate``, ``bench``,
+One module per command group (``stores``, ``streams``, ``migrate``, ``bench``,
 ``evaluate``, ``serve``) registers its sub-commands on :data:`app`, and the
 progress displays live here too, so the libraries (``storeswap.migrate``,
 ``storeswap.benchmarks``, ``storeswap.evaluate``, ``storeswap.gateway``)
@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from storeswap import __version__
-from storeswap.cli import bench, evaluate, exit_codes, migrate, serve, stores
+from storeswap.cli import bench, evaluate, exit_codes, migrate, serve, stores, streams
 from storeswap.redaction import RedactingFilter
 
 __all__ = ["app", "main"]
@@ -34,7 +34,7 @@ app = typer.Typer(
 )
 
 #: Modules with a ``register(app)`` function adding their sub-commands, in help order.
-_COMMAND_MODULES = (stores, migrate, bench, evaluate, serve)
+_COMMAND_MODULES = (stores, streams, migrate, bench, evaluate, serve)
 
 _state = {"debug": False}
 

@@ -142,6 +142,18 @@ def evaluate_command(
     strict: Annotated[
         bool, typer.Option("--strict", help="Kept for old scripts: the exit code always follows the verdict.")
     ] = False,
+    app_tests: Annotated[
+        str | None,
+        typer.Option(
+            "--app-tests",
+            help="Your own test command, run through a DynamoDB gateway over the target (and against the source "
+            "where reachable); {junit} becomes a JUnit XML path. Tests passing on the source and failing on the "
+            "target make the verdict NOT SAFE.",
+        ),
+    ] = None,
+    app_tests_timeout: Annotated[
+        float, typer.Option("--app-tests-timeout", min=1, help="Seconds one app-tests run may take.")
+    ] = 1800.0,
 ) -> None:
     """Can this table move off DynamoDB, and at what cost? Check, contract suite, copy + verify, benchmark, verdict.
 
@@ -240,6 +252,8 @@ def evaluate_command(
                 bench=not no_bench,
                 bench_ops=bench_ops,
                 replace_target=replace_target or sample_mode,
+                app_tests=app_tests,
+                app_tests_timeout=app_tests_timeout,
             )
             doc = evaluate(
                 source_ep,

@@ -40,16 +40,14 @@ def exit_code(e: BaseException) -> int:
 
 
 def error_line(e: BaseException) -> str:
-    """One line naming what failed, redacted; a storeswap error's message is written in the user's terms."""
+    """``error: Type: message``, one line naming what failed, redacted (a storeswap message is in the user's terms)."""
     text = redact(e).strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     first = lines[0] if lines else type(e).__name__
-    if isinstance(e, StoreError):
-        line = first
-    elif isinstance(e, OSError) and e.filename is not None:
-        line = f"{e.strerror or type(e).__name__}: {redact(str(e.filename))}"
-    else:
-        line = f"{type(e).__name__}: {first}"
+    if isinstance(e, OSError) and e.filename is not None:
+        first = f"{e.strerror or 'cannot open'}: {redact(str(e.filename))}"
+    # The type name stays: scripts and users match on it (StoreUnavailable, ConfigurationError, ...).
+    line = f"{type(e).__name__}: {first}"
     if len(lines) > 1 or not isinstance(e, (StoreError, OSError)):
         line += " (--debug shows the details)"
     return f"error: {line}"

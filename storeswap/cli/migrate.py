@@ -21,10 +21,11 @@ import typer
 
 from storeswap.cli.progress import RichCopyProgress
 from storeswap.connect import open_store, redact_url
-from storeswap.migrate.check import CheckReport, check_table
-from storeswap.migrate.copy import copy_identity, copy_table, state_backend
+from storeswap.migrate.check import CheckReport, Preflight, preflight
+from storeswap.migrate.copy import check_incremental_source, copy_identity, copy_table, replay_after_copy, state_backend
 from storeswap.migrate.sources import ScanSource, open_source
 from storeswap.migrate.state import default_state_path
+from storeswap.migrate.transform import TransformedSource, load_transform
 from storeswap.migrate.verify import DEFAULT_BUCKETS, VerifyReport, verify_tables
 
 __all__ = ["register"]
@@ -48,6 +49,26 @@ PartitionKeyOpt = Annotated[
     str | None, typer.Option("--partition-key", help="Export source without a spec file: partition key as name:S|N|B.")
 ]
 SortKeyOpt = Annotated[str | None, typer.Option("--sort-key", help="Export source: sort key as name:S|N|B.")]
+TransformOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--transform",
+        help="module:function or file.py:function mapping one source item to zero or more target items "
+        "(key redesigns, write sharding).",
+    ),
+]
+
+
+def _transformed(src: ScanSource, transform: str | None) -> TransformedSource | None:
+    return None if transform is None else TransformedSource(src, load_transform(transform))
+
+
+def _print_preflight(pre: Preflight) -> None:
+    if pre.transform is not None:
+        for line in pre.transform.lines():
+            typer.echo(line)
+    if pre.rules is not None:
+        _print_check(pre.rules)
 
 
 def _print_check(report: CheckReport) -> None:
@@ -128,15 +149,33 @@ def migrate(
     spec_json: SpecJsonOpt = None,
     partition_key: PartitionKeyOpt = None,
     sort_key: SortKeyOpt = None,
+    transform: TransformOpt = None,
+    apply_incremental: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--apply-incremental",
+            help="After the copy, replay this DynamoDB incremental export (repeat, or a folder holding several; "
+            "applied in window order). Needs --source dynamodb-export:FULL.",
+        ),
+    ] = None,
+    no_checksums: Annotated[
+        bool, typer.Option("--no-checksums", help="Replay incremental exports whose manifest checksums differ.")
+    ] = False,
 ) -> None:
     """Copy a table between two stores: check, create the target table, parallel copy with checkpoints."""
     target_table = target_table or table
     if state is not None and state_in_target:
         raise typer.BadParameter("give --state or --state-in-target, not both", param_hint="--state")
+    if transform is not None and apply_incremental:
+        raise typer.BadParameter("--transform does not apply to incremental exports", param_hint="--transform")
     src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
     dst = open_store(target)
     try:
-        identity = copy_identity(src, dst, table, target_table=target_table, segments=segments, batch=batch)
+        if apply_incremental:
+            check_incremental_source(src, apply_incremental, checksums=not no_checksums)
+        tsrc = _transformed(src, transform)
+        copy_src = tsrc or src
+        identity = copy_identity(copy_src, dst, table, target_table=target_table, segments=segments, batch=batch)
         state_path = None if state_in_target else (state or default_state_path(identity))
         backend = state_backend(dst, table, target_table, state_path, state_in_target)
         assert backend is not None
@@ -146,16 +185,18 @@ def migrate(
             # A resume: the first run already checked (or was forced); a second full scan buys nothing.
             typer.echo(f"resuming from {backend.where}", err=True)
         else:
-            report = check_table(
-                src, table, dst.kind if dst.kind in ("memory", "postgres", "dynamodb") else None, segments=segments
-            )
-            _print_check(report)
+            kind = dst.kind if dst.kind in ("memory", "postgres", "dynamodb") else None
+            report = preflight(src, table, kind, segments=segments, transform=tsrc)
+            _print_preflight(report)
+            if report.transform is not None and not report.transform.ok:
+                typer.echo("the transform check failed; nothing was written (--force does not override it)", err=True)
+                raise SystemExit(1)
             if not report.ok and not force:
                 typer.echo("blocking problems found; fix them or rerun with --force", err=True)
                 raise SystemExit(1)
         with RichCopyProgress(f"{table} -> {target_table}") as bar:
             result = copy_table(
-                src,
+                copy_src,
                 dst,
                 table,
                 target_table=target_table,
@@ -172,8 +213,22 @@ def migrate(
             f"{', resumed' if result.resumed else ''}{', table created' if result.created_table else ''})"
         )
         typer.echo(f"state file: {state_path.resolve()}" if state_path is not None else f"state: {backend.where}")
+        if apply_incremental:
+            rr = replay_after_copy(
+                src, dst, table, apply_incremental, target_table=target_table, segments=segments, batch=batch,
+                state_path=state_path, state_in_target=state_in_target, checksums=not no_checksums,
+            )  # fmt: skip
+            for problem in rr.checksum_problems:
+                typer.echo(f"warning: checksum mismatch accepted (--no-checksums): {problem}", err=True)
+            typer.echo(
+                f"replayed {rr.exports} incremental export(s): {rr.records} records ({rr.puts} puts, "
+                f"{rr.deletes} deletes) this run, {rr.resumed_past} applied before"
+            )
         if verify:
-            vr = verify_tables(src, dst, table, target_table, segments=segments)
+            if apply_incremental:
+                typer.echo("verify skipped: the target now holds the incrementals, the source does not", err=True)
+                return
+            vr = verify_tables(copy_src, dst, table, target_table, segments=segments)
             _print_verify(vr)
             if not vr.identical:
                 raise SystemExit(1)
@@ -194,14 +249,25 @@ def verify(
     spec_json: SpecJsonOpt = None,
     partition_key: PartitionKeyOpt = None,
     sort_key: SortKeyOpt = None,
+    transform: TransformOpt = None,
 ) -> None:
-    """Compare two tables item by item (bucket digests, then a field-level diff). Exit 0 identical, 1 differ."""
+    """Compare two tables item by item (bucket digests, then a field-level diff). Exit 0 identical, 1 differ.
+
+    With --transform the target is compared with the transform of the source."""
     src: ScanSource | None = None
     dst: ScanSource | None = None
     try:
         src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
         dst = open_source(target)
-        report = verify_tables(src, dst, table, target_table, buckets, segments=segments, max_details=max_details)
+        report = verify_tables(
+            _transformed(src, transform) or src,
+            dst,
+            table,
+            target_table,
+            buckets,
+            segments=segments,
+            max_details=max_details,
+        )
     finally:
         for s in (src, dst):
             if s is not None:
@@ -224,17 +290,20 @@ def check(
     spec_json: SpecJsonOpt = None,
     partition_key: PartitionKeyOpt = None,
     sort_key: SortKeyOpt = None,
+    transform: TransformOpt = None,
 ) -> None:
-    """Report what would not survive moving a table (exit 1 when something blocks the move)."""
+    """Report what would not survive moving a table (exit 1 when something blocks the move).
+
+    With --transform, first the transform's collisions, rejections and key-size overflows over the whole source."""
     src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
     try:
-        report = check_table(src, table, target_kind, segments=segments)
+        report = preflight(src, table, target_kind, segments=segments, transform=_transformed(src, transform))
     finally:
         src.close()
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=True))
     else:
-        _print_check(report)
+        _print_preflight(report)
     raise SystemExit(0 if report.ok else 1)
 
 

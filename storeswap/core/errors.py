@@ -25,6 +25,8 @@ __all__ = [
     "OutcomeUnknown",
     "StoreUnavailable",
     "ConfigurationError",
+    "StreamPositionExpired",
+    "NotSupported",
 ]
 
 
@@ -149,3 +151,15 @@ class StoreUnavailable(StoreError):
 
 class ConfigurationError(StoreError):
     """A store URL or backend setting is wrong (unknown scheme, missing dependency)."""
+
+
+class StreamPositionExpired(StoreError):
+    """A stream position lies behind the retention window: records after it were trimmed (S8).
+
+    The reader cannot resume without a gap; it must start again from the
+    trim horizon (and, for a replica, re-copy the table).
+    """
+
+
+class NotSupported(StoreError):
+    """The store does not offer this feature (a third-party adapter without change streams, say)."""

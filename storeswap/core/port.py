@@ -46,6 +46,7 @@ from storeswap.core.requests import (
     WriteRequest,
 )
 from storeswap.core.schema import TableSpec, validate_table_name
+from storeswap.core.streams import StreamMethods
 from storeswap.core.values import Item
 
 # The input types and limits are re-exported: ``storeswap.core.port`` is where users have imported them from.
@@ -68,7 +69,7 @@ def _table_name(name: object) -> str:
     return name
 
 
-class ItemStore(ABC):
+class ItemStore(StreamMethods, ABC):
     """A store of DynamoDB-shaped tables (the port).
 
     Open one with :func:`storeswap.open_store`.  Methods take plain Python

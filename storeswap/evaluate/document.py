@@ -39,6 +39,8 @@ __all__ = [
     "ContractRoles",
     "ContractEvaluation",
     "EndpointInfo",
+    "AppTestsRun",
+    "AppTestsEvaluation",
     "TableEvaluation",
     "Reason",
     "Verdict",
@@ -234,6 +236,62 @@ class TableEvaluation:
 
 
 @define(frozen=True)
+class AppTestsRun:
+    """One run of the team's test command against one store: exit status and, with JUnit XML, the counts.
+
+    ``exit_status`` is None when the command could not start or timed out;
+    the counts are None when it wrote no JUnit XML.
+    """
+
+    store_kind: str
+    exit_status: int | None
+    seconds: float
+    passed: int | None = None
+    failed: int | None = None
+    skipped: int | None = None
+    timed_out: bool = False
+    error: str | None = None
+    output_tail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return attrs.asdict(self)
+
+
+@define
+class AppTestsEvaluation:
+    """``--app-tests``: the command, its run on the target (and on the source when reachable), and the outcome.
+
+    ``verdict`` is SAFE, NOT SAFE or UNKNOWN as the comparison found it
+    (:func:`storeswap.gateway.app_tests.compare_outcomes`); ``source_skipped``
+    says why there is no source run.  Absent from the evaluation when the user
+    did not ask for it.
+    """
+
+    command: str
+    step: Step = NOT_REACHED
+    target: AppTestsRun | None = None
+    source: AppTestsRun | None = None
+    source_skipped: str | None = None
+    verdict: str | None = None
+    reasons: list[str] = field(factory=list)
+    regressions: list[str] = field(factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "command": self.command,
+            "step": self.step.to_json(),
+            "target": None if self.target is None else self.target.to_json(),
+            "source": None if self.source is None else self.source.to_json(),
+            "source_skipped": self.source_skipped,
+            "verdict": self.verdict,
+            "reasons": self.reasons,
+            "regressions": self.regressions,
+        }
+
+
+@define(frozen=True)
 class Reason:
     """One line of the verdict: which part found it, for which table, and what."""
 
@@ -310,6 +368,8 @@ class Evaluation:
     finished: str = ""
     seconds: float = 0.0
     sample_mode: bool = False
+    #: The team's own tests (``--app-tests``); None when not asked for.
+    app_tests: AppTestsEvaluation | None = None
     verdict: Verdict | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -332,5 +392,6 @@ class Evaluation:
             "emulators": self.emulators,
             "environment": self.environment,
             "sample_mode": self.sample_mode,
+            "app_tests": None if self.app_tests is None else self.app_tests.to_json(),
             "verdict": None if self.verdict is None else self.verdict.to_json(),
         }

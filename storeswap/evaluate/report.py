@@ -220,6 +220,48 @@ def _migration_rows(doc: dict[str, Any]) -> list[list[str]]:
 _MIGRATION_HEADERS = ("table", "items copied", "seconds", "items/s", "verify", "items source / target, verify time")
 
 
+_APP_TESTS_HEADERS = ("store", "exit status", "passed", "failed", "skipped", "seconds", "note")
+
+
+def _count(n: Any) -> str:
+    return "—" if n is None else str(n)
+
+
+def _app_tests_rows(doc: dict[str, Any]) -> list[list[str]]:
+    """One row per store the team's command ran against (target first)."""
+    at = doc.get("app_tests") or {}
+    rows = []
+    for role in ("target", "source"):
+        run = at.get(role)
+        if run is None:
+            if role == "source" and at.get("source_skipped"):
+                rows.append([role, "not run", "", "", "", "", str(at["source_skipped"])])
+            continue
+        status = "timed out" if run["timed_out"] else _count(run["exit_status"])
+        rows.append(
+            [
+                f"{role} ({run['store_kind']})",
+                status,
+                _count(run["passed"]),
+                _count(run["failed"]),
+                _count(run["skipped"]),
+                f"{run['seconds']:.1f}",
+                run.get("error") or "",
+            ]
+        )
+    return rows
+
+
+def _app_tests_intro(doc: dict[str, Any]) -> str:
+    at = doc["app_tests"]
+    step = at["step"]
+    if step["status"] != "ok":
+        return f"The app tests ({at['command']}) did not run: {step['reason']}."
+    regressions = at.get("regressions") or []
+    extra = f" Regressed: {', '.join(regressions[:10])}." if regressions else ""
+    return f"{at['verdict']}: {'; '.join(at.get('reasons') or [])} — command: {at['command']}.{extra}"
+
+
 def _difference_rows(doc: dict[str, Any]) -> list[list[str]]:
     rows = []
     for t in doc.get("tables", []):
@@ -413,6 +455,8 @@ def render_markdown(doc: dict[str, Any], charts: list[tuple[str, str, bytes]] | 
     diffs = _difference_rows(doc)
     if diffs:
         parts += ["Differences found by verify:", "", md_table(("table", "kind", "key", "fields"), diffs), ""]
+    if doc.get("app_tests"):
+        parts += ["## App tests", "", _app_tests_intro(doc), "", md_table(_APP_TESTS_HEADERS, _app_tests_rows(doc)), ""]
     parts += ["## Latency: source against target", "", _latency_intro(doc), ""]
     for t in doc.get("tables", []):
         bench = t.get("bench") or {}
@@ -547,6 +591,12 @@ def render_html(doc: dict[str, Any], charts: list[tuple[str, str, bytes]]) -> st
     diffs = _difference_rows(doc)
     if diffs:
         out += ["<p>Differences found by verify:</p>", html_table(("table", "kind", "key", "fields"), diffs)]
+    if doc.get("app_tests"):
+        out += [
+            "<h2>App tests</h2>",
+            f'<p class="note">{e(_app_tests_intro(doc))}</p>',
+            html_table(_APP_TESTS_HEADERS, _app_tests_rows(doc)),
+        ]
     out += ["<h2>Latency: source against target</h2>", f'<p class="note">{e(_latency_intro(doc))}</p>']
     for name, caption, png in charts:
         data = base64.b64encode(png).decode("ascii")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +26,8 @@ from storeswap.core.errors import ConfigurationError, TableNotFound
 from storeswap.core.port import ItemStore
 from storeswap.evaluate.document import (
     RESULTS_SCHEMA,
+    AppTestsEvaluation,
+    AppTestsRun,
     ContractEvaluation,
     EndpointInfo,
     Evaluation,
@@ -108,6 +111,10 @@ class EvaluateOptions:
     #: Delete target tables that already exist instead of refusing to run.
     replace_target: bool = False
     seed: int = 1
+    #: The team's own test command (``--app-tests``), run through the gateway; None: not asked for.
+    app_tests: str | None = None
+    #: Seconds one run of the app tests may take before it counts as not finished (UNKNOWN).
+    app_tests_timeout: float | None = 1800.0
 
     def ops(self) -> int:
         """Timed calls per operation and store."""
@@ -306,6 +313,67 @@ def _bench_step(
         workload.unbind(target.store)
 
 
+def _app_tests_run(outcome: Any) -> AppTestsRun:
+    return AppTestsRun(
+        outcome.store_kind, outcome.exit_status, round(outcome.duration_s, 3), outcome.passed, outcome.failed,
+        outcome.skipped, outcome.timed_out, outcome.error, outcome.output_tail,
+    )  # fmt: skip
+
+
+def _app_tests_step(
+    source: Endpoint, target: Endpoint, options: EvaluateOptions, progress: Progress
+) -> AppTestsEvaluation:
+    """Run the team's command through a gateway over the target, and against the source where it is reachable.
+
+    The source run goes to a DynamoDB source's own endpoint when it is a
+    local one (an emulator); never to AWS itself, where the suite would write
+    to a real account.  Another store (memory, PostgreSQL) is served through a
+    gateway too; an export cannot be run against.
+    """
+    assert options.app_tests is not None
+    entry = AppTestsEvaluation(options.app_tests)
+    try:
+        from storeswap.gateway.app_tests import compare_outcomes, run_app_tests
+
+        progress.step("running the app tests against the target", None)
+        assert isinstance(target.store, ItemStore)
+        on_target = run_app_tests(options.app_tests, target.store, timeout=options.app_tests_timeout)
+        entry.target = _app_tests_run(on_target)
+        on_source = None
+        store = source.store
+        if not isinstance(store, ItemStore):
+            entry.source_skipped = "the source is an export, not a store the tests can reach"
+        elif store.kind == "dynamodb":
+            endpoint = getattr(getattr(store, "config", None), "endpoint_url", None)
+            if endpoint is None:
+                entry.source_skipped = "the source is AWS DynamoDB itself: the tests would write to a real account"
+            else:
+                progress.step("running the app tests against the source", None)
+                placeholders = {
+                    "AWS_ACCESS_KEY_ID": "storeswap",
+                    "AWS_SECRET_ACCESS_KEY": "storeswap",
+                    "AWS_REGION": "us-east-1",
+                    "AWS_DEFAULT_REGION": "us-east-1",
+                }
+                env = {k: os.environ.get(k, v) for k, v in placeholders.items()}
+                on_source = run_app_tests(
+                    options.app_tests, None, endpoint_url=endpoint, env=env, timeout=options.app_tests_timeout
+                )
+        else:
+            progress.step("running the app tests against the source", None)
+            on_source = run_app_tests(options.app_tests, store, timeout=options.app_tests_timeout)
+        if on_source is not None:
+            entry.source = _app_tests_run(on_source)
+        decision = compare_outcomes(on_target, on_source)
+        entry.verdict = decision.verdict
+        entry.reasons = list(decision.reasons)
+        entry.regressions = list(decision.regressions)
+        entry.step = Step.ok()
+    except Exception as e:
+        entry.step = Step.error(_error_text(e))
+    return entry
+
+
 def _prepare_target(target: ItemStore, table: str, replace: bool) -> None:
     if not target.table_exists(table):
         return
@@ -368,6 +436,7 @@ def evaluate(
             "bench_ops": options.ops(),
             "profile_limit": options.profile_limit,
             "seed": options.seed,
+            "app_tests": options.app_tests,
         },
         source=source.describe(),
         target=target.describe(),
@@ -387,6 +456,11 @@ def evaluate(
     for entry in entries:
         _migrate_step(source, target, entry, progress)
     ev.timings["migration_s"] = clock() - t0
+
+    if options.app_tests is not None:
+        t0 = clock()
+        ev.app_tests = _app_tests_step(source, target, options, progress)
+        ev.timings["app_tests_s"] = clock() - t0
 
     t0 = clock()
     for entry in entries:

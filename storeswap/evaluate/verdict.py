@@ -18,6 +18,10 @@ target, the copy, and verify of the spec, the base table and every index.
 - Parts the user switched off (``--no-contract``, ``--no-bench``) are listed
   as "not checked" beside a SAFE.  The benchmark is not a safety part: when
   it fails or cannot run (an export source) that is a caveat.
+- The team's own tests (``--app-tests``), when asked for: tests that pass
+  on the source and fail on the target (or, with no source run, fail on the
+  target) are a reason; a command that could not run or finish is UNKNOWN.
+  Not asked for, they are no part of the verdict.
 - A *caveat* is printed beside the verdict but does not change it: warning
   findings, known gaps (strict xfails) on the target for used requirements,
   failures on the target for requirements the table does not use, failures on
@@ -234,12 +238,31 @@ def _table_lines(t: TableEvaluation, out: _Lines) -> None:
             out.caveats.append(Reason("bench", f"{store}: calls failed during the benchmark: {shown}", name))
 
 
+def _app_tests_lines(ev: Evaluation, out: _Lines) -> None:
+    at = ev.app_tests
+    if at is None:  # not asked for: not a part of this verdict
+        return
+    if at.step.status != "ok" or at.verdict is None:
+        out.did_not_run("app tests", at.step if at.step.status != "ok" else Step.error("no outcome"))
+        return
+    shown = ", ".join(at.regressions[:3]) + (f" and {len(at.regressions) - 3} more" if len(at.regressions) > 3 else "")
+    for text in at.reasons:
+        line = text + (f" ({shown})" if shown and at.verdict == "NOT SAFE" else "")
+        if at.verdict == "NOT SAFE":
+            out.reasons.append(Reason("app tests", line))
+        elif at.verdict == "UNKNOWN":
+            out.unknown.append(Reason("app tests", line))
+    if at.source_skipped and at.verdict != "UNKNOWN":
+        out.caveats.append(Reason("app tests", f"not run against the source: {at.source_skipped}"))
+
+
 def decide(ev: Evaluation) -> Verdict:
     """The verdict for an evaluation (see the module docstring); reads nothing but ``ev``."""
     out = _Lines()
     for t in ev.tables:
         _table_lines(t, out)
     _contract_lines(ev, out)
+    _app_tests_lines(ev, out)
     if not ev.tables:
         out.unknown.append(Reason("run", "no table was evaluated"))
     tables = ", ".join(t.name for t in ev.tables) or "the table"

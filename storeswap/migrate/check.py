@@ -42,8 +42,9 @@ from storeswap.core.values import (
 from storeswap.migrate.canonical import canonical_key, number_text
 from storeswap.migrate.ddbjson import marshal_item
 from storeswap.migrate.sources import ScanSource, as_source
+from storeswap.migrate.transform import TransformCheck, TransformedSource, check_transform
 
-__all__ = ["Rule", "RULES", "Finding", "CheckReport", "check_table", "TARGET_KINDS"]
+__all__ = ["Rule", "RULES", "Finding", "CheckReport", "check_table", "TARGET_KINDS", "Preflight", "preflight"]
 
 Severity = Literal["blocking", "warning"]
 TARGET_KINDS = ("memory", "postgres", "dynamodb")
@@ -438,3 +439,47 @@ def check_table(
     report.findings = out.findings()
     report.seconds = time.perf_counter() - started
     return report
+
+
+@define
+class Preflight:
+    """What ``migrate`` and ``check`` run before a copy: the transform's check (when given), then the rules.
+
+    ``rules`` is None when the transform check failed: the rules would run
+    over items the copy refuses to write.
+    """
+
+    transform: TransformCheck | None
+    rules: CheckReport | None
+
+    @property
+    def ok(self) -> bool:
+        """True when every part ran and found nothing blocking."""
+        if self.transform is not None and not self.transform.ok:
+            return False
+        return self.rules is not None and self.rules.ok
+
+    def to_json(self) -> dict[str, Any]:
+        """The rules' report, with the transform check under ``transform`` when one ran."""
+        out: dict[str, Any] = self.rules.to_json() if self.rules is not None else {"ok": False}
+        if self.transform is not None:
+            out["transform"] = self.transform.to_json()
+        return out
+
+
+def preflight(
+    source: ItemStore | ScanSource,
+    table: str,
+    target_kind: str | None = None,
+    *,
+    segments: int = 4,
+    transform: TransformedSource | None = None,
+) -> Preflight:
+    """Check ``table`` before moving it: with ``transform`` (wrapping ``source``), first collisions, rejections and
+    key-size overflows over the whole source (:func:`check_transform`), then the rules over the transformed items."""
+    if transform is None:
+        return Preflight(None, check_table(source, table, target_kind, segments=segments))
+    report = check_transform(transform.source, table, transform.fn, target_spec=transform.describe(table))
+    if not report.ok:
+        return Preflight(report, None)
+    return Preflight(report, check_table(transform, table, target_kind, segments=segments))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -22,6 +22,8 @@ from attrs import define
 from storeswap.core.errors import ConfigurationError, TableExists
 from storeswap.core.port import ItemStore
 from storeswap.core.schema import TableSpec
+from storeswap.migrate.export_source import ExportSource
+from storeswap.migrate.incremental import IncrementalExport, ReplayReport, prepare_chain, replay_incrementals
 from storeswap.migrate.sources import ScanSource, StoreSource, as_source
 from storeswap.migrate.state import (
     CopyIdentity,
@@ -32,6 +34,7 @@ from storeswap.migrate.state import (
     TargetState,
     spec_fingerprint,
 )
+from storeswap.migrate.transform import TransformedSource
 
 __all__ = [
     "copy_table",
@@ -41,6 +44,8 @@ __all__ = [
     "describe_endpoint",
     "copy_identity",
     "state_backend",
+    "check_incremental_source",
+    "replay_after_copy",
 ]
 
 
@@ -113,14 +118,22 @@ def copy_identity(
     batch: int = 500,
     spec: TableSpec | None = None,
 ) -> CopyIdentity:
-    """The identity a copy's checkpoint is bound to (reads the source spec unless given)."""
+    """The identity a copy's checkpoint is bound to (reads the source spec unless given).
+
+    For a :class:`TransformedSource` the source side is the source under the
+    transform, and the transform's identity is bound too.
+    """
     src = as_source(source)
+    transform = None
+    if isinstance(src, TransformedSource):
+        transform, src, spec = src.identity, src.source, None
     spec = spec or src.describe(table)
     return CopyIdentity(
         Side(src.kind, describe_endpoint(src), table, spec_fingerprint(spec)),
         Side(target.kind, describe_endpoint(target), target_table or table),
         segments,
         batch,
+        transform,
     )
 
 
@@ -199,7 +212,8 @@ def copy_table(
         raise ConfigurationError("segments, workers and batch must be at least 1")
     src = as_source(source)
     target_table = target_table or table
-    if isinstance(src, StoreSource) and src.store is target and target_table == table:
+    inner = src.source if isinstance(src, TransformedSource) else src
+    if isinstance(inner, StoreSource) and inner.store is target and target_table == table:
         raise ConfigurationError("the source and target are the same table")
     spec = src.describe(table)
     identity = copy_identity(src, target, table, target_table=target_table, segments=segments, batch=batch, spec=spec)
@@ -278,4 +292,57 @@ def copy_table(
         state_path=path,
         estimated_total=estimate,
         state_where=None if backend is None else backend.where,
+    )
+
+
+def check_incremental_source(
+    source: ScanSource, incrementals: Sequence[Path | str], *, checksums: bool = True
+) -> list[IncrementalExport]:
+    """Before a copy with ``--apply-incremental``: the source is a full export and the chain is whole.
+
+    Raises :class:`ConfigurationError` (an :class:`ExportWindowGap` for a
+    gap) or :class:`ChecksumMismatch` (unless ``checksums=False``), so a bad
+    chain is refused before the full copy starts rather than after it.
+    """
+    if not isinstance(source, ExportSource):
+        raise ConfigurationError("--apply-incremental needs --source dynamodb-export:FULL (a full export)")
+    chain, _ = prepare_chain(list(incrementals), full_export=source, checksums=checksums)
+    return chain
+
+
+def replay_after_copy(
+    source: ExportSource,
+    target: ItemStore,
+    table: str,
+    incrementals: Sequence[IncrementalExport] | Sequence[Path | str],
+    *,
+    target_table: str | None = None,
+    segments: int = 4,
+    batch: int = 500,
+    state_path: Path | str | None = None,
+    state_in_target: bool = False,
+    checksums: bool = True,
+) -> ReplayReport:
+    """Replay incremental exports onto the copy of ``source`` (a full export), checkpointing in the copy's state.
+
+    The copy's state (the same ``state_path`` / ``state_in_target`` and
+    parameters as the :func:`copy_table` call) must record a finished copy;
+    the replay's :class:`~storeswap.migrate.incremental.ReplayCheckpoint`
+    is stored in it after each acknowledged batch, so a rerun resumes the
+    replay where it stopped (and does not copy the full export again).
+    """
+    target_table = target_table or table
+    identity = copy_identity(source, target, table, target_table=target_table, segments=segments, batch=batch)
+    backend = state_backend(target, table, target_table, state_path, state_in_target)
+    state = CopyState.load_or_new(backend, identity)
+    if backend is not None and not state.done:
+        raise ConfigurationError(f"{backend.where} records an unfinished copy; finish the copy before the replay")
+    return replay_incrementals(
+        target,
+        target_table,
+        list(incrementals),  # type: ignore[arg-type]
+        full_export=source,
+        checksums=checksums,
+        checkpoint=state.incremental,
+        on_checkpoint=lambda cp: state.record_incremental(cp.to_dict()),
     )

@@ -60,6 +60,7 @@ __all__ = [
     "ReplayReport",
     "open_incrementals",
     "check_chain",
+    "prepare_chain",
     "replay_incrementals",
     "write_incremental_export",
 ]
@@ -435,6 +436,44 @@ def _start_index(exports: Sequence[IncrementalExport], checkpoint: ReplayCheckpo
     )
 
 
+def prepare_chain(
+    exports: Sequence[IncrementalExport] | Path | str | Iterable[Path | str],
+    *,
+    full_export: ExportSource | Path | str | None = None,
+    start_time: dt.datetime | None = None,
+    checksums: bool = True,
+) -> tuple[list[IncrementalExport], list[ChecksumProblem]]:
+    """Open and check a chain without writing anything: window order, contiguity, one table, checksums.
+
+    Raises :class:`ExportWindowGap` on a gap or overlap (the chain must start
+    at the full export's ``exportTime`` or ``start_time``) and
+    :class:`ChecksumMismatch` on a checksum that does not match, unless
+    ``checksums=False``, when the mismatches are returned instead.
+    """
+    chain: list[IncrementalExport] = (
+        [e for e in exports if isinstance(e, IncrementalExport)]
+        if isinstance(exports, Sequence) and exports and all(isinstance(e, IncrementalExport) for e in exports)
+        else open_incrementals(exports)  # type: ignore[arg-type]
+    )
+    chain.sort(key=lambda e: (e.from_time, e.to_time))
+    if not chain:
+        raise ConfigurationError("no incremental exports to replay")
+    table_arn: str | None = None
+    if full_export is not None:
+        full = full_export if isinstance(full_export, ExportSource) else ExportSource(full_export)
+        full_time, table_arn = _full_export_time(full)
+        if start_time is None:
+            start_time = full_time
+    arns = {e.table_arn for e in chain if e.table_arn} | ({table_arn} if table_arn else set())
+    if len(arns) > 1:
+        raise ConfigurationError(f"the exports come from different tables: {', '.join(sorted(arns))}")
+    check_chain(chain, start_time)
+    problems = [p for e in chain for p in e.verify()]
+    if problems and checksums:
+        raise ChecksumMismatch(problems)
+    return chain, problems
+
+
 def replay_incrementals(
     target: ItemStore,
     table: str,
@@ -457,28 +496,8 @@ def replay_incrementals(
     """
     if not 1 <= batch <= MAX_BATCH_WRITE:
         raise ValidationError(f"batch must be from 1 to {MAX_BATCH_WRITE}")
-    chain: list[IncrementalExport] = (
-        [e for e in exports if isinstance(e, IncrementalExport)]
-        if isinstance(exports, Sequence) and exports and all(isinstance(e, IncrementalExport) for e in exports)
-        else open_incrementals(exports)  # type: ignore[arg-type]
-    )
-    chain.sort(key=lambda e: (e.from_time, e.to_time))
-    if not chain:
-        raise ConfigurationError("no incremental exports to replay")
-    table_arn: str | None = None
-    if full_export is not None:
-        full = full_export if isinstance(full_export, ExportSource) else ExportSource(full_export)
-        full_time, table_arn = _full_export_time(full)
-        if start_time is None:
-            start_time = full_time
-    arns = {e.table_arn for e in chain if e.table_arn} | ({table_arn} if table_arn else set())
-    if len(arns) > 1:
-        raise ConfigurationError(f"the exports come from different tables: {', '.join(sorted(arns))}")
-    check_chain(chain, start_time)
+    chain, problems = prepare_chain(exports, full_export=full_export, start_time=start_time, checksums=checksums)
     report = ReplayReport(exports=len(chain))
-    problems = [p for e in chain for p in e.verify()]
-    if problems and checksums:
-        raise ChecksumMismatch(problems)
     report.checksum_problems = problems
     resume = ReplayCheckpoint.from_dict(checkpoint) if isinstance(checkpoint, Mapping) else checkpoint
     first, skip = _start_index(chain, resume)

@@ -6,9 +6,16 @@ Layout (JSON, version 2)::
      "source": {"kind": "dynamodb", "endpoint": "DynamoStore('dynamodb://host:8000')", "table": "orders",
                 "spec_fingerprint": "<sha256 of the source spec>"},
      "target": {"kind": "postgres", "endpoint": "...", "table": "orders"},
-     "total_segments": 4, "batch": 500, "complete": false,
+     "total_segments": 4, "batch": 500, "transform": null, "complete": false,
      "started": "...", "updated": "...",
-     "segments": {"0": {"cursor": "...", "done": false, "count": 1500}, ...}}
+     "segments": {"0": {"cursor": "...", "done": false, "count": 1500}, ...},
+     "incremental": null}
+
+``transform`` is the identity of a ``--transform`` (``module:function@<hash
+of the module's source>``), so a resume with another transform, or with the
+same function edited, is refused like one with another source.
+``incremental`` is the :class:`~storeswap.migrate.incremental.ReplayCheckpoint`
+of ``--apply-incremental`` (replayed after the copy), None before.
 
 The identity (source, target, parameters) is checked on every resume: a
 state written for another source, target, table, spec or ``--segments`` /
@@ -104,6 +111,8 @@ class CopyIdentity:
     target: Side
     segments: int
     batch: int
+    #: The identity of the transform the copy writes through (None: items are copied as they are).
+    transform: str | None = None
 
     def digest(self) -> str:
         """A short hash of the endpoints and tables (names the default state file)."""
@@ -122,6 +131,8 @@ class CopyIdentity:
             return f"it was written with --segments {other.segments}, now {self.segments} (cursors belong to their segment)"
         if other.batch != self.batch:
             return f"it was written with --batch {other.batch}, now {self.batch}"
+        if other.transform != self.transform:
+            return f"it was written with --transform {other.transform!r}, now {self.transform!r}"
         return None
 
 
@@ -266,6 +277,8 @@ class CopyState:
     segments: dict[int, SegmentState] = field(factory=dict)
     #: True when the state was read from the backend (a resume), False when new.
     loaded: bool = False
+    #: The incremental-export replay's checkpoint (``ReplayCheckpoint.to_dict()``), None before any replay.
+    incremental: dict[str, Any] | None = None
     _lock: threading.Lock = field(factory=threading.Lock, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -295,6 +308,8 @@ class CopyState:
             "target": self.identity.target.to_json(),
             "total_segments": self.identity.segments,
             "batch": self.identity.batch,
+            "transform": self.identity.transform,
+            "incremental": self.incremental,
             "started": self.started,
             "updated": _now(),
             "complete": self.done,
@@ -341,6 +356,7 @@ class CopyState:
                 Side.from_json(data["target"]),
                 int(data["total_segments"]),
                 int(data["batch"]),
+                data.get("transform"),
             )
             segments = {
                 int(k): SegmentState(v["cursor"], bool(v["done"]), int(v["count"])) for k, v in data["segments"].items()
@@ -354,4 +370,13 @@ class CopyState:
                 f"{backend.where} belongs to another copy ({stored.source.table} to {stored.target.table}): "
                 f"{diff}; rerun with --restart to start over, or use another --state"
             )
-        return cls(identity, backend, started, segments, loaded=True)
+        incremental = data.get("incremental")
+        if incremental is not None and not isinstance(incremental, dict):
+            raise ConfigurationError(f"{backend.where} is malformed (incremental is {type(incremental).__name__})")
+        return cls(identity, backend, started, segments, loaded=True, incremental=incremental)
+
+    def record_incremental(self, checkpoint: dict[str, Any]) -> None:
+        """Store the incremental replay's checkpoint (after the target acknowledged the writes it covers)."""
+        with self._lock:
+            self.incremental = dict(checkpoint)
+            self._save_locked()

@@ -32,6 +32,8 @@ import copy
 import hashlib
 import importlib
 import importlib.util
+import inspect
+import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -55,6 +57,7 @@ __all__ = [
     "RejectItem",
     "TransformError",
     "load_transform",
+    "transform_identity",
     "apply_transform",
     "transformed_items",
     "TransformedSource",
@@ -114,6 +117,22 @@ def load_transform(spec: str) -> Transform:
     return fn  # type: ignore[no-any-return]
 
 
+def transform_identity(fn: Transform) -> str:
+    """``module:function@<12 hex of the module's source SHA-256>``: what a checkpoint binds a transform by.
+
+    The hash covers the whole module, so editing the function (or what it
+    calls in its module) between a killed copy and its resume is noticed.
+    Without readable source only the name is used.
+    """
+    name = f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', type(fn).__name__)}"
+    module = sys.modules.get(getattr(fn, "__module__", "") or "")
+    try:
+        text = inspect.getsource(module) if module is not None else inspect.getsource(fn)
+    except (OSError, TypeError):
+        return name
+    return f"{name}@{hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]}"
+
+
 def _outputs(fn: Transform, item: Item) -> list[Item]:
     """The transform's items for one source item; RejectItem / TypeError say why not."""
     result = fn(copy.deepcopy(item))
@@ -163,6 +182,8 @@ class TransformedSource:
     def __init__(self, source: ItemStore | ScanSource, fn: Transform, *, spec: TableSpec | None = None) -> None:
         self.source = as_source(source)
         self.fn = fn
+        #: What a copy's checkpoint binds this transform by (:func:`transform_identity`).
+        self.identity = transform_identity(fn)
         self._spec = spec
         self.kind = f"{self.source.kind}+transform"
 
@@ -255,6 +276,25 @@ class TransformCheck:
         if not self.complete or self.error is not None:
             return "unknown"
         return "safe" if self.ok else "unsafe"
+
+    def lines(self, limit: int = 5) -> list[str]:
+        """The report as text lines (the CLI prints them): totals, counts by kind, the first ``limit`` problems."""
+        out = [
+            f"transform check {self.table}: {self.verdict.upper()}; {self.source_items} source items -> "
+            f"{self.target_items} target items ({self.dropped} dropped, fan-out up to {self.max_fan_out})"
+        ]
+        if self.error is not None:
+            out.append(f"  the source could not be read to the end: {self.error}")
+        for kind, n in self.counts.items():
+            if n:
+                out.append(f"  {kind}: {n} item(s)")
+        for p in self.problems[:limit]:
+            js = p.to_json()
+            line = f"    e.g. {p.kind} source key {json.dumps(js['source_key'], ensure_ascii=True)}: {p.detail}"
+            if "other_source_key" in js:
+                line += f" (as does {json.dumps(js['other_source_key'], ensure_ascii=True)})"
+            out.append(line)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """A machine-readable report."""

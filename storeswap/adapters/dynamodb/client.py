@@ -121,8 +121,11 @@ def _credentials_configured() -> bool:
     return os.path.exists(path)
 
 
-def make_client(config: DynamoConfig) -> Any:
-    """A botocore DynamoDB client for ``config``: standard retries, TCP keep-alive, pooled connections."""
+def make_client(config: DynamoConfig, service: str = "dynamodb") -> Any:
+    """A botocore client of ``service`` (``dynamodb`` or ``dynamodbstreams``) for ``config``.
+
+    Standard retries, TCP keep-alive, pooled connections.
+    """
     try:
         import boto3.session
         from botocore.config import Config
@@ -151,4 +154,4 @@ def make_client(config: DynamoConfig) -> Any:
         read_timeout=config.read_timeout,
         max_pool_connections=config.max_pool,
     )
-    return session.client("dynamodb", region_name=region, config=botocore_config, **kwargs)
+    return session.client(service, region_name=region, config=botocore_config, **kwargs)

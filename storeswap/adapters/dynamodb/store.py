@@ -26,6 +26,7 @@ from storeswap.adapters.dynamodb.client import DynamoConfig, make_client, parse_
 from storeswap.adapters.dynamodb.errors import map_error
 from storeswap.adapters.dynamodb.marshal import deserialize, deserialize_item, serialize_item
 from storeswap.adapters.dynamodb.render import Renderer
+from storeswap.adapters.dynamodb.streams import DynamoStreamMethods
 from storeswap.core.errors import StoreError, StoreUnavailable, TableNotFound, Throttled
 from storeswap.core.expressions.ast import Path, Projection
 from storeswap.core.port import ItemStore
@@ -70,7 +71,7 @@ def _key_identity(spec: TableSpec, item: Mapping[str, Any]) -> tuple[Any, ...]:
     return (spec.name, *(item[n] for n in spec.key_names))
 
 
-class DynamoStore(ItemStore):
+class DynamoStore(DynamoStreamMethods, ItemStore):
     """Amazon DynamoDB (or DynamoDB Local, or moto) behind the port (``dynamodb://[host:port]``).
 
     One botocore client per store, standard retry mode, TCP keep-alive.

@@ -27,10 +27,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from storeswap.adapters.postgres import changelog
 from storeswap.adapters.postgres.codec import encode_item
 from storeswap.adapters.postgres.datastore import PostgresDatastore
 from storeswap.adapters.postgres.layout import Layout
 from storeswap.core.requests import PutRequest
+from storeswap.core.schema import TableSpec
 
 __all__ = ["bulk_put", "CHUNK"]
 
@@ -52,6 +54,8 @@ def _column_types(lay: Layout) -> list[str]:
             out.append("bigint")
         elif col == "item":
             out.append("bytea")
+        elif col == "ttl":
+            out.append("numeric")
         else:
             out.append(_PG_TYPES[kinds[col]])
     return out
@@ -87,8 +91,12 @@ def _statements(lay: Layout) -> tuple[str, str, str, str]:
     return result
 
 
-def bulk_put(db: PostgresDatastore, lay: Layout, reqs: list[PutRequest]) -> None:
-    """Write validated put requests with COPY + one upsert per chunk (see the module docstring)."""
+def bulk_put(db: PostgresDatastore, lay: Layout, reqs: list[PutRequest], *, record_changes: bool = False) -> None:
+    """Write validated put requests with COPY + one upsert per chunk (see the module docstring).
+
+    On a table with a change stream the rows get change records only with
+    ``record_changes`` (a migration's load is not an application change; changelog.py).
+    """
     # Last write of a key wins; the rows are built once, before any transaction starts.
     latest: dict[int, tuple[list[Any], int]] = {}
     for r in reqs:
@@ -100,24 +108,30 @@ def bulk_put(db: PostgresDatastore, lay: Layout, reqs: list[PutRequest]) -> None
     create, copy, upsert, direct = _statements(lay)
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
-        _write_chunk(db, lay.spec.name, chunk, types, create, copy, upsert, direct)
+        _write_chunk(db, lay.spec, chunk, types, create, copy, upsert, direct, record_changes)
 
 
 def _write_chunk(
     db: PostgresDatastore,
-    table: str,
+    spec: TableSpec,
     chunk: list[tuple[list[Any], int]],
     types: list[str],
     create: str,
     copy: str,
     upsert: str,
     direct: str,
+    record_changes: bool,
 ) -> None:
+    table = spec.name
     locks = [lock for _, lock in chunk]
     for attempt in db.transaction(table, gave_up="bulk_put kept conflicting with concurrent transactions"):
         with attempt as conn:
             attempt.sent = True
             conn.execute("SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (locks,))
+            if not record_changes:
+                conn.execute("SET LOCAL storeswap.changelog = 'off'")
+            elif spec.stream is not None:
+                changelog.lock_all_shards(conn, spec.name)
             try:
                 # Optimistic: into a fresh table (a migration) no key exists yet, and COPY straight
                 # into the table is half the server work of staging + upsert.

@@ -8,6 +8,7 @@ One physical table per storeswap table::
     item    bytea    the whole item, encoded by :mod:`.codec`
     a0..    bytea | numeric   one column per secondary-index key attribute (NULL when absent)
     g0..    bigint   partition_bucket of a global index's partition key (NULL when absent)
+    ttl     numeric  the TTL attribute when it counts (S1), else NULL; only on tables with TTL
 
 Primary key ``(bucket, pk[, sk])``: unique exactly when ``(pk, sk)`` is (bucket
 is a function of pk), ordered as scans need, and it leads with the
@@ -32,6 +33,7 @@ from attrs import define, field
 from psycopg import sql
 
 from storeswap.adapters.postgres.codec import encode_value
+from storeswap.core.changes import ttl_expiry
 from storeswap.core.keys import partition_bucket
 from storeswap.core.schema import IndexKeys, KeyAttribute, TableSpec
 
@@ -45,6 +47,7 @@ __all__ = [
     "KeyColumn",
     "IndexColumns",
     "ddl_table",
+    "ttl_index_name",
 ]
 
 # The catalog and token tables live in the default schema next to the data tables.
@@ -88,6 +91,11 @@ def physical_name(table: str) -> str:
 def index_physical_name(physical: str, index: str) -> str:
     """The PostgreSQL name of a secondary index of ``physical`` (at most 61 bytes)."""
     return f"{physical}_x{hashlib.sha256(index.encode('utf-8')).hexdigest()[:8]}"
+
+
+def ttl_index_name(physical: str) -> str:
+    """The PostgreSQL name of a table's TTL index (the sweeper walks it over expired items only)."""
+    return f"{physical}_ttl"
 
 
 def _sa_type(key_type: str) -> sa.types.TypeEngine[Any]:
@@ -141,6 +149,8 @@ class Layout:
     indexes: dict[str | None, IndexColumns]
     #: rendered statements by shape; other modules of this package may cache their own entries here
     sql_cache: dict[Any, Any] = field(factory=dict)
+    #: the TTL attribute, when the table has one (then the ``ttl`` column exists)
+    ttl: str | None = None
 
     @classmethod
     def build(cls, spec: TableSpec) -> Layout:
@@ -182,7 +192,7 @@ class Layout:
             indexes[ix.name] = IndexColumns(
                 buckets[ipk.attr], ipk, isk, order, required, index_physical_name(physical, ix.name)
             )
-        return cls(spec, physical, pk, sk, tuple(extra), tuple(bucket_cols), indexes)
+        return cls(spec, physical, pk, sk, tuple(extra), tuple(bucket_cols), indexes, ttl=spec.ttl_attribute)
 
     # ------------------------------------------------------------------ rows
 
@@ -195,6 +205,8 @@ class Layout:
         cols.append("item")
         cols.extend(c.column for c in self.extra)
         cols.extend(name for _, name in self.bucket_columns)
+        if self.ttl is not None:
+            cols.append("ttl")
         return cols
 
     def lock_id(self, key: dict[str, Any]) -> int:
@@ -228,6 +240,8 @@ class Layout:
         for attr, _ in self.bucket_columns:
             v = item.get(attr)
             params.append(None if v is None else partition_bucket(v))
+        if self.ttl is not None:
+            params.append(ttl_expiry(item, self.ttl))
         return params
 
     def order_params(self, index: IndexKeys, item: dict[str, Any]) -> list[Any]:
@@ -263,6 +277,8 @@ class Layout:
             return sql.SQL("%s::bigint")
         if column == "item":
             return sql.SQL("%s::bytea")
+        if column == "ttl":
+            return sql.SQL("%s::numeric")
         kc = {"pk": self.pk, "sk": self.sk, **{c.column: c for c in self.extra}}[column]
         assert kc is not None
         return sql.SQL(f"%s::{_PG_TYPE[kc.type]}")
@@ -489,6 +505,8 @@ def ddl_table(layout: Layout, metadata: sa.MetaData) -> sa.Table:
     cols.append(sa.Column("item", sa.LargeBinary, nullable=False))
     cols.extend(sa.Column(c.column, _sa_type(c.type), nullable=True) for c in layout.extra)
     cols.extend(sa.Column(name, sa.BigInteger, nullable=True) for _, name in layout.bucket_columns)
+    if layout.ttl is not None:
+        cols.append(sa.Column("ttl", sa.Numeric(), nullable=True))
     pk_cols = ["bucket", "pk"] + (["sk"] if layout.sk is not None else [])
     table = sa.Table(
         layout.physical,
@@ -504,4 +522,11 @@ def ddl_table(layout: Layout, metadata: sa.MetaData) -> sa.Table:
         required = [ic.partition.column] + ([ic.sort.column] if ic.sort is not None else [])
         where = sa.and_(*(table.c[c].isnot(None) for c in dict.fromkeys(required)))
         sa.Index(ic.pg_index, *(table.c[c] for c in dict.fromkeys(index_cols)), postgresql_where=where)
+    if layout.ttl is not None:
+        sa.Index(
+            ttl_index_name(layout.physical),
+            table.c.ttl,
+            *(table.c[c] for c in pk_cols),
+            postgresql_where=table.c.ttl.isnot(None),
+        )
     return table

@@ -23,6 +23,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -30,10 +31,12 @@ import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from storeswap.adapters.postgres import changelog
 from storeswap.adapters.postgres.bulk import bulk_put
 from storeswap.adapters.postgres.codec import decode_item, encode_item
 from storeswap.adapters.postgres.datastore import PooledConnection, PostgresDatastore, Retry
 from storeswap.adapters.postgres.layout import CATALOG, METADATA, TOKENS, KeyColumn, Layout
+from storeswap.core.changes import Shard, ShardRead, StreamInfo
 from storeswap.core.engine import index_view, plan_transaction, plan_write
 from storeswap.core.errors import ConfigurationError, IdempotencyMismatch, TableExists, TableNotFound
 from storeswap.core.expressions import evaluate, project
@@ -51,7 +54,7 @@ from storeswap.core.requests import (
     UpdateRequest,
     WriteRequest,
 )
-from storeswap.core.schema import IndexKeys, TableSpec
+from storeswap.core.schema import IndexKeys, StreamView, TableSpec
 from storeswap.core.values import Item
 from storeswap.redaction import redact
 
@@ -116,9 +119,13 @@ class PostgresStore(ItemStore):
 
     kind = "postgres"
 
-    def __init__(self, url: str, *, pool_size: int = 10, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, connect_timeout: float = 10.0, bulk_changes: bool = False
+    ) -> None:
         super().__init__()
         self._url = redact(url)
+        #: Whether ``bulk_put`` (COPY) writes change records on streamed tables (a migration's load does not).
+        self.bulk_changes = bulk_changes
         sa_url, self.conninfo = parse_url(url)
         self._layouts: dict[str, Layout] = {}
         self._layout_lock = threading.Lock()
@@ -191,6 +198,7 @@ class PostgresStore(ItemStore):
             if c.execute(stmt).first() is None:
                 raise TableExists(f"table {spec.name} already exists")
             table.create(c)
+            changelog.on_create(_driver(c), lay)
         with self._layout_lock:
             self._layouts[spec.name] = lay
 
@@ -209,6 +217,7 @@ class PostgresStore(ItemStore):
                 if row is None:
                     raise TableNotFound(f"table {name} does not exist")
                 c.execute(sa.schema.DropTable(sa.Table(row[0], sa.MetaData()), if_exists=True))
+                changelog.on_delete(_driver(c), name)
         finally:
             self._layouts.pop(name, None)
 
@@ -386,7 +395,7 @@ class PostgresStore(ItemStore):
 
     def _bulk_put(self, spec: TableSpec, reqs: list[PutRequest]) -> None:
         """COPY-based bulk load (:mod:`.bulk`), under the same advisory locks as single writes."""
-        bulk_put(self._db, self._layout(spec), reqs)
+        bulk_put(self._db, self._layout(spec), reqs, record_changes=self.bulk_changes)
 
     def _fetch_many(
         self, conn: PooledConnection, reqs: list[tuple[int, Layout, dict[str, Any]]], lock: bool
@@ -451,6 +460,7 @@ class PostgresStore(ItemStore):
         ):
             with attempt as conn, conn.pipeline():
                 attempt.sent = True
+                changelog.lock_shards(conn, ((r.spec, r.key) for _, r in ordered))
                 for lock, r in ordered:
                     lay = self._layout(r.spec)
                     if isinstance(r, PutRequest):
@@ -474,6 +484,7 @@ class PostgresStore(ItemStore):
                 # Sorted advisory locks first: they also cover items that do not exist yet,
                 # which a row lock cannot (no phantom inserts between our read and our commit).
                 conn.execute("SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (locks,), prepare=True)
+                changelog.lock_shards(conn, ((r.spec, r.key) for r in reqs))
                 found = self._fetch_many(conn, entries, True)
                 olds = [found.get(i) for i in range(len(reqs))]
                 outcomes = plan_transaction(reqs, olds)
@@ -497,6 +508,46 @@ class PostgresStore(ItemStore):
                             conn.execute(lay.sql_update_locked(), [*params[len(kp) :], *kp], prepare=True)
                 if any(c.rowcount != 1 for c in cursors):
                     raise Retry()  # an insert lost to a concurrent writer: start over
+
+    # ------------------------------------------------------ streams and TTL (SQL in .changelog)
+
+    def _stream_info(self, spec: TableSpec, stream_id: str | None) -> StreamInfo:
+        return self._db.run_read(spec.name, lambda conn: changelog.stream_info(conn, spec, stream_id))  # type: ignore[no-any-return]
+
+    def _read_shard(self, spec: TableSpec, info: StreamInfo, shard: Shard, after: str | None, limit: int) -> ShardRead:
+        return self._db.run_read(  # type: ignore[no-any-return]
+            spec.name, lambda conn: changelog.read_shard(conn, spec, info, shard, after, limit)
+        )
+
+    def _shard_end(self, spec: TableSpec, info: StreamInfo, shard: Shard) -> str | None:
+        return self._db.run_read(spec.name, lambda conn: changelog.shard_end(conn, info, shard))  # type: ignore[no-any-return]
+
+    def _set_stream(self, spec: TableSpec, view: StreamView | None) -> None:
+        lay = self._layout(spec)
+        with self._db.write(spec.name) as conn:
+            changelog.set_stream(conn, lay, view)
+        self._layouts.pop(spec.name, None)
+
+    def _set_ttl(self, spec: TableSpec, attribute: str | None) -> None:
+        lay = self._layout(spec)
+        with self._db.write(spec.name) as conn:
+            changelog.set_ttl(conn, lay, attribute)
+        self._layouts.pop(spec.name, None)
+
+    def _trim_changes(self, spec: TableSpec, retention_s: float | None) -> int:
+        with self._db.write(spec.name) as conn:
+            return changelog.trim(conn, spec.name, retention_s)
+
+    def _expire(self, spec: TableSpec, now: Decimal) -> int:
+        lay = self._layout(spec)
+        # No outer transaction: the sweep commits one shard group at a time; a deadlock repeats the sweep.
+        for attempt in self._db.transaction(
+            spec.name, begin=False, gave_up="the TTL sweep kept conflicting with concurrent transactions"
+        ):
+            with attempt as conn:
+                attempt.sent = True
+                return changelog.expire(conn, lay, now)
+        raise AssertionError("unreachable")  # pragma: no cover - transaction() raises when attempts run out
 
     def _token_seen(self, conn: PooledConnection, token: str, fingerprint: str) -> bool:
         """Claim an idempotency token inside the transaction; True when it is a repeat within the window (T3)."""
@@ -542,9 +593,18 @@ def _fetch_one(query: str, params: list[Any], conn: PooledConnection) -> Any:
     return cur.fetchone()
 
 
+def _driver(c: sa.Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under a SQLAlchemy one (the change-log DDL goes through the raw driver)."""
+    raw = c.connection.driver_connection
+    assert raw is not None  # a checked-out connection always has its driver connection
+    return raw  # type: ignore[no-any-return]
+
+
 def _ensure_schema(c: sa.Connection) -> None:
     """Create the catalog and token tables when missing (run once per store, in one transaction)."""
     # IF NOT EXISTS alone races on pg_type between processes; the advisory lock serialises them.
     c.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
     for table in METADATA.sorted_tables:
         c.execute(sa.schema.CreateTable(table, if_not_exists=True))
+    # The change-log trigger function (changelog.py); raw driver: its body holds % characters.
+    _driver(c).execute(changelog.TRIGGER_FUNCTION)

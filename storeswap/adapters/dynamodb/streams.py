@@ -1,0 +1,227 @@
+"""DynamoDB Streams and TTL behind the port, through boto3's ``dynamodbstreams`` client.
+
+:class:`DynamoStreamMethods` is a base of :class:`~storeswap.adapters.dynamodb.store.DynamoStore`
+and implements the port's stream primitives with the real API:
+
+- ``DescribeTable`` gives the table's latest stream ARN (the position's
+  stream id); ``DescribeStream`` (paged by ``ExclusiveStartShardId``) the
+  shards with their lineage — the port reads a parent before its children;
+- ``GetShardIterator`` (``TRIM_HORIZON``, ``LATEST`` or
+  ``AFTER_SEQUENCE_NUMBER`` of the position) and ``GetRecords`` read a shard;
+  positions hold sequence numbers, never iterators (those expire after 15
+  minutes), so a checkpoint stays valid for the whole 24-hour retention;
+  ``TrimmedDataAccessException`` becomes :class:`StreamPositionExpired`;
+- ``UpdateTable`` (``StreamSpecification``) enables or disables a stream,
+  ``UpdateTimeToLive`` the TTL attribute.
+
+DynamoDB removes expired items by itself on AWS (``native_ttl_sweeper``);
+``expire`` then falls back to the port's default sweep (scan + conditional
+deletes), which is what a local endpoint (moto, DynamoDB Local) needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from storeswap.adapters.dynamodb.client import make_client
+from storeswap.adapters.dynamodb.errors import map_error
+from storeswap.adapters.dynamodb.marshal import deserialize_item
+from storeswap.core.changes import (
+    LATEST,
+    ChangeRecord,
+    Shard,
+    ShardRead,
+    StreamInfo,
+    UserIdentity,
+    make_record,
+)
+from storeswap.core.errors import StoreError, StreamPositionExpired, ValidationError
+from storeswap.core.schema import StreamView, TableSpec
+
+__all__ = ["DynamoStreamMethods", "EMPTY_PAGES"]
+
+#: GetRecords may return empty pages in the middle of an open shard; give up after this many in a row.
+EMPTY_PAGES = 3
+
+
+class DynamoStreamMethods:
+    """The stream and TTL primitives of the DynamoDB adapter (a base of ``DynamoStore``)."""
+
+    _client: Any
+    _config: Any
+    _streams_client_cache: Any = None
+
+    def _wait_active(self, name: str) -> None:  # implemented by DynamoStore
+        raise NotImplementedError
+
+    @property
+    def native_ttl_sweeper(self) -> bool:
+        """DynamoDB on AWS expires items itself; local endpoints (moto, DynamoDB Local) do not."""
+        return self._config.endpoint_url is None
+
+    @property
+    def streams_client(self) -> Any:
+        """The boto3 ``dynamodbstreams`` client (made on first use, same endpoint and credentials)."""
+        if self._streams_client_cache is None:
+            self._streams_client_cache = make_client(self._config, service="dynamodbstreams")
+        return self._streams_client_cache
+
+    @streams_client.setter
+    def streams_client(self, client: Any) -> None:
+        """Use a ready-made streams client (tests give one with a shard lineage moto cannot make)."""
+        self._streams_client_cache = client
+
+    def _streams_error(self, e: Exception, *, write: bool = False) -> StoreError:
+        if isinstance(e, ClientError):
+            code = str(e.response.get("Error", {}).get("Code", ""))
+            if code == "TrimmedDataAccessException":
+                return StreamPositionExpired(f"the stream records after this position were trimmed: {e}")
+        return map_error(e, write=write, decode=deserialize_item)
+
+    # ---------------------------------------------------------- primitives
+
+    def _stream_info(self, spec: TableSpec, stream_id: str | None) -> StreamInfo:
+        if stream_id is None:
+            try:
+                table = self._client.describe_table(TableName=spec.name)["Table"]
+            except Exception as e:  # no driver exception crosses the port
+                raise self._streams_error(e) from e
+            stream_id = table.get("LatestStreamArn")
+            if not stream_id:
+                raise ValidationError(f"table {spec.name} has no stream (enable one with set_stream)")
+        shards: list[Shard] = []
+        params: dict[str, Any] = {"StreamArn": stream_id}
+        while True:
+            try:
+                desc = self.streams_client.describe_stream(**params)["StreamDescription"]
+            except ClientError as e:
+                if e.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    raise StreamPositionExpired(f"stream {stream_id} no longer exists") from e
+                raise self._streams_error(e) from e
+            except Exception as e:  # no driver exception crosses the port
+                raise self._streams_error(e) from e
+            for s in desc.get("Shards", ()):
+                closed = "EndingSequenceNumber" in (s.get("SequenceNumberRange") or {})
+                shards.append(Shard(s["ShardId"], s.get("ParentShardId"), closed))
+            last = desc.get("LastEvaluatedShardId")
+            if not last:
+                break
+            params["ExclusiveStartShardId"] = last
+        enabled = desc.get("StreamStatus") in ("ENABLED", "ENABLING")
+        return StreamInfo(stream_id, desc["StreamViewType"], tuple(shards), enabled)
+
+    def _iterator(self, info: StreamInfo, shard: Shard, after: str | None) -> str | None:
+        params: dict[str, Any] = {"StreamArn": info.id, "ShardId": shard.id}
+        if after is None:
+            params["ShardIteratorType"] = "TRIM_HORIZON"
+        elif after == LATEST:
+            params["ShardIteratorType"] = "LATEST"
+        else:
+            params["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
+            params["SequenceNumber"] = after
+        try:
+            it: str | None = self.streams_client.get_shard_iterator(**params).get("ShardIterator")
+        except Exception as e:  # no driver exception crosses the port
+            raise self._streams_error(e) from e
+        return it
+
+    def _read_shard(self, spec: TableSpec, info: StreamInfo, shard: Shard, after: str | None, limit: int) -> ShardRead:
+        iterator = self._iterator(info, shard, after)
+        records: list[ChangeRecord] = []
+        empty = 0
+        position = after
+        while iterator is not None and len(records) < limit and empty < EMPTY_PAGES:
+            try:
+                resp = self.streams_client.get_records(ShardIterator=iterator, Limit=limit - len(records))
+            except ClientError as e:
+                if e.response.get("Error", {}).get("Code") == "ExpiredIteratorException":
+                    iterator = self._iterator(info, shard, position)
+                    continue
+                raise self._streams_error(e) from e
+            except Exception as e:  # no driver exception crosses the port
+                raise self._streams_error(e) from e
+            got = [_record(spec, info, shard, r) for r in resp.get("Records", ())]
+            records.extend(got)
+            if got:
+                position = got[-1].sequence
+                empty = 0
+            else:
+                empty += 1
+            iterator = resp.get("NextShardIterator")
+            if got and not shard.closed:
+                break  # an open shard: hand over what there is rather than poll for more
+        return ShardRead(records, position, exhausted=iterator is None)
+
+    def _shard_end(self, spec: TableSpec, info: StreamInfo, shard: Shard) -> str | None:
+        # DynamoDB has no "sequence number of the newest record" call: read the shard to its tip once,
+        # so that the position is a durable sequence number rather than a LATEST that moves on.
+        position: str | None = None
+        while True:
+            read = self._read_shard(spec, info, shard, position, 1000)
+            if not read.records:
+                return position
+            position = read.after
+
+    def _set_stream(self, spec: TableSpec, view: StreamView | None) -> None:
+        stream: dict[str, Any] = (
+            {"StreamEnabled": False} if view is None else {"StreamEnabled": True, "StreamViewType": view}
+        )
+        try:
+            self._client.update_table(TableName=spec.name, StreamSpecification=stream)
+        except Exception as e:  # no driver exception crosses the port
+            raise self._streams_error(e, write=True) from e
+        self._wait_active(spec.name)
+
+    def _set_ttl(self, spec: TableSpec, attribute: str | None) -> None:
+        ttl = (
+            {"Enabled": False, "AttributeName": spec.ttl_attribute}
+            if attribute is None
+            else {"Enabled": True, "AttributeName": attribute}
+        )
+        try:
+            self._client.update_time_to_live(TableName=spec.name, TimeToLiveSpecification=ttl)
+        except Exception as e:  # no driver exception crosses the port
+            raise self._streams_error(e, write=True) from e
+
+
+def _created(value: Any) -> datetime | None:
+    """ApproximateCreationDateTime: boto3 parses it into a datetime; tolerate epoch seconds and ISO text."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value).astimezone(UTC)
+        except ValueError:
+            return None
+    return None
+
+
+def _record(spec: TableSpec, info: StreamInfo, shard: Shard, raw: Mapping[str, Any]) -> ChangeRecord:
+    body = raw.get("dynamodb", {})
+    keys = deserialize_item(body.get("Keys", {}))
+    new = deserialize_item(body["NewImage"]) if "NewImage" in body else None
+    old = deserialize_item(body["OldImage"]) if "OldImage" in body else None
+    identity = raw.get("userIdentity")
+    user = None if not identity else UserIdentity(identity.get("Type", ""), identity.get("PrincipalId", ""))
+    view: StreamView = body.get("StreamViewType") or info.view
+    kind = raw["eventName"]
+    # make_record is the one rule of what a view carries; the KEYS_ONLY case needs the keys as an image.
+    record = make_record(
+        spec,
+        view,
+        kind,
+        old if old is not None else (keys if kind == "REMOVE" else None),
+        new if new is not None else (keys if kind != "REMOVE" else None),
+        sequence=body["SequenceNumber"],
+        shard=shard.id,
+        created=_created(body.get("ApproximateCreationDateTime")),
+        user_identity=user,
+        size_bytes=body.get("SizeBytes"),
+    )
+    return record

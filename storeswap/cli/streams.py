@@ -1,0 +1,106 @@
+"""``storeswap changes``, ``ttl`` and ``expire``: reading change streams and running TTL from the command line."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+import typer
+
+from storeswap.connect import open_store
+from storeswap.core.changes import decode_position
+from storeswap.core.errors import ValidationError
+from storeswap.migrate.stream_json import stream_arn, stream_record_json
+
+__all__ = ["register"]
+
+StoreOpt = Annotated[
+    str, typer.Option("--store", help="Store URL or name: memory, postgres, dynamodb, postgresql://..., dynamodb://host:port")
+]
+TableOpt = Annotated[str, typer.Option("--table", help="Table name.")]
+
+
+def changes(
+    store: StoreOpt,
+    table: TableOpt,
+    start: Annotated[
+        str,
+        typer.Option("--from", help="trim-horizon (everything retained), latest (only new changes) or a position."),
+    ] = "trim-horizon",
+    follow: Annotated[bool, typer.Option("--follow", help="Keep waiting for new records (Ctrl-C stops).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One DynamoDB Streams JSON record per line (what a Lambda handler gets).")
+    ] = False,
+    poll: Annotated[float, typer.Option("--poll", help="Seconds between polls with --follow.")] = 1.0,
+) -> None:
+    """Print a table's change records, every shard, parents first; the resume position goes to stderr."""
+    with open_store(store) as s:
+        if start == "trim-horizon":
+            position = None
+        elif start == "latest":
+            position = s.latest_position(table)
+        else:
+            decode_position(start, table)  # a bad position is one clear error before anything is read
+            position = start
+        arn: str | None = None
+        try:
+            while True:
+                page = s.changes(table, after=position)
+                for record in page.records:
+                    if as_json:
+                        if arn is None:
+                            arn = stream_arn(s.kind, table, decode_position(record.position, table).stream)
+                        typer.echo(json.dumps(stream_record_json(record, arn), ensure_ascii=False))
+                    else:
+                        typer.echo(
+                            f"{record.kind:<6} {record.shard} {record.sequence:>8} "
+                            f"{json.dumps(_plain(record.keys), ensure_ascii=False)}"
+                            + ("  (ttl)" if record.by_system else "")
+                        )
+                position = page.position
+                if page.records:
+                    continue
+                if not follow:
+                    break
+                time.sleep(poll)
+        except KeyboardInterrupt:
+            pass
+        typer.echo(f"position: {position or s.changes(table, limit=1).position}", err=True)
+
+
+def _plain(keys: dict[str, object]) -> dict[str, object]:
+    return {k: (str(v) if not isinstance(v, str) else v) for k, v in keys.items()}
+
+
+def ttl(
+    store: StoreOpt,
+    table: TableOpt,
+    attribute: Annotated[str | None, typer.Option("--attribute", help="The TTL attribute (epoch seconds).")] = None,
+    disable: Annotated[bool, typer.Option("--disable", help="Turn TTL off.")] = False,
+) -> None:
+    """Enable TTL on an attribute of a table (or turn it off with --disable)."""
+    if (attribute is None) == (not disable):
+        raise ValidationError("give either --attribute NAME or --disable")
+    with open_store(store) as s:
+        spec = s.set_ttl(table, None if disable else attribute)
+        state = f"on attribute {spec.ttl_attribute}" if spec.ttl_attribute else "off"
+        typer.echo(f"TTL of {table} is {state}")
+
+
+def expire(
+    store: StoreOpt,
+    table: TableOpt,
+    now: Annotated[int | None, typer.Option("--now", help="Sweep as of these epoch seconds (default: now).")] = None,
+) -> None:
+    """Run one TTL sweep: remove the table's expired items (conditional deletes)."""
+    with open_store(store) as s:
+        removed = s.expire(table, now=now)
+        typer.echo(f"removed {removed} expired item{'s' if removed != 1 else ''} from {table}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the CLI."""
+    app.command()(changes)
+    app.command()(ttl)
+    app.command()(expire)

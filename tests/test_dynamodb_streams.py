@@ -1,0 +1,130 @@
+"""DynamoDB Streams reading against shard lineage moto cannot produce (moto serves one shard, S6, S8).
+
+The table lives in an in-process moto; the ``dynamodbstreams`` client is a
+fake that serves a closed parent shard, its open child (listed first) and a
+trimmed position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+pytest.importorskip("moto")
+
+import boto3
+import moto
+from botocore.exceptions import ClientError
+
+from storeswap import KeyAttribute, TableSpec
+from storeswap.adapters.dynamodb import DynamoStore
+from storeswap.core.errors import StreamPositionExpired
+
+ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/lineage/stream/2026-01-01T00:00:00.000"
+
+
+def _record(seq: str, pk: str, kind: str = "INSERT", identity: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "eventName": kind,
+        "dynamodb": {
+            "ApproximateCreationDateTime": datetime(2026, 1, 1, tzinfo=UTC),
+            "Keys": {"pk": {"S": pk}},
+            "NewImage": {"pk": {"S": pk}, "n": {"N": seq}},
+            "SequenceNumber": seq,
+            "SizeBytes": 10,
+            "StreamViewType": "NEW_IMAGE",
+        },
+    }
+    if identity:
+        out["userIdentity"] = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
+    return out
+
+
+class FakeStreams:
+    """A closed parent (records 100, 101) and its open child (200), the child listed first."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def describe_stream(self, **kw: Any) -> dict[str, Any]:
+        self.calls.append(("describe_stream", kw))
+        return {
+            "StreamDescription": {
+                "StreamArn": ARN,
+                "StreamStatus": "ENABLED",
+                "StreamViewType": "NEW_IMAGE",
+                "Shards": [
+                    {"ShardId": "child", "ParentShardId": "parent", "SequenceNumberRange": {"StartingSequenceNumber": "200"}},
+                    {
+                        "ShardId": "parent",
+                        "SequenceNumberRange": {"StartingSequenceNumber": "100", "EndingSequenceNumber": "101"},
+                    },
+                ],
+            }
+        }
+
+    def get_shard_iterator(self, **kw: Any) -> dict[str, Any]:
+        self.calls.append(("get_shard_iterator", kw))
+        if kw.get("SequenceNumber") == "1":
+            raise ClientError({"Error": {"Code": "TrimmedDataAccessException", "Message": "trimmed"}}, "GetShardIterator")
+        return {"ShardIterator": f"{kw['ShardId']}|{kw['ShardIteratorType']}|{kw.get('SequenceNumber', '')}"}
+
+    def get_records(self, **kw: Any) -> dict[str, Any]:
+        self.calls.append(("get_records", kw))
+        shard, kind, seq = kw["ShardIterator"].split("|")
+        if shard == "parent":
+            records = [_record("100", "a"), _record("101", "a", "REMOVE", identity=True)]
+            records = [r for r in records if not seq or int(r["dynamodb"]["SequenceNumber"]) > int(seq)]
+            page = records[: kw.get("Limit", 1000)]
+            if len(page) < len(records):
+                last = page[-1]["dynamodb"]["SequenceNumber"]
+                return {"Records": page, "NextShardIterator": f"parent|AFTER_SEQUENCE_NUMBER|{last}"}
+            return {"Records": page}  # closed shard: no NextShardIterator at its end
+        if kind == "AFTER_SEQUENCE_NUMBER" and seq == "200":
+            return {"Records": [], "NextShardIterator": "child|AFTER_SEQUENCE_NUMBER|200"}
+        return {"Records": [_record("200", "a", "INSERT")], "NextShardIterator": "child|AFTER_SEQUENCE_NUMBER|200"}
+
+
+@pytest.fixture
+def store() -> Iterator[DynamoStore]:
+    with moto.mock_aws():
+        s = DynamoStore("dynamodb://", client=boto3.client("dynamodb", region_name="us-east-1"))
+        s.create_table(TableSpec("lineage", KeyAttribute("pk"), stream="NEW_IMAGE"))
+        s.client.describe_table = lambda **kw: {"Table": {"LatestStreamArn": ARN}}  # type: ignore[method-assign]
+        s.streams_client = FakeStreams()
+        yield s
+
+
+def test_a_parent_shard_is_read_to_its_end_before_its_child(store: DynamoStore) -> None:
+    assert [s.id for s in store.shards("lineage")] == ["parent", "child"]
+    page = store.changes("lineage")
+    assert [(r.shard, r.sequence, r.kind) for r in page.records] == [
+        ("parent", "100", "INSERT"),
+        ("parent", "101", "REMOVE"),
+        ("child", "200", "INSERT"),
+    ]
+    assert page.records[1].by_system and not page.records[0].by_system
+    assert page.records[0].new_image == {"pk": "a", "n": 100}
+    # Resuming: the parent is done, the child continues after 200 (nothing new).
+    assert store.changes("lineage", after=page.position).records == []
+    # Resuming from inside the parent re-reads only what follows, and then the child.
+    middle = page.records[0].position
+    assert [r.sequence for r in store.changes("lineage", after=middle).records] == ["101", "200"]
+
+
+def test_a_child_waits_while_its_parent_has_records_left(store: DynamoStore) -> None:
+    page = store.changes("lineage", limit=1)
+    assert [r.sequence for r in page.records] == ["100"]
+    iterators = [kw for name, kw in store.streams_client.calls if name == "get_shard_iterator"]
+    assert {kw["ShardId"] for kw in iterators} == {"parent"}
+
+
+def test_a_trimmed_position_is_a_typed_error(store: DynamoStore) -> None:
+    from storeswap.core.changes import Position, encode_position
+
+    stale = encode_position(Position("lineage", ARN, {"parent": "1", "child": None}))
+    with pytest.raises(StreamPositionExpired):
+        store.changes("lineage", after=stale)
