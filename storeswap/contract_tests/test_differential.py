@@ -41,7 +41,7 @@ from storeswap import settings as storeswap_settings
 from storeswap.adapters.memory import MemoryStore
 from storeswap.contract_tests.helpers import eventually, typed
 from storeswap.contract_tests.markers import notyet, strategy_gaps
-from storeswap.contract_tests.plugin import unique_table_name
+from storeswap.contract_tests.tables import unique_table_name
 from storeswap.core.errors import ConditionFailed, StoreError, TransactionCanceled
 from storeswap.core.port import BatchDelete, BatchPut, ItemStore, TxCheck, TxDelete, TxPut, TxUpdate
 from storeswap.core.schema import GlobalIndex, IndexProjection, KeyAttribute, TableSpec
