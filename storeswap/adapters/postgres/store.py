@@ -125,7 +125,10 @@ def _fingerprint(reqs: list[WriteRequest]) -> str:
 
 def _lock_id(layout: Layout, key: dict[str, Any]) -> int:
     """A 64-bit advisory-lock id for one item (table + key)."""
-    h = hashlib.blake2b(layout.physical.encode(), digest_size=8)
+    prefix = layout.sql_cache.get("lock_hash")
+    if prefix is None:  # the table's part of the hash, computed once per layout
+        prefix = layout.sql_cache["lock_hash"] = hashlib.blake2b(layout.physical.encode(), digest_size=8)
+    h = prefix.copy()
     h.update(encode_value(key[layout.pk.attr]))
     if layout.sk is not None:
         h.update(encode_value(key[layout.sk.attr]))
