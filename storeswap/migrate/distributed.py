@@ -1,0 +1,188 @@
+"""A copy whose segments are tasks on an :class:`~storeswap.migrate.engine.Engine` (Dask, or threads).
+
+Every scan segment is one :class:`SegmentTask`: the worker that runs it opens
+the source and target itself (by URL, or a picklable source such as the
+throughput tool's generated one), reads its segment's checkpoint from the
+shared state (:class:`~storeswap.migrate.shared_state.SharedCopyState`),
+and writes page by page, moving the checkpoint after each written page.  A
+task whose worker dies is re-run by the scheduler on another worker and
+resumes from that checkpoint.  Progress is the sum of the checkpoint rows,
+polled by the process that started the copy.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from attrs import define
+
+from storeswap.connect import open_store, redact_url
+from storeswap.core.errors import ConfigurationError
+from storeswap.core.port import ItemStore
+from storeswap.migrate.copy import CopyProgress, CopyReport, ensure_target_table
+from storeswap.migrate.engine import Engine
+from storeswap.migrate.shared_state import SharedCopyState, copy_identity
+from storeswap.migrate.sources import ScanSource, open_source
+
+__all__ = ["SegmentTask", "run_segment_task", "copy_table_on", "endpoint_identity"]
+
+Endpoint = str | ScanSource
+
+# Stores a worker process opened, by URL: tasks of the same copy share one connection pool per worker.
+_opened: dict[str, Any] = {}
+_opened_lock = threading.Lock()
+
+
+def _cached(kind: str, url: str, opener: Callable[[str], Any]) -> Any:
+    with _opened_lock:
+        key = f"{kind}\x00{url}"
+        obj = _opened.get(key)
+        if obj is None:
+            obj = _opened[key] = opener(url)
+        return obj
+
+
+def _open_source(source: Endpoint) -> ScanSource:
+    return _cached("source", source, open_source) if isinstance(source, str) else source
+
+
+def _open_target(url: str) -> ItemStore:
+    store: ItemStore = _cached("target", url, open_store)
+    return store
+
+
+def endpoint_identity(endpoint: Endpoint) -> str:
+    """What names an endpoint in a checkpoint's identity: its redacted URL, or the source's ``identity``."""
+    if isinstance(endpoint, str):
+        return redact_url(endpoint)
+    return str(getattr(endpoint, "identity", endpoint.kind))
+
+
+def _check_reachable(endpoint: Endpoint, what: str) -> None:
+    if isinstance(endpoint, str) and "://" not in endpoint and not endpoint.startswith("dynamodb-export:"):
+        raise ConfigurationError(
+            f"a distributed engine needs a {what} URL every worker can open, not the bare name {endpoint!r} "
+            "(each worker would provision a server of its own)"
+        )
+    if isinstance(endpoint, str) and endpoint.startswith("memory"):
+        raise ConfigurationError(f"a memory:// {what} lives in one process; a distributed engine cannot share it")
+
+
+@define(frozen=True)
+class SegmentTask:
+    """One segment of one copy, as sent to a worker."""
+
+    source: Endpoint
+    target: str
+    table: str
+    target_table: str
+    segment: int
+    total_segments: int
+    batch: int
+    state: SharedCopyState
+
+
+def run_segment_task(task: SegmentTask) -> int:
+    """Copy one segment from its checkpoint on; returns the items written by this run of the task."""
+    st = task.state.load(task.segment)
+    if st.done:
+        return 0
+    src = _open_source(task.source)
+    dst = _open_target(task.target)
+    written = 0
+    for page in src.pages(task.table, task.segment, task.total_segments, st.cursor, task.batch):
+        if page.items:
+            dst.bulk_put(task.target_table, page.items)
+        task.state.advance(task.segment, page.cursor, len(page.items))
+        written += len(page.items)
+    return written
+
+
+def copy_table_on(
+    engine: Engine,
+    source: Endpoint,
+    target: str,
+    table: str,
+    *,
+    state_url: str,
+    target_table: str | None = None,
+    segments: int = 4,
+    batch: int = 500,
+    progress: CopyProgress | Callable[[int], None] | None = None,
+) -> CopyReport:
+    """Copy ``table`` with every segment a task on ``engine``; checkpoints in ``state_url`` (PostgreSQL).
+
+    ``source`` is a URL each worker opens (``postgresql://``, ``dynamodb://``,
+    ``dynamodb-export:``) or a picklable :class:`ScanSource`; ``target`` a URL.
+    A later call with the same arguments resumes from the checkpoints.
+    """
+    if segments < 1 or batch < 1:
+        raise ConfigurationError("segments and batch must be at least 1")
+    _check_reachable(source, "source")
+    _check_reachable(target, "target")
+    target_table = target_table or table
+    if isinstance(source, str) and source == target and target_table == table:
+        raise ConfigurationError("the source and target are the same table")
+    src = open_source(source) if isinstance(source, str) else source
+    dst = open_store(target)
+    try:
+        spec = src.describe(table)
+        created = ensure_target_table(spec, dst, target_table)
+        estimate = src.estimate_count(table)
+        target_kind = dst.kind
+    finally:
+        if isinstance(source, str):
+            src.close()
+        dst.close()
+    copy_id = copy_identity(endpoint_identity(source), endpoint_identity(target), table, target_table, segments)
+    state = SharedCopyState(state_url, copy_id)
+    try:
+        segs = state.init(segments)
+        before = sum(s.count for s in segs.values())
+        resumed = any(s.done or s.cursor is not None or s.count for s in segs.values())
+        if isinstance(progress, CopyProgress):
+            progress.start(estimate, before)
+            advance: Callable[[int], None] | None = progress.advance
+        else:
+            advance = progress
+        seen = [before]
+
+        def tick() -> None:
+            if advance is None:
+                return
+            total, _ = state.totals()
+            if total > seen[0]:
+                advance(total - seen[0])
+                seen[0] = total
+
+        tasks = [
+            SegmentTask(source, target, table, target_table, s, segments, batch, state)
+            for s in sorted(segs)
+            if not segs[s].done
+        ]
+        started = time.perf_counter()
+        engine.run(run_segment_task, tasks, tick=tick)
+        seconds = time.perf_counter() - started
+        total, done = state.totals()
+    finally:
+        state.close()
+    return CopyReport(
+        table=table,
+        target_table=target_table,
+        source_kind=src.kind,
+        target_kind=target_kind,
+        items=total,
+        items_this_run=total - before,
+        seconds=seconds,
+        segments=segments,
+        workers=engine.workers,
+        batch=batch,
+        created_table=created,
+        resumed=resumed,
+        complete=done,
+        state_path=None,
+        estimated_total=estimate,
+    )
