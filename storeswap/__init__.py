@@ -37,7 +37,7 @@ from storeswap.core.port import (
     TxUpdate,
 )
 from storeswap.core.requests import Page
-from storeswap.core.schema import GlobalIndex, KeyAttribute, LocalIndex, Projection, TableSpec
+from storeswap.core.schema import GlobalIndex, IndexProjection, KeyAttribute, LocalIndex, Projection, TableSpec
 from storeswap.core.values import BinarySet, NumberSet, StringSet
 
 __version__ = "0.1.0"
@@ -51,7 +51,8 @@ __all__ = [
     "KeyAttribute",
     "GlobalIndex",
     "LocalIndex",
-    "Projection",
+    "IndexProjection",
+    "Projection",  # the old name of IndexProjection, kept for one release (0.2)
     "Key",
     "Attr",
     "StringSet",

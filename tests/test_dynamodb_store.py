@@ -13,7 +13,7 @@ pytest.importorskip("moto")
 import boto3
 import moto
 
-from storeswap import GlobalIndex, KeyAttribute, LocalIndex, Projection, TableSpec
+from storeswap import GlobalIndex, IndexProjection, KeyAttribute, LocalIndex, TableSpec
 from storeswap.adapters.dynamodb import DynamoStore
 from storeswap.adapters.memory import MemoryStore
 
@@ -34,8 +34,8 @@ FULL = TableSpec(
     KeyAttribute("pk", "S"),
     KeyAttribute("sk", "N"),
     global_indexes=(
-        GlobalIndex("by_g", KeyAttribute("g", "B"), KeyAttribute("sk", "N"), Projection("KEYS_ONLY")),
-        GlobalIndex("by_h", KeyAttribute("h", "S"), None, Projection("INCLUDE", ("x", "y"))),  # type: ignore[arg-type]
+        GlobalIndex("by_g", KeyAttribute("g", "B"), KeyAttribute("sk", "N"), IndexProjection("KEYS_ONLY")),
+        GlobalIndex("by_h", KeyAttribute("h", "S"), None, IndexProjection("INCLUDE", ("x", "y"))),  # type: ignore[arg-type]
     ),
     local_indexes=(LocalIndex("by_l", KeyAttribute("l", "S")),),
     ttl_attribute="expires",

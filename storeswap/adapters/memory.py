@@ -26,25 +26,26 @@ from storeswap.core.engine import (
 from storeswap.core.errors import IdempotencyMismatch, TableExists, TableNotFound
 from storeswap.core.expressions import evaluate
 from storeswap.core.keys import BUCKETS, extract_key, item_order, order_value, partition_bucket
-from storeswap.core.port import ItemStore, QueryResult
+from storeswap.core.port import ItemStore
 from storeswap.core.requests import (
     DeleteRequest,
     GetRequest,
     PutRequest,
     QueryRequest,
+    QueryResult,
     ScanRequest,
     UpdateRequest,
     WriteRequest,
 )
 from storeswap.core.schema import IndexKeys, TableSpec
-from storeswap.core.values import Item, Key, copy_value
+from storeswap.core.values import Item, KeyDict, copy_value
 
 __all__ = ["MemoryStore"]
 
 TOKEN_WINDOW_SECONDS = 600.0
 
 
-def _key_tuple(spec: TableSpec, key: Key) -> tuple[Any, ...]:
+def _key_tuple(spec: TableSpec, key: KeyDict) -> tuple[Any, ...]:
     pk = order_value(key[spec.partition_key.name])
     if spec.sort_key is None:
         return (pk,)

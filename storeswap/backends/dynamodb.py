@@ -32,6 +32,7 @@ from typing import Any
 
 from storeswap.backends._common import LOGGER, docker_engine_answers, stop_at_exit
 from storeswap.core.errors import ConfigurationError, StoreUnavailable
+from storeswap.redaction import redact_url
 
 __all__ = ["provision", "ENV_URL", "IMAGE", "start_container", "start_moto"]
 
@@ -59,8 +60,6 @@ def provision() -> str:
 def _provision() -> str:
     env = os.environ.get(ENV_URL)
     if env:
-        from storeswap.connect import redact_url
-
         LOGGER.info("dynamodb backend: %s from %s", redact_url(env), ENV_URL)
         return env
     if docker_engine_answers():

@@ -22,6 +22,7 @@ from typing import Any
 
 from storeswap.backends._common import LOGGER, docker_engine_answers, stop_at_exit
 from storeswap.core.errors import ConfigurationError, StoreUnavailable
+from storeswap.redaction import redact_url
 
 __all__ = ["provision", "ENV_VAR", "CONTAINER_IMAGE"]
 
@@ -38,8 +39,6 @@ def provision() -> str:
     with _lock:
         if _url is None:
             _url, how = _find()
-            from storeswap.connect import redact_url
-
             LOGGER.info("postgres backend: %s (%s)", how, redact_url(_url))
         return _url
 

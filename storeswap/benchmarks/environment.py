@@ -22,7 +22,7 @@ from importlib import metadata
 from typing import Any
 from urllib.parse import urlsplit
 
-from storeswap.connect import redact_url
+from storeswap.redaction import redact_url
 
 __all__ = [
     "PACKAGES",

@@ -13,12 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 from storeswap.core.errors import TableExists, TableNotFound
-from storeswap.core.port import ItemStore, QueryResult
+from storeswap.core.port import ItemStore
 from storeswap.core.requests import (
     DeleteRequest,
     GetRequest,
     PutRequest,
     QueryRequest,
+    QueryResult,
     ScanRequest,
     UpdateRequest,
     WriteRequest,

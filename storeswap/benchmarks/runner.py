@@ -43,9 +43,10 @@ from storeswap.benchmarks.noop import NoopStore
 from storeswap.benchmarks.raw_base import BENCH_TABLE
 from storeswap.benchmarks.raw_twin import RawTwin, open_raw_twin
 from storeswap.benchmarks.workloads import ThreadContext, Workload, make_workload
-from storeswap.connect import open_store, redact_url
+from storeswap.connect import open_store
 from storeswap.core.errors import TableNotFound
 from storeswap.core.port import ItemStore
+from storeswap.redaction import redact_url
 
 __all__ = ["BenchConfig", "PhaseSamples", "run_bench", "summarize", "RESULTS_SCHEMA"]
 

@@ -44,7 +44,7 @@ from storeswap.contract_tests.markers import notyet, strategy_gaps
 from storeswap.contract_tests.plugin import unique_table_name
 from storeswap.core.errors import ConditionFailed, StoreError, TransactionCanceled
 from storeswap.core.port import BatchDelete, BatchPut, ItemStore, TxCheck, TxDelete, TxPut, TxUpdate
-from storeswap.core.schema import GlobalIndex, KeyAttribute, Projection, TableSpec
+from storeswap.core.schema import GlobalIndex, IndexProjection, KeyAttribute, TableSpec
 from storeswap.core.values import BinarySet, NumberSet, StringSet
 
 EXAMPLES = int(os.environ.get("STORESWAP_DIFF_EXAMPLES", "50"))
@@ -288,7 +288,7 @@ def make_machine(S: Strategies) -> type[RuleBasedStateMachine]:
                 KeyAttribute("pk", "S"),
                 KeyAttribute("sk", "N"),
                 global_indexes=(
-                    GlobalIndex("by_g", KeyAttribute("g", "S"), KeyAttribute("gs", "N"), Projection("ALL")),
+                    GlobalIndex("by_g", KeyAttribute("g", "S"), KeyAttribute("gs", "N"), IndexProjection("ALL")),
                 ),
             )
             self.t = self.spec.name

@@ -3,14 +3,14 @@
 The memory and PostgreSQL adapters both read the current item, then ask
 this module what to write and what to return; DynamoDB's rules for
 conditions, updates, return values, transactions and index projections
-therefore live here once.  (The DynamoDB adapter renders the same AST into
+therefore live here once.  Matching items against a key condition lives in
+:mod:`storeswap.core.expressions.key_conditions` (re-exported here).  (The DynamoDB adapter renders the same AST into
 expression strings instead.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from attrs import define
 
@@ -22,16 +22,9 @@ from storeswap.core.errors import (
     ValidationError,
 )
 from storeswap.core.expressions import apply_update, evaluate, project
-from storeswap.core.expressions.ast import (
-    BeginsWith,
-    Between,
-    Compare,
-    Condition,
-    KeyCondition,
-    Path,
-    Projection,
-)
-from storeswap.core.keys import check_item_keys, order_value
+from storeswap.core.expressions.ast import Condition, Path, Projection
+from storeswap.core.expressions.key_conditions import key_condition_matches, sort_condition_matches
+from storeswap.core.keys import check_item_keys
 from storeswap.core.requests import (
     CheckRequest,
     DeleteRequest,
@@ -54,9 +47,6 @@ __all__ = [
     "sort_condition_matches",
     "key_condition_matches",
 ]
-
-_UNCHANGED = object()
-
 
 @define(frozen=True, slots=True)
 class Outcome:
@@ -162,46 +152,3 @@ def shape(item: Item, projection: Projection | None) -> Item:
     if projection is None:
         return copy_value(item)  # type: ignore[no-any-return]
     return project(projection, item)
-
-
-def sort_condition_matches(cond: Compare | Between | BeginsWith | None, value: Any) -> bool:
-    """True when a sort key value meets the key condition's sort part (K1, K2)."""
-    if cond is None:
-        return True
-    v = order_value(value)
-    if isinstance(cond, Compare):
-        other = order_value(_literal(cond.right))
-        op = cond.op
-        if op == "=":
-            return bool(v == other)
-        if op == "<":
-            return bool(v < other)
-        if op == "<=":
-            return bool(v <= other)
-        if op == ">":
-            return bool(v > other)
-        if op == ">=":
-            return bool(v >= other)
-        raise ValidationError(f"operator {op} is not allowed in a key condition")
-    if isinstance(cond, Between):
-        return bool(order_value(_literal(cond.low)) <= v <= order_value(_literal(cond.high)))
-    prefix = order_value(_literal(cond.prefix))
-    return isinstance(v, bytes) and v.startswith(prefix)
-
-
-def _literal(operand: Any) -> Any:
-    value = getattr(operand, "value", _UNCHANGED)
-    if value is _UNCHANGED:
-        raise ValidationError("key conditions compare against values")
-    return value
-
-
-def key_condition_matches(kc: KeyCondition, index: IndexKeys, item: Item) -> bool:
-    """True when ``item`` belongs to the partition and sort range of a key condition."""
-    pk = item.get(kc.partition_name, _UNCHANGED)
-    if pk is _UNCHANGED or order_value(pk) != order_value(kc.partition_value):
-        return False
-    if index.sort_key is None or kc.sort is None:
-        return True
-    sk = item.get(index.sort_key.name, _UNCHANGED)
-    return sk is not _UNCHANGED and sort_condition_matches(kc.sort, sk)

@@ -22,7 +22,7 @@ from storeswap.core.values import (
     MAX_PARTITION_KEY_SIZE,
     MAX_SORT_KEY_SIZE,
     Item,
-    Key,
+    KeyDict,
     normalize_value,
     type_tag,
     value_size,
@@ -57,7 +57,7 @@ def _check_key_value(attr: KeyAttribute, value: Any, *, max_size: int, what: str
         raise ValidationError(f"{what} attribute {attr.name!r} is {size} bytes; the limit is {max_size}")
 
 
-def normalize_key(spec: TableSpec, key: Mapping[str, Any]) -> Key:
+def normalize_key(spec: TableSpec, key: Mapping[str, Any]) -> KeyDict:
     """Validate a primary key against the table schema (types, sizes, no extra attributes) and normalise it."""
     if not isinstance(key, Mapping):
         raise ValidationError(f"a key must be a mapping, not {type(key).__name__}")
@@ -65,7 +65,7 @@ def normalize_key(spec: TableSpec, key: Mapping[str, Any]) -> Key:
     extra = [k for k in key if k not in names]
     if extra:
         raise ValidationError(f"the key names attributes that are not key attributes of {spec.name}: {extra}")
-    out: Key = {}
+    out: KeyDict = {}
     for attr, limit in ((spec.partition_key, MAX_PARTITION_KEY_SIZE), (spec.sort_key, MAX_SORT_KEY_SIZE)):
         if attr is None:
             continue
@@ -77,16 +77,16 @@ def normalize_key(spec: TableSpec, key: Mapping[str, Any]) -> Key:
     return out
 
 
-def extract_key(spec: TableSpec, item: Mapping[str, Any]) -> Key:
+def extract_key(spec: TableSpec, item: Mapping[str, Any]) -> KeyDict:
     """The primary key of a normalised item (no validation)."""
     if spec.sort_key is None:
         return {spec.partition_key.name: item[spec.partition_key.name]}
     return {spec.partition_key.name: item[spec.partition_key.name], spec.sort_key.name: item[spec.sort_key.name]}
 
 
-def check_item_keys(spec: TableSpec, item: Item) -> Key:
+def check_item_keys(spec: TableSpec, item: Item) -> KeyDict:
     """Check a normalised item's table key and index key attributes (V4, V8, Q6); return its key."""
-    key: Key = {}
+    key: KeyDict = {}
     for attr, limit in ((spec.partition_key, MAX_PARTITION_KEY_SIZE), (spec.sort_key, MAX_SORT_KEY_SIZE)):
         if attr is None:
             continue
@@ -182,7 +182,7 @@ def encode_cursor(key: Mapping[str, Any], *, segment: tuple[int, int] | None = N
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, *, segment: tuple[int, int] | None = None) -> Key:
+def decode_cursor(cursor: str, *, segment: tuple[int, int] | None = None) -> KeyDict:
     """Decode a cursor from :func:`encode_cursor`; a malformed cursor, or one from another segment, is a ValidationError."""
     if not isinstance(cursor, str) or not cursor:
         raise ValidationError("the cursor must be a non-empty string")

@@ -1,10 +1,12 @@
 """The port: :class:`ItemStore`, the one interface every store adapter implements.
 
-The public methods live here and do every check DynamoDB does before it
-touches data — names, keys, values, sizes, expressions, limits — so that
-every adapter rejects the same bad input with the same typed error and
-leaves the store untouched.  Adapters implement the underscore primitives
-on prepared requests (:mod:`storeswap.core.requests`).
+This module is the contract and nothing else: the public methods callers
+use, and the 14 underscore primitives an adapter writes.  Each public
+method first prepares its request (:mod:`storeswap.core.prepare`: argument
+types, names, keys, values, sizes, expressions, limits — every check
+DynamoDB makes before it touches data), so every adapter rejects the same
+bad input with the same typed error and leaves the store untouched; then it
+calls one primitive with the prepared request (:mod:`storeswap.core.requests`).
 """
 
 from __future__ import annotations
@@ -12,180 +14,58 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 from attrs import define, field
 
+from storeswap.core import prepare as p
 from storeswap.core.errors import TableNotFound, ValidationError
-from storeswap.core.expressions import compile_expressions, condition_names, key_condition
-from storeswap.core.expressions.ast import Condition, KeyCondition, Projection, UpdateExpr
-from storeswap.core.keys import check_item_keys, decode_cursor, encode_cursor, normalize_key
+from storeswap.core.expressions.ast import Condition, UpdateExpr
+from storeswap.core.prepare import MAX_BATCH_GET, MAX_BATCH_WRITE, MAX_TRANSACTION_ACTIONS, MAX_TRANSACTION_BYTES
 from storeswap.core.requests import (
-    CheckRequest,
+    BatchDelete,
+    BatchPut,
     DeleteRequest,
+    ExprInput,
     GetRequest,
+    NamesInput,
     Page,
+    ProjectionInput,
     PutRequest,
     QueryRequest,
-    ReturnValues,
+    QueryResult,
     ScanRequest,
+    TxAction,
+    TxCheck,
+    TxDelete,
+    TxGet,
+    TxPut,
+    TxUpdate,
     UpdateRequest,
+    ValuesInput,
     WriteRequest,
 )
-from storeswap.core.schema import IndexKeys, TableSpec, validate_table_name
-from storeswap.core.values import Item, Key, item_size, normalize_item
+from storeswap.core.schema import TableSpec, validate_table_name
+from storeswap.core.values import Item
 
+# The input types and limits are re-exported: ``storeswap.core.port`` is where users have imported them from.
 __all__ = [
-    "ItemStore",
-    "QueryResult",
-    "TxPut",
-    "TxUpdate",
-    "TxDelete",
-    "TxCheck",
-    "TxGet",
-    "TxAction",
-    "BatchPut",
-    "BatchDelete",
-    "MAX_BATCH_WRITE",
-    "MAX_BATCH_GET",
-    "MAX_TRANSACTION_ACTIONS",
-    "MAX_TRANSACTION_BYTES",
+    "ItemStore", "QueryResult", "TxPut", "TxUpdate", "TxDelete", "TxCheck", "TxGet", "TxAction", "BatchPut",
+    "BatchDelete", "MAX_BATCH_WRITE", "MAX_BATCH_GET", "MAX_TRANSACTION_ACTIONS", "MAX_TRANSACTION_BYTES",
 ]
-
-MAX_BATCH_WRITE = 25
-MAX_BATCH_GET = 100
-MAX_TRANSACTION_ACTIONS = 100
-MAX_TRANSACTION_BYTES = 4 * 1024 * 1024
-MAX_TOKEN_LENGTH = 36
-
-ExprInput = Union[str, Condition, None]
-NamesInput = Union[Mapping[str, str], None]
-ValuesInput = Union[Mapping[str, Any], None]
-ProjectionInput = Union[str, Sequence[str], Projection, None]
-_RETURN_VALUES = ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW")
-
-
-@define(frozen=True, slots=True)
-class QueryResult:
-    """What an adapter's ``_query`` / ``_scan`` returns.
-
-    ``last_key`` is the key (table key plus index key attributes) of the last
-    item in ``items`` when ``limit`` items were returned, else ``None``.
-    """
-
-    items: list[Item]
-    last_key: Key | None = None
-
-
-@define(frozen=True, slots=True)
-class TxPut:
-    """A put inside ``transact_write``."""
-
-    table: str
-    item: Mapping[str, Any]
-    condition: ExprInput = None
-    names: NamesInput = None
-    values: ValuesInput = None
-    return_old_on_failure: bool = False
-
-
-@define(frozen=True, slots=True)
-class TxUpdate:
-    """An update inside ``transact_write``."""
-
-    table: str
-    key: Mapping[str, Any]
-    update: str | UpdateExpr
-    condition: ExprInput = None
-    names: NamesInput = None
-    values: ValuesInput = None
-    return_old_on_failure: bool = False
-
-
-@define(frozen=True, slots=True)
-class TxDelete:
-    """A delete inside ``transact_write``."""
-
-    table: str
-    key: Mapping[str, Any]
-    condition: ExprInput = None
-    names: NamesInput = None
-    values: ValuesInput = None
-    return_old_on_failure: bool = False
-
-
-@define(frozen=True, slots=True)
-class TxCheck:
-    """A condition check inside ``transact_write``."""
-
-    table: str
-    key: Mapping[str, Any]
-    condition: str | Condition
-    names: NamesInput = None
-    values: ValuesInput = None
-    return_old_on_failure: bool = False
-
-
-@define(frozen=True, slots=True)
-class TxGet:
-    """A read inside ``transact_get``."""
-
-    table: str
-    key: Mapping[str, Any]
-    projection: ProjectionInput = None
-    names: NamesInput = None
-
-
-TxAction = Union[TxPut, TxUpdate, TxDelete, TxCheck]
-
-
-@define(frozen=True, slots=True)
-class BatchPut:
-    """A put inside ``batch_write`` (no condition, T1)."""
-
-    table: str
-    item: Mapping[str, Any]
-
-
-@define(frozen=True, slots=True)
-class BatchDelete:
-    """A delete inside ``batch_write`` (no condition, T1)."""
-
-    table: str
-    key: Mapping[str, Any]
-
-
-def _check_return_values(value: str, allowed: tuple[str, ...]) -> ReturnValues:
-    if value not in allowed:
-        raise ValidationError(f"return_values must be one of {', '.join(allowed)}, not {value!r}")
-    return value  # type: ignore[return-value]
-
-
-def _check_limit(limit: int | None) -> int | None:
-    if limit is None:
-        return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValidationError(f"limit must be a positive integer, not {limit!r}")
-    return limit
-
-
-def _projection_input(projection: ProjectionInput) -> str | Sequence[str] | Projection | None:
-    # A list names attributes literally (no reserved-word check), as boto3 users expect.
-    if projection is None or isinstance(projection, (str, Projection)):
-        return projection
-    if isinstance(projection, Sequence):
-        return list(projection) if projection else None
-    raise ValidationError(f"a projection is a string or a list of paths, not {type(projection).__name__}")
-
-
-def _item_identity(table: str, key: Key) -> tuple[Any, ...]:
-    return (table, *sorted((name, type(v).__name__, v) for name, v in key.items()))
 
 
 @define(slots=False)
 class _SpecCache:
     specs: dict[str, TableSpec] = field(factory=dict)
     lock: threading.Lock = field(factory=threading.Lock)
+
+
+def _table_name(name: object) -> str:
+    # Cheap on the hot path (a type check); the full name rule runs when the name is not cached yet.
+    if type(name) is not str:
+        return validate_table_name(name)
+    return name
 
 
 class ItemStore(ABC):
@@ -244,7 +124,7 @@ class ItemStore(ABC):
 
     def spec(self, table: str) -> TableSpec:
         """The table's spec, cached after the first look-up."""
-        spec = self._spec_cache.specs.get(table)
+        spec = self._spec_cache.specs.get(_table_name(table))
         if spec is not None:
             return spec
         return self.describe_table(table)
@@ -252,113 +132,62 @@ class ItemStore(ABC):
     def forget(self, table: str) -> None:
         """Drop a cached spec (after another process changed the table)."""
         with self._spec_cache.lock:
-            self._spec_cache.specs.pop(table, None)
+            self._spec_cache.specs.pop(_table_name(table), None)
 
     # ------------------------------------------------------------------ items
 
-    def get(
-        self,
-        table: str,
-        key: Mapping[str, Any],
-        *,
-        projection: ProjectionInput = None,
-        names: NamesInput = None,
-        consistent: bool = False,
-    ) -> Item | None:
+    def get(self, table: str, key: Mapping[str, Any], *, projection: ProjectionInput = None, names: NamesInput = None,
+            consistent: bool = False) -> Item | None:
         """The item with this key, or ``None``."""
-        return self._get(self._prepare_get(table, key, projection, names, consistent))
+        spec = self.spec(table)
+        return self._get(p.prepare_get(spec, key=key, projection=projection, names=names, consistent=consistent))
 
-    def put(
-        self,
-        table: str,
-        item: Mapping[str, Any],
-        *,
-        condition: ExprInput = None,
-        names: NamesInput = None,
-        values: ValuesInput = None,
-        return_values: str = "NONE",
-        return_old_on_failure: bool = False,
-    ) -> Item | None:
+    def put(self, table: str, item: Mapping[str, Any], *, condition: ExprInput = None, names: NamesInput = None,
+            values: ValuesInput = None, return_values: str = "NONE", return_old_on_failure: bool = False) -> Item | None:
         """Write a whole item; returns the old item for ``return_values="ALL_OLD"`` (C8)."""
-        rv = _check_return_values(return_values, ("NONE", "ALL_OLD"))
-        return self._put(self._prepare_put(table, item, condition, names, values, rv, return_old_on_failure))
+        return self._put(p.prepare_put(
+            self.spec(table), item=item, condition=condition, names=names, values=values,
+            return_values=return_values, return_old_on_failure=return_old_on_failure,
+        ))
 
-    def update(
-        self,
-        table: str,
-        key: Mapping[str, Any],
-        update: str | UpdateExpr,
-        *,
-        condition: ExprInput = None,
-        names: NamesInput = None,
-        values: ValuesInput = None,
-        return_values: str = "NONE",
-        return_old_on_failure: bool = False,
-    ) -> Item | None:
+    def update(self, table: str, key: Mapping[str, Any], update: str | UpdateExpr, *, condition: ExprInput = None,
+               names: NamesInput = None, values: ValuesInput = None, return_values: str = "NONE",
+               return_old_on_failure: bool = False) -> Item | None:
         """Apply an update expression (an upsert unless the condition prevents it, C5, C8)."""
-        rv = _check_return_values(return_values, _RETURN_VALUES)
-        req = self._prepare_update(table, key, update, condition, names, values, rv, return_old_on_failure)
-        return self._update(req)
+        return self._update(p.prepare_update(
+            self.spec(table), key=key, update=update, condition=condition, names=names, values=values,
+            return_values=return_values, return_old_on_failure=return_old_on_failure,
+        ))
 
-    def delete(
-        self,
-        table: str,
-        key: Mapping[str, Any],
-        *,
-        condition: ExprInput = None,
-        names: NamesInput = None,
-        values: ValuesInput = None,
-        return_values: str = "NONE",
-        return_old_on_failure: bool = False,
-    ) -> Item | None:
+    def delete(self, table: str, key: Mapping[str, Any], *, condition: ExprInput = None, names: NamesInput = None,
+               values: ValuesInput = None, return_values: str = "NONE", return_old_on_failure: bool = False) -> Item | None:
         """Delete an item; returns the old item for ``return_values="ALL_OLD"`` (C8)."""
-        rv = _check_return_values(return_values, ("NONE", "ALL_OLD"))
-        return self._delete(self._prepare_delete(table, key, condition, names, values, rv, return_old_on_failure))
+        return self._delete(p.prepare_delete(
+            self.spec(table), key=key, condition=condition, names=names, values=values,
+            return_values=return_values, return_old_on_failure=return_old_on_failure,
+        ))
 
-    def query(
-        self,
-        table: str,
-        key_condition: str | Condition,
-        *,
-        index: str | None = None,
-        filter: ExprInput = None,
-        projection: ProjectionInput = None,
-        names: NamesInput = None,
-        values: ValuesInput = None,
-        limit: int | None = None,
-        forward: bool = True,
-        cursor: str | None = None,
-        consistent: bool = False,
-    ) -> Page:
+    def query(self, table: str, key_condition: str | Condition, *, index: str | None = None, filter: ExprInput = None,
+              projection: ProjectionInput = None, names: NamesInput = None, values: ValuesInput = None,
+              limit: int | None = None, forward: bool = True, cursor: str | None = None, consistent: bool = False) -> Page:
         """One page of the items of one partition, in sort-key order (Q1, Q2, K1-K3)."""
-        req = self._prepare_query(
-            table, key_condition, index, filter, projection, names, values, limit, forward, cursor, consistent
+        req = p.prepare_query(
+            self.spec(table), key_condition_expr=key_condition, index=index, filter=filter, projection=projection,
+            names=names, values=values, limit=limit, forward=forward, cursor=cursor, consistent=consistent,
         )
-        result = self._query(req)
-        return self._page(req.index, req.spec, result, req.limit, None)
+        return p.make_page(self._query(req), limit=req.limit, segment=None)
 
-    def scan(
-        self,
-        table: str,
-        *,
-        index: str | None = None,
-        filter: ExprInput = None,
-        projection: ProjectionInput = None,
-        names: NamesInput = None,
-        values: ValuesInput = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        segment: int | None = None,
-        total_segments: int | None = None,
-        consistent: bool = False,
-    ) -> Page:
+    def scan(self, table: str, *, index: str | None = None, filter: ExprInput = None,
+             projection: ProjectionInput = None, names: NamesInput = None, values: ValuesInput = None,
+             limit: int | None = None, cursor: str | None = None, segment: int | None = None,
+             total_segments: int | None = None, consistent: bool = False) -> Page:
         """One page of every item of a table or index, or of one parallel-scan segment (Q1, Q4)."""
-        req = self._prepare_scan(
-            table, index, filter, projection, names, values, limit, cursor, segment, total_segments, consistent
+        req = p.prepare_scan(
+            self.spec(table), index=index, filter=filter, projection=projection, names=names, values=values,
+            limit=limit, cursor=cursor, segment=segment, total_segments=total_segments, consistent=consistent,
         )
-        result = self._scan(req)
         seg = (req.segment, req.total_segments) if req.total_segments > 1 else None
-        return self._page(req.index, req.spec, result, req.limit, seg)
+        return p.make_page(self._scan(req), limit=req.limit, segment=seg)
 
     def query_all(self, table: str, key_condition: str | Condition, **kwargs: Any) -> Iterator[Item]:
         """Iterate every matching item of a query, following cursors page by page."""
@@ -383,32 +212,12 @@ class ItemStore(ABC):
             cursor = page.cursor
 
     def batch_get(
-        self,
-        requests: Mapping[str, Sequence[Mapping[str, Any]]],
-        *,
-        consistent: bool = False,
+        self, requests: Mapping[str, Sequence[Mapping[str, Any]]], *, consistent: bool = False
     ) -> dict[str, list[Item]]:
         """Read up to 100 items by key across tables; results per table, in any order (T1)."""
-        if not isinstance(requests, Mapping):
-            raise ValidationError("batch_get takes a mapping of table name to a list of keys")
-        total = sum(len(keys) for keys in requests.values())
-        if total == 0:
-            raise ValidationError("batch_get needs at least one key")
-        if total > MAX_BATCH_GET:
-            raise ValidationError(f"batch_get takes at most {MAX_BATCH_GET} keys, got {total}")
-        prepared: list[GetRequest] = []
-        seen: set[tuple[Any, ...]] = set()
-        for table, keys in requests.items():
-            for key in keys:
-                req = self._prepare_get(table, key, None, None, consistent)
-                identity = _item_identity(table, req.key)
-                if identity in seen:
-                    raise ValidationError("batch_get names the same key twice")
-                seen.add(identity)
-                prepared.append(req)
-        found = self._batch_get(prepared)
+        prepared = p.prepare_batch_get(self.spec, requests=requests, consistent=consistent)
         out: dict[str, list[Item]] = {table: [] for table in requests}
-        for req, item in zip(prepared, found):
+        for req, item in zip(prepared, self._batch_get(prepared)):
             if item is not None:
                 out[req.spec.name].append(item)
         return out
@@ -418,46 +227,11 @@ class ItemStore(ABC):
 
         Unprocessed items are retried inside the adapter until done.
         """
-        if not isinstance(requests, Sequence) or isinstance(requests, (str, bytes)):
-            raise ValidationError("batch_write takes a list of BatchPut / BatchDelete")
-        if not requests:
-            raise ValidationError("batch_write needs at least one request")
-        if len(requests) > MAX_BATCH_WRITE:
-            raise ValidationError(f"batch_write takes at most {MAX_BATCH_WRITE} requests, got {len(requests)}")
-        prepared: list[PutRequest | DeleteRequest] = []
-        seen: set[tuple[Any, ...]] = set()
-        for r in requests:
-            if isinstance(r, BatchPut):
-                p: PutRequest | DeleteRequest = self._prepare_put(r.table, r.item, None, None, None, "NONE", False)
-            elif isinstance(r, BatchDelete):
-                p = self._prepare_delete(r.table, r.key, None, None, None, "NONE", False)
-            else:
-                raise ValidationError(f"batch_write takes BatchPut / BatchDelete, not {type(r).__name__}")
-            identity = _item_identity(p.spec.name, p.key)
-            if identity in seen:
-                raise ValidationError("batch_write names the same item twice")
-            seen.add(identity)
-            prepared.append(p)
-        self._batch_write(prepared)
+        self._batch_write(p.prepare_batch_write(self.spec, requests=requests))
 
     def transact_get(self, gets: Sequence[TxGet]) -> list[Item | None]:
         """Read up to 100 items as one consistent snapshot; results in request order."""
-        if not gets:
-            raise ValidationError("transact_get needs at least one action")
-        if len(gets) > MAX_TRANSACTION_ACTIONS:
-            raise ValidationError(f"a transaction has at most {MAX_TRANSACTION_ACTIONS} actions, got {len(gets)}")
-        prepared: list[GetRequest] = []
-        seen: set[tuple[Any, ...]] = set()
-        for g in gets:
-            if not isinstance(g, TxGet):
-                raise ValidationError(f"transact_get takes TxGet actions, not {type(g).__name__}")
-            req = self._prepare_get(g.table, g.key, g.projection, g.names, True)
-            identity = _item_identity(g.table, req.key)
-            if identity in seen:
-                raise ValidationError("a transaction cannot include more than one action on the same item")
-            seen.add(identity)
-            prepared.append(req)
-        return self._transact_get(prepared)
+        return self._transact_get(p.prepare_transact_get(self.spec, gets=gets))
 
     def transact_write(self, actions: Sequence[TxAction], *, token: str | None = None) -> None:
         """Apply up to 100 writes all-or-nothing (T2-T4).
@@ -466,45 +240,7 @@ class ItemStore(ABC):
         :class:`TransactionCanceled`, one reason per action in request order.
         ``token`` makes a repeat within 10 minutes a no-op (T3).
         """
-        if not actions:
-            raise ValidationError("transact_write needs at least one action")
-        if len(actions) > MAX_TRANSACTION_ACTIONS:
-            raise ValidationError(
-                f"a transaction has at most {MAX_TRANSACTION_ACTIONS} actions, got {len(actions)}"
-            )
-        if token is not None and (not isinstance(token, str) or not 1 <= len(token) <= MAX_TOKEN_LENGTH):
-            raise ValidationError(f"an idempotency token is 1 to {MAX_TOKEN_LENGTH} characters")
-        prepared: list[WriteRequest] = []
-        seen: set[tuple[Any, ...]] = set()
-        total = 0
-        for a in actions:
-            req: WriteRequest
-            if isinstance(a, TxPut):
-                req = self._prepare_put(a.table, a.item, a.condition, a.names, a.values, "NONE",
-                                        a.return_old_on_failure)
-                total += item_size(req.item)
-            elif isinstance(a, TxUpdate):
-                req = self._prepare_update(a.table, a.key, a.update, a.condition, a.names, a.values, "NONE",
-                                           a.return_old_on_failure)
-            elif isinstance(a, TxDelete):
-                req = self._prepare_delete(a.table, a.key, a.condition, a.names, a.values, "NONE",
-                                           a.return_old_on_failure)
-            elif isinstance(a, TxCheck):
-                spec = self.spec(a.table)
-                key = normalize_key(spec, a.key)
-                compiled = compile_expressions(condition=a.condition, names=a.names, values=a.values)
-                assert compiled.condition is not None
-                req = CheckRequest(spec, key, compiled.condition, a.return_old_on_failure)
-            else:
-                raise ValidationError(f"transact_write takes TxPut / TxUpdate / TxDelete / TxCheck, not {type(a).__name__}")
-            identity = _item_identity(req.spec.name, req.key)
-            if identity in seen:
-                raise ValidationError("a transaction cannot include more than one action on the same item")
-            seen.add(identity)
-            prepared.append(req)
-        if total > MAX_TRANSACTION_BYTES:
-            raise ValidationError(f"a transaction holds at most 4 MB of items, got {total} bytes")
-        self._transact_write(prepared, token)
+        self._transact_write(*p.prepare_transact_write(self.spec, actions=actions, token=token))
 
     def bulk_put(self, table: str, items: Iterable[Mapping[str, Any]]) -> int:
         """Write many items unconditionally (the last write of a key wins); returns how many.
@@ -515,7 +251,8 @@ class ItemStore(ABC):
         default writes batches of 25.
         """
         spec = self.spec(table)
-        reqs = [self._prepare_put(table, item, None, None, None, "NONE", False) for item in items]
+        rows = p.check_iterable(items, "bulk_put takes an iterable of items")
+        reqs = [p.prepare_put(spec, item=item) for item in rows]
         if reqs:
             self._bulk_put(spec, reqs)
         return len(reqs)
@@ -524,7 +261,7 @@ class ItemStore(ABC):
         """Default bulk path: de-duplicated batches of ``MAX_BATCH_WRITE``; adapters may override."""
         latest: dict[tuple[Any, ...], PutRequest] = {}
         for r in reqs:
-            identity = _item_identity(spec.name, r.key)
+            identity = p.DistinctKeys.identity(spec.name, r.key)
             latest.pop(identity, None)
             latest[identity] = r
         unique = list(latest.values())
@@ -540,168 +277,8 @@ class ItemStore(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --------------------------------------------------------------- preparing
-
-    def _prepare_get(
-        self, table: str, key: Mapping[str, Any], projection: ProjectionInput, names: NamesInput, consistent: bool
-    ) -> GetRequest:
-        spec = self.spec(table)
-        nkey = normalize_key(spec, key)
-        compiled = compile_expressions(projection=_projection_input(projection), names=names)
-        return GetRequest(spec, nkey, compiled.projection, bool(consistent))
-
-    def _prepare_put(
-        self,
-        table: str,
-        item: Mapping[str, Any],
-        condition: ExprInput,
-        names: NamesInput,
-        values: ValuesInput,
-        rv: ReturnValues,
-        return_old: bool,
-    ) -> PutRequest:
-        spec = self.spec(table)
-        nitem = normalize_item(item)
-        key = check_item_keys(spec, nitem)
-        if condition is None and names is None and values is None:
-            return PutRequest(spec, nitem, key, None, rv, bool(return_old))
-        compiled = compile_expressions(condition=condition, names=names, values=values)
-        return PutRequest(spec, nitem, key, compiled.condition, rv, bool(return_old))
-
-    def _prepare_update(
-        self,
-        table: str,
-        key: Mapping[str, Any],
-        update: str | UpdateExpr,
-        condition: ExprInput,
-        names: NamesInput,
-        values: ValuesInput,
-        rv: ReturnValues,
-        return_old: bool,
-    ) -> UpdateRequest:
-        spec = self.spec(table)
-        nkey = normalize_key(spec, key)
-        if update is None or update == "":
-            raise ValidationError("an update needs an update expression")
-        compiled = compile_expressions(update=update, condition=condition, names=names, values=values)
-        assert compiled.update is not None
-        key_names = frozenset(spec.key_names)
-        for action in compiled.update.actions():
-            if action.path.top in key_names:
-                raise ValidationError(
-                    f"cannot update attribute {action.path.top}: it is part of the key (C5)"
-                )
-        return UpdateRequest(spec, nkey, compiled.update, compiled.condition, rv, bool(return_old))
-
-    def _prepare_delete(
-        self,
-        table: str,
-        key: Mapping[str, Any],
-        condition: ExprInput,
-        names: NamesInput,
-        values: ValuesInput,
-        rv: ReturnValues,
-        return_old: bool,
-    ) -> DeleteRequest:
-        spec = self.spec(table)
-        nkey = normalize_key(spec, key)
-        compiled = compile_expressions(condition=condition, names=names, values=values)
-        return DeleteRequest(spec, nkey, compiled.condition, rv, bool(return_old))
-
-    def _prepare_query(
-        self,
-        table: str,
-        key_cond: str | Condition,
-        index_name: str | None,
-        filter: ExprInput,
-        projection: ProjectionInput,
-        names: NamesInput,
-        values: ValuesInput,
-        limit: int | None,
-        forward: bool,
-        cursor: str | None,
-        consistent: bool,
-    ) -> QueryRequest:
-        spec = self.spec(table)
-        index = spec.index(index_name)
-        if consistent and index.is_global:
-            raise ValidationError("consistent reads are not supported on global secondary indexes (Q5)")
-        if key_cond is None or key_cond == "":
-            raise ValidationError("a query needs a key condition")
-        compiled = compile_expressions(
-            key_condition=key_cond, filter=filter, projection=_projection_input(projection), names=names, values=values
-        )
-        assert compiled.key_condition is not None
-        kc: KeyCondition = key_condition(
-            compiled.key_condition,
-            partition=(index.partition_key.name, index.partition_key.type),
-            sort=None if index.sort_key is None else (index.sort_key.name, index.sort_key.type),
-        )
-        if compiled.filter is not None:
-            clash = condition_names(compiled.filter) & frozenset(index.key_names)
-            if clash:
-                raise ValidationError(
-                    f"a query filter cannot name key attributes: {', '.join(sorted(clash))} (Q3)"
-                )
-        start = self._decode_start(spec, index, cursor, None)
-        return QueryRequest(
-            spec, index, kc, compiled.filter, compiled.projection, _check_limit(limit), bool(forward), start,
-            bool(consistent),
-        )
-
-    def _prepare_scan(
-        self,
-        table: str,
-        index_name: str | None,
-        filter: ExprInput,
-        projection: ProjectionInput,
-        names: NamesInput,
-        values: ValuesInput,
-        limit: int | None,
-        cursor: str | None,
-        segment: int | None,
-        total_segments: int | None,
-        consistent: bool,
-    ) -> ScanRequest:
-        spec = self.spec(table)
-        index = spec.index(index_name)
-        if consistent and index.is_global:
-            raise ValidationError("consistent reads are not supported on global secondary indexes (Q5)")
-        if (segment is None) != (total_segments is None):
-            raise ValidationError("segment and total_segments go together")
-        seg, total = (0, 1) if segment is None or total_segments is None else (segment, total_segments)
-        if isinstance(total, bool) or not isinstance(total, int) or not 1 <= total <= 1_000_000:
-            raise ValidationError("total_segments must be an integer from 1 to 1000000")
-        if isinstance(seg, bool) or not isinstance(seg, int) or not 0 <= seg < total:
-            raise ValidationError("segment must be an integer from 0 to total_segments - 1")
-        compiled = compile_expressions(
-            filter=filter, projection=_projection_input(projection), names=names, values=values
-        )
-        start = self._decode_start(spec, index, cursor, (seg, total) if total > 1 else None)
-        return ScanRequest(
-            spec, index, compiled.filter, compiled.projection, _check_limit(limit), start, seg, total, bool(consistent)
-        )
-
-    def _decode_start(
-        self, spec: TableSpec, index: IndexKeys, cursor: str | None, segment: tuple[int, int] | None
-    ) -> Key | None:
-        if cursor is None:
-            return None
-        key = decode_cursor(cursor, segment=segment)
-        wanted = set(spec.key_names) | set(index.key_names)
-        if set(key) != wanted:
-            raise ValidationError("the cursor does not belong to this table or index")
-        return key
-
-    def _page(
-        self, index: IndexKeys, spec: TableSpec, result: QueryResult, limit: int | None, segment: tuple[int, int] | None
-    ) -> Page:
-        cursor = None
-        if limit is not None and len(result.items) >= limit and result.last_key is not None:
-            cursor = encode_cursor(result.last_key, segment=segment)
-        return Page(result.items, cursor)
-
     # -------------------------------------------------------------- primitives
+    # What an adapter writes: each takes a prepared, validated request.
 
     @abstractmethod
     def _create_table(self, spec: TableSpec) -> None: ...

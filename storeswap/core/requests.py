@@ -1,21 +1,43 @@
-"""Prepared requests: what the port hands an adapter after validating the caller's input.
+"""The port's request types: what callers pass in, and what adapters receive.
 
-Every field is validated and normalised: keys checked against the schema,
-expressions parsed and bound, limits checked.  Adapters implement the
-operations on these objects and never re-validate.
+*Inputs* (:class:`TxPut`, :class:`TxUpdate`, :class:`TxDelete`,
+:class:`TxCheck`, :class:`TxGet`, :class:`BatchPut`, :class:`BatchDelete`)
+are plain records of what a caller asked for; nothing in them is checked
+until a port method prepares them (:mod:`storeswap.core.prepare`).
+
+*Prepared requests* (:class:`GetRequest`, :class:`PutRequest`, ...) are what
+the port hands an adapter after validating the caller's input: keys checked
+against the schema, expressions parsed and bound, limits checked.  Adapters
+implement the operations on these objects and never re-validate; they
+answer reads with a :class:`QueryResult`, which the port turns into a
+:class:`Page`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Union
 
 from attrs import define
 
 from storeswap.core.expressions.ast import Condition, KeyCondition, Projection, UpdateExpr
 from storeswap.core.schema import IndexKeys, TableSpec
-from storeswap.core.values import Item, Key
+from storeswap.core.values import Item, KeyDict
 
 __all__ = [
+    "ExprInput",
+    "NamesInput",
+    "ValuesInput",
+    "ProjectionInput",
+    "TxPut",
+    "TxUpdate",
+    "TxDelete",
+    "TxCheck",
+    "TxGet",
+    "TxAction",
+    "BatchPut",
+    "BatchDelete",
+    "QueryResult",
     "ReturnValues",
     "GetRequest",
     "PutRequest",
@@ -30,13 +52,102 @@ __all__ = [
 
 ReturnValues = Literal["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"]
 
+ExprInput = Union[str, Condition, None]
+NamesInput = Union[Mapping[str, str], None]
+ValuesInput = Union[Mapping[str, Any], None]
+ProjectionInput = Union[str, Sequence[str], Projection, None]
+
+
+# ------------------------------------------------------------------- inputs
+
+
+@define(frozen=True, slots=True)
+class TxPut:
+    """A put inside ``transact_write``."""
+
+    table: str
+    item: Mapping[str, Any]
+    condition: ExprInput = None
+    names: NamesInput = None
+    values: ValuesInput = None
+    return_old_on_failure: bool = False
+
+
+@define(frozen=True, slots=True)
+class TxUpdate:
+    """An update inside ``transact_write``."""
+
+    table: str
+    key: Mapping[str, Any]
+    update: str | UpdateExpr
+    condition: ExprInput = None
+    names: NamesInput = None
+    values: ValuesInput = None
+    return_old_on_failure: bool = False
+
+
+@define(frozen=True, slots=True)
+class TxDelete:
+    """A delete inside ``transact_write``."""
+
+    table: str
+    key: Mapping[str, Any]
+    condition: ExprInput = None
+    names: NamesInput = None
+    values: ValuesInput = None
+    return_old_on_failure: bool = False
+
+
+@define(frozen=True, slots=True)
+class TxCheck:
+    """A condition check inside ``transact_write``."""
+
+    table: str
+    key: Mapping[str, Any]
+    condition: str | Condition
+    names: NamesInput = None
+    values: ValuesInput = None
+    return_old_on_failure: bool = False
+
+
+@define(frozen=True, slots=True)
+class TxGet:
+    """A read inside ``transact_get``."""
+
+    table: str
+    key: Mapping[str, Any]
+    projection: ProjectionInput = None
+    names: NamesInput = None
+
+
+TxAction = Union[TxPut, TxUpdate, TxDelete, TxCheck]
+
+
+@define(frozen=True, slots=True)
+class BatchPut:
+    """A put inside ``batch_write`` (no condition, T1)."""
+
+    table: str
+    item: Mapping[str, Any]
+
+
+@define(frozen=True, slots=True)
+class BatchDelete:
+    """A delete inside ``batch_write`` (no condition, T1)."""
+
+    table: str
+    key: Mapping[str, Any]
+
+
+# -------------------------------------------------------- prepared requests
+
 
 @define(frozen=True, slots=True)
 class GetRequest:
     """Read one item by key."""
 
     spec: TableSpec
-    key: Key
+    key: KeyDict
     projection: Projection | None = None
     consistent: bool = False
 
@@ -47,7 +158,7 @@ class PutRequest:
 
     spec: TableSpec
     item: Item
-    key: Key
+    key: KeyDict
     condition: Condition | None = None
     return_values: ReturnValues = "NONE"
     return_old_on_failure: bool = False
@@ -58,7 +169,7 @@ class UpdateRequest:
     """Apply an update expression to one item (an upsert unless the condition prevents it, C5)."""
 
     spec: TableSpec
-    key: Key
+    key: KeyDict
     update: UpdateExpr
     condition: Condition | None = None
     return_values: ReturnValues = "NONE"
@@ -70,7 +181,7 @@ class DeleteRequest:
     """Delete one item, optionally under a condition."""
 
     spec: TableSpec
-    key: Key
+    key: KeyDict
     condition: Condition | None = None
     return_values: ReturnValues = "NONE"
     return_old_on_failure: bool = False
@@ -81,7 +192,7 @@ class CheckRequest:
     """A transaction's condition check on one item (writes nothing)."""
 
     spec: TableSpec
-    key: Key
+    key: KeyDict
     condition: Condition
     return_old_on_failure: bool = False
 
@@ -104,7 +215,7 @@ class QueryRequest:
     projection: Projection | None = None
     limit: int | None = None
     forward: bool = True
-    start_key: Key | None = None
+    start_key: KeyDict | None = None
     consistent: bool = False
 
 
@@ -117,10 +228,25 @@ class ScanRequest:
     filter: Condition | None = None
     projection: Projection | None = None
     limit: int | None = None
-    start_key: Key | None = None
+    start_key: KeyDict | None = None
     segment: int = 0
     total_segments: int = 1
     consistent: bool = False
+
+
+# ------------------------------------------------------------------ results
+
+
+@define(frozen=True, slots=True)
+class QueryResult:
+    """What an adapter's ``_query`` / ``_scan`` returns.
+
+    ``last_key`` is the key (table key plus index key attributes) of the last
+    item in ``items`` when ``limit`` items were returned, else ``None``.
+    """
+
+    items: list[Item]
+    last_key: KeyDict | None = None
 
 
 @define(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from storeswap.core.errors import ValidationError
 __all__ = [
     "KeyType",
     "KeyAttribute",
+    "IndexProjection",
     "Projection",
     "GlobalIndex",
     "LocalIndex",
@@ -78,7 +79,7 @@ class KeyAttribute:
 
 
 @define(frozen=True, slots=True)
-class Projection:
+class IndexProjection:
     """Which attributes an index holds: ALL, KEYS_ONLY, or INCLUDE the named non-key attributes."""
 
     type: ProjectionType = "ALL"
@@ -95,6 +96,11 @@ class Projection:
             raise ValidationError(f"an INCLUDE projection names at most {MAX_INCLUDE_ATTRIBUTES} attributes")
 
 
+#: The old name of :class:`IndexProjection`, kept importable for one release (0.2); it collided with the
+#: expression AST's ``Projection`` (a ProjectionExpression).
+Projection = IndexProjection
+
+
 @define(frozen=True, slots=True)
 class GlobalIndex:
     """A global secondary index: its own partition key and optional sort key."""
@@ -102,7 +108,7 @@ class GlobalIndex:
     name: str = field(validator=lambda i, a, v: validate_index_name(v))
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None = None
-    projection: Projection = Projection()
+    projection: IndexProjection = IndexProjection()
 
 
 @define(frozen=True, slots=True)
@@ -111,7 +117,7 @@ class LocalIndex:
 
     name: str = field(validator=lambda i, a, v: validate_index_name(v))
     sort_key: KeyAttribute
-    projection: Projection = Projection()
+    projection: IndexProjection = IndexProjection()
 
 
 def _global_tuple(value: Iterable[GlobalIndex]) -> tuple[GlobalIndex, ...]:
@@ -129,7 +135,7 @@ class IndexKeys:
     name: str | None
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None
-    projection: Projection
+    projection: IndexProjection
     is_global: bool
 
     @property
@@ -202,7 +208,7 @@ class TableSpec:
 
     def table_keys(self) -> IndexKeys:
         """The table's own key schema as an :class:`IndexKeys`."""
-        return IndexKeys(None, self.partition_key, self.sort_key, Projection("ALL"), False)
+        return IndexKeys(None, self.partition_key, self.sort_key, IndexProjection("ALL"), False)
 
     def index(self, name: str | None) -> IndexKeys:
         """The key schema of index ``name`` (or of the table for ``None``); unknown names are a ValidationError."""
@@ -232,7 +238,7 @@ class TableSpec:
         def key(k: KeyAttribute | None) -> dict[str, str] | None:
             return None if k is None else {"name": k.name, "type": k.type}
 
-        def proj(p: Projection) -> dict[str, Any]:
+        def proj(p: IndexProjection) -> dict[str, Any]:
             return {"type": p.type, "include": list(p.include)}
 
         return {
@@ -253,14 +259,32 @@ class TableSpec:
         }
 
     @classmethod
+    def from_describe(
+        cls, table: Mapping[str, Any], ttl: Mapping[str, Any] | None = None, *, name: str | None = None
+    ) -> TableSpec:
+        """A spec from DynamoDB's DescribeTable answer (the response or its ``Table``).
+
+        ``ttl`` is DescribeTimeToLive's ``TimeToLiveDescription`` (the TTL
+        attribute counts while ENABLED or ENABLING); ``name`` renames the
+        table.  A description without a partition key, or not shaped as
+        DynamoDB writes it, is a :class:`ValidationError`.
+        """
+        if "Table" in table and "KeySchema" not in table:
+            table = table["Table"]
+        try:
+            return _spec_from_describe(cls, table, ttl or {}, name)
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValidationError(f"not a DescribeTable description: {type(e).__name__} {e}") from None
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TableSpec:
         """Inverse of :meth:`to_dict`."""
 
         def key(d: Mapping[str, str] | None) -> KeyAttribute | None:
             return None if d is None else KeyAttribute(d["name"], d["type"])  # type: ignore[arg-type]
 
-        def proj(d: Mapping[str, Any]) -> Projection:
-            return Projection(d["type"], tuple(d.get("include", ())))
+        def proj(d: Mapping[str, Any]) -> IndexProjection:
+            return IndexProjection(d["type"], tuple(d.get("include", ())))
 
         pk = key(data["partition_key"])
         assert pk is not None
@@ -279,3 +303,57 @@ class TableSpec:
             ttl_attribute=data.get("ttl_attribute"),
             stream=data.get("stream"),
         )
+
+
+def _describe_keys(
+    schema: Iterable[Mapping[str, str]], types: Mapping[str, str]
+) -> tuple[KeyAttribute | None, KeyAttribute | None]:
+    pk: KeyAttribute | None = None
+    sk: KeyAttribute | None = None
+    for element in schema:
+        attr = KeyAttribute(element["AttributeName"], types[element["AttributeName"]])  # type: ignore[arg-type]
+        if element["KeyType"] == "HASH":
+            pk = attr
+        else:
+            sk = attr
+    return pk, sk
+
+
+def _describe_projection(p: Mapping[str, Any] | None) -> IndexProjection:
+    if not p:
+        return IndexProjection("ALL")
+    kind = p.get("ProjectionType", "ALL")
+    return IndexProjection(kind, tuple(p.get("NonKeyAttributes", ())) if kind == "INCLUDE" else ())
+
+
+def _spec_from_describe(
+    cls: type[TableSpec], table: Mapping[str, Any], ttl: Mapping[str, Any], name: str | None
+) -> TableSpec:
+    types = {d["AttributeName"]: d["AttributeType"] for d in table.get("AttributeDefinitions", ())}
+    pk, sk = _describe_keys(table["KeySchema"], types)
+    if pk is None:
+        raise ValidationError("the table description has no partition (HASH) key")
+    globals_: list[GlobalIndex] = []
+    for g in table.get("GlobalSecondaryIndexes", ()) or ():
+        gpk, gsk = _describe_keys(g["KeySchema"], types)
+        if gpk is None:
+            raise ValidationError(f"index {g.get('IndexName')!r} of the description has no partition (HASH) key")
+        globals_.append(GlobalIndex(g["IndexName"], gpk, gsk, _describe_projection(g.get("Projection"))))
+    locals_: list[LocalIndex] = []
+    for i in table.get("LocalSecondaryIndexes", ()) or ():
+        _, lsk = _describe_keys(i["KeySchema"], types)
+        if lsk is None:
+            raise ValidationError(f"local index {i.get('IndexName')!r} of the description has no sort (RANGE) key")
+        locals_.append(LocalIndex(i["IndexName"], lsk, _describe_projection(i.get("Projection"))))
+    stream_spec = table.get("StreamSpecification") or {}
+    stream = stream_spec.get("StreamViewType") if stream_spec.get("StreamEnabled") else None
+    ttl_attribute = ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None
+    return cls(
+        name=table["TableName"] if name is None else name,
+        partition_key=pk,
+        sort_key=sk,
+        global_indexes=tuple(globals_),
+        local_indexes=tuple(locals_),
+        ttl_attribute=ttl_attribute,
+        stream=stream,
+    )

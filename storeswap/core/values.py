@@ -23,6 +23,7 @@ from storeswap.core.errors import ItemTooLarge, ValidationError
 
 __all__ = [
     "Item",
+    "KeyDict",
     "Key",
     "StringSet",
     "NumberSet",
@@ -45,7 +46,10 @@ __all__ = [
 ]
 
 Item = dict[str, Any]
-Key = dict[str, Any]
+#: A key: the key attributes of one item (a plain dict; named apart from the ``storeswap.Key`` builder).
+KeyDict = dict[str, Any]
+#: The old name of :data:`KeyDict`, kept importable for one release (0.2); it collided with ``storeswap.Key``.
+Key = KeyDict
 
 MAX_ITEM_SIZE: Final = 409_600
 MAX_NESTING: Final = 32

@@ -28,13 +28,12 @@ from attrs import define
 
 from storeswap.core.port import ItemStore
 from storeswap.migrate.ddbjson import marshal_item
+from storeswap.migrate.export_format import FILES_FILE, SPEC_FILE, SUMMARY_FILE
 from storeswap.migrate.sources import ScanSource, as_source
 
+# The file names are re-exported: callers have imported them from here (they live in .export_format).
 __all__ = ["write_export", "ExportWritten", "SPEC_FILE", "SUMMARY_FILE", "FILES_FILE"]
 
-SPEC_FILE = "storeswap-table-spec.json"
-SUMMARY_FILE = "manifest-summary.json"
-FILES_FILE = "manifest-files.json"
 
 
 @define(frozen=True)

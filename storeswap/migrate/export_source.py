@@ -35,10 +35,10 @@ from attrs import define
 
 from storeswap.core.errors import ConfigurationError, ValidationError
 from storeswap.core.requests import Page
-from storeswap.core.schema import GlobalIndex, KeyAttribute, LocalIndex, Projection, TableSpec
+from storeswap.core.schema import KeyAttribute, TableSpec
 from storeswap.core.values import Item
 from storeswap.migrate.ddbjson import unmarshal_item
-from storeswap.migrate.export import FILES_FILE, SPEC_FILE, SUMMARY_FILE
+from storeswap.migrate.export_format import FILES_FILE, SPEC_FILE, SUMMARY_FILE
 
 __all__ = ["ExportSource", "ExportFile", "spec_from_json"]
 
@@ -76,53 +76,16 @@ def _resolve(export_dir: Path, key: str) -> Path:
     raise ConfigurationError(f"data file {key} of the export is not under {export_dir}")
 
 
-def _key_from_describe(schema: list[Mapping[str, str]], types: Mapping[str, str], role: str) -> KeyAttribute | None:
-    for k in schema:
-        if k["KeyType"] == role:
-            return KeyAttribute(k["AttributeName"], types[k["AttributeName"]])  # type: ignore[arg-type]
-    return None
-
-
-def _projection_from_describe(p: Mapping[str, Any]) -> Projection:
-    kind = p.get("ProjectionType", "ALL")
-    return Projection(kind, tuple(p.get("NonKeyAttributes", ())) if kind == "INCLUDE" else ())
-
-
 def spec_from_json(data: Mapping[str, Any], name: str) -> TableSpec:
     """A spec from ``TableSpec.to_dict`` JSON or a DynamoDB ``DescribeTable`` response, renamed to ``name``."""
     if "Table" in data:
         data = data["Table"]
     if "KeySchema" in data:
-        types = {a["AttributeName"]: a["AttributeType"] for a in data["AttributeDefinitions"]}
-        pk = _key_from_describe(data["KeySchema"], types, "HASH")
-        if pk is None:
-            raise ConfigurationError("the DescribeTable JSON has no HASH key")
-        gsis = tuple(
-            GlobalIndex(
-                g["IndexName"],
-                _key_from_describe(g["KeySchema"], types, "HASH"),  # type: ignore[arg-type]
-                _key_from_describe(g["KeySchema"], types, "RANGE"),
-                _projection_from_describe(g.get("Projection", {})),
-            )
-            for g in data.get("GlobalSecondaryIndexes", ())
-        )
-        lsis = tuple(
-            LocalIndex(
-                i["IndexName"],
-                _key_from_describe(i["KeySchema"], types, "RANGE"),  # type: ignore[arg-type]
-                _projection_from_describe(i.get("Projection", {})),
-            )
-            for i in data.get("LocalSecondaryIndexes", ())
-        )
-        stream = data.get("StreamSpecification") or {}
-        return TableSpec(
-            name,
-            pk,
-            _key_from_describe(data["KeySchema"], types, "RANGE"),
-            gsis,
-            lsis,
-            stream=stream.get("StreamViewType") if stream.get("StreamEnabled") else None,
-        )
+        try:
+            # An AWS export carries no TTL setting, so none is taken from the description either.
+            return TableSpec.from_describe(data, name=name)
+        except ValidationError as e:
+            raise ConfigurationError(f"the DescribeTable JSON: {e}") from None
     return TableSpec.from_dict({**data, "name": name})
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from storeswap.core.schema import GlobalIndex, KeyAttribute, LocalIndex, Projection, TableSpec
+from storeswap.core.schema import GlobalIndex, IndexProjection, KeyAttribute, LocalIndex, TableSpec
 from storeswap.core.values import MAX_ITEM_SIZE, MAX_NESTING, BinarySet, Item, NumberSet, StringSet, item_size
 
 __all__ = [
@@ -30,8 +30,8 @@ SAMPLE_SPEC = TableSpec(
     name="sample",
     partition_key=KeyAttribute("pk", "S"),
     sort_key=KeyAttribute("sk", "S"),
-    global_indexes=(GlobalIndex("by_grp", KeyAttribute("grp", "S"), KeyAttribute("rank", "N"), Projection("ALL")),),
-    local_indexes=(LocalIndex("by_lsk", KeyAttribute("lsk", "N"), Projection("ALL")),),
+    global_indexes=(GlobalIndex("by_grp", KeyAttribute("grp", "S"), KeyAttribute("rank", "N"), IndexProjection("ALL")),),
+    local_indexes=(LocalIndex("by_lsk", KeyAttribute("lsk", "N"), IndexProjection("ALL")),),
 )
 
 #: Sort keys whose order differs between byte order and a linguistic collation, or that trip LIKE and NUL.

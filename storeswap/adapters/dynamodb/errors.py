@@ -41,6 +41,7 @@ from storeswap.core.errors import (
     TransactionConflict,
     ValidationError,
 )
+from storeswap.redaction import redact
 
 __all__ = ["ItemCollectionTooLarge", "LimitExceeded", "AccessDenied", "map_error", "THROTTLING_CODES"]
 
@@ -88,7 +89,8 @@ _SIZE_MESSAGES = ("item size", "size has exceeded", "size to update has exceeded
 
 def _message(e: ClientError) -> str:
     err = e.response.get("Error", {})
-    return str(err.get("Message") or e)
+    # A server message may quote a request or an endpoint; nothing leaves the adapter unredacted.
+    return redact(err.get("Message") or e)
 
 
 def _validation(message: str) -> ValidationError:
@@ -185,11 +187,11 @@ def map_error(
         # Connection refused, reset, timeouts: after botocore's retries an
         # unanswered write may still have been applied (E2).
         if write:
-            return OutcomeUnknown(f"the write may or may not have been applied: {e}")
-        return StoreUnavailable(str(e))
+            return OutcomeUnknown(f"the write may or may not have been applied: {redact(e)}")
+        return StoreUnavailable(redact(e))
     # Anything else failed inside the driver (a response botocore could not
     # parse, ...): the request reached the server, so a write may have applied.
-    what = f"{type(e).__name__}: {e}"
+    what = f"{type(e).__name__}: {redact(e)}"
     if write:
         return OutcomeUnknown(f"the write may or may not have been applied ({what})")
     if isinstance(e, BotoCoreError):

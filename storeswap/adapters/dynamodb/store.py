@@ -19,36 +19,29 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from storeswap.adapters.dynamodb.client import DynamoConfig, make_client, parse_url
 from storeswap.adapters.dynamodb.errors import map_error
 from storeswap.adapters.dynamodb.marshal import deserialize, deserialize_item, serialize_item
 from storeswap.adapters.dynamodb.render import Renderer
-from storeswap.core.errors import StoreError, StoreUnavailable, Throttled
+from storeswap.core.errors import StoreError, StoreUnavailable, TableNotFound, Throttled
 from storeswap.core.expressions.ast import Path, Projection
-from storeswap.core.port import ItemStore, QueryResult
+from storeswap.core.port import ItemStore
 from storeswap.core.requests import (
     CheckRequest,
     DeleteRequest,
     GetRequest,
     PutRequest,
     QueryRequest,
+    QueryResult,
     ScanRequest,
     UpdateRequest,
     WriteRequest,
 )
-from storeswap.core.schema import (
-    GlobalIndex,
-    IndexKeys,
-    KeyAttribute,
-    LocalIndex,
-    TableSpec,
-)
-from storeswap.core.schema import Projection as IndexProjection
-from storeswap.core.values import Item, Key
+from storeswap.core.schema import IndexKeys, IndexProjection, KeyAttribute, TableSpec
+from storeswap.core.values import Item, KeyDict
 
 __all__ = ["DynamoStore"]
 
@@ -117,24 +110,11 @@ class DynamoStore(ItemStore):
 
     # ------------------------------------------------------------------ errors
 
-    def _error(
-        self,
-        e: Exception,
-        tables: Iterable[str],
-        *,
-        write: bool,
-        creating: bool = False,
-        actions: int = 0,
-    ) -> StoreError:
-        names = list(tables)
-
-        def forget() -> None:
-            for name in names:
-                self.forget(name)
-
-        return map_error(
-            e, write=write, decode=deserialize_item, on_not_found=forget, creating=creating, actions=actions
-        )
+    def _calling(
+        self, tables: Iterable[str], *, write: bool, creating: bool = False, actions: int = 0
+    ) -> _DriverCall:
+        """``with self._calling(...):`` around a client call: the one place driver exceptions become port errors."""
+        return _DriverCall(self, tables, write, creating, actions)
 
     # ------------------------------------------------------------------ tables
 
@@ -168,28 +148,22 @@ class DynamoStore(ItemStore):
             ]
         if spec.stream is not None:
             params["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream}
-        try:
+        with self._calling((), write=True, creating=True):
             self._client.create_table(**params)
-        except Exception as e:  # no driver exception crosses the port
-            raise self._error(e, (), write=True, creating=True) from e
         self._wait_active(spec.name)
         if spec.ttl_attribute is not None:
-            try:
+            with self._calling((spec.name,), write=True):
                 self._client.update_time_to_live(
                     TableName=spec.name,
                     TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
                 )
-            except Exception as e:  # no driver exception crosses the port
-                raise self._error(e, (spec.name,), write=True) from e
 
     def _wait_active(self, name: str) -> None:
         deadline = time.monotonic() + TABLE_WAIT_SECONDS
         delay = 0.02
         while True:
-            try:
+            with self._calling((name,), write=False):
                 table = self._client.describe_table(TableName=name)["Table"]
-            except Exception as e:  # no driver exception crosses the port
-                raise self._error(e, (name,), write=False) from e
             ready = table.get("TableStatus") == "ACTIVE" and all(
                 g.get("IndexStatus", "ACTIVE") == "ACTIVE" for g in table.get("GlobalSecondaryIndexes", ())
             )
@@ -201,29 +175,22 @@ class DynamoStore(ItemStore):
             delay = min(delay * 2, 1.0)
 
     def _describe_table(self, name: str) -> TableSpec:
-        try:
+        with self._calling((name,), write=False):
             table = self._client.describe_table(TableName=name)["Table"]
             ttl = self._client.describe_time_to_live(TableName=name).get("TimeToLiveDescription", {})
-        except Exception as e:  # no driver exception crosses the port
-            raise self._error(e, (name,), write=False) from e
-        return _spec_from_description(table, ttl)
+        return TableSpec.from_describe(table, ttl)
 
     def _delete_table(self, name: str) -> None:
-        try:
+        with self._calling((name,), write=True):
             self._client.delete_table(TableName=name)
-        except Exception as e:  # no driver exception crosses the port
-            raise self._error(e, (name,), write=True) from e
         deadline = time.monotonic() + TABLE_WAIT_SECONDS
         delay = 0.02
         while True:
             try:
-                self._client.describe_table(TableName=name)
-            except ClientError as e:
-                if e.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                    return
-                raise self._error(e, (name,), write=False) from e
-            except Exception as e:  # no driver exception crosses the port
-                raise self._error(e, (name,), write=False) from e
+                with self._calling((name,), write=False):
+                    self._client.describe_table(TableName=name)
+            except TableNotFound:
+                return  # gone: what we were waiting for
             if time.monotonic() > deadline:
                 raise StoreUnavailable(f"table {name} was not deleted within {TABLE_WAIT_SECONDS:.0f} s")
             self._sleep(delay)
@@ -233,10 +200,8 @@ class DynamoStore(ItemStore):
         names: list[str] = []
         params: dict[str, Any] = {}
         while True:
-            try:
+            with self._calling((), write=False):
                 resp = self._client.list_tables(**params)
-            except Exception as e:  # no driver exception crosses the port
-                raise self._error(e, (), write=False) from e
             names.extend(resp.get("TableNames", ()))
             last = resp.get("LastEvaluatedTableName")
             if not last:
@@ -253,10 +218,8 @@ class DynamoStore(ItemStore):
             r = Renderer()
             params["ProjectionExpression"] = r.projection(req.projection)
             params["ExpressionAttributeNames"] = r.names
-        try:
+        with self._calling((req.spec.name,), write=False):
             resp = self._client.get_item(**params)
-        except Exception as e:  # no driver exception crosses the port
-            raise self._error(e, (req.spec.name,), write=False) from e
         item = resp.get("Item")
         return None if item is None else deserialize_item(item)
 
@@ -296,10 +259,8 @@ class DynamoStore(ItemStore):
             params["ReturnValues"] = req.return_values
         if req.return_old_on_failure:
             params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        try:
+        with self._calling((req.spec.name,), write=True):
             resp = call(**params)
-        except Exception as e:  # no driver exception crosses the port
-            raise self._error(e, (req.spec.name,), write=True) from e
         attrs = resp.get("Attributes")
         return deserialize_item(attrs) if attrs else None
 
@@ -373,10 +334,8 @@ class DynamoStore(ItemStore):
                 # page so a selective filter does not cost a round trip per item.
                 page_size = remaining if not filtered else min(max(remaining, page_size * 2), MAX_FILTERED_PAGE)
                 params["Limit"] = page_size
-            try:
+            with self._calling((table,), write=False):
                 resp = call(**params)
-            except Exception as e:  # no driver exception crosses the port
-                raise self._error(e, (table,), write=False) from e
             raw_items = resp.get("Items", ())
             if limit is not None and len(items) + len(raw_items) >= limit:
                 raw_items = raw_items[: limit - len(items)]
@@ -388,7 +347,7 @@ class DynamoStore(ItemStore):
             if not lek:
                 break
             params["ExclusiveStartKey"] = lek
-        last_key: Key | None = None
+        last_key: KeyDict | None = None
         if last_raw is not None:
             last_key = {n: deserialize(last_raw[n]) for n in key_names}
         if strip:
@@ -419,10 +378,8 @@ class DynamoStore(ItemStore):
                     entry["ConsistentRead"] = True
             attempt = 0
             while pending:
-                try:
+                with self._calling(specs, write=False):
                     resp = self._client.batch_get_item(RequestItems=pending)
-                except Exception as e:  # no driver exception crosses the port
-                    raise self._error(e, specs, write=False) from e
                 for table, raw_items in resp.get("Responses", {}).items():
                     spec = specs[table]
                     for av in raw_items:
@@ -450,10 +407,8 @@ class DynamoStore(ItemStore):
                 pending.setdefault(req.spec.name, []).append(op)
             attempt = 0
             while pending:
-                try:
+                with self._calling(tables, write=True):
                     resp = self._client.batch_write_item(RequestItems=pending)
-                except Exception as e:  # no driver exception crosses the port
-                    raise self._error(e, tables, write=True) from e
                 pending = resp.get("UnprocessedItems") or {}
                 if pending:
                     if attempt + 1 >= BATCH_ATTEMPTS:
@@ -475,10 +430,8 @@ class DynamoStore(ItemStore):
                 get["ProjectionExpression"] = r.projection(req.projection)
                 get["ExpressionAttributeNames"] = r.names
             items.append({"Get": get})
-        try:
+        with self._calling({r.spec.name for r in reqs}, write=False, actions=len(reqs)):
             resp = self._client.transact_get_items(TransactItems=items)
-        except Exception as e:  # no driver exception crosses the port
-            raise self._error(e, {r.spec.name for r in reqs}, write=False, actions=len(reqs)) from e
         out: list[Item | None] = []
         for entry in resp.get("Responses", ()):
             item = entry.get("Item")
@@ -489,13 +442,42 @@ class DynamoStore(ItemStore):
         params: dict[str, Any] = {"TransactItems": [_transact_item(req) for req in reqs]}
         if token is not None:
             params["ClientRequestToken"] = token
-        try:
+        with self._calling({r.spec.name for r in reqs}, write=True, actions=len(reqs)):
             self._client.transact_write_items(**params)
-        except Exception as e:  # no driver exception crosses the port
-            raise self._error(e, {r.spec.name for r in reqs}, write=True, actions=len(reqs)) from e
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+class _DriverCall:
+    """The translating context manager of :meth:`DynamoStore._calling` (a class: cheaper than a generator)."""
+
+    __slots__ = ("_actions", "_creating", "_store", "_tables", "_write")
+
+    def __init__(self, store: DynamoStore, tables: Iterable[str], write: bool, creating: bool, actions: int) -> None:
+        self._store = store
+        self._tables = tables
+        self._write = write
+        self._creating = creating
+        self._actions = actions
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        if e is None or not isinstance(e, Exception) or isinstance(e, StoreError):
+            return
+        names = list(self._tables)
+
+        def forget() -> None:
+            for name in names:
+                self._store.forget(name)
+
+        # No driver exception crosses the port: this is the one place they are caught and mapped.
+        raise map_error(
+            e, write=self._write, decode=deserialize_item, on_not_found=forget, creating=self._creating,
+            actions=self._actions,
+        ) from e
 
 
 def _key_schema(pk: KeyAttribute, sk: KeyAttribute | None) -> list[dict[str, str]]:
@@ -510,56 +492,6 @@ def _projection_out(p: IndexProjection) -> dict[str, Any]:
     if p.type == "INCLUDE":
         out["NonKeyAttributes"] = list(p.include)
     return out
-
-
-def _projection_in(d: Mapping[str, Any] | None) -> IndexProjection:
-    if not d:
-        return IndexProjection("ALL")
-    kind = d.get("ProjectionType", "ALL")
-    if kind == "INCLUDE":
-        return IndexProjection("INCLUDE", tuple(d.get("NonKeyAttributes", ())))
-    return IndexProjection(kind)
-
-
-def _keys_in(schema: Iterable[Mapping[str, str]], types: Mapping[str, str]) -> tuple[KeyAttribute, KeyAttribute | None]:
-    pk: KeyAttribute | None = None
-    sk: KeyAttribute | None = None
-    for element in schema:
-        attr = KeyAttribute(element["AttributeName"], types[element["AttributeName"]])  # type: ignore[arg-type]
-        if element["KeyType"] == "HASH":
-            pk = attr
-        else:
-            sk = attr
-    if pk is None:
-        raise StoreError("the table description has no partition key")
-    return pk, sk
-
-
-def _spec_from_description(table: Mapping[str, Any], ttl: Mapping[str, Any]) -> TableSpec:
-    """A :class:`TableSpec` from DescribeTable's ``Table`` and DescribeTimeToLive's description."""
-    types = {d["AttributeName"]: d["AttributeType"] for d in table.get("AttributeDefinitions", ())}
-    pk, sk = _keys_in(table["KeySchema"], types)
-    globals_ = []
-    for g in table.get("GlobalSecondaryIndexes", ()) or ():
-        gpk, gsk = _keys_in(g["KeySchema"], types)
-        globals_.append(GlobalIndex(g["IndexName"], gpk, gsk, _projection_in(g.get("Projection"))))
-    locals_ = []
-    for i in table.get("LocalSecondaryIndexes", ()) or ():
-        _, lsk = _keys_in(i["KeySchema"], types)
-        assert lsk is not None
-        locals_.append(LocalIndex(i["IndexName"], lsk, _projection_in(i.get("Projection"))))
-    stream_spec = table.get("StreamSpecification") or {}
-    stream = stream_spec.get("StreamViewType") if stream_spec.get("StreamEnabled") else None
-    ttl_attribute = ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None
-    return TableSpec(
-        name=table["TableName"],
-        partition_key=pk,
-        sort_key=sk,
-        global_indexes=tuple(globals_),
-        local_indexes=tuple(locals_),
-        ttl_attribute=ttl_attribute,
-        stream=stream,
-    )
 
 
 def _cursor_projection(r: Renderer, projection: Projection, key_names: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:

@@ -1,10 +1,8 @@
 """The PostgreSQL bulk path behind ``ItemStore.bulk_put``: COPY into a staging table, then one upsert.
 
-Wire it into :class:`PostgresStore` with::
-
-    def _bulk_put(self, spec: TableSpec, reqs: list[PutRequest]) -> None:
-        from storeswap.adapters.postgres.bulk import bulk_put
-        bulk_put(self, spec, reqs)
+:class:`PostgresStore` calls :func:`bulk_put` from its ``_bulk_put`` with its
+datastore (:mod:`.datastore`, which maps every driver error) and the table's
+layout; this module knows nothing of the store itself.
 
 Semantics are those of ``bulk_put`` in the port: unconditional puts, the last
 write of a key wins (duplicates inside one call are collapsed first, since
@@ -30,12 +28,9 @@ import psycopg
 from psycopg import sql
 
 from storeswap.adapters.postgres.codec import encode_item
-from storeswap.adapters.postgres.errors import DRIVER_ERRORS, is_retryable_conflict
+from storeswap.adapters.postgres.datastore import PostgresDatastore
 from storeswap.adapters.postgres.layout import Layout
-from storeswap.adapters.postgres.store import MAX_TX_ATTEMPTS, PostgresStore, _lock_id
-from storeswap.core.errors import TransactionConflict
 from storeswap.core.requests import PutRequest
-from storeswap.core.schema import TableSpec
 
 __all__ = ["bulk_put", "CHUNK"]
 
@@ -92,13 +87,12 @@ def _statements(lay: Layout) -> tuple[str, str, str, str]:
     return result
 
 
-def bulk_put(store: PostgresStore, spec: TableSpec, reqs: list[PutRequest]) -> None:
+def bulk_put(db: PostgresDatastore, lay: Layout, reqs: list[PutRequest]) -> None:
     """Write validated put requests with COPY + one upsert per chunk (see the module docstring)."""
-    lay = store._layout(spec)
     # Last write of a key wins; the rows are built once, before any transaction starts.
     latest: dict[int, tuple[list[Any], int]] = {}
     for r in reqs:
-        lock = _lock_id(lay, r.key)
+        lock = lay.lock_id(r.key)
         latest.pop(lock, None)
         latest[lock] = (lay.row_params(r.item, encode_item(r.item)), lock)
     rows = sorted(latest.values(), key=lambda p: p[1])
@@ -106,12 +100,12 @@ def bulk_put(store: PostgresStore, spec: TableSpec, reqs: list[PutRequest]) -> N
     create, copy, upsert, direct = _statements(lay)
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
-        _write_chunk(store, spec, chunk, types, create, copy, upsert, direct)
+        _write_chunk(db, lay.spec.name, chunk, types, create, copy, upsert, direct)
 
 
 def _write_chunk(
-    store: PostgresStore,
-    spec: TableSpec,
+    db: PostgresDatastore,
+    table: str,
     chunk: list[tuple[list[Any], int]],
     types: list[str],
     create: str,
@@ -120,29 +114,23 @@ def _write_chunk(
     direct: str,
 ) -> None:
     locks = [lock for _, lock in chunk]
-    for _ in range(MAX_TX_ATTEMPTS):
-        try:
-            with store._pool.connection() as conn, conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (locks,))
-                try:
-                    # Optimistic: into a fresh table (a migration) no key exists yet, and COPY straight
-                    # into the table is half the server work of staging + upsert.
-                    with conn.transaction(), conn.cursor() as cur, cur.copy(direct) as cp:
-                        cp.set_types(types)
-                        for params, _ in chunk:
-                            cp.write_row(params)
-                    return
-                except psycopg.errors.UniqueViolation:
-                    pass  # some keys exist (a resumed copy, a reload): the savepoint was rolled back
-                conn.execute(create)
-                with conn.cursor() as cur, cur.copy(copy) as cp:
+    for attempt in db.transaction(table, gave_up="bulk_put kept conflicting with concurrent transactions"):
+        with attempt as conn:
+            attempt.sent = True
+            conn.execute("SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (locks,))
+            try:
+                # Optimistic: into a fresh table (a migration) no key exists yet, and COPY straight
+                # into the table is half the server work of staging + upsert.
+                with conn.transaction(), conn.cursor() as cur, cur.copy(direct) as cp:
                     cp.set_types(types)
                     for params, _ in chunk:
                         cp.write_row(params)
-                conn.execute(upsert)
-            return
-        except DRIVER_ERRORS as e:
-            if is_retryable_conflict(e):
-                continue
-            raise store._fail(e, spec.name, write=True) from e
-    raise TransactionConflict("bulk_put kept conflicting with concurrent transactions")
+                return
+            except psycopg.errors.UniqueViolation:
+                pass  # some keys exist (a resumed copy, a reload): the savepoint was rolled back
+            conn.execute(create)
+            with conn.cursor() as cur, cur.copy(copy) as cp:
+                cp.set_types(types)
+                for params, _ in chunk:
+                    cp.write_row(params)
+            conn.execute(upsert)

@@ -1,8 +1,9 @@
 """Mapping PostgreSQL driver failures onto the port's error types (E1, E2).
 
 No psycopg, psycopg_pool or SQLAlchemy exception crosses the port: the
-adapter catches them at each primitive and raises what this module returns,
-chained (``raise ... from``) so the driver's message is kept for debugging.
+adapter's datastore (:mod:`.datastore`) catches them and raises what this
+module returns, chained (``raise ... from``) so the driver's message is kept
+for debugging.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from storeswap.core.errors import (
     Throttled,
     TransactionConflict,
 )
+from storeswap.redaction import redact
 
 __all__ = ["map_error", "is_retryable_conflict", "DRIVER_ERRORS"]
 
@@ -53,7 +55,8 @@ def map_error(e: BaseException, *, write: bool, sent: bool = True, what: str = "
     """
     e = _unwrap(e)
     state = getattr(getattr(e, "diag", None), "sqlstate", None) or ""
-    detail = f"{what}: {e}".strip(": ") if what else str(e)
+    # Driver messages can quote a conninfo or URL; nothing leaves the adapter unredacted.
+    detail = redact(f"{what}: {e}".strip(": ") if what else str(e))
     unknown = write and sent
     if isinstance(e, pg.UndefinedTable):
         return TableNotFound(detail)

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from attrs import define, field
 from psycopg import sql
 
+from storeswap.adapters.postgres.codec import encode_value
 from storeswap.core.keys import partition_bucket
 from storeswap.core.schema import IndexKeys, KeyAttribute, TableSpec
 
@@ -195,6 +196,17 @@ class Layout:
         cols.extend(c.column for c in self.extra)
         cols.extend(name for _, name in self.bucket_columns)
         return cols
+
+    def lock_id(self, key: dict[str, Any]) -> int:
+        """The 64-bit advisory-lock id of one item (table + key), taken by every write of it (ADR 0009)."""
+        prefix = self.sql_cache.get("lock_hash")
+        if prefix is None:  # the table's part of the hash, computed once per layout
+            prefix = self.sql_cache["lock_hash"] = hashlib.blake2b(self.physical.encode(), digest_size=8)
+        h = prefix.copy()
+        h.update(encode_value(key[self.pk.attr]))
+        if self.sk is not None:
+            h.update(encode_value(key[self.sk.attr]))
+        return int.from_bytes(h.digest(), "big", signed=True)
 
     def key_params(self, key: dict[str, Any]) -> list[Any]:
         """``[bucket, pk, sk]`` parameters of a table key."""

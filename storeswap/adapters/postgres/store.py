@@ -28,66 +28,41 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 from psycopg import sql
-from psycopg_pool import ConnectionPool
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from storeswap.adapters.postgres.codec import decode_item, encode_item, encode_value
-from storeswap.adapters.postgres.errors import DRIVER_ERRORS, is_retryable_conflict, map_error
+from storeswap.adapters.postgres.bulk import bulk_put
+from storeswap.adapters.postgres.codec import decode_item, encode_item
+from storeswap.adapters.postgres.datastore import PooledConnection, PostgresDatastore, Retry
 from storeswap.adapters.postgres.layout import CATALOG, METADATA, TOKENS, KeyColumn, Layout
 from storeswap.core.engine import index_view, plan_transaction, plan_write
-from storeswap.core.errors import (
-    ConfigurationError,
-    IdempotencyMismatch,
-    StoreError,
-    StoreUnavailable,
-    TableExists,
-    TableNotFound,
-    TransactionConflict,
-)
+from storeswap.core.errors import ConfigurationError, IdempotencyMismatch, TableExists, TableNotFound
 from storeswap.core.expressions import evaluate, project
 from storeswap.core.expressions.ast import BeginsWith, Between, Compare
 from storeswap.core.keys import BUCKETS, partition_bucket
-from storeswap.core.port import ItemStore, QueryResult
+from storeswap.core.port import ItemStore
 from storeswap.core.requests import (
     CheckRequest,
     DeleteRequest,
     GetRequest,
     PutRequest,
     QueryRequest,
+    QueryResult,
     ScanRequest,
     UpdateRequest,
     WriteRequest,
 )
 from storeswap.core.schema import IndexKeys, TableSpec
 from storeswap.core.values import Item
+from storeswap.redaction import redact
 
 __all__ = ["PostgresStore", "parse_url"]
 
 TOKEN_WINDOW_SECONDS = 600
 #: Attempts of a single-item write that keeps losing compare-and-swap races.
 MAX_WRITE_ATTEMPTS = 100
-#: Attempts of a transaction that hits deadlocks or serialisation failures.
-MAX_TX_ATTEMPTS = 8
 #: Rows fetched per round when a filter may reject rows (doubles up to the maximum).
 CHUNK_MAX = 1000
 _SCHEMA_LOCK = 0x73746F7265737761  # "storeswa": serialises catalog creation across processes
-
-
-class _Connection(psycopg.Connection[Any]):
-    """A pooled connection that keeps one reusable cursor for the hot paths (saves a cursor per call)."""
-
-    _hot: psycopg.Cursor[Any] | None = None
-
-    def hot(self) -> psycopg.Cursor[Any]:
-        """This connection's reusable cursor."""
-        cur = self._hot
-        if cur is None:
-            cur = self._hot = self.cursor()
-        return cur
-
-
-class _LostRace(Exception):
-    """A concurrent writer changed the item between our read and our write: start over."""
 
 
 def parse_url(url: str) -> tuple[sa.URL, str]:
@@ -112,27 +87,9 @@ def parse_url(url: str) -> tuple[sa.URL, str]:
     return u, conninfo
 
 
-def _redact(url: str) -> str:
-    from storeswap.connect import redact_url
-
-    return redact_url(url)
-
-
 def _fingerprint(reqs: list[WriteRequest]) -> str:
     """A digest of a transaction's content, to tell a true repeat from a reused token (T3)."""
     return hashlib.sha256(repr(reqs).encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _lock_id(layout: Layout, key: dict[str, Any]) -> int:
-    """A 64-bit advisory-lock id for one item (table + key)."""
-    prefix = layout.sql_cache.get("lock_hash")
-    if prefix is None:  # the table's part of the hash, computed once per layout
-        prefix = layout.sql_cache["lock_hash"] = hashlib.blake2b(layout.physical.encode(), digest_size=8)
-    h = prefix.copy()
-    h.update(encode_value(key[layout.pk.attr]))
-    if layout.sk is not None:
-        h.update(encode_value(key[layout.sk.attr]))
-    return int.from_bytes(h.digest(), "big", signed=True)
 
 
 def _literal(operand: Any) -> Any:
@@ -161,56 +118,46 @@ class PostgresStore(ItemStore):
 
     def __init__(self, url: str, *, pool_size: int = 10, connect_timeout: float = 10.0) -> None:
         super().__init__()
-        self._url = url
+        self._url = redact(url)
         sa_url, self.conninfo = parse_url(url)
         self._layouts: dict[str, Layout] = {}
         self._layout_lock = threading.Lock()
-        self._closed = False
-        self._engine = sa.create_engine(sa_url, pool_size=1, max_overflow=4, pool_pre_ping=True)
-        try:
-            self._ensure_schema()
-        except DRIVER_ERRORS as e:
-            self._engine.dispose()
-            raise StoreUnavailable(f"cannot prepare the storeswap schema at {_redact(url)}: {e}") from e
-        self._pool = ConnectionPool(
+        self._db = PostgresDatastore(
+            sa_url,
             self.conninfo,
-            min_size=1,
-            max_size=pool_size,
-            kwargs={"autocommit": True},
-            connection_class=_Connection,
-            open=False,
-            name="storeswap",
+            display_url=url,
+            pool_size=pool_size,
+            connect_timeout=connect_timeout,
+            prepare_schema=_ensure_schema,
+            on_missing_table=self._drop_cached,
         )
-        try:
-            self._pool.open(wait=True, timeout=connect_timeout)
-        except DRIVER_ERRORS as e:
-            self._pool.close()
-            self._engine.dispose()
-            raise StoreUnavailable(f"cannot connect to {_redact(url)}: {e}") from e
         self._sql_catalog_get = (
             sql.SQL("SELECT spec FROM {} WHERE name = %s").format(sql.Identifier(CATALOG.name)).as_string(None)
         )
         self._sql_catalog_list = sql.SQL("SELECT name FROM {}").format(sql.Identifier(CATALOG.name)).as_string(None)
 
     def __repr__(self) -> str:
-        return f"PostgresStore({_redact(self._url)!r})"
+        return f"PostgresStore({self._url!r})"
+
+    @property
+    def datastore(self) -> PostgresDatastore:
+        """The engine, the pool and the error translation of this store (for tools and benchmarks)."""
+        return self._db
 
     def close(self) -> None:
         """Close the connection pool and the SQLAlchemy engine."""
-        if self._closed:
-            return
-        self._closed = True
-        self._pool.close()
-        self._engine.dispose()
+        self._db.close()
 
     # ------------------------------------------------------------- plumbing
 
-    def _ensure_schema(self) -> None:
-        with self._engine.begin() as c:
-            # IF NOT EXISTS alone races on pg_type between processes; the advisory lock serialises them.
-            c.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
-            for table in METADATA.sorted_tables:
-                c.execute(sa.schema.CreateTable(table, if_not_exists=True))
+    def _drop_cached(self, table: str) -> None:
+        """Forget what we knew of a table the server says is gone (dropped behind our back)."""
+        self.forget(table)
+        self._layouts.pop(table, None)
+
+    def layout(self, spec: TableSpec) -> Layout:
+        """The physical layout of ``spec`` (built once per spec and cached)."""
+        return self._layout(spec)
 
     def _layout(self, spec: TableSpec) -> Layout:
         lay = self._layouts.get(spec.name)
@@ -229,35 +176,6 @@ class PostgresStore(ItemStore):
         """The PostgreSQL table holding storeswap table ``name`` (for raw-driver benchmarks and tools)."""
         return self._layout(self.spec(name)).physical
 
-    def _fail(self, e: BaseException, table: str | None, *, write: bool, sent: bool = True) -> StoreError:
-        err = map_error(e, write=write, sent=sent, what=table or "")
-        if isinstance(err, TableNotFound) and table is not None:
-            self.forget(table)
-            self._layouts.pop(table, None)
-            err = TableNotFound(f"table {table} does not exist")
-        return err
-
-    def _read(self, table: str | None, fn: Callable[[_Connection], Any]) -> Any:
-        """Run a read on a pooled connection; a stale connection (server restart, killed backend) is retried once."""
-        pool = self._pool
-        for attempt in (0, 1):
-            try:
-                conn = pool.getconn()
-                try:
-                    return fn(conn)
-                finally:
-                    pool.putconn(conn)
-            except DRIVER_ERRORS as e:
-                if (
-                    attempt == 0
-                    and isinstance(e, psycopg.OperationalError)
-                    and not isinstance(e, psycopg.errors.QueryCanceled)
-                ):
-                    self._pool.check()
-                    continue
-                raise self._fail(e, table, write=False) from e
-        raise AssertionError("unreachable")  # pragma: no cover
-
     # ------------------------------------------------------------------ tables
 
     def _create_table(self, spec: TableSpec) -> None:
@@ -269,18 +187,15 @@ class PostgresStore(ItemStore):
             .on_conflict_do_nothing(index_elements=["name"])
             .returning(CATALOG.c.name)
         )
-        try:
-            with self._engine.begin() as c:
-                if c.execute(stmt).first() is None:
-                    raise TableExists(f"table {spec.name} already exists")
-                table.create(c)
-        except DRIVER_ERRORS as e:
-            raise self._fail(e, None, write=True) from e
+        with self._db.ddl(None) as c:
+            if c.execute(stmt).first() is None:
+                raise TableExists(f"table {spec.name} already exists")
+            table.create(c)
         with self._layout_lock:
             self._layouts[spec.name] = lay
 
     def _describe_table(self, name: str) -> TableSpec:
-        row = self._read(name, lambda conn: conn.execute(self._sql_catalog_get, (name,)).fetchone())
+        row = self._db.run_read(name, lambda conn: conn.execute(self._sql_catalog_get, (name,)).fetchone())
         if row is None:
             self.forget(name)
             raise TableNotFound(f"table {name} does not exist")
@@ -289,18 +204,16 @@ class PostgresStore(ItemStore):
     def _delete_table(self, name: str) -> None:
         stmt = sa.delete(CATALOG).where(CATALOG.c.name == name).returning(CATALOG.c.physical)
         try:
-            with self._engine.begin() as c:
+            with self._db.ddl(name) as c:
                 row = c.execute(stmt).first()
                 if row is None:
                     raise TableNotFound(f"table {name} does not exist")
                 c.execute(sa.schema.DropTable(sa.Table(row[0], sa.MetaData()), if_exists=True))
-        except DRIVER_ERRORS as e:
-            raise self._fail(e, name, write=True) from e
         finally:
             self._layouts.pop(name, None)
 
     def _list_tables(self) -> list[str]:
-        rows = self._read("", lambda conn: conn.execute(self._sql_catalog_list).fetchall())
+        rows = self._db.run_read("", lambda conn: conn.execute(self._sql_catalog_list).fetchall())
         return [r[0] for r in rows]
 
     # ------------------------------------------------------------------- items
@@ -309,19 +222,7 @@ class PostgresStore(ItemStore):
         lay = self._layout(req.spec)
         params = lay.key_params(req.key)
         q = lay.sql_cache.get("get") or lay.sql_get()
-        pool = self._pool
-        try:
-            conn = pool.getconn()
-            try:
-                cur = conn.hot()
-                cur.execute(q, params, prepare=True, binary=True)
-                row = cur.fetchone()
-            finally:
-                pool.putconn(conn)
-        except DRIVER_ERRORS as e:
-            if not _stale(e):
-                raise self._fail(e, req.spec.name, write=False) from e
-            row = self._read(req.spec.name, lambda conn: conn.execute(q, params, prepare=True, binary=True).fetchone())
+        row = self._db.run_read(req.spec.name, functools.partial(_fetch_one, q, params))
         if row is None:
             return None
         item = decode_item(row[0])
@@ -331,7 +232,7 @@ class PostgresStore(ItemStore):
         if req.condition is None and req.return_values == "NONE":
             lay = self._layout(req.spec)
             params = lay.row_params(req.item, encode_item(req.item))
-            params.append(_lock_id(lay, req.key))
+            params.append(lay.lock_id(req.key))
             self._execute_write(lay.sql_cache.get("upsert") or lay.sql_upsert(), params, req.spec.name)
             return None
         return self._write(req)
@@ -348,65 +249,51 @@ class PostgresStore(ItemStore):
 
     def _execute_write(self, query: Any, params: Any, table: str) -> None:
         """One prepared write statement on a pooled connection (the unconditional fast paths)."""
-        pool = self._pool
-        try:
-            conn = pool.getconn()
-            try:
-                conn.hot().execute(query, params, prepare=True)
-            finally:
-                pool.putconn(conn)
-        except DRIVER_ERRORS as e:
-            raise self._fail(e, table, write=True) from e
+        with self._db.write(table) as conn:
+            conn.hot().execute(query, params, prepare=True)
 
     def _write(self, req: PutRequest | UpdateRequest | DeleteRequest) -> Item | None:
         """Read, plan with the core engine, then compare-and-swap; a lost race starts over."""
         lay = self._layout(req.spec)
         kparams = lay.key_params(req.key)
         q_get = lay.sql_cache.get("get") or lay.sql_get()
-        pool = self._pool
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            sent = False
-            try:
-                conn = pool.getconn()
-                try:
-                    cur = conn.hot()
-                    cur.execute(q_get, kparams, prepare=True, binary=True)
-                    row = cur.fetchone()
-                    old_blob = None if row is None else row[0]
-                    old = None if old_blob is None else decode_item(old_blob)
-                    outcome = plan_write(req, old)
-                    if not outcome.changed:
+        for attempt in self._db.transaction(
+            req.spec.name,
+            retries=MAX_WRITE_ATTEMPTS,
+            begin=False,
+            gave_up=f"gave up after {MAX_WRITE_ATTEMPTS} attempts racing concurrent writers",
+        ):
+            with attempt as conn:
+                cur = conn.hot()
+                cur.execute(q_get, kparams, prepare=True, binary=True)
+                row = cur.fetchone()
+                old_blob = None if row is None else row[0]
+                old = None if old_blob is None else decode_item(old_blob)
+                outcome = plan_write(req, old)
+                if not outcome.changed:
+                    return outcome.result
+                new = outcome.new
+                attempt.sent = True
+                if new is None:
+                    if old_blob is None:
                         return outcome.result
-                    new = outcome.new
-                    sent = True
-                    if new is None:
-                        if old_blob is None:
-                            return outcome.result
-                        q = lay.sql_cache.get("delete_if") or lay.sql_delete_if()
-                        n = cur.execute(q, [*kparams, old_blob], prepare=True).rowcount
-                    elif old_blob is None:
-                        q = lay.sql_cache.get("insert") or lay.sql_insert()
-                        params = lay.row_params(new, encode_item(new))
-                        params.append(_lock_id(lay, req.key))
-                        n = cur.execute(q, params, prepare=True).rowcount
-                    else:
-                        q = lay.sql_cache.get("replace") or lay.sql_replace()
-                        params = lay.value_params(new, encode_item(new))
-                        params.extend(kparams)
-                        params.append(old_blob)
-                        n = cur.execute(q, params, prepare=True).rowcount
-                    if n == 1:
-                        return outcome.result
-                finally:
-                    pool.putconn(conn)
-            except DRIVER_ERRORS as e:
-                if is_retryable_conflict(e):
-                    continue
-                if not sent and _stale(e):
-                    self._pool.check()
-                    continue
-                raise self._fail(e, req.spec.name, write=True, sent=sent) from e
-        raise TransactionConflict(f"gave up after {MAX_WRITE_ATTEMPTS} attempts racing concurrent writers")
+                    q = lay.sql_cache.get("delete_if") or lay.sql_delete_if()
+                    n = cur.execute(q, [*kparams, old_blob], prepare=True).rowcount
+                elif old_blob is None:
+                    q = lay.sql_cache.get("insert") or lay.sql_insert()
+                    params = lay.row_params(new, encode_item(new))
+                    params.append(lay.lock_id(req.key))
+                    n = cur.execute(q, params, prepare=True).rowcount
+                else:
+                    q = lay.sql_cache.get("replace") or lay.sql_replace()
+                    params = lay.value_params(new, encode_item(new))
+                    params.extend(kparams)
+                    params.append(old_blob)
+                    n = cur.execute(q, params, prepare=True).rowcount
+                if n == 1:
+                    return outcome.result
+                raise Retry()  # a concurrent writer changed the item between our read and our write
+        raise AssertionError("unreachable")  # pragma: no cover - transaction() raises when attempts run out
 
     # ------------------------------------------------------------ query / scan
 
@@ -468,7 +355,7 @@ class PostgresStore(ItemStore):
         after = start
         while True:
             params = [*base, *(after or ()), chunk]
-            rows = self._read(table, functools.partial(_fetch_all, q, params))
+            rows = self._db.run_read(table, functools.partial(_fetch_all, q, params))
             item: Item | None = None
             for (blob,) in rows:
                 item = decode_item(blob)
@@ -499,12 +386,10 @@ class PostgresStore(ItemStore):
 
     def _bulk_put(self, spec: TableSpec, reqs: list[PutRequest]) -> None:
         """COPY-based bulk load (:mod:`.bulk`), under the same advisory locks as single writes."""
-        from storeswap.adapters.postgres.bulk import bulk_put
-
-        bulk_put(self, spec, reqs)
+        bulk_put(self._db, self._layout(spec), reqs)
 
     def _fetch_many(
-        self, conn: _Connection, reqs: list[tuple[int, Layout, dict[str, Any]]], lock: bool
+        self, conn: PooledConnection, reqs: list[tuple[int, Layout, dict[str, Any]]], lock: bool
     ) -> dict[int, Item]:
         """Read many items (grouped per table, one statement each); ``{position: item}``."""
         by_table: dict[str, list[tuple[int, Layout, dict[str, Any]]]] = {}
@@ -530,7 +415,7 @@ class PostgresStore(ItemStore):
     def _batch_get(self, reqs: list[GetRequest]) -> list[Item | None]:
         entries = [(i, self._layout(r.spec), r.key) for i, r in enumerate(reqs)]
         tables = {r.spec.name for r in reqs}
-        found = self._read(
+        found = self._db.run_read(
             next(iter(tables)) if len(tables) == 1 else "", lambda conn: self._fetch_many(conn, entries, False)
         )
         return [self._shape(found.get(i), r) for i, r in enumerate(reqs)]
@@ -544,12 +429,12 @@ class PostgresStore(ItemStore):
     def _transact_get(self, reqs: list[GetRequest]) -> list[Item | None]:
         entries = [(i, self._layout(r.spec), r.key) for i, r in enumerate(reqs)]
 
-        def run(conn: _Connection) -> dict[int, Item]:
+        def run(conn: PooledConnection) -> dict[int, Item]:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 return self._fetch_many(conn, entries, False)
 
-        found = self._read(self._table_hint(reqs), run)
+        found = self._db.run_read(self._table_hint(reqs), run)
         return [self._shape(found.get(i), r) for i, r in enumerate(reqs)]
 
     @staticmethod
@@ -560,77 +445,60 @@ class PostgresStore(ItemStore):
     def _batch_write(self, reqs: list[PutRequest | DeleteRequest]) -> None:
         # One transaction; items in advisory-lock order, every write under its item's lock, so a batch
         # and a transaction over the same items cannot deadlock (ADR 0009-postgres-concurrency).
-        ordered = sorted(((_lock_id(self._layout(r.spec), r.key), r) for r in reqs), key=lambda p: p[0])
-        for _ in range(MAX_TX_ATTEMPTS):
-            try:
-                with self._pool.connection() as conn, conn.transaction(), conn.pipeline():
-                    for lock, r in ordered:
-                        lay = self._layout(r.spec)
-                        if isinstance(r, PutRequest):
-                            params = lay.row_params(r.item, encode_item(r.item))
-                            params.append(lock)
-                            conn.execute(lay.sql_upsert(), params, prepare=True)
-                        else:
-                            conn.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (lock,), prepare=True)
-                            conn.execute(lay.sql_delete(), lay.key_params(r.key), prepare=True)
-                return
-            except DRIVER_ERRORS as e:
-                if is_retryable_conflict(e):
-                    continue
-                raise self._fail(e, self._table_hint(reqs), write=True) from e
-        raise TransactionConflict("batch_write kept conflicting with concurrent transactions")
+        ordered = sorted(((self._layout(r.spec).lock_id(r.key), r) for r in reqs), key=lambda p: p[0])
+        for attempt in self._db.transaction(
+            self._table_hint(reqs), gave_up="batch_write kept conflicting with concurrent transactions"
+        ):
+            with attempt as conn, conn.pipeline():
+                attempt.sent = True
+                for lock, r in ordered:
+                    lay = self._layout(r.spec)
+                    if isinstance(r, PutRequest):
+                        params = lay.row_params(r.item, encode_item(r.item))
+                        params.append(lock)
+                        conn.execute(lay.sql_upsert(), params, prepare=True)
+                    else:
+                        conn.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (lock,), prepare=True)
+                        conn.execute(lay.sql_delete(), lay.key_params(r.key), prepare=True)
 
     # ------------------------------------------------------------ transactions
 
     def _transact_write(self, reqs: list[WriteRequest], token: str | None) -> None:
         fingerprint = _fingerprint(reqs) if token is not None else ""
         entries = [(i, self._layout(r.spec), r.key) for i, r in enumerate(reqs)]
-        locks = sorted({_lock_id(lay, key) for _, lay, key in entries})
-        table = self._table_hint(reqs)
-        for _ in range(MAX_TX_ATTEMPTS):
-            sent = False
-            try:
-                with self._pool.connection() as conn, conn.transaction():
-                    if token is not None and self._token_seen(conn, token, fingerprint):
-                        return
-                    # Sorted advisory locks first: they also cover items that do not exist yet,
-                    # which a row lock cannot (no phantom inserts between our read and our commit).
-                    conn.execute(
-                        "SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (locks,), prepare=True
-                    )
-                    found = self._fetch_many(conn, entries, True)
-                    olds = [found.get(i) for i in range(len(reqs))]
-                    outcomes = plan_transaction(reqs, olds)
-                    sent = True
-                    cursors = []
-                    with conn.pipeline():
-                        for (_, lay, key), req, old, outcome in zip(entries, reqs, olds, outcomes):
-                            if not outcome.changed or isinstance(req, CheckRequest):
-                                continue
-                            new = outcome.new
-                            if new is None:
-                                if old is not None:
-                                    conn.execute(lay.sql_delete(), lay.key_params(key), prepare=True)
-                            elif old is None:
-                                params = lay.row_params(new, encode_item(new))
-                                params.append(_lock_id(lay, key))
-                                cursors.append(conn.execute(lay.sql_insert(), params, prepare=True))
-                            else:
-                                params = lay.row_params(new, encode_item(new))
-                                kp = params[: len(lay.key_params(key))]
-                                conn.execute(lay.sql_update_locked(), [*params[len(kp) :], *kp], prepare=True)
-                    if any(c.rowcount != 1 for c in cursors):
-                        raise _LostRace()
-                return
-            except _LostRace:
-                continue
-            except DRIVER_ERRORS as e:
-                if is_retryable_conflict(e):
-                    continue
-                raise self._fail(e, table, write=True, sent=sent) from e
-        raise TransactionConflict("the transaction kept conflicting with concurrent transactions")
+        locks = sorted({lay.lock_id(key) for _, lay, key in entries})
+        for attempt in self._db.transaction(self._table_hint(reqs)):
+            with attempt as conn:
+                if token is not None and self._token_seen(conn, token, fingerprint):
+                    return
+                # Sorted advisory locks first: they also cover items that do not exist yet,
+                # which a row lock cannot (no phantom inserts between our read and our commit).
+                conn.execute("SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (locks,), prepare=True)
+                found = self._fetch_many(conn, entries, True)
+                olds = [found.get(i) for i in range(len(reqs))]
+                outcomes = plan_transaction(reqs, olds)
+                attempt.sent = True
+                cursors = []
+                with conn.pipeline():
+                    for (_, lay, key), req, old, outcome in zip(entries, reqs, olds, outcomes):
+                        if not outcome.changed or isinstance(req, CheckRequest):
+                            continue
+                        new = outcome.new
+                        if new is None:
+                            if old is not None:
+                                conn.execute(lay.sql_delete(), lay.key_params(key), prepare=True)
+                        elif old is None:
+                            params = lay.row_params(new, encode_item(new))
+                            params.append(lay.lock_id(key))
+                            cursors.append(conn.execute(lay.sql_insert(), params, prepare=True))
+                        else:
+                            params = lay.row_params(new, encode_item(new))
+                            kp = params[: len(lay.key_params(key))]
+                            conn.execute(lay.sql_update_locked(), [*params[len(kp) :], *kp], prepare=True)
+                if any(c.rowcount != 1 for c in cursors):
+                    raise Retry()  # an insert lost to a concurrent writer: start over
 
-    def _token_seen(self, conn: _Connection, token: str, fingerprint: str) -> bool:
+    def _token_seen(self, conn: PooledConnection, token: str, fingerprint: str) -> bool:
         """Claim an idempotency token inside the transaction; True when it is a repeat within the window (T3)."""
         raw = token.encode("utf-8", "surrogatepass")
         t = sql.Identifier(TOKENS.name)
@@ -664,9 +532,19 @@ def _sort_sql(cond: Compare | Between | BeginsWith, col: KeyColumn) -> tuple[str
     return "prefix<", [prefix, succ]
 
 
-def _fetch_all(query: str, params: list[Any], conn: _Connection) -> list[Any]:
+def _fetch_all(query: str, params: list[Any], conn: PooledConnection) -> list[Any]:
     return conn.hot().execute(query, params, prepare=True, binary=True).fetchall()
 
 
-def _stale(e: BaseException) -> bool:
-    return isinstance(e, psycopg.OperationalError) and not isinstance(e, psycopg.errors.QueryCanceled)
+def _fetch_one(query: str, params: list[Any], conn: PooledConnection) -> Any:
+    cur = conn.hot()
+    cur.execute(query, params, prepare=True, binary=True)
+    return cur.fetchone()
+
+
+def _ensure_schema(c: sa.Connection) -> None:
+    """Create the catalog and token tables when missing (run once per store, in one transaction)."""
+    # IF NOT EXISTS alone races on pg_type between processes; the advisory lock serialises them.
+    c.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+    for table in METADATA.sorted_tables:
+        c.execute(sa.schema.CreateTable(table, if_not_exists=True))

@@ -1,7 +1,8 @@
 """Evaluate bound expression trees against normalised items, in Python.
 
 The memory and PostgreSQL adapters use these functions; they implement
-DynamoDB's semantics (C2-C7, K2, Q3, Q7) exactly once.  Every function
+DynamoDB's semantics (C2-C7, Q7) exactly once; key conditions (K1-K3, Q3)
+live in :mod:`storeswap.core.expressions.key_conditions`.  Every function
 expects a *bound* tree (see :mod:`storeswap.core.expressions.binding`) and
 an item whose values are normalised (:func:`storeswap.core.values.normalize_value`):
 numbers are ``Decimal``, binary is ``bytes``, sets are the typed set classes.
@@ -35,7 +36,6 @@ from storeswap.core.expressions.ast import (
     Contains,
     IfNotExists,
     In,
-    KeyCondition,
     ListAppend,
     Literal,
     Not,
@@ -55,8 +55,6 @@ __all__ = [
     "evaluate",
     "apply_update",
     "project",
-    "key_condition",
-    "condition_names",
 ]
 
 
@@ -98,7 +96,6 @@ _ORDER_OPS: Final[dict[str, Callable[[Any, Any], bool]]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-_FLIPPED: Final = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 _BAD_PATH: Final = "The document path provided in the update expression is invalid for update"
 _MISSING_OPERAND: Final = "The provided expression refers to an attribute that does not exist in the item"
@@ -284,46 +281,6 @@ def evaluate(cond: Condition, item: Mapping[str, Any]) -> bool:
         v = resolve(item, cond.path)
         return v is not MISSING and type_tag(v) == _value(cond.type, item)
     raise ValidationError(f"cannot evaluate {type(cond).__name__} as a condition")
-
-
-def condition_names(cond: Condition) -> frozenset[str]:
-    """The top-level attribute names a bound condition refers to (to check Q3: filters may not name keys)."""
-    out: set[str] = set()
-    _collect_names(cond, out)
-    return frozenset(out)
-
-
-def _collect_names(node: Any, out: set[str]) -> None:
-    if isinstance(node, Path):
-        first = node.elements[0]
-        if isinstance(first, str):
-            out.add(first)
-    elif isinstance(node, (And, Or)):
-        _collect_names(node.left, out)
-        _collect_names(node.right, out)
-    elif isinstance(node, Not):
-        _collect_names(node.operand, out)
-    elif isinstance(node, Compare):
-        _collect_names(node.left, out)
-        _collect_names(node.right, out)
-    elif isinstance(node, Between):
-        for op in (node.operand, node.low, node.high):
-            _collect_names(op, out)
-    elif isinstance(node, In):
-        _collect_names(node.operand, out)
-        for op in node.values:
-            _collect_names(op, out)
-    elif isinstance(node, (AttributeExists, AttributeNotExists, Size)):
-        _collect_names(node.path, out)
-    elif isinstance(node, AttributeType):
-        _collect_names(node.path, out)
-        _collect_names(node.type, out)
-    elif isinstance(node, BeginsWith):
-        _collect_names(node.path, out)
-        _collect_names(node.prefix, out)
-    elif isinstance(node, Contains):
-        _collect_names(node.path, out)
-        _collect_names(node.operand, out)
 
 
 # -- updates -------------------------------------------------------------------
@@ -640,130 +597,3 @@ def _finish(node: Any) -> Any:
     if isinstance(node, _ListNode):
         return [_finish(node[i]) for i in sorted(node)]
     return node
-
-
-# -- key conditions --------------------------------------------------------------
-
-
-def _conjuncts(cond: Condition, out: list[Condition]) -> None:
-    if isinstance(cond, And):
-        _conjuncts(cond.left, out)
-        _conjuncts(cond.right, out)
-    elif isinstance(cond, Or):
-        raise ValidationError("Invalid KeyConditionExpression: the OR operator is not supported in a key condition")
-    elif isinstance(cond, Not):
-        raise ValidationError("Invalid KeyConditionExpression: the NOT operator is not supported in a key condition")
-    else:
-        out.append(cond)
-
-
-def _key_name(path: Any) -> str:
-    if not isinstance(path, Path):
-        raise ValidationError("Invalid KeyConditionExpression: each condition must name a key attribute")
-    if len(path.elements) != 1 or not isinstance(path.elements[0], str):
-        raise ValidationError(f"Invalid KeyConditionExpression: key conditions cannot use nested paths ({path})")
-    return path.elements[0]
-
-
-def _key_literal(op: Any, name: str, tag: str) -> Literal:
-    if not isinstance(op, Literal):
-        raise ValidationError(f"Invalid KeyConditionExpression: the condition on {name} must compare it with a value")
-    actual = type_tag(op.value)
-    if actual != tag:
-        raise ValidationError(
-            f"Invalid KeyConditionExpression: key attribute {name} has type {tag}, but the value has type {actual}"
-        )
-    return op
-
-
-def key_condition(
-    cond: Condition,
-    *,
-    partition: tuple[str, str],
-    sort: tuple[str, str] | None,
-) -> KeyCondition:
-    """Validate a bound condition as a key condition and return its :class:`KeyCondition`.
-
-    ``partition`` and ``sort`` are (attribute name, type tag S/N/B) of the
-    table's or index's key.  The condition must be ``pk = v``, optionally
-    ANDed (in either order, parentheses allowed) with one sort key
-    condition: ``=``, ``<``, ``<=``, ``>``, ``>=``, ``BETWEEN`` or
-    ``begins_with`` (not on a number sort key, K2).  A value may stand on
-    either side of a comparison (``:v < sk`` becomes ``sk > :v``).  Values
-    must have the key's type; ``<>``, ``IN``, ``OR``, ``NOT``, other
-    functions, nested paths and non-key attributes are refused.
-    """
-    leaves: list[Condition] = []
-    _conjuncts(cond, leaves)
-    if len(leaves) > 2:
-        raise ValidationError(
-            "Invalid KeyConditionExpression: at most two conditions, one on the partition key and one on the sort key"
-        )
-    p_name, p_tag = partition
-    partition_value: Any = MISSING
-    sort_cond: Compare | Between | BeginsWith | None = None
-    sort_seen = False
-    for leaf in leaves:
-        if isinstance(leaf, Compare):
-            if leaf.op == "<>":
-                raise ValidationError("Invalid KeyConditionExpression: the <> operator is not supported for keys")
-            op, left, right = leaf.op, leaf.left, leaf.right
-            if not isinstance(left, Path) and isinstance(right, Path):
-                op, left, right = _FLIPPED[op], right, left
-            name = _key_name(left)
-        elif isinstance(leaf, Between):
-            name = _key_name(leaf.operand)
-        elif isinstance(leaf, BeginsWith):
-            name = _key_name(leaf.path)
-        elif isinstance(leaf, In):
-            raise ValidationError("Invalid KeyConditionExpression: the IN operator is not supported for keys")
-        else:
-            fn = {
-                AttributeExists: "attribute_exists",
-                AttributeNotExists: "attribute_not_exists",
-                AttributeType: "attribute_type",
-                Contains: "contains",
-            }.get(type(leaf), type(leaf).__name__)
-            raise ValidationError(f"Invalid KeyConditionExpression: the function {fn} is not supported for keys")
-        if name == p_name:
-            if partition_value is not MISSING:
-                raise ValidationError(f"Invalid KeyConditionExpression: only one condition is allowed on {name}")
-            if not isinstance(leaf, Compare) or op != "=":
-                raise ValidationError(
-                    f"Invalid KeyConditionExpression: the partition key {name} supports only the = operator"
-                )
-            lit = _key_literal(right, name, p_tag)
-            if lit.value in ("", b""):
-                raise ValidationError(f"Invalid KeyConditionExpression: the value of key {name} may not be empty")
-            partition_value = lit.value
-        elif sort is not None and name == sort[0]:
-            s_name, s_tag = sort
-            if sort_seen:
-                raise ValidationError(f"Invalid KeyConditionExpression: only one condition is allowed on {name}")
-            sort_seen = True
-            if isinstance(leaf, Compare):
-                sort_cond = Compare(op, Path((s_name,)), _key_literal(right, s_name, s_tag))
-            elif isinstance(leaf, Between):
-                low = _key_literal(leaf.low, s_name, s_tag)
-                high = _key_literal(leaf.high, s_name, s_tag)
-                if low.value > high.value:
-                    raise ValidationError(
-                        "Invalid KeyConditionExpression: BETWEEN bounds are in the wrong order (low > high)"
-                    )
-                sort_cond = Between(Path((s_name,)), low, high)
-            else:
-                assert isinstance(leaf, BeginsWith)
-                if s_tag == "N":
-                    raise ValidationError(
-                        f"Invalid KeyConditionExpression: begins_with is not supported on the number sort key {s_name}"
-                    )
-                sort_cond = BeginsWith(Path((s_name,)), _key_literal(leaf.prefix, s_name, s_tag))
-        else:
-            raise ValidationError(
-                f"Invalid KeyConditionExpression: {name} is not a key attribute of this table or index"
-            )
-    if partition_value is MISSING:
-        raise ValidationError(
-            f"Invalid KeyConditionExpression: the key condition must test the partition key {p_name} with ="
-        )
-    return KeyCondition(p_name, partition_value, sort_cond)
