@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -26,7 +29,17 @@ from attrs import define
 
 from storeswap.core.errors import ConfigurationError
 
-__all__ = ["EngineSpec", "parse_engine", "Engine", "ThreadEngine", "DaskEngine", "open_engine"]
+__all__ = [
+    "EngineSpec",
+    "parse_engine",
+    "Engine",
+    "ThreadEngine",
+    "DaskEngine",
+    "open_engine",
+    "DaskProcesses",
+    "worker_peak_rss_mb",
+    "peak_rss_kb",
+]
 
 T = TypeVar("T")
 
@@ -203,3 +216,88 @@ def open_engine(spec: EngineSpec | str, *, threads: int = 4) -> Engine:
             f"--engine {spec} needs Dask: pip install 'storeswap[distributed]'"
         ) from None
     return DaskEngine(spec)
+
+
+class DaskProcesses:
+    """A Dask scheduler and ``workers`` workers as separate OS processes on loopback (``dask scheduler`` /
+    ``dask worker``, no nanny: killing a worker's process kills the worker), for tests and measurements of
+    the ``dask://`` engine exactly as a real cluster runs it."""
+
+    def __init__(self, workers: int = 2, *, threads_per_worker: int = 1) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.address = f"127.0.0.1:{port}"
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        self.scheduler = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
+             "--dashboard-address", ":0"],
+            **quiet,
+        )
+        self.workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", f"tcp://{self.address}", "--no-nanny",
+                 "--nthreads", str(threads_per_worker), "--host", "127.0.0.1", "--dashboard-address", ":0"],
+                **quiet,
+            )
+            for _ in range(workers)
+        ]
+        self._wait_for(workers)
+
+    def _wait_for(self, n: int, timeout: float = 120.0) -> None:
+        from distributed import Client
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with Client(f"tcp://{self.address}", timeout=10) as c:
+                    c.wait_for_workers(n, timeout=max(1.0, deadline - time.monotonic()))
+                    return
+            except (OSError, TimeoutError):
+                if time.monotonic() > deadline:
+                    self.close()
+                    raise
+
+    @property
+    def engine(self) -> str:
+        """The ``--engine`` value naming this scheduler."""
+        return f"dask://{self.address}"
+
+    def close(self) -> None:
+        """Stop the workers, then the scheduler."""
+        for p in [*self.workers, self.scheduler]:
+            if p.poll() is None:
+                p.terminate()
+        for p in [*self.workers, self.scheduler]:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def __enter__(self) -> DaskProcesses:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def peak_rss_kb() -> int:
+    """This process's peak RSS in KiB (`VmHWM`, which execve resets, else `getrusage`)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def worker_peak_rss_mb(engine: Engine) -> dict[str, float]:
+    """Peak RSS of each worker process of a Dask engine, in MB (``VmHWM``); this process for threads."""
+    if isinstance(engine, DaskEngine):
+        return {str(k): round(v / 1024, 1) for k, v in engine.client.run(peak_rss_kb).items()}
+    return {"local": round(peak_rss_kb() / 1024, 1)}
