@@ -20,8 +20,10 @@ from typing import Annotated
 import typer
 
 from storeswap.connect import open_store, redact_url
+from storeswap.core.errors import ConfigurationError
 from storeswap.migrate.check import CheckReport, check_table
-from storeswap.migrate.copy import copy_table
+from storeswap.migrate.copy import CopyReport, copy_table
+from storeswap.migrate.engine import EngineSpec, parse_engine
 from storeswap.migrate.progress import RichCopyProgress
 from storeswap.migrate.sources import ScanSource, open_source
 from storeswap.migrate.state import default_state_path
@@ -109,14 +111,43 @@ def migrate(
     spec_json: SpecJsonOpt = None,
     partition_key: PartitionKeyOpt = None,
     sort_key: SortKeyOpt = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="Where segments run: threads (this process), processes[:N] (a local Dask cluster of N worker "
+            "processes) or dask://HOST:PORT (an existing Dask scheduler).",
+        ),
+    ] = "threads",
+    state_url: Annotated[
+        str | None,
+        typer.Option(
+            "--state-url",
+            help="Checkpoints every worker reaches (postgresql://...), for processes / dask engines "
+            "(default: the target when it is PostgreSQL).",
+        ),
+    ] = None,
 ) -> None:
     """Copy a table between two stores: check, create the target table, parallel copy with checkpoints."""
+
     target_table = target_table or table
+    engine_spec = parse_engine(engine)
+    if engine_spec.distributed:
+        if spec_json is not None or partition_key is not None or sort_key is not None:
+            raise ConfigurationError("--spec-json / --partition-key / --sort-key need --engine threads")
+        if state is not None:
+            raise ConfigurationError("--state is a local file; a distributed engine keeps checkpoints at --state-url")
+        if state_url is None and target.startswith(("postgresql://", "postgres://")):
+            state_url = target
+        if state_url is None:
+            raise ConfigurationError(f"--engine {engine} needs --state-url postgresql://... for its checkpoints")
     state_path = state or default_state_path(table, target_table)
     src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
     dst = open_store(target)
     try:
-        if state_path.exists():
+        if engine_spec.distributed:
+            pass  # a resume or not is the checkpoint table's business; check runs on every start
+        elif state_path.exists():
             # A resume: the first run already checked (or was forced); a second full scan buys nothing.
             typer.echo(f"resuming from {state_path}", err=True)
         else:
@@ -128,23 +159,32 @@ def migrate(
                 typer.echo("blocking problems found; fix them or rerun with --force", err=True)
                 raise SystemExit(1)
         with RichCopyProgress(f"{table} -> {target_table}") as bar:
-            result = copy_table(
-                src,
-                dst,
-                table,
-                target_table=target_table,
-                segments=segments,
-                workers=workers or segments,
-                batch=batch,
-                state_path=state_path,
-                progress=bar,
-            )
+            if engine_spec.distributed:
+                assert state_url is not None
+                result = _copy_on_engine(
+                    engine_spec, source, target, table, target_table, segments, batch, state_url, bar
+                )
+            else:
+                result = copy_table(
+                    src,
+                    dst,
+                    table,
+                    target_table=target_table,
+                    segments=segments,
+                    workers=workers or segments,
+                    batch=batch,
+                    state_path=state_path,
+                    progress=bar,
+                )
         typer.echo(
             f"copied {result.items} items of {table} ({src.kind}) to {target_table} on {redact_url(target)} "
             f"({result.items_this_run} this run in {result.seconds:.1f}s, {result.items_per_second:,.0f} items/s"
             f"{', resumed' if result.resumed else ''}{', table created' if result.created_table else ''})"
         )
-        typer.echo(f"state file: {state_path.resolve()}")
+        if engine_spec.distributed:
+            typer.echo(f"checkpoints: {redact_url(state_url or '')} (engine {engine_spec}, {result.workers} workers)")
+        else:
+            typer.echo(f"state file: {state_path.resolve()}")
         if verify:
             vr = verify_tables(src, dst, table, target_table, segments=segments)
             _print_verify(vr)
@@ -153,6 +193,27 @@ def migrate(
     finally:
         src.close()
         dst.close()
+
+
+def _copy_on_engine(
+    spec: EngineSpec,
+    source: str,
+    target: str,
+    table: str,
+    target_table: str,
+    segments: int,
+    batch: int,
+    state_url: str,
+    bar: RichCopyProgress,
+) -> CopyReport:
+    from storeswap.migrate.distributed import copy_table_on
+    from storeswap.migrate.engine import open_engine
+
+    with open_engine(spec) as eng:
+        return copy_table_on(
+            eng, source, target, table, target_table=target_table, segments=segments, batch=batch,
+            state_url=state_url, progress=bar,
+        )
 
 
 def verify(
