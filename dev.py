@@ -8,11 +8,20 @@ It creates ``.venv`` beside this file (once), installs storeswap with its
 extras into it, and runs the command there.  Extra arguments are passed on:
 ``python3 dev.py test -e postgres`` runs one tox env; ``python3 dev.py
 evaluate --out DIR`` writes the report elsewhere.
+
+``test`` also bootstraps what the tests need beyond Python packages: headless
+Chromium, which the bench tests open the report in.  When it is not on
+``PATH`` (or named by ``STORESWAP_CHROMIUM``), it is installed with the
+system package manager where that is possible (apt-get, dnf or apk, as root
+or through ``sudo -n``), as ``.ci/run`` does; the binary found is handed to
+the tests as ``STORESWAP_CHROMIUM``.  Where it cannot be installed, ``test``
+stops at once with one line saying how to install it.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -41,6 +50,72 @@ def ensure_venv(extras: str) -> None:
     STAMP.write_text(stamp)
 
 
+#: Names of a Chromium (or Chrome) binary, and where system packages put one.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+SYSTEM_BIN_DIRS = ("/usr/bin", "/usr/local/bin", "/snap/bin", "/opt/homebrew/bin")
+#: Package manager commands installing Chromium: (manager, packages).
+PACKAGE_MANAGERS = (
+    ("apt-get", ("chromium",)),
+    ("dnf", ("chromium",)),
+    ("apk", ("chromium",)),
+)
+
+
+def _on_path(path: str | None = None) -> str | None:
+    configured = os.environ.get("STORESWAP_CHROMIUM")
+    if configured and os.path.isfile(configured) and os.access(configured, os.X_OK):
+        return configured
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name, path=path)
+        if found:
+            return found
+    return None
+
+
+def _install_commands(manager: str, packages: tuple[str, ...]) -> list[list[str]]:
+    if manager == "apt-get":
+        return [["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]]
+    if manager == "dnf":
+        return [["dnf", "install", "-y", "-q", *packages]]
+    return [["apk", "add", "--quiet", *packages]]
+
+
+def _install_chromium() -> str | None:
+    """Install Chromium with the system package manager; returns why not when that was impossible."""
+    prefix: list[str] = []
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        if shutil.which("sudo") is None:
+            return "not root and no sudo"
+        prefix = ["sudo", "-n"]
+    for manager, packages in PACKAGE_MANAGERS:
+        if shutil.which(manager) is None:
+            continue
+        print(f"installing headless Chromium with {manager} (the bench tests open the report in it)", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in _install_commands(manager, packages):
+            done = subprocess.run([*prefix, *cmd], env=env, stdout=subprocess.DEVNULL, check=False)
+            if done.returncode != 0:
+                return f"`{' '.join(cmd)}` failed with exit code {done.returncode}"
+        return None
+    return "no known package manager (apt-get, dnf, apk)"
+
+
+def ensure_chromium() -> str:
+    """The path of a headless Chromium, installed first when none is on PATH; exits with one line when impossible."""
+    found = _on_path()
+    if found:
+        return found
+    why = _install_chromium()
+    found = _on_path() or _on_path(os.pathsep.join(SYSTEM_BIN_DIRS))
+    if found:
+        return found
+    sys.exit(
+        "error: headless Chromium is needed by the bench tests and could not be installed"
+        + (f" ({why})" if why else "")
+        + ": install it (Debian/Ubuntu: `apt-get install -y chromium`) or set STORESWAP_CHROMIUM to its path"
+    )
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("evaluate", "test", "shell"):
         print(__doc__)
@@ -50,7 +125,8 @@ def main(argv: list[str]) -> int:
     if command == "evaluate":
         return subprocess.call([str(BIN / "storeswap"), "evaluate", *rest], cwd=ROOT)
     if command == "test":
-        return subprocess.call([str(BIN / "tox"), *rest], cwd=ROOT)
+        env = {**os.environ, "STORESWAP_CHROMIUM": ensure_chromium()}
+        return subprocess.call([str(BIN / "tox"), *rest], cwd=ROOT, env=env)
     print(f"the virtual environment is {VENV}; activate it with: . {BIN / 'activate'}")
     return 0
 

@@ -93,16 +93,19 @@ def test_processes_2_copies_every_item(pg_source: tuple[str, str]) -> None:
 
 @pytest.mark.slow
 def test_dask_scheduler_survives_a_killed_worker(pg_source: tuple[str, str]) -> None:
-    from storeswap.migrate.distributed import copy_table_on, endpoint_identity
+    from storeswap.connect import open_store
+    from storeswap.migrate.copy import copy_identity
+    from storeswap.migrate.distributed import copy_table_on
     from storeswap.migrate.engine import DaskProcesses, open_engine
-    from storeswap.migrate.shared_state import SharedCopyState, copy_identity
+    from storeswap.migrate.shared_state import SharedCopyState
 
     url, table = pg_source
     target_table = f"engdst_{uuid.uuid4().hex[:8]}"
     segments = 8
-    state = SharedCopyState(
-        url, copy_identity(endpoint_identity(url), endpoint_identity(url), table, target_table, segments)
-    )
+    store = open_store(url)
+    copy_id = copy_identity(store, store, table, target_table=target_table, segments=segments, batch=250).digest()
+    store.close()
+    state = SharedCopyState(url, copy_id)
     killed_at: list[int] = []
     seen: list[int] = []
 

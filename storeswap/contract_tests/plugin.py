@@ -2,9 +2,12 @@
 
 Options:
 
-``--store NAME``
+``--store NAME`` or ``--store NAME=URL``
     Run the suite against a built-in store: ``memory``, ``postgres``,
     ``dynamodb``.  Repeatable; also ``STORESWAP_STORES=memory,postgres``.
+    With ``=URL`` the store is opened from that URL (``--store
+    postgres=postgresql://user@host/db``) instead of the default
+    provisioning; the test id stays ``NAME``.
 ``--store-factory module:callable`` (or ``path/to/file.py:callable``)
     Run the suite against a third-party adapter: ``callable()`` returns a
     fresh :class:`~storeswap.core.port.ItemStore`.  Its test id is the
@@ -23,7 +26,6 @@ import importlib
 import importlib.util
 import os
 import re
-import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -34,8 +36,10 @@ import pytest
 
 pytest.register_assert_rewrite("storeswap.contract_tests.helpers")
 
+from storeswap.contract_tests.factory import factory_name, load_factory  # noqa: E402
 from storeswap.contract_tests.markers import GAP_KINDS, GAP_MARK  # noqa: E402
 from storeswap.contract_tests.requirements import is_known  # noqa: E402
+from storeswap.core.errors import ConfigurationError  # noqa: E402
 from storeswap.core.port import ItemStore  # noqa: E402
 from storeswap.core.schema import (  # noqa: E402
     GlobalIndex,
@@ -94,30 +98,22 @@ class StoreChoice:
     gaps: Mapping[str, Any] = attrs.field(factory=dict)
 
 
+def _from_url(url: str) -> Callable[[], ItemStore]:
+    """A factory opening ``url`` (``--store NAME=URL``)."""
+
+    def factory() -> ItemStore:
+        from storeswap.connect import open_store
+
+        return open_store(url)
+
+    return factory
+
+
 def _load_factory(spec: str) -> Callable[[], ItemStore]:
-    if ":" not in spec:
-        raise pytest.UsageError(f"--store-factory {spec!r}: expected module:callable or path/to/file.py:callable")
-    target, _, attr = spec.rpartition(":")
     try:
-        if target.endswith(".py"):
-            path = Path(target).resolve()
-            mod_spec = importlib.util.spec_from_file_location(f"storeswap_factory_{path.stem}", path)
-            if mod_spec is None or mod_spec.loader is None:
-                raise ImportError(f"cannot load {path}")
-            module = importlib.util.module_from_spec(mod_spec)
-            sys.modules[mod_spec.name] = module
-            mod_spec.loader.exec_module(module)
-        else:
-            if os.getcwd() not in sys.path:
-                # `pytest` (unlike `python -m pytest`) does not put the working directory on sys.path.
-                sys.path.insert(0, os.getcwd())
-            module = importlib.import_module(target)
-        factory = getattr(module, attr)
-    except Exception as e:
-        raise pytest.UsageError(f"--store-factory {spec!r} cannot be loaded: {type(e).__name__}: {e}") from e
-    if not callable(factory):
-        raise pytest.UsageError(f"--store-factory {spec!r} is not callable")
-    return factory  # type: ignore[no-any-return]
+        return load_factory(spec)
+    except ConfigurationError as e:
+        raise pytest.UsageError(f"--store-factory {spec!r}: {e}") from e
 
 
 def selected_stores(config: pytest.Config) -> list[StoreChoice]:
@@ -133,16 +129,19 @@ def selected_stores(config: pytest.Config) -> list[StoreChoice]:
     if not names and not factories:
         names = ["memory"]
     choices: list[StoreChoice] = []
-    for name in names:
+    for entry in names:
+        name, sep, url = entry.partition("=")
         if name not in BUILTIN_STORES:
             raise pytest.UsageError(
                 f"--store {name!r}: unknown store; built-in stores are {', '.join(BUILTIN_STORES)} "
                 "(use --store-factory module:callable for your own adapter)"
             )
-        choices.append(StoreChoice(name, BUILTIN_STORES[name]))
+        if sep and not url:
+            raise pytest.UsageError(f"--store {entry!r}: give a URL after '=' (or just the name)")
+        choices.append(StoreChoice(name, _from_url(url) if url else BUILTIN_STORES[name]))
     for spec in factories:
         factory = _load_factory(spec)
-        name = getattr(factory, "store_name", None) or getattr(factory, "__name__", None) or spec
+        name = factory_name(factory, spec)
         gaps = getattr(factory, "gaps", None) or {}
         if not isinstance(gaps, Mapping):
             raise pytest.UsageError(
@@ -167,9 +166,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         dest="storeswap_stores",
         default=[],
-        metavar="NAME",
-        help="run the contract suite against a built-in store (memory, postgres, dynamodb); repeatable. "
-        "Default: $STORESWAP_STORES (comma separated) or memory.",
+        metavar="NAME[=URL]",
+        help="run the contract suite against a built-in store (memory, postgres, dynamodb), opened from URL "
+        "when given; repeatable. Default: $STORESWAP_STORES (comma separated) or memory.",
     )
     group.addoption(
         "--store-factory",

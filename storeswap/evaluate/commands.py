@@ -1,4 +1,9 @@
-"""The ``storeswap evaluate`` command: can this table move off DynamoDB, and at what cost?"""
+"""The ``storeswap evaluate`` command: can this table move off DynamoDB, and at what cost?
+
+Exit codes: 0 when the verdict is SAFE, 1 NOT SAFE, 3 UNKNOWN (a part that
+had to run did not); 2 for a usage or configuration error.  Raised as
+``SystemExit`` (see :mod:`storeswap.migrate.commands` for why).
+"""
 
 from __future__ import annotations
 
@@ -45,11 +50,22 @@ class _RichProgress:
         self.current = None
 
 
-def _open(spec: str, role: str, say: Any) -> tuple[Any, dict[str, Any]]:
+def _open(spec: str, role: str, say: Any, factory: str | None, **export: Any) -> tuple[Any, dict[str, Any]]:
+    """Open one side: from its factory, from a dynamodb-export: path (source only), or by URL."""
     from storeswap.benchmarks.environment import capture_backend_log, describe_store
     from storeswap.connect import open_store
+    from storeswap.migrate.sources import EXPORT_SCHEME, open_source
 
+    if factory is not None:
+        from storeswap.contract_tests.factory import load_factory
+
+        say(f"opening the {role} store from {factory}")
+        store = load_factory(factory)()
+        return store, describe_store(factory, store)
     say(f"opening the {role} store ({spec if '://' not in spec else spec.split('://', 1)[0] + '://…'})")
+    if spec.startswith(EXPORT_SCHEME):
+        source = open_source(spec, **export)
+        return source, describe_store(spec, source)
     with capture_backend_log() as lines:
         store = open_store(spec)
     return store, describe_store(spec, store, lines)
@@ -60,7 +76,8 @@ def evaluate_command(
         str | None,
         typer.Option(
             "--source",
-            help="Source store URL (e.g. dynamodb:// for AWS, dynamodb://host:port). "
+            help="Source store URL (e.g. dynamodb:// for AWS, dynamodb://host:port) or dynamodb-export:PATH "
+            "(an 'Export to S3' directory: evaluate without touching the live table). "
             "Default: a local moto server loaded with the built-in sample tables.",
         ),
     ] = None,
@@ -97,38 +114,65 @@ def evaluate_command(
     ] = None,
     source_factory: Annotated[
         str | None,
-        typer.Option("--source-factory", help="module:callable giving the contract suite a fresh source-kind store."),
+        typer.Option(
+            "--source-factory",
+            help="module:callable (or file.py:callable) returning your own source ItemStore: evaluate reads from "
+            "it and the contract suite tests it (as with the suite's --store-factory).",
+        ),
     ] = None,
     target_factory: Annotated[
         str | None,
-        typer.Option("--target-factory", help="module:callable giving the contract suite a fresh target-kind store."),
+        typer.Option(
+            "--target-factory",
+            help="module:callable (or file.py:callable) returning your own target ItemStore: evaluate copies into "
+            "it and the contract suite tests that very adapter.",
+        ),
     ] = None,
+    spec_json: Annotated[
+        Path | None,
+        typer.Option("--spec-json", help="Export source: the table spec (TableSpec JSON or a DescribeTable response)."),
+    ] = None,
+    partition_key: Annotated[
+        str | None, typer.Option("--partition-key", help="Export source without a spec file: name:S|N|B.")
+    ] = None,
+    sort_key: Annotated[str | None, typer.Option("--sort-key", help="Export source: sort key as name:S|N|B.")] = None,
     replace_target: Annotated[
         bool, typer.Option("--replace-target", help="Delete the target table first when it exists (never the source).")
     ] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit with code 1 when the verdict is 'not safe'.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Kept for old scripts: the exit code always follows the verdict.")
+    ] = False,
 ) -> None:
-    """Can this table move off DynamoDB, and at what cost? Check, contract suite, copy + verify, benchmark, verdict."""
+    """Can this table move off DynamoDB, and at what cost? Check, contract suite, copy + verify, benchmark, verdict.
+
+    Exit code 0 SAFE, 1 NOT SAFE, 3 UNKNOWN.
+    """
     import logging
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from storeswap.connect import redact_url
-    from storeswap.evaluate.contract import ContractStore, contract_store_for
+    from storeswap.core.port import ItemStore
     from storeswap.evaluate.report import banners, write_evaluation
     from storeswap.evaluate.run import Endpoint, EvaluateOptions, evaluate
     from storeswap.evaluate.samples import SAMPLE_TABLES, load_samples
+    from storeswap.evaluate.suite_target import ContractStore, contract_store_for
+    from storeswap.migrate.sources import as_source
 
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
     tables = list(table or [])
-    if tables and source is None:
+    if tables and source is None and source_factory is None:
         raise typer.BadParameter("--table names a table on your source: give --source too", param_hint="--table")
-    if source is not None and not tables:
+    if (source is not None or source_factory is not None) and not tables:
         raise typer.BadParameter("name the table to evaluate with --table", param_hint="--table")
     if target_table is not None and len(tables) != 1:
         raise typer.BadParameter("--target-table goes with exactly one --table", param_hint="--target-table")
-    sample_mode = source is None
+    if source is not None and source_factory is not None:
+        raise typer.BadParameter("give --source or --source-factory, not both", param_hint="--source-factory")
+    if target is not None and target_factory is not None:
+        raise typer.BadParameter("give --target or --target-factory, not both", param_hint="--target-factory")
+    sample_mode = source is None and source_factory is None
     source_spec = source or DEFAULT_SOURCE
     target_spec = target or DEFAULT_TARGET
     console = Console(file=sys.stderr)
@@ -146,11 +190,21 @@ def evaluate_command(
     ) as bar:
         progress = _RichProgress(bar)
         progress.step("opening the stores")
-        src_store, src_info = _open(source_spec, "source", lambda m: bar.update(progress.task, description=m))
+        src_store, src_info = _open(
+            source_spec,
+            "source",
+            lambda m: bar.update(progress.task, description=m),
+            source_factory,
+            spec_json=spec_json,
+            partition_key=partition_key,
+            sort_key=sort_key,
+        )
         try:
             for name in tables:
-                src_store.describe_table(name)  # a typo fails now, before a target server is started
-            dst_store, dst_info = _open(target_spec, "target", lambda m: bar.update(progress.task, description=m))
+                as_source(src_store).describe(name)  # a typo fails now, before a target server is started
+            dst_store, dst_info = _open(
+                target_spec, "target", lambda m: bar.update(progress.task, description=m), target_factory
+            )
         except BaseException:
             src_store.close()
             raise
@@ -159,13 +213,21 @@ def evaluate_command(
             def contract_for(store: Any, spec: str, factory: str | None) -> ContractStore | None:
                 if factory:
                     return ContractStore(factory=factory)
-                return contract_store_for(store.kind, _resolved_url(store, spec))
+                if not isinstance(store, ItemStore):
+                    return None  # an export: there is no adapter to test
+                return contract_store_for(store, _resolved_url(store, spec))
 
             source_ep = Endpoint(
-                src_store, redact_url(source_spec), contract_for(src_store, source_spec, source_factory), src_info
+                src_store,
+                source_factory or redact_url(source_spec),
+                contract_for(src_store, source_spec, source_factory),
+                src_info,
             )
             target_ep = Endpoint(
-                dst_store, redact_url(target_spec), contract_for(dst_store, target_spec, target_factory), dst_info
+                dst_store,
+                target_factory or redact_url(target_spec),
+                contract_for(dst_store, target_spec, target_factory),
+                dst_info,
             )
             descriptions: dict[str, str] = {}
             if sample_mode:
@@ -188,7 +250,7 @@ def evaluate_command(
                 options=options,
                 progress=progress,
             )
-            doc["sample_mode"] = sample_mode
+            doc.sample_mode = sample_mode
             progress.step("writing the report", None)
             paths = write_evaluation(doc, out)
             progress.finish()
@@ -198,24 +260,28 @@ def evaluate_command(
                     s.close()
                 except Exception as e:  # closing must not hide the report
                     console.print(f"warning: closing {s.kind}: {e}")
-    verdict = doc["verdict"]
-    color = "green" if verdict["safe"] else "red"
+    assert doc.verdict is not None
+    verdict = doc.verdict.to_json()
+    color = {"SAFE": "green", "NOT SAFE": "red"}.get(verdict["status"], "yellow")
     console.print()
     console.print(f"[bold {color}]{verdict['headline']}[/bold {color}]", highlight=False)
     for r in verdict["reasons"]:
-        console.print(f"  [red]✗[/red] {r['line']}", highlight=False, markup=False)
+        console.print(f"  ✗ {r['line']}", highlight=False, markup=False)
+    for r in verdict["unknown"]:
+        console.print(f"  ? {r['line']}", highlight=False, markup=False)
+    for n in verdict["not_checked"]:
+        console.print(f"  - not checked: {n}", highlight=False, markup=False)
     for r in verdict["caveats"][:12]:
         console.print(f"  ! {r['line']}", highlight=False, markup=False)
     if len(verdict["caveats"]) > 12:
         console.print(f"  ... and {len(verdict['caveats']) - 12} more caveats in the report", highlight=False)
-    for line in banners(doc):
+    for line in banners(doc.to_json()):
         console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
     typer.echo(
         f"report: {paths['html'].resolve()} (also {paths['markdown'].name}, {paths['results'].name}); "
         f"{time.perf_counter() - started:.0f} s"
     )
-    if strict and not verdict["safe"]:
-        raise typer.Exit(1)
+    raise SystemExit(doc.verdict.exit_code)
 
 
 def _resolved_url(store: Any, spec: str) -> str:

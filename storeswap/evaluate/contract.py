@@ -3,10 +3,11 @@
 The suite runs in this process through ``pytest.main`` with a small
 collector plugin (:class:`ResultCollector`) that records, per test, the
 requirement ids of its ``req`` marker, the store it ran on and how it ended.
-Built-in stores are selected by name (``--store postgres``); the
-``STORESWAP_POSTGRES_URL`` / ``STORESWAP_DYNAMODB_URL`` variables are set for
-the run so that the names resolve to the very servers being evaluated.
-Other stores come in through ``--store-factory module:callable``.
+A built-in adapter is selected by name and URL (``--store
+postgres=postgresql://...``), so the suite reaches the very server being
+evaluated; any other store — a subclass, a wrapper, a third-party adapter,
+whatever its ``kind`` says — only through ``--store-factory module:callable``,
+so the suite tests the adapter itself and never a built-in one in its place.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
-from attrs import define, field
+
+from storeswap.evaluate.document import ContractRun, TestResult
+from storeswap.evaluate.suite_target import ContractStore, builtin_name, contract_store_for
 
 __all__ = [
     "ContractStore",
@@ -31,75 +33,14 @@ __all__ = [
     "ContractRun",
     "ResultCollector",
     "contract_store_for",
+    "builtin_name",
     "run_contract_suite",
     "FRESH_MEMORY",
 ]
 
 #: The swap tests' name for the fresh memory store they pair a lone store with.
 FRESH_MEMORY = "fresh-memory"
-_ENV_URLS = {"postgres": "STORESWAP_POSTGRES_URL", "dynamodb": "STORESWAP_DYNAMODB_URL"}
 _OUTCOME_RANK = {"passed": 0, "skipped": 1, "xfailed": 2, "failed": 3}
-
-
-@define(frozen=True)
-class ContractStore:
-    """How the contract suite reaches one evaluated store.
-
-    ``builtin`` is a built-in store name (``memory``, ``postgres``,
-    ``dynamodb``) or ``None``; ``factory`` a ``module:callable`` (or
-    ``path.py:callable``) spec; ``env`` the variables set during the run.
-    """
-
-    builtin: str | None = None
-    factory: str | None = None
-    env: Mapping[str, str] = field(factory=dict)
-
-    def __attrs_post_init__(self) -> None:
-        if (self.builtin is None) == (self.factory is None):
-            raise ValueError("a ContractStore names exactly one of builtin or factory")
-
-    def args(self) -> list[str]:
-        """The pytest options selecting this store."""
-        return ["--store", self.builtin] if self.builtin is not None else ["--store-factory", str(self.factory)]
-
-    @property
-    def key(self) -> tuple[str | None, str | None, tuple[tuple[str, str], ...]]:
-        """Identity: two roles with equal keys share one run of the suite."""
-        return (self.builtin, self.factory, tuple(sorted(self.env.items())))
-
-
-def contract_store_for(kind: str, url: str | None) -> ContractStore | None:
-    """The contract store for a store of ``kind`` opened from ``url`` (None: the suite cannot reach it).
-
-    A bare name (``postgres``) means the default provisioning, which the
-    suite's built-in store of that name uses too.
-    """
-    if kind == "memory":
-        return ContractStore(builtin="memory")
-    var = _ENV_URLS.get(kind)
-    if var is None:
-        return None
-    if url is None or "://" not in url:
-        return ContractStore(builtin=kind)
-    return ContractStore(builtin=kind, env={var: url})
-
-
-@define
-class TestResult:
-    """How one contract test ended: ``passed``, ``failed``, ``xfailed`` or ``skipped``."""
-
-    nodeid: str
-    name: str
-    requirements: tuple[str, ...]
-    stores: tuple[str, ...]
-    pair: tuple[str, str] | None = None
-    outcome: str = "passed"
-    message: str = ""
-    seconds: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return attrs.asdict(self)
 
 
 def _short(report: Any) -> str:
@@ -196,33 +137,9 @@ class ResultCollector:
                 self.progress(self.done, self.total)
 
 
-@define
-class ContractRun:
-    """The outcome of one run of the suite: per-test results, exit code, and the log tail on trouble."""
-
-    args: list[str]
-    exit_code: int
-    seconds: float
-    stores: list[str]
-    results: list[TestResult]
-    error: str | None = None
-    output_tail: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "args": self.args,
-            "exit_code": self.exit_code,
-            "seconds": round(self.seconds, 2),
-            "stores": self.stores,
-            "error": self.error,
-            "output_tail": self.output_tail,
-            "tests": [r.to_json() for r in self.results],
-        }
-
-
 @contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
+def _settings(values: dict[str, str]) -> Iterator[None]:
+    """Run-scoped test settings (examples, hypothesis storage) for the suite; never store URLs."""
     old = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -258,20 +175,20 @@ def run_contract_suite(
     """Run the contract suite once against ``stores`` (deduplicated) and collect every test's outcome.
 
     ``extra_args`` go to pytest as they are (``-k``, file selections).
-    ``diff_examples`` sets ``STORESWAP_DIFF_EXAMPLES`` unless it is set
-    already.  Never raises for test failures; a run that could not start
-    (usage error, crash) comes back with ``error`` set.
+    ``diff_examples`` sets ``STORESWAP_DIFF_EXAMPLES`` for the run unless it
+    is set already (the differential test reads it; no store URL travels
+    through the environment).  Never raises for test failures; a run that
+    could not start (usage error, crash) comes back with ``error`` set.
     """
     unique: dict[Any, ContractStore] = {}
     for s in stores:
         unique.setdefault(s.key, s)
+    names = [s.builtin for s in unique.values() if s.builtin is not None]
+    if len(names) != len(set(names)):
+        raise ValueError("two built-in stores of the same name in one run; evaluate them one at a time")
     env: dict[str, str] = {}
     args: list[str] = []
     for s in unique.values():
-        for k, v in s.env.items():
-            if env.get(k, v) != v:
-                raise ValueError(f"two stores need {k} set to different URLs; evaluate them one at a time")
-            env[k] = v
         args += s.args()
     if diff_examples is not None and "STORESWAP_DIFF_EXAMPLES" not in os.environ:
         env["STORESWAP_DIFF_EXAMPLES"] = str(diff_examples)
@@ -298,7 +215,7 @@ def run_contract_suite(
             *args,
             *extra_args,
         ]
-        with _environment(env), _quiet_root_logger(), contextlib.redirect_stdout(out):
+        with _settings(env), _quiet_root_logger(), contextlib.redirect_stdout(out):
             try:
                 code = int(pytest.main(full_args, plugins=[collector]))
             except Exception as e:  # a crash inside pytest is a finding of the run, not of the stores
@@ -309,5 +226,13 @@ def run_contract_suite(
     if code not in (int(pytest.ExitCode.OK), int(pytest.ExitCode.TESTS_FAILED)):
         error = f"the contract suite did not run to the end (pytest exit code {code})"
     tail = out.getvalue()[-4000:] if error else ""
-    shown_args = ["<temporary>" if a.startswith(tmp) else a for a in full_args]
+    from storeswap.connect import redact_url
+
+    def shown(arg: str) -> str:
+        if arg.startswith(tmp):
+            return "<temporary>"
+        name, sep, url = arg.partition("=")
+        return f"{name}={redact_url(url)}" if sep and "://" in url else arg
+
+    shown_args = [shown(a) for a in full_args]
     return ContractRun(shown_args, code, seconds, collector.store_names, list(collector.results.values()), error, tail)

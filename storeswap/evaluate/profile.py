@@ -24,7 +24,7 @@ from storeswap.core.port import ItemStore
 from storeswap.core.requests import Page
 from storeswap.core.schema import TableSpec
 from storeswap.core.values import BinarySet, Item, NumberSet, StringSet, item_size
-from storeswap.migrate.sources import StoreSource
+from storeswap.migrate.sources import ScanSource, as_source
 
 __all__ = ["TableProfile", "Profiler", "ProfilingSource", "profile_table", "requirement_usage"]
 
@@ -144,11 +144,10 @@ class ProfilingSource:
     pass over number keys) is fed once.
     """
 
-    def __init__(self, store: ItemStore, profiler: Profiler) -> None:
-        self.store = store
-        self.kind = store.kind
+    def __init__(self, source: ItemStore | ScanSource, profiler: Profiler) -> None:
+        self._inner = as_source(source)
+        self.kind = self._inner.kind
         self.profiler = profiler
-        self._inner = StoreSource(store)
         self._fed: set[tuple[int, int]] = set()
         self._lock = threading.Lock()
 
@@ -176,15 +175,17 @@ class ProfilingSource:
 
 
 def profile_table(
-    store: ItemStore, table: str, *, limit: int = 20_000, sample: int = 300
+    source: ItemStore | ScanSource, table: str, *, limit: int = 20_000, sample: int = 300
 ) -> tuple[TableProfile, list[Item]]:
     """Read up to ``limit`` items of ``table``; returns the profile and ``sample`` items spread over them."""
-    profiler = Profiler(store.spec(table), sample)
-    for item in store.scan_all(table, limit=min(1000, limit)):
-        if profiler.profile.items_read >= limit:
-            profiler.profile.complete = False
-            break
-        profiler.add(item)
+    src = as_source(source)
+    profiler = Profiler(src.describe(table), sample)
+    for page in src.pages(table, 0, 1, None, min(1000, limit)):
+        for item in page.items:
+            if profiler.profile.items_read >= limit:
+                profiler.profile.complete = False
+                return profiler.result()
+            profiler.add(item)
     return profiler.result()
 
 

@@ -4,7 +4,8 @@ Order, in both the HTML and the Markdown: the verdict with its reasons and
 caveats, the stores (with a banner for a local emulator), the tables, the
 readiness check, the compatibility matrix (requirement x store), the
 migration figures, the latency comparison with its charts, the environment.
-Everything is rendered from the evaluation document alone.  Table and
+Everything is rendered from the content of ``results.json`` alone (the
+evaluation document's JSON form, :meth:`~storeswap.evaluate.document.Evaluation.to_json`).  Table and
 chart helpers come from :mod:`storeswap.benchmarks.report`.
 """
 
@@ -29,6 +30,7 @@ from storeswap.benchmarks.report import (
     md_table,
 )
 from storeswap.benchmarks.runner import finite
+from storeswap.evaluate.document import Evaluation, TestResult
 from storeswap.evaluate.verdict import requirement_cells
 
 __all__ = ["write_evaluation", "render_markdown", "render_html", "render_charts"]
@@ -36,6 +38,7 @@ __all__ = ["write_evaluation", "render_markdown", "render_html", "render_charts"
 _EXTRA_CSS = """
 .verdict{padding:1rem 1.2rem;margin:1rem 0;border-radius:6px;border:2px solid}
 .verdict.safe{background:#e6f4ea;border-color:#1e8e3e}.verdict.unsafe{background:#fce8e6;border-color:#d93025}
+.verdict.unknown{background:#fff3cd;border-color:#b06000}
 .verdict h2{margin:0 0 0.5rem}.verdict li{margin:0.2rem 0}
 td.pass{background:#e6f4ea}td.fail{background:#fce8e6;font-weight:600}td.xfail{background:#fff3cd}
 td.skip,td.none{color:#888}.small{font-size:0.8rem;color:#555}#matrix td:first-child{min-width:18rem}
@@ -133,7 +136,8 @@ _CHECK_HEADERS = ("table", "severity", "finding", "items", "example")
 def _matrix(doc: dict[str, Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str, str, dict[str, Any]]]]:
     """Columns ``(contract store name, header)`` and rows ``(req, title, used-by text, {store: cell})``."""
     contract = doc.get("contract") or {}
-    cells = requirement_cells(contract)
+    # Typed again from the file's form: a test entry with a missing or unknown field is an error here.
+    cells = requirement_cells([TestResult(**t) for t in contract.get("tests") or []])
     roles = contract.get("roles") or {}
     columns: dict[str, list[str]] = {}
     for role in ("source", "target"):
@@ -190,7 +194,12 @@ def _migration_rows(doc: dict[str, Any]) -> list[list[str]]:
             if verify.get("identical")
             else (
                 t.get("verify_error")
-                or "DIFFERENT: " + ", ".join(f"{verify.get(k, 0):,} {k}" for k in ("missing", "extra", "changed"))
+                or "DIFFERENT: "
+                + ", ".join(
+                    [f"{verify.get(k, 0):,} {k}" for k in ("missing", "extra", "changed")]
+                    + [f"{len(verify.get('spec_differences') or [])} spec difference(s)"]
+                    + [f"index {i['name']} differs" for i in verify.get("indexes") or [] if not i["identical"]]
+                )
             )
         )
         rows.append(
@@ -217,6 +226,18 @@ def _difference_rows(doc: dict[str, Any]) -> list[list[str]]:
         for d in (t.get("verify") or {}).get("details", [])[:10]:
             fields = "; ".join(f"{f['path']} {f['kind']}" for f in d.get("fields", [])[:5])
             rows.append([t["name"], d["kind"], json.dumps(d["key"], ensure_ascii=False)[:160], fields])
+        for spec_diff in (t.get("verify") or {}).get("spec_differences") or []:
+            rows.append([t["name"], "spec", spec_diff[:160], ""])
+        for ix in (t.get("verify") or {}).get("indexes") or []:
+            for d in ix["details"][:5]:
+                rows.append(
+                    [
+                        t["name"],
+                        f"index {ix['name']}: {d['kind']}",
+                        json.dumps(d["key"], ensure_ascii=False)[:160],
+                        "; ".join(d.get("fields", [])[:5]),
+                    ]
+                )
     return rows
 
 
@@ -340,11 +361,15 @@ def render_charts(doc: dict[str, Any]) -> list[tuple[str, str, bytes]]:
 
 def render_markdown(doc: dict[str, Any], charts: list[tuple[str, str, bytes]] | None = None) -> str:
     """``report.md``: the same sections as the HTML report, charts as links to ``charts/``."""
-    v = doc.get("verdict") or {}
+    v = doc["verdict"]
     parts = ["# storeswap evaluate", ""]
-    parts += [f"## Verdict: {'SAFE' if v.get('safe') else 'NOT SAFE'}", "", f"**{v.get('headline', '')}**", ""]
-    if v.get("reasons"):
+    parts += [f"## Verdict: {v['status']}", "", f"**{v['headline']}**", ""]
+    if v["reasons"]:
         parts += ["Reasons:", ""] + [f"- {r['line']}" for r in v["reasons"]] + [""]
+    if v["unknown"]:
+        parts += ["Did not run:", ""] + [f"- {r['line']}" for r in v["unknown"]] + [""]
+    if v["not_checked"]:
+        parts += ["Not checked (switched off):", ""] + [f"- {n}" for n in v["not_checked"]] + [""]
     if v.get("caveats"):
         parts += ["Caveats:", ""] + [f"- {r['line']}" for r in v["caveats"]] + [""]
     for line in banners(doc):
@@ -412,19 +437,22 @@ def _detail_all(cells: dict[str, Any], stores: list[str]) -> str:
 
 
 def _contract_intro(doc: dict[str, Any]) -> list[str]:
-    c = doc.get("contract") or {}
-    if c.get("skipped"):
-        return [f"The contract suite was not run: {c['skipped']}."]
+    c = doc["contract"]
+    step = c["step"]
+    run = c["run"] or {}
+    if step["status"] == "skipped":
+        return [f"The contract suite was not run: {step['reason']}."]
     out = []
-    if c.get("error"):
-        out.append(f"**{c['error']}.** Last output: `{(c.get('output_tail') or '')[-300:]}`")
-    tests = c.get("tests") or []
+    if step["status"] == "error":
+        out.append(f"**{step['reason']}.** Last output: `{(run.get('output_tail') or '')[-300:]}`")
+    tests = c["tests"]
     outcomes: dict[str, int] = {}
     for t in tests:
         outcomes[t["outcome"]] = outcomes.get(t["outcome"], 0) + 1
     summary = ", ".join(f"{n:,} {k}" for k, n in sorted(outcomes.items()))
     out.append(
-        f"The contract suite ({len(tests):,} tests: {summary}; {c.get('seconds', 0):.0f} s) ran against both stores"
+        f"The contract suite ({len(tests):,} tests: {summary}; {run.get('seconds', 0):.0f} s) ran against "
+        + ("both stores" if c["roles"]["source"] and c["roles"]["target"] else "the target only")
         + (
             " (quick: one case per test function, no differential test)"
             if (doc.get("options") or {}).get("quick")
@@ -456,21 +484,28 @@ def _latency_intro(doc: dict[str, Any]) -> str:
 def render_html(doc: dict[str, Any], charts: list[tuple[str, str, bytes]]) -> str:
     """``index.html``: self-contained (inline CSS, inline PNG charts, no external resource)."""
     e = html.escape
-    v = doc.get("verdict") or {}
-    safe = bool(v.get("safe"))
+    v = doc["verdict"]
+    status = str(v["status"])
+    css = {"SAFE": "safe", "NOT SAFE": "unsafe"}.get(status, "unknown")
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>storeswap evaluate — " + ("safe to move" if safe else "not safe to move") + "</title>",
+        f"<title>storeswap evaluate — {e(status.lower())} to move</title>",
         f"<style>{REPORT_CSS}{_EXTRA_CSS}</style></head><body>",
         "<h1>storeswap evaluate</h1>",
-        f'<section class="verdict {"safe" if safe else "unsafe"}" id="verdict">',
-        f"<h2>Verdict: {'SAFE to move' if safe else 'NOT SAFE to move'}</h2>",
+        f'<section class="verdict {css}" id="verdict">',
+        f"<h2>Verdict: {e(status)}{' to move' if status != 'UNKNOWN' else ''}</h2>",
         f"<p><b>{e(str(v.get('headline', '')))}</b></p>",
     ]
-    if v.get("reasons"):
+    if v["reasons"]:
         out.append("<p>Reasons:</p><ul>" + "".join(f"<li>{e(r['line'])}</li>" for r in v["reasons"]) + "</ul>")
+    if v["unknown"]:
+        out.append("<p>Did not run:</p><ul>" + "".join(f"<li>{e(r['line'])}</li>" for r in v["unknown"]) + "</ul>")
+    if v["not_checked"]:
+        out.append(
+            "<p>Not checked (switched off):</p><ul>" + "".join(f"<li>{e(n)}</li>" for n in v["not_checked"]) + "</ul>"
+        )
     if v.get("caveats"):
         out.append("<p>Caveats:</p><ul>" + "".join(f"<li>{e(r['line'])}</li>" for r in v["caveats"]) + "</ul>")
     out.append("</section>")
@@ -531,12 +566,12 @@ def render_html(doc: dict[str, Any], charts: list[tuple[str, str, bytes]]) -> st
     return "\n".join(out)
 
 
-def write_evaluation(doc: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
-    """Write ``index.html``, ``report.md``, ``results.json`` and ``charts/*.png`` into ``out_dir``."""
+def write_evaluation(evaluation: Evaluation, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``results.json`` (the evaluation as JSON), ``index.html``, ``report.md`` and ``charts/*.png``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"html": out / "index.html", "markdown": out / "report.md", "results": out / "results.json"}
-    clean = finite(doc)
+    clean = finite(evaluation.to_json())
     paths["results"].write_text(
         json.dumps(clean, indent=2, allow_nan=False, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
     )

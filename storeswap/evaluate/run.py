@@ -1,9 +1,10 @@
 """``evaluate``: the readiness check, the contract suite, the migration and the benchmark, then a verdict.
 
-:func:`evaluate` takes stores that are already open (so tests can hand it a
-deliberately broken store) and returns the evaluation document, the content
-of ``results.json``; :func:`storeswap.evaluate.report.write_evaluation`
-turns it into the report.  The CLI (:mod:`storeswap.evaluate.commands`)
+:func:`evaluate` takes stores (or, for the source, any scan source such as a
+DynamoDB export) that are already open — so tests can hand it a deliberately
+broken store — and returns the :class:`~storeswap.evaluate.document.Evaluation`;
+:func:`storeswap.evaluate.report.write_evaluation` writes it as
+``results.json`` and the report.  The CLI (:mod:`storeswap.evaluate.commands`)
 opens the stores, loads the built-in sample tables when no table is named,
 and shows progress.
 """
@@ -22,12 +23,20 @@ from attrs import define, field
 
 from storeswap.core.errors import ConfigurationError, TableNotFound
 from storeswap.core.port import ItemStore
+from storeswap.evaluate.document import (
+    RESULTS_SCHEMA,
+    ContractEvaluation,
+    EndpointInfo,
+    Evaluation,
+    Step,
+    TableEvaluation,
+)
 from storeswap.evaluate.profile import Profiler, ProfilingSource, profile_table, requirement_usage
+from storeswap.evaluate.suite_target import ContractStore
 from storeswap.evaluate.verdict import decide
+from storeswap.migrate.sources import ScanSource, as_source
 
 __all__ = ["Endpoint", "Progress", "EvaluateOptions", "evaluate", "RESULTS_SCHEMA", "requirement_titles"]
-
-RESULTS_SCHEMA = "storeswap-evaluate/1"
 _CHECK_KINDS = ("memory", "postgres", "dynamodb")
 #: Examples of the differential test in a full run (it costs about 15 s per example on moto).
 DIFF_EXAMPLES = 5
@@ -53,27 +62,34 @@ class _Silent:
 
 @define
 class Endpoint:
-    """One side of the evaluation: an open store, how the report names it, and how the contract suite reaches it."""
+    """One side of the evaluation: what is read or written, how the report names it, how the suite reaches it.
 
-    store: ItemStore
+    ``store`` is an :class:`ItemStore`, or for the source any
+    :class:`~storeswap.migrate.sources.ScanSource` (a DynamoDB export).
+    ``contract`` is how the contract suite reaches the store (None: it cannot;
+    for the target that makes the verdict UNKNOWN).
+    """
+
+    store: ItemStore | ScanSource
     label: str
-    contract: Any = None  # a storeswap.evaluate.contract.ContractStore, or None when the suite cannot reach it
+    contract: ContractStore | None = None
     info: dict[str, Any] = field(factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON form (no credentials: ``label`` is redacted by the caller)."""
+    @property
+    def kind(self) -> str:
+        """The store's (or source's) kind."""
+        return self.store.kind
+
+    def describe(self) -> EndpointInfo:
+        """The document's view of this side (no credentials: ``label`` is redacted by the caller)."""
         if not self.info:
             from storeswap.benchmarks.environment import describe_store
 
             self.info = describe_store(self.label, self.store)
-        return {
-            "label": self.label,
-            "kind": self.store.kind,
-            "store": self.info,
-            "contract": None
-            if self.contract is None
-            else {"builtin": self.contract.builtin, "factory": self.contract.factory},
-        }
+        contract = (
+            None if self.contract is None else {"builtin": self.contract.builtin, "factory": self.contract.factory}
+        )
+        return EndpointInfo(self.label, self.kind, self.info, contract)
 
 
 @define
@@ -99,12 +115,9 @@ class EvaluateOptions:
 
 
 def requirement_titles() -> dict[str, str]:
-    """Every requirement id with its title, the swap section (M) included."""
+    """Every requirement id with its title (docs/semantics.md), the swap section (M) included."""
     from storeswap.contract_tests.requirements import REQUIREMENTS
 
-    with contextlib.suppress(ImportError):
-        # Importing the swap tests registers section M of docs/semantics.md.
-        import storeswap.contract_tests.test_swap  # noqa: F401
     return dict(REQUIREMENTS)
 
 
@@ -117,53 +130,61 @@ def _scratch_name(table: str) -> str:
 
 
 def _contract_step(
-    source: Endpoint, target: Endpoint, options: EvaluateOptions, progress: Progress, doc: dict[str, Any]
-) -> None:
-    titles = requirement_titles()
-    doc["contract"] = {"titles": titles, "roles": {"source": None, "target": None}, "tests": []}
+    source: Endpoint, target: Endpoint, options: EvaluateOptions, progress: Progress
+) -> ContractEvaluation:
+    out = ContractEvaluation(titles=requirement_titles())
     if not options.contract:
-        doc["contract"]["skipped"] = "--no-contract"
-        return
+        out.step = Step.skipped("--no-contract", by_user=True)
+        return out
+    if target.contract is None:
+        out.step = Step.skipped(
+            f"the suite cannot reach the target ({type(target.store).__name__}, kind {target.kind!r}, is not a "
+            "built-in adapter): give its factory with --target-factory module:callable"
+        )
+        return out
     try:
         from storeswap.evaluate.contract import run_contract_suite
     except ImportError as e:
-        doc["contract"]["skipped"] = f"pytest is not installed: pip install 'storeswap[test]' ({e})"
-        return
+        out.step = Step.skipped(f"pytest is not installed: pip install 'storeswap[test]' ({e})")
+        return out
     sides = [s for s in (source, target) if s.contract is not None]
-    if not sides:
-        doc["contract"]["skipped"] = "the suite reaches neither store (pass a --store-factory for them)"
-        return
+    if source.contract is None:
+        out.note = (
+            f"the source is a {source.kind}: there is no source adapter to test"
+            if not isinstance(source.store, ItemStore)
+            else "the suite cannot reach the source store (give --source-factory for it)"
+        )
     if (
         source.contract is not None
-        and target.contract is not None
         and source.contract.key != target.contract.key
         and source.contract.builtin is not None
         and source.contract.builtin == target.contract.builtin
     ):
-        # Same built-in name, two servers: the suite would run one of them twice.  The adapter under
+        # Same built-in name, two servers: one run cannot hold both under one name.  The adapter under
         # test is the same code; check it against the target, where the data is going.
         sides = [target]
-        doc["contract"]["note"] = (
-            f"source and target are both {target.contract.builtin} stores: the suite ran against the target only"
-        )
+        out.note = f"source and target are both {target.contract.builtin} stores: the suite ran against the target only"
     progress.step("contract suite", None)
     try:
         run = run_contract_suite(
-            [s.contract for s in sides],
+            [s.contract for s in sides if s.contract is not None],
             quick=options.quick,
             extra_args=options.contract_args,
             progress=lambda done, total: progress.update(done, total),
             diff_examples=None if options.quick else DIFF_EXAMPLES,
         )
     except Exception as e:
-        doc["contract"]["error"] = f"the contract suite could not run: {_error_text(e)}"
-        return
-    doc["contract"].update(run.to_json())
-    doc["contract"]["titles"] = requirement_titles()
-    unique: list[Any] = []
-    for s in sides:
-        if all(s.contract.key != u.key for u in unique):
-            unique.append(s.contract)
+        out.step = Step.error(f"the contract suite could not run: {_error_text(e)}")
+        return out
+    out.run = run
+    if run.error is not None:
+        out.step = Step.error(run.error)
+        return out
+    out.step = Step.ok()
+    unique: list[ContractStore] = []
+    for side in sides:
+        if side.contract is not None and all(side.contract.key != u.key for u in unique):
+            unique.append(side.contract)
     builtin_names = [c.builtin for c in unique if c.builtin is not None]
     factory_names = [n for n in run.stores if n not in builtin_names]
     names: dict[Any, str] = {}
@@ -173,77 +194,91 @@ def _contract_step(
         elif factory_names:
             names[c.key] = factory_names.pop(0)
     for role, side in (("source", source), ("target", target)):
-        if side.contract is not None:
-            doc["contract"]["roles"][role] = names.get(side.contract.key)
+        if side.contract is not None and any(side is s for s in sides):
+            setattr(out.roles, role, names.get(side.contract.key))
+    if out.roles.target is not None and not any(out.roles.target in t.stores for t in run.results):
+        out.step = Step.error(f"no contract test ran on the target ({out.roles.target})")
+    return out
 
 
 def _check_step(
-    source: Endpoint, target: Endpoint, entry: dict[str, Any], options: EvaluateOptions, progress: Progress
+    source: Endpoint, target: Endpoint, entry: TableEvaluation, options: EvaluateOptions, progress: Progress
 ) -> list[Any]:
     from storeswap.migrate import check_table
 
-    table = entry["name"]
+    table = entry.name
     progress.step(f"{table}: readiness check", None)
-    kind = target.store.kind if target.store.kind in _CHECK_KINDS else None
-    spec = source.store.spec(table)
+    kind = target.kind if target.kind in _CHECK_KINDS else None
     # The check reads every item anyway: profile the table (and sample benchmark keys) on the way.
-    profiler = Profiler(spec)
+    profiler = Profiler(entry.spec)
     try:
-        entry["check"] = check_table(ProfilingSource(source.store, profiler), table, target_kind=kind).to_json()
+        entry.check_report = check_table(ProfilingSource(source.store, profiler), table, target_kind=kind)
+        entry.check = Step.ok()
         profile, sample = profiler.result()
     except Exception as e:
-        entry["check_error"] = _error_text(e)
+        entry.check = Step.error(_error_text(e))
         progress.step(f"{table}: reading items", None)
         profile, sample = profile_table(source.store, table, limit=options.profile_limit)
-    entry["profile"] = profile.to_json()
-    entry["requirements"] = requirement_usage(spec, profile, list(requirement_titles()))
+    entry.profile = profile
+    entry.requirements = requirement_usage(entry.spec, profile, list(requirement_titles()))
     return sample
 
 
-def _migrate_step(source: Endpoint, target: Endpoint, entry: dict[str, Any], progress: Progress) -> None:
+def _migrate_step(source: Endpoint, target: Endpoint, entry: TableEvaluation, progress: Progress) -> None:
     from storeswap.migrate import copy_table, verify_tables
 
-    table, target_table = entry["name"], entry["target_table"]
-    total = (entry.get("profile") or {}).get("items_read") if (entry.get("profile") or {}).get("complete") else None
-    progress.step(f"{table}: copying to {target.store.kind}", total)
+    table, target_table = entry.name, entry.target_table
+    profile = entry.profile
+    total = profile.items_read if profile is not None and profile.complete else None
+    progress.step(f"{table}: copying to {target.kind}", total)
     done = [0]
 
     def advance(n: int) -> None:
         done[0] += n
         progress.update(done[0], total)
 
+    assert isinstance(target.store, ItemStore)
     try:
-        report = copy_table(source.store, target.store, table, target_table=target_table, progress=advance)
-        entry["copy"] = report.to_json()
+        entry.copy_report = copy_table(source.store, target.store, table, target_table=target_table, progress=advance)
+        entry.copy = Step.ok()
     except Exception as e:
-        entry["copy_error"] = _error_text(e)
-        entry["copy_traceback"] = traceback.format_exc(limit=8)
+        entry.copy = Step.error(_error_text(e))
+        entry.copy_traceback = traceback.format_exc(limit=8)
+        entry.verify = Step.skipped("the copy failed")
         return
     progress.step(f"{table}: verifying", None)
     try:
-        entry["verify"] = verify_tables(source.store, target.store, table, target_table, max_details=20).to_json()
+        entry.verify_report = verify_tables(source.store, target.store, table, target_table, max_details=20)
+        entry.verify = Step.ok()
     except Exception as e:
-        entry["verify_error"] = _error_text(e)
+        entry.verify = Step.error(_error_text(e))
 
 
 def _bench_step(
     source: Endpoint,
     target: Endpoint,
-    entry: dict[str, Any],
+    entry: TableEvaluation,
     sample: list[Any],
     options: EvaluateOptions,
     progress: Progress,
 ) -> None:
     from storeswap.benchmarks.access_patterns import AccessPatternWorkload, run_interleaved
 
-    table, target_table = entry["name"], entry["target_table"]
-    if entry.get("copy_error"):
-        entry["bench"] = {"error": "the copy failed, so the target has nothing to read"}
+    table, target_table = entry.name, entry.target_table
+    if not options.bench:
+        entry.bench = Step.skipped("--no-bench", by_user=True)
         return
+    if not isinstance(source.store, ItemStore):
+        entry.bench = Step.skipped(f"the source is a {source.kind}, not a store whose calls can be timed")
+        return
+    if entry.copy.status != "ok":
+        entry.bench = Step.skipped("the copy failed, so the target has nothing to read")
+        return
+    assert isinstance(target.store, ItemStore)
     try:
-        workload = AccessPatternWorkload(source.store.spec(table), sample)
+        workload = AccessPatternWorkload(entry.spec, sample)
     except ValueError as e:
-        entry["bench"] = {"error": str(e)}
+        entry.bench = Step.error(str(e))
         return
     scratch = _scratch_name(table)
     names = ("source", "target")
@@ -262,9 +297,10 @@ def _bench_step(
         )
         result["scratch_table"] = scratch
         result["sample_keys"] = workload.key_count()
-        entry["bench"] = result
+        entry.bench_result = result
+        entry.bench = Step.ok()
     except Exception as e:
-        entry["bench"] = {"error": _error_text(e)}
+        entry.bench = Step.error(_error_text(e))
     finally:
         workload.unbind(source.store)
         workload.unbind(target.store)
@@ -292,43 +328,39 @@ def evaluate(
     options: EvaluateOptions | None = None,
     progress: Progress | None = None,
     clock: Callable[[], float] = time.perf_counter,
-) -> dict[str, Any]:
-    """Evaluate moving ``tables`` from ``source`` to ``target``; returns the evaluation document.
+) -> Evaluation:
+    """Evaluate moving ``tables`` from ``source`` to ``target``; returns the evaluation with its verdict.
 
     Steps, in order: the readiness check (and a read of the table to profile
-    it), the contract suite against both stores, the copy into the target
-    with a verify, and the access-pattern benchmark of both stores; then the
-    verdict (:func:`storeswap.evaluate.verdict.decide`).  A step that fails
-    is recorded and the run goes on, so the report says what broke.
+    it), the contract suite against the target (and the source where it
+    reaches it), the copy into the target with a verify, and the
+    access-pattern benchmark of both stores; then the verdict
+    (:func:`storeswap.evaluate.verdict.decide`).  A step that fails is
+    recorded and the run goes on, so the report says what broke.
     """
     options = options or EvaluateOptions()
     progress = progress or _Silent()
     if source.store is target.store:
         raise ConfigurationError("the source and the target are the same store")
+    if not isinstance(target.store, ItemStore):
+        raise ConfigurationError("the target of an evaluation is a store (an export can only be a source)")
     if not tables:
         raise ConfigurationError("name at least one table to evaluate")
-    from storeswap.benchmarks.environment import collect_environment
+    from storeswap.benchmarks.environment import EMULATORS, collect_environment
 
     started_at = datetime.now(UTC)
     started = clock()
     target_tables = dict(target_tables or {})
-    entries: list[dict[str, Any]] = []
+    reader = as_source(source.store)
+    entries: list[TableEvaluation] = []
     for table in tables:
-        spec = source.store.describe_table(table)  # TableNotFound here is the user's typo: let it out
+        spec = reader.describe(table)  # TableNotFound here is the user's typo: let it out
         target_table = target_tables.get(table, table)
         _prepare_target(target.store, target_table, options.replace_target)
-        entries.append(
-            {
-                "name": table,
-                "target_table": target_table,
-                "description": (descriptions or {}).get(table),
-                "spec": spec.to_dict(),
-            }
-        )
-    doc: dict[str, Any] = {
-        "schema": RESULTS_SCHEMA,
-        "started": started_at.isoformat(timespec="seconds"),
-        "options": {
+        entries.append(TableEvaluation(table, target_table, (descriptions or {}).get(table), spec))
+    ev = Evaluation(
+        started=started_at.isoformat(timespec="seconds"),
+        options={
             "quick": options.quick,
             "contract": options.contract,
             "bench": options.bench,
@@ -337,44 +369,37 @@ def evaluate(
             "profile_limit": options.profile_limit,
             "seed": options.seed,
         },
-        "source": source.to_json(),
-        "target": target.to_json(),
-        "tables": entries,
-        "skipped_steps": [],
-        "timings": {},
-    }
+        source=source.describe(),
+        target=target.describe(),
+        tables=entries,
+    )
     samples: dict[str, list[Any]] = {}
     t0 = clock()
     for entry in entries:
-        samples[entry["name"]] = _check_step(source, target, entry, options, progress)
-    doc["timings"]["check_s"] = clock() - t0
+        samples[entry.name] = _check_step(source, target, entry, options, progress)
+    ev.timings["check_s"] = clock() - t0
 
     t0 = clock()
-    _contract_step(source, target, options, progress, doc)
-    doc["timings"]["contract_s"] = clock() - t0
+    ev.contract = _contract_step(source, target, options, progress)
+    ev.timings["contract_s"] = clock() - t0
 
     t0 = clock()
     for entry in entries:
         _migrate_step(source, target, entry, progress)
-    doc["timings"]["migration_s"] = clock() - t0
+    ev.timings["migration_s"] = clock() - t0
 
     t0 = clock()
-    if options.bench:
-        for entry in entries:
-            _bench_step(source, target, entry, samples[entry["name"]], options, progress)
-    else:
-        doc["skipped_steps"].append("the benchmark (--no-bench)")
-    doc["timings"]["bench_s"] = clock() - t0
+    for entry in entries:
+        _bench_step(source, target, entry, samples[entry.name], options, progress)
+    ev.timings["bench_s"] = clock() - t0
 
-    from storeswap.benchmarks.environment import EMULATORS
-
-    doc["emulators"] = [
-        side["label"]
-        for side in (doc["source"], doc["target"])
-        if side["store"].get("emulator") or side["store"].get("implementation") in EMULATORS
+    ev.emulators = [
+        side.label
+        for side in (ev.source, ev.target)
+        if side.store.get("emulator") or side.store.get("implementation") in EMULATORS
     ]
-    doc["environment"] = collect_environment()
-    doc["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
-    doc["seconds"] = clock() - started
-    doc["verdict"] = decide(doc).to_json()
-    return doc
+    ev.environment = collect_environment()
+    ev.finished = datetime.now(UTC).isoformat(timespec="seconds")
+    ev.seconds = clock() - started
+    ev.verdict = decide(ev)
+    return ev

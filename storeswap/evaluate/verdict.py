@@ -1,66 +1,44 @@
-"""The verdict: is the table safe to move, and exactly why (not).
+"""The verdict: SAFE, NOT SAFE or UNKNOWN to move the table, and exactly why.
 
-Built only from what the run observed (the evaluation document of
-:mod:`storeswap.evaluate.run`).  A *reason* makes the move unsafe:
+:func:`decide` is a pure function of the :class:`~storeswap.evaluate.document.Evaluation`.
 
-- a blocking finding of the readiness check;
-- a contract test that failed on the target for a requirement the table
-  relies on (see :func:`storeswap.evaluate.profile.requirement_usage`), or a
-  swap test that failed for the source → target pair;
-- a migration that failed, or a verify that did not find both tables
-  identical;
-- a contract suite that was asked for and could not run.
+The verdict is SAFE only when every part ran and passed on the target the
+user named: the readiness check, the contract suite against that very
+target, the copy, and verify of the spec, the base table and every index.
 
-A *caveat* is printed beside the verdict but does not change it: warning
-findings, known gaps (strict xfails) on the target for used requirements,
-failures on the target for requirements the table does not use, failures on
-the source, benchmark errors, and steps that were skipped.
+- A *reason* makes it NOT SAFE: a blocking finding of the readiness check; a
+  contract test that failed on the target for a requirement the table relies
+  on (:func:`storeswap.evaluate.profile.requirement_usage`), or a swap test
+  that failed for the source → target pair; a copy that failed or did not
+  complete; any difference verify found — spec (keys, indexes, TTL, stream),
+  items, or index entries.
+- A part that could not run (not reached, an error, pytest missing, the
+  suite unable to reach the target) makes it UNKNOWN: "UNKNOWN — <part> did
+  not run: <why>".  Never SAFE.
+- Parts the user switched off (``--no-contract``, ``--no-bench``) are listed
+  as "not checked" beside a SAFE.  The benchmark is not a safety part: when
+  it fails or cannot run (an export source) that is a caveat.
+- A *caveat* is printed beside the verdict but does not change it: warning
+  findings, known gaps (strict xfails) on the target for used requirements,
+  failures on the target for requirements the table does not use, failures on
+  the source, the source unreachable for the suite, benchmark errors.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
-from attrs import asdict, define, field
+from storeswap.evaluate.document import Evaluation, Reason, Step, TableEvaluation, TestResult, Verdict
+from storeswap.migrate.ddbjson import marshal_item
+from storeswap.migrate.verify import VerifyReport
 
 __all__ = ["Reason", "Verdict", "decide", "requirement_cells"]
 
 
-@define(frozen=True)
-class Reason:
-    """One line of the verdict: which step found it, for which table, and what."""
-
-    step: str
-    text: str
-    table: str | None = None
-
-    def render(self) -> str:
-        """``[step] table: text``."""
-        where = f" {self.table}:" if self.table else ""
-        return f"[{self.step}]{where} {self.text}"
-
-
-@define
-class Verdict:
-    """``safe`` with the ``reasons`` against it (none when safe) and ``caveats`` beside it."""
-
-    safe: bool
-    headline: str
-    reasons: list[Reason] = field(factory=list)
-    caveats: list[Reason] = field(factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form; every reason also as rendered text."""
-        return {
-            "safe": self.safe,
-            "headline": self.headline,
-            "reasons": [{**asdict(r), "line": r.render()} for r in self.reasons],
-            "caveats": [{**asdict(r), "line": r.render()} for r in self.caveats],
-        }
-
-
-def requirement_cells(contract: dict[str, Any], *, pairs: bool = True) -> dict[str, dict[str, dict[str, Any]]]:
+def requirement_cells(tests: Sequence[TestResult], *, pairs: bool = True) -> dict[str, dict[str, dict[str, Any]]]:
     """``{requirement: {store: cell}}`` from a contract run's tests (without the swap tests unless ``pairs``).
 
     A swap test counts for both stores of its pair.
@@ -70,20 +48,20 @@ def requirement_cells(contract: dict[str, Any], *, pairs: bool = True) -> dict[s
     else ``pass`` (``skip`` when everything was skipped).
     """
     cells: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for test in contract.get("tests", []):
-        if test.get("pair") and not pairs:
+    for test in tests:
+        if test.pair and not pairs:
             continue
-        for req in test["requirements"]:
-            for store in test["stores"]:
+        for req in test.requirements:
+            for store in test.stores:
                 cell = cells[req].setdefault(
                     store,
                     {"passed": 0, "failed": 0, "xfailed": 0, "skipped": 0, "failures": [], "gaps": []},
                 )
-                cell[test["outcome"]] += 1
-                if test["outcome"] == "failed":
-                    cell["failures"].append({"test": test["name"], "message": test["message"]})
-                elif test["outcome"] == "xfailed" and test["message"] not in cell["gaps"]:
-                    cell["gaps"].append(test["message"])
+                cell[test.outcome] += 1
+                if test.outcome == "failed":
+                    cell["failures"].append({"test": test.name, "message": test.message})
+                elif test.outcome == "xfailed" and test.message not in cell["gaps"]:
+                    cell["gaps"].append(test.message)
     for per_store in cells.values():
         for cell in per_store.values():
             cell["status"] = (
@@ -98,134 +76,185 @@ def _failed_tests(cell: dict[str, Any], limit: int = 3) -> str:
     return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
 
 
-def _contract_reasons(doc: dict[str, Any], reasons: list[Reason], caveats: list[Reason]) -> None:
-    contract = doc.get("contract") or {}
-    if contract.get("skipped"):
-        caveats.append(Reason("contract", f"the contract suite was not run ({contract['skipped']})"))
+class _Lines:
+    """The verdict's lines while they are collected."""
+
+    def __init__(self) -> None:
+        self.reasons: list[Reason] = []
+        self.unknown: list[Reason] = []
+        self.not_checked: list[str] = []
+        self.caveats: list[Reason] = []
+
+    def did_not_run(self, part: str, step: Step, table: str | None = None) -> None:
+        self.unknown.append(Reason(part, f"{part} did not run: {step.reason}", table))
+
+
+def _contract_lines(ev: Evaluation, out: _Lines) -> None:
+    contract = ev.contract
+    step = contract.step
+    if step.status == "skipped" and step.by_user:
+        out.not_checked.append(f"the contract suite ({step.reason})")
         return
-    if contract.get("error"):
-        reasons.append(Reason("contract", contract["error"]))
-    titles: dict[str, str] = contract.get("titles", {})
-    roles: dict[str, str | None] = contract.get("roles", {})
-    target_name, source_name = roles.get("target"), roles.get("source")
+    if step.status != "ok":
+        out.did_not_run("contract suite", step)
+        return
+    roles = contract.roles
+    target_name, source_name = roles.target, roles.source
     if target_name is None:
-        caveats.append(Reason("contract", "the contract suite cannot reach the target store; it was not checked"))
+        out.did_not_run("contract suite", Step.error("the suite did not run against the target store"))
     if source_name is None:
-        caveats.append(
-            Reason("contract", contract.get("note") or "the contract suite cannot reach the source store; not checked")
+        out.caveats.append(
+            Reason("contract", contract.note or "the contract suite did not run against the source store")
         )
     used: dict[str, list[str]] = defaultdict(list)  # requirement -> tables relying on it
-    for t in doc.get("tables", []):
-        for req, why_not in (t.get("requirements") or {}).items():
+    for t in ev.tables:
+        for req, why_not in t.requirements.items():
             if why_not is None:
-                used[req].append(t["name"])
-    cells = requirement_cells(contract)
+                used[req].append(t.name)
+    cells = requirement_cells(contract.tests)
     # A swap test that failed for a pair involving the source may be the target's fault: judge the
     # source by its own tests only.
-    own_cells = requirement_cells(contract, pairs=False)
-    source_failures: list[tuple[str, int]] = []
+    own_cells = requirement_cells(contract.tests, pairs=False)
+    source_failures: list[str] = []
     for req, per_store in cells.items():
-        title = titles.get(req, "")
+        title = contract.titles.get(req, "")
         label = f"requirement {req} ({title})" if title else f"requirement {req}"
         cell = per_store.get(target_name) if target_name else None
         if cell is not None and cell["status"] == "fail":
             text = (
                 f"{label} fails on the target ({target_name}): {cell['failed']} test(s) failed — {_failed_tests(cell)}"
             )
-            if used.get(req) or not doc.get("tables"):
-                reasons.append(Reason("contract", text))
+            if used.get(req) or not ev.tables:
+                out.reasons.append(Reason("contract", text))
             else:
-                caveats.append(Reason("contract", text + " — not used by the evaluated table(s)"))
+                out.caveats.append(Reason("contract", text + " — not used by the evaluated table(s)"))
         elif cell is not None and cell["status"] == "xfail" and used.get(req):
-            caveats.append(
+            out.caveats.append(
                 Reason("contract", f"{label}: known gap on the target ({target_name}): {'; '.join(cell['gaps'][:2])}")
             )
         src = own_cells.get(req, {}).get(source_name) if source_name and source_name != target_name else None
         if src is not None and src["status"] == "fail":
-            source_failures.append((req, src["failed"]))
+            source_failures.append(req)
     if source_failures:
-        total = sum(
-            1
-            for t in contract.get("tests", [])
-            if t["outcome"] == "failed" and not t.get("pair") and source_name in t["stores"]
-        )
-        reqs = ", ".join(req for req, _ in source_failures)
-        caveats.append(
+        total = sum(1 for t in contract.tests if t.outcome == "failed" and not t.pair and source_name in t.stores)
+        out.caveats.append(
             Reason(
                 "contract",
-                f"the source ({source_name}) fails {total} contract test(s) of its own, under {reqs}: the source "
-                "adapter (or the emulator behind it) does not behave as documented there, so what the source "
-                "shows for those requirements is less certain (see the matrix)",
+                f"the source ({source_name}) fails {total} contract test(s) of its own, under "
+                f"{', '.join(source_failures)}: the source adapter (or the emulator behind it) does not behave as "
+                "documented there, so what the source shows for those requirements is less certain (see the matrix)",
             )
         )
 
 
-def _table_reasons(t: dict[str, Any], reasons: list[Reason], caveats: list[Reason]) -> None:
-    name = t["name"]
-    check = t.get("check")
-    if t.get("check_error"):
-        reasons.append(Reason("check", f"the readiness check failed: {t['check_error']}", name))
-    if check:
-        for f in check.get("findings", []):
-            example = f["examples"][0]["detail"] if f.get("examples") else ""
-            line = f"{f['count']:,} item(s): {f['title']} — {f['why']}" + (
-                f" (e.g. {example[:100]})" if example else ""
-            )
-            (reasons if f["severity"] == "blocking" else caveats).append(Reason("check", line, name))
-    if t.get("copy_error"):
-        reasons.append(Reason("migration", f"the copy failed: {t['copy_error']}", name))
-    copy = t.get("copy")
-    if copy and not copy.get("complete", True):
-        reasons.append(Reason("migration", "the copy did not complete", name))
-    if t.get("verify_error"):
-        reasons.append(Reason("verify", f"verify failed to run: {t['verify_error']}", name))
-    verify = t.get("verify")
-    if verify and not verify.get("identical"):
+def _key_text(key: dict[str, Any]) -> str:
+    return json.dumps(marshal_item(key), ensure_ascii=True)
+
+
+def _verify_lines(name: str, report: VerifyReport, out: _Lines) -> None:
+    for diff in report.spec_differences:
+        out.reasons.append(Reason("verify", f"the target's table spec differs: {diff}", name))
+    if report.differing_buckets or report.source_digest != report.target_digest:
         parts = []
-        if verify.get("spec_differences"):
-            parts.append("key schema or indexes differ: " + "; ".join(verify["spec_differences"][:2]))
-        counts = [f"{verify[k]:,} {k}" for k in ("missing", "extra", "changed") if verify.get(k)]
+        counts = [
+            f"{n:,} {k}"
+            for k, n in (("missing", report.missing), ("extra", report.extra), ("changed", report.changed))
+            if n
+        ]
         if counts:
             parts.append(", ".join(counts) + " item(s) on the target")
-        if verify.get("source_items") != verify.get("target_items"):
-            parts.append(
-                f"{verify.get('source_items'):,} items on the source, {verify.get('target_items'):,} on the target"
+        if report.source_items != report.target_items:
+            parts.append(f"{report.source_items:,} items on the source, {report.target_items:,} on the target")
+        example = next((d for d in report.details if d.fields), None)
+        if example is not None:
+            f = example.fields[0]
+            parts.append(f"e.g. item {_key_text(example.key)}: field {f.path!r} {f.kind}")
+        elif report.details:
+            d = report.details[0]
+            parts.append(f"e.g. item {_key_text(d.key)} {d.kind}")
+        out.reasons.append(Reason("verify", "source and target differ after the copy: " + "; ".join(parts), name))
+    for ix in report.indexes:
+        if ix.identical:
+            continue
+        if ix.error is not None:
+            out.reasons.append(Reason("verify", f"index {ix.name} cannot be read back on the target: {ix.error}", name))
+            continue
+        counts = [
+            f"{n:,} {k}"
+            for k, n in (
+                ("missing", ix.missing),
+                ("extra", ix.extra),
+                ("changed", ix.changed),
+                ("out of order", ix.order),
             )
-        example = next((d for d in verify.get("details", []) if d.get("fields")), None)
-        if example:
-            f = example["fields"][0]
-            parts.append(f"e.g. item {example['key']}: field {f['path']!r} {f['kind']}")
-        elif verify.get("details"):
-            d = verify["details"][0]
-            parts.append(f"e.g. item {d['key']} {d['kind']}")
-        reasons.append(Reason("verify", "source and target differ after the copy: " + "; ".join(parts), name))
-    for note in (verify or {}).get("spec_notes", []):
-        caveats.append(Reason("verify", f"table settings differ: {note}", name))
-    bench = t.get("bench") or {}
-    if bench.get("error"):
-        caveats.append(Reason("bench", f"the benchmark did not run: {bench['error']}", name))
-    for store, errs in (bench.get("errors") or {}).items():
+            if n
+        ]
+        text = (
+            f"index {ix.name} reads back differently: {ix.source_entries:,} entries on the source, "
+            f"{ix.target_entries:,} on the target; {ix.differing_partitions:,} partition(s) differ"
+            + (f" ({', '.join(counts)})" if counts else "")
+        )
+        if ix.details:
+            first = ix.details[0]
+            text += f"; e.g. {first.kind} entry {_key_text(first.key)}"
+        out.reasons.append(Reason("verify", text, name))
+
+
+def _table_lines(t: TableEvaluation, out: _Lines) -> None:
+    name = t.name
+    if t.check.status != "ok" or t.check_report is None:
+        out.did_not_run("readiness check", t.check if t.check.status != "ok" else Step.error("no report"), name)
+    else:
+        for f in t.check_report.findings:
+            example = str(f.examples[0].get("detail", "")) if f.examples else ""
+            line = f"{f.count:,} item(s): {f.rule.title} — {f.rule.why}" + (
+                f" (e.g. {example[:100]})" if example else ""
+            )
+            (out.reasons if f.rule.severity == "blocking" else out.caveats).append(Reason("check", line, name))
+    if t.copy.status == "error":
+        out.reasons.append(Reason("migration", f"the copy failed: {t.copy.reason}", name))
+    elif t.copy.status != "ok" or t.copy_report is None:
+        out.did_not_run("copy", t.copy if t.copy.status != "ok" else Step.error("no report"), name)
+    elif not t.copy_report.complete:
+        out.reasons.append(Reason("migration", "the copy did not complete", name))
+    if t.copy.status == "ok":
+        if t.verify.status != "ok" or t.verify_report is None:
+            out.did_not_run("verify", t.verify if t.verify.status != "ok" else Step.error("no report"), name)
+        else:
+            _verify_lines(name, t.verify_report, out)
+    if t.bench.status == "skipped" and t.bench.by_user:
+        if f"the benchmark ({t.bench.reason})" not in out.not_checked:
+            out.not_checked.append(f"the benchmark ({t.bench.reason})")
+    elif t.bench.status != "ok":
+        out.caveats.append(Reason("bench", f"the benchmark did not run: {t.bench.reason}", name))
+    errors = (t.bench_result or {}).get("errors") or {}
+    for store, errs in errors.items():
         if errs:
             shown = ", ".join(f"{k} x{v}" for k, v in errs.items())
-            caveats.append(Reason("bench", f"{store}: calls failed during the benchmark: {shown}", name))
+            out.caveats.append(Reason("bench", f"{store}: calls failed during the benchmark: {shown}", name))
 
 
-def decide(doc: dict[str, Any]) -> Verdict:
-    """The verdict for an evaluation document (see the module docstring)."""
-    reasons: list[Reason] = []
-    caveats: list[Reason] = []
-    for t in doc.get("tables", []):
-        _table_reasons(t, reasons, caveats)
-    _contract_reasons(doc, reasons, caveats)
-    for skipped in doc.get("skipped_steps", []):
-        caveats.append(Reason("run", f"{skipped} was skipped"))
-    tables = ", ".join(t["name"] for t in doc.get("tables", [])) or "the table"
-    src = (doc.get("source") or {}).get("kind", "source")
-    dst = (doc.get("target") or {}).get("kind", "target")
-    if reasons:
-        headline = f"NOT SAFE to move {tables} from {src} to {dst}: {len(reasons)} reason(s) below."
-    elif caveats:
-        headline = f"SAFE to move {tables} from {src} to {dst}, with {len(caveats)} caveat(s) to read."
+def decide(ev: Evaluation) -> Verdict:
+    """The verdict for an evaluation (see the module docstring); reads nothing but ``ev``."""
+    out = _Lines()
+    for t in ev.tables:
+        _table_lines(t, out)
+    _contract_lines(ev, out)
+    if not ev.tables:
+        out.unknown.append(Reason("run", "no table was evaluated"))
+    tables = ", ".join(t.name for t in ev.tables) or "the table"
+    move = f"{tables} from {ev.source.kind} to {ev.target.kind}"
+    if out.reasons:
+        status = "NOT SAFE"
+        headline = f"NOT SAFE to move {move}: {len(out.reasons)} reason(s) below."
+    elif out.unknown:
+        status = "UNKNOWN"
+        more = len(out.unknown) - 1
+        headline = f"UNKNOWN — {out.unknown[0].text}" + (f" (and {more} more part(s) did not run)" if more else "")
     else:
-        headline = f"SAFE to move {tables} from {src} to {dst}: every check passed."
-    return Verdict(not reasons, headline, reasons, caveats)
+        status = "SAFE"
+        headline = f"SAFE to move {move}: every check passed"
+        if out.not_checked:
+            headline += f"; not checked: {', '.join(out.not_checked)}"
+        headline += f", with {len(out.caveats)} caveat(s) to read." if out.caveats else "."
+    return Verdict(status, headline, out.reasons, out.unknown, out.not_checked, out.caveats)

@@ -22,7 +22,7 @@ import typer
 from storeswap.connect import open_store, redact_url
 from storeswap.core.errors import ConfigurationError
 from storeswap.migrate.check import CheckReport, check_table
-from storeswap.migrate.copy import CopyReport, copy_table
+from storeswap.migrate.copy import CopyReport, copy_identity, copy_table, state_backend
 from storeswap.migrate.engine import EngineSpec, parse_engine
 from storeswap.migrate.progress import RichCopyProgress
 from storeswap.migrate.sources import ScanSource, open_source
@@ -77,13 +77,23 @@ def _print_verify(report: VerifyReport) -> None:
     typer.echo(f"  digest target {report.target_digest}")
     for d in report.spec_differences:
         typer.echo(f"  spec differs: {d}")
-    for d in report.spec_notes:
-        typer.echo(f"  spec note: {d}")
     if report.differing_buckets:
         typer.echo(
             f"  {len(report.differing_buckets)} bucket(s) differ: {report.missing} missing on the target, "
             f"{report.extra} extra, {report.changed} changed"
         )
+    for ix in report.indexes:
+        if ix.identical:
+            typer.echo(f"  index {ix.name}: identical, {ix.source_entries} entries in {ix.partitions} partition(s)")
+            continue
+        typer.echo(
+            f"  index {ix.name}: DIFFERENT; source {ix.source_entries} entries, target {ix.target_entries}; "
+            f"{ix.differing_partitions} partition(s) differ: {ix.missing} missing, {ix.extra} extra, "
+            f"{ix.changed} changed, {ix.order} out of order" + (f"; {ix.error}" if ix.error else "")
+        )
+        for entry in ix.details[:20]:
+            js = entry.to_json()
+            typer.echo(f"      {entry.kind}: partition {json.dumps(js['partition'])} key {json.dumps(js['key'])}")
     for diff in report.details:
         typer.echo(f"  {diff.kind}: {json.dumps(diff.to_json()['key'], ensure_ascii=True)}")
         for fd in diff.fields:
@@ -103,9 +113,22 @@ def migrate(
     state: Annotated[
         Path | None,
         typer.Option(
-            "--state", help="Checkpoint file (default .storeswap/migrate-TABLE-to-TARGET.json); rerun to resume."
+            "--state",
+            help="Checkpoint file (default .storeswap/migrate-TABLE-to-TARGET-HASH.json, one per pair of "
+            "endpoints); rerun to resume. A state written for another copy is refused.",
         ),
     ] = None,
+    state_in_target: Annotated[
+        bool,
+        typer.Option(
+            "--state-in-target",
+            help="Keep the checkpoint in the target store (table storeswap_migrate_state), so a resume on "
+            "another machine finds it.",
+        ),
+    ] = False,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Forget the stored checkpoint and copy from the start.")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Copy even when check finds blocking problems.")] = False,
     verify: Annotated[bool, typer.Option("--verify", help="Run verify after the copy.")] = False,
     spec_json: SpecJsonOpt = None,
@@ -135,21 +158,29 @@ def migrate(
     if engine_spec.distributed:
         if spec_json is not None or partition_key is not None or sort_key is not None:
             raise ConfigurationError("--spec-json / --partition-key / --sort-key need --engine threads")
-        if state is not None:
-            raise ConfigurationError("--state is a local file; a distributed engine keeps checkpoints at --state-url")
+        if state is not None or state_in_target or restart:
+            raise ConfigurationError(
+                "--state / --state-in-target / --restart are for --engine threads; a distributed engine keeps "
+                "its checkpoints at --state-url"
+            )
         if state_url is None and target.startswith(("postgresql://", "postgres://")):
             state_url = target
         if state_url is None:
             raise ConfigurationError(f"--engine {engine} needs --state-url postgresql://... for its checkpoints")
-    state_path = state or default_state_path(table, target_table)
+    if state is not None and state_in_target:
+        raise typer.BadParameter("give --state or --state-in-target, not both", param_hint="--state")
     src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
     dst = open_store(target)
     try:
-        if engine_spec.distributed:
-            pass  # a resume or not is the checkpoint table's business; check runs on every start
-        elif state_path.exists():
+        identity = copy_identity(src, dst, table, target_table=target_table, segments=segments, batch=batch)
+        state_path = None if state_in_target else (state or default_state_path(identity))
+        backend = state_backend(dst, table, target_table, state_path, state_in_target)
+        assert backend is not None
+        if restart:
+            backend.clear()
+        if not engine_spec.distributed and backend.load() is not None:
             # A resume: the first run already checked (or was forced); a second full scan buys nothing.
-            typer.echo(f"resuming from {state_path}", err=True)
+            typer.echo(f"resuming from {backend.where}", err=True)
         else:
             report = check_table(
                 src, table, dst.kind if dst.kind in ("memory", "postgres", "dynamodb") else None, segments=segments
@@ -174,6 +205,7 @@ def migrate(
                     workers=workers or segments,
                     batch=batch,
                     state_path=state_path,
+                    state_in_target=state_in_target,
                     progress=bar,
                 )
         typer.echo(
@@ -184,7 +216,7 @@ def migrate(
         if engine_spec.distributed:
             typer.echo(f"checkpoints: {redact_url(state_url or '')} (engine {engine_spec}, {result.workers} workers)")
         else:
-            typer.echo(f"state file: {state_path.resolve()}")
+            typer.echo(f"state file: {state_path.resolve()}" if state_path is not None else f"state: {backend.where}")
         if verify:
             vr = verify_tables(src, dst, table, target_table, segments=segments)
             _print_verify(vr)

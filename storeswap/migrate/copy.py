@@ -23,9 +23,25 @@ from storeswap.core.errors import ConfigurationError, TableExists
 from storeswap.core.port import ItemStore
 from storeswap.core.schema import TableSpec
 from storeswap.migrate.sources import ScanSource, StoreSource, as_source
-from storeswap.migrate.state import CopyState
+from storeswap.migrate.state import (
+    CopyIdentity,
+    CopyState,
+    FileState,
+    Side,
+    StateBackend,
+    TargetState,
+    spec_fingerprint,
+)
 
-__all__ = ["copy_table", "CopyReport", "CopyProgress", "ensure_target_table", "describe_endpoint"]
+__all__ = [
+    "copy_table",
+    "CopyReport",
+    "CopyProgress",
+    "ensure_target_table",
+    "describe_endpoint",
+    "copy_identity",
+    "state_backend",
+]
 
 
 @runtime_checkable
@@ -58,6 +74,8 @@ class CopyReport:
     complete: bool
     state_path: Path | None
     estimated_total: int | None
+    #: Where the checkpoint lives (a file or the target's state table), None without one.
+    state_where: str | None = None
 
     @property
     def items_per_second(self) -> float:
@@ -73,9 +91,57 @@ class CopyReport:
 
 
 def describe_endpoint(obj: ItemStore | ScanSource) -> str:
-    """A short, credential-free description of a store or source for state files and reports."""
+    """Which store or source this is, without credentials: the adapter's own (redacted) ``repr``.
+
+    A memory store is ``memory://`` whatever it holds: it lives only in its
+    process, so a state that names it is checked against the target table's
+    content instead (see :func:`copy_table`).
+    """
     src = obj.store if isinstance(obj, StoreSource) else obj
-    return f"{getattr(src, 'kind', type(src).__name__)}"
+    if getattr(src, "kind", None) == "memory":
+        return "memory://"
+    return repr(src)
+
+
+def copy_identity(
+    source: ItemStore | ScanSource,
+    target: ItemStore,
+    table: str,
+    *,
+    target_table: str | None = None,
+    segments: int = 4,
+    batch: int = 500,
+    spec: TableSpec | None = None,
+) -> CopyIdentity:
+    """The identity a copy's checkpoint is bound to (reads the source spec unless given)."""
+    src = as_source(source)
+    spec = spec or src.describe(table)
+    return CopyIdentity(
+        Side(src.kind, describe_endpoint(src), table, spec_fingerprint(spec)),
+        Side(target.kind, describe_endpoint(target), target_table or table),
+        segments,
+        batch,
+    )
+
+
+def state_backend(
+    target: ItemStore, table: str, target_table: str, state_path: Path | str | None, in_target: bool
+) -> StateBackend | None:
+    """Where the checkpoint lives: in the target (``in_target``), in ``state_path``, or nowhere."""
+    if in_target:
+        if state_path is not None:
+            raise ConfigurationError("give either a state file or --state-in-target, not both")
+        return TargetState(target, table, target_table)
+    return None if state_path is None else FileState(state_path)
+
+
+def _target_holds_items(target: ItemStore, target_table: str) -> bool:
+    if not target.table_exists(target_table):
+        return False
+    page = target.scan(target_table, limit=1, consistent=True)
+    while not page.items and page.cursor is not None:  # an empty page with a cursor is allowed (Q2)
+        page = target.scan(target_table, limit=1, cursor=page.cursor, consistent=True)
+    return bool(page.items)
 
 
 def _same_keys(a: TableSpec, b: TableSpec) -> bool:
@@ -111,6 +177,8 @@ def copy_table(
     workers: int = 4,
     batch: int = 500,
     state_path: Path | str | None = None,
+    state_in_target: bool = False,
+    restart: bool = False,
     progress: CopyProgress | Callable[[int], None] | None = None,
 ) -> CopyReport:
     """Copy every item of ``table`` from ``source`` into ``target`` (table ``target_table``, default the same name).
@@ -119,8 +187,13 @@ def copy_table(
     ``state_path`` the copy checkpoints each segment after every written page
     and a later call with the same arguments resumes where a killed run
     stopped: no item is lost, and none is duplicated since re-writing a page
-    replaces each item under its own key.  Does not run ``check``; the CLI
-    does that first.
+    replaces each item under its own key.  With ``state_in_target`` the
+    checkpoint is an item of the target's ``storeswap_migrate_state`` table
+    instead of a file.  A stored state must belong to this very copy (source,
+    target, tables, source spec, ``segments``, ``batch``), and one that
+    records progress while the target table is missing or empty is refused:
+    its items are not there.  ``restart`` forgets the stored state first.
+    Does not run ``check``; the CLI does that first.
     """
     if segments < 1 or workers < 1 or batch < 1:
         raise ConfigurationError("segments, workers and batch must be at least 1")
@@ -129,16 +202,20 @@ def copy_table(
     if isinstance(src, StoreSource) and src.store is target and target_table == table:
         raise ConfigurationError("the source and target are the same table")
     spec = src.describe(table)
+    identity = copy_identity(src, target, table, target_table=target_table, segments=segments, batch=batch, spec=spec)
+    backend = state_backend(target, table, target_table, state_path, state_in_target)
+    if restart and backend is not None:
+        backend.clear()
+    state = CopyState.load_or_new(backend, identity)
+    if state.count > 0 and backend is not None and not _target_holds_items(target, target_table):
+        # The checkpoint says items were written, the target says otherwise: another (or a new) store.
+        where = "does not exist" if not target.table_exists(target_table) else "is empty"
+        raise ConfigurationError(
+            f"{backend.where} records {state.count} items copied, but table {target_table} on the target {where}; "
+            "rerun with --restart to copy again"
+        )
     created = ensure_target_table(spec, target, target_table)
     path = None if state_path is None else Path(state_path)
-    state = CopyState.load_or_new(
-        path,
-        table=table,
-        target_table=target_table,
-        total_segments=segments,
-        source=describe_endpoint(src),
-        target=describe_endpoint(target),
-    )
     resumed = state.resumed
     before = state.count
     estimate = src.estimate_count(table)
@@ -200,4 +277,5 @@ def copy_table(
         complete=state.done,
         state_path=path,
         estimated_total=estimate,
+        state_where=None if backend is None else backend.where,
     )

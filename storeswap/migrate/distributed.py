@@ -19,15 +19,15 @@ from typing import Any
 
 from attrs import define
 
-from storeswap.connect import open_store, redact_url
+from storeswap.connect import open_store
 from storeswap.core.errors import ConfigurationError
 from storeswap.core.port import ItemStore
-from storeswap.migrate.copy import CopyProgress, CopyReport, ensure_target_table
+from storeswap.migrate.copy import CopyProgress, CopyReport, copy_identity, ensure_target_table
 from storeswap.migrate.engine import Engine
-from storeswap.migrate.shared_state import SharedCopyState, copy_identity
+from storeswap.migrate.shared_state import SharedCopyState
 from storeswap.migrate.sources import ScanSource, open_source
 
-__all__ = ["SegmentTask", "run_segment_task", "copy_table_on", "endpoint_identity"]
+__all__ = ["SegmentTask", "run_segment_task", "copy_table_on"]
 
 Endpoint = str | ScanSource
 
@@ -52,13 +52,6 @@ def _open_source(source: Endpoint) -> ScanSource:
 def _open_target(url: str) -> ItemStore:
     store: ItemStore = _cached("target", url, open_store)
     return store
-
-
-def endpoint_identity(endpoint: Endpoint) -> str:
-    """What names an endpoint in a checkpoint's identity: its redacted URL, or the source's ``identity``."""
-    if isinstance(endpoint, str):
-        return redact_url(endpoint)
-    return str(getattr(endpoint, "identity", endpoint.kind))
 
 
 def _check_reachable(endpoint: Endpoint, what: str) -> None:
@@ -130,6 +123,10 @@ def copy_table_on(
     dst = open_store(target)
     try:
         spec = src.describe(table)
+        # The same identity as a file or in-target checkpoint (source, target, spec, segments, batch).
+        copy_id = copy_identity(
+            src, dst, table, target_table=target_table, segments=segments, batch=batch, spec=spec
+        ).digest()
         created = ensure_target_table(spec, dst, target_table)
         estimate = src.estimate_count(table)
         target_kind = dst.kind
@@ -137,7 +134,6 @@ def copy_table_on(
         if isinstance(source, str):
             src.close()
         dst.close()
-    copy_id = copy_identity(endpoint_identity(source), endpoint_identity(target), table, target_table, segments)
     state = SharedCopyState(state_url, copy_id)
     try:
         segs = state.init(segments)

@@ -8,8 +8,9 @@ cannot live in a file of the process that started the copy.  It lives in
     copy_id text, segment int, cursor text, done bool, count bigint, updated timestamptz
     PRIMARY KEY (copy_id, segment)
 
-``copy_id`` binds the row to the copy's identity (source, target, tables,
-segment count), so a checkpoint of one copy is never resumed by another.  A
+``copy_id`` is the digest of the copy's identity
+(:func:`storeswap.migrate.copy.copy_identity`: source, target, spec, segment
+count, batch), so a checkpoint of one copy is never resumed by another.  A
 task moves its row forward only after the page it covers was written
 (``bulk_put`` returned): the same rule as the file checkpoint of
 :mod:`storeswap.migrate.state`, so a task killed mid-page and retried on
@@ -19,13 +20,12 @@ replaces the whole item under its key).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from storeswap.core.errors import ConfigurationError
 from storeswap.migrate.state import SegmentState
 
-__all__ = ["SharedCopyState", "copy_identity", "TABLE"]
+__all__ = ["SharedCopyState", "TABLE"]
 
 TABLE = "storeswap_copy_checkpoints"
 
@@ -33,12 +33,6 @@ _DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     copy_id text NOT NULL, segment integer NOT NULL, cursor text, done boolean NOT NULL DEFAULT false,
     count bigint NOT NULL DEFAULT 0, updated timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (copy_id, segment))"""
-
-
-def copy_identity(source: str, target: str, table: str, target_table: str, total_segments: int) -> str:
-    """A stable id of one copy: what is read, where it goes, and how it is cut into segments."""
-    text = "\x00".join([source, target, table, target_table, str(total_segments)])
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 class SharedCopyState:

@@ -71,10 +71,9 @@ class GeneratedSource:
         """The spec, renamed."""
         return TableSpec(table, SPEC.partition_key, SPEC.sort_key)
 
-    @property
-    def identity(self) -> str:
-        """What names this source in a checkpoint's identity."""
-        return f"generated:{self.count}:{self.size}"
+    def __repr__(self) -> str:
+        # Stable across processes and runs: it names the source in a checkpoint's identity.
+        return f"GeneratedSource({self.count}, {self.size})"
 
     def pages(self, table: str, segment: int, total_segments: int, cursor: str | None, limit: int) -> Iterator[Page]:
         """Items ``segment, segment + total, ...``; the cursor is the next index."""

@@ -1,4 +1,10 @@
-"""``verify_tables``: prove two tables hold the same items, without trusting the copy that made them.
+"""``verify_tables``: prove two tables read back the same, without trusting the copy that made them.
+
+Compared: the table spec (keys, every index with its key schema and
+projection, order-independently; the TTL attribute; the stream setting —
+any difference makes the tables not identical), every base-table item
+(below), and every secondary index's content in index order
+(:mod:`storeswap.migrate.verify_index`).
 
 Pass 1 streams both tables (parallel segments on each side) and keeps, per
 hash bucket (``partition_bucket(pk) % buckets``), an item count and the sum
@@ -29,10 +35,12 @@ from storeswap.core.errors import StoreError
 from storeswap.core.keys import partition_bucket
 from storeswap.core.port import ItemStore
 from storeswap.core.schema import TableSpec
-from storeswap.core.values import Item, normalize_value, type_tag
+from storeswap.core.values import Item, normalize_value
 from storeswap.migrate.canonical import DIGEST_MODULUS, canonical_bytes, canonical_key, item_digest
-from storeswap.migrate.ddbjson import marshal_item, marshal_value
+from storeswap.migrate.ddbjson import marshal_item
+from storeswap.migrate.diff import FieldDifference, diff_items
 from storeswap.migrate.sources import ScanSource, as_source
+from storeswap.migrate.verify_index import IndexReport, verify_index
 
 __all__ = [
     "verify_tables",
@@ -41,30 +49,13 @@ __all__ = [
     "ItemDifference",
     "FieldDifference",
     "diff_items",
+    "spec_differences",
+    "IndexReport",
     "bucket_of",
     "DEFAULT_BUCKETS",
 ]
 
 DEFAULT_BUCKETS = 1024
-
-
-@define(frozen=True)
-class FieldDifference:
-    """One attribute path whose value differs: ``kind`` is changed, type, missing (on the target) or extra."""
-
-    path: str
-    kind: str
-    source: Any = None
-    target: Any = None
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form; values in DynamoDB JSON so their types show."""
-        out: dict[str, Any] = {"path": self.path, "kind": self.kind}
-        if self.kind != "extra":
-            out["source"] = marshal_value(self.source)
-        if self.kind != "missing":
-            out["target"] = marshal_value(self.target)
-        return out
 
 
 @define(frozen=True)
@@ -106,7 +97,7 @@ class VerifyReport:
     source_digest: str = ""
     target_digest: str = ""
     spec_differences: list[str] = field(factory=list)
-    spec_notes: list[str] = field(factory=list)
+    indexes: list[IndexReport] = field(factory=list)
     differing_buckets: list[BucketDifference] = field(factory=list)
     missing: int = 0
     extra: int = 0
@@ -117,8 +108,23 @@ class VerifyReport:
 
     @property
     def identical(self) -> bool:
-        """True when both sides hold the same items and the same key schema."""
-        return not self.differing_buckets and not self.spec_differences and self.source_digest == self.target_digest
+        """True when both sides have the same spec, the same items, and every index reads back the same."""
+        return (
+            not self.differing_buckets
+            and not self.spec_differences
+            and self.source_digest == self.target_digest
+            and all(i.identical for i in self.indexes)
+        )
+
+    @property
+    def compared(self) -> dict[str, Any]:
+        """What this verify compared (``--json``): spec fields, base-table items, and which indexes."""
+        return {
+            "spec": list(SPEC_FIELDS),
+            "items": "every base-table item: per-bucket counts and digests, then a field diff of differing buckets",
+            "indexes": [i.name for i in self.indexes],
+            "index_method": "per index partition, in index order: counts and ordered digests, then an entry diff",
+        }
 
     def to_json(self) -> dict[str, Any]:
         """A machine-readable report (``storeswap verify --json``)."""
@@ -131,8 +137,9 @@ class VerifyReport:
             "target_items": self.target_items,
             "source_digest": self.source_digest,
             "target_digest": self.target_digest,
+            "compared": self.compared,
             "spec_differences": self.spec_differences,
-            "spec_notes": self.spec_notes,
+            "indexes": [i.to_json() for i in self.indexes],
             "differing_buckets": [attrs.asdict(b) for b in self.differing_buckets],
             "missing": self.missing,
             "extra": self.extra,
@@ -153,66 +160,36 @@ def bucket_of(spec: TableSpec, item: Mapping[str, Any], buckets: int) -> int:
         return int.from_bytes(canonical_bytes(value)[-8:].rjust(8, b"\0"), "big") % buckets
 
 
-def _tag(value: Any) -> str:
-    try:
-        return type_tag(value)
-    except StoreError:
-        return type(value).__name__
+#: The parts of a table spec verify compares (every one a reader can observe).
+SPEC_FIELDS = ("partition_key", "sort_key", "global_indexes", "local_indexes", "ttl_attribute", "stream")
 
 
-def _sub(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
-
-
-def _diff_value(a: Any, b: Any, path: str, out: list[FieldDifference]) -> None:
-    if canonical_bytes(a) == canonical_bytes(b):
-        return
-    ta, tb = _tag(a), _tag(b)
-    if ta != tb:
-        out.append(FieldDifference(path, "type", a, b))
-    elif ta == "M":
-        _diff_map(a, b, path, out)
-    elif ta == "L":
-        for i in range(min(len(a), len(b))):
-            _diff_value(a[i], b[i], f"{path}[{i}]", out)
-        for i in range(len(b), len(a)):
-            out.append(FieldDifference(f"{path}[{i}]", "missing", a[i], None))
-        for i in range(len(a), len(b)):
-            out.append(FieldDifference(f"{path}[{i}]", "extra", None, b[i]))
-    else:
-        out.append(FieldDifference(path, "changed", a, b))
-
-
-def _diff_map(a: Mapping[str, Any], b: Mapping[str, Any], path: str, out: list[FieldDifference]) -> None:
-    for name in sorted(set(a) | set(b), key=lambda n: n.encode("utf-8", "surrogatepass")):
-        if name not in b:
-            out.append(FieldDifference(_sub(path, name), "missing", a[name], None))
-        elif name not in a:
-            out.append(FieldDifference(_sub(path, name), "extra", None, b[name]))
-        else:
-            _diff_value(a[name], b[name], _sub(path, name), out)
-
-
-def diff_items(source: Mapping[str, Any], target: Mapping[str, Any]) -> list[FieldDifference]:
-    """Field-level differences between two versions of an item (type-exact, sets unordered)."""
-    out: list[FieldDifference] = []
-    _diff_map(source, target, "", out)
+def _index_forms(spec: TableSpec) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for kind, entries in (("global", spec.to_dict()["global_indexes"]), ("local", spec.to_dict()["local_indexes"])):
+        for entry in entries:
+            form = {k: v for k, v in entry.items() if k != "name"}
+            form["projection"] = {**form["projection"], "include": sorted(form["projection"]["include"])}
+            out[entry["name"]] = {"kind": kind, **form}
     return out
 
 
-def _spec_differences(a: TableSpec, b: TableSpec) -> tuple[list[str], list[str]]:
+def spec_differences(a: TableSpec, b: TableSpec) -> list[str]:
+    """Every difference between two specs a reader could observe, names aside; indexes compared by name."""
     da, db = a.to_dict(), b.to_dict()
-    blocking, notes = [], []
-    for name in ("partition_key", "sort_key"):
+    out = []
+    for name in ("partition_key", "sort_key", "ttl_attribute", "stream"):
         if da[name] != db[name]:
-            blocking.append(f"{name}: source {da[name]} target {db[name]}")
-    for name in ("global_indexes", "local_indexes"):
-        if da[name] != db[name]:
-            blocking.append(f"{name}: source {da[name]} target {db[name]}")
-    for name in ("ttl_attribute", "stream"):
-        if da[name] != db[name]:
-            notes.append(f"{name}: source {da[name]} target {db[name]}")
-    return blocking, notes
+            out.append(f"{name}: source {da[name]} target {db[name]}")
+    ia, ib = _index_forms(a), _index_forms(b)
+    for name in sorted(set(ia) | set(ib)):
+        if name not in ib:
+            out.append(f"index {name}: missing on the target (source {ia[name]})")
+        elif name not in ia:
+            out.append(f"index {name}: extra on the target ({ib[name]})")
+        elif ia[name] != ib[name]:
+            out.append(f"index {name}: source {ia[name]} target {ib[name]}")
+    return out
 
 
 def _stream(src: ScanSource, table: str, segments: int, batch: int, make: Callable[[], Callable[[Item], None]]) -> None:
@@ -297,7 +274,7 @@ def verify_tables(
     spec = src.describe(table)
     tspec = dst.describe(target_table)
     report = VerifyReport(table, target_table, buckets)
-    report.spec_differences, report.spec_notes = _spec_differences(spec, tspec)
+    report.spec_differences = spec_differences(spec, tspec)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         fs = pool.submit(_digests, src, table, spec, buckets, segments, batch)
@@ -314,6 +291,22 @@ def verify_tables(
 
     for group in _groups(report.differing_buckets, diff_budget):
         _diff_group(src, dst, table, target_table, spec, buckets, group, segments, batch, max_details, report)
+    report.indexes = [
+        verify_index(
+            src,
+            dst,
+            table,
+            target_table,
+            spec,
+            tspec,
+            ix.name,
+            batch=batch,
+            max_details=max_details,
+            diff_budget=diff_budget,
+        )
+        for ix in spec.indexes()
+        if ix.name is not None
+    ]
     report.seconds = time.perf_counter() - started
     return report
 
