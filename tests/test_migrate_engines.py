@@ -134,8 +134,21 @@ def test_dask_scheduler_survives_a_killed_worker(pg_source: tuple[str, str]) -> 
         with open_engine(cluster.engine) as engine:
             report = copy_table_on(engine, url, url, table, target_table=target_table, state_url=url,
                                    segments=segments, batch=250, progress=progress)
-        t.join()
-        assert victim.poll() is not None, "the worker was not killed"
+            t.join()
+            assert victim.poll() is not None, "the worker was not killed"
+            # verify's bucket digests as tasks on the surviving worker: the same report as on threads
+            from storeswap.migrate import verify_tables
+            from storeswap.migrate.distributed import digests_on
+
+            store = open_store(url)
+            on_engine = verify_tables(store, store, table, target_table, digests=digests_on(engine, url, url))
+            on_threads = verify_tables(store, store, table, target_table)
+            store.close()
+            assert on_engine.identical and on_engine.source_items == ITEMS
+            assert (on_engine.source_digest, on_engine.target_digest) == (
+                on_threads.source_digest,
+                on_threads.target_digest,
+            )
     state.close()
     assert killed_at and killed_at[0] < ITEMS, "the kill came after the copy had finished"
     assert report.complete and report.items == ITEMS

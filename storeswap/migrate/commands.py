@@ -260,14 +260,31 @@ def verify(
     spec_json: SpecJsonOpt = None,
     partition_key: PartitionKeyOpt = None,
     sort_key: SortKeyOpt = None,
+    engine: Annotated[
+        str,
+        typer.Option("--engine", help="Where pass 1's bucket digests run: threads, processes[:N] or dask://HOST:PORT."),
+    ] = "threads",
 ) -> None:
     """Compare two tables item by item (bucket digests, then a field-level diff). Exit 0 identical, 1 differ, 2 error."""
     src: ScanSource | None = None
     dst: ScanSource | None = None
     try:
+        engine_spec = parse_engine(engine)
         src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
         dst = open_source(target)
-        report = verify_tables(src, dst, table, target_table, buckets, segments=segments, max_details=max_details)
+        if engine_spec.distributed:
+            from storeswap.migrate.distributed import digests_on
+            from storeswap.migrate.engine import open_engine
+
+            with open_engine(engine_spec) as eng:
+                report = verify_tables(
+                    src, dst, table, target_table, buckets, segments=segments, max_details=max_details,
+                    digests=digests_on(eng, source, target),
+                )
+        else:
+            report = verify_tables(
+                src, dst, table, target_table, buckets, segments=segments, max_details=max_details
+            )
     except KeyboardInterrupt:
         raise
     except Exception as e:

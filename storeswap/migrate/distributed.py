@@ -22,12 +22,14 @@ from attrs import define
 from storeswap.connect import open_store
 from storeswap.core.errors import ConfigurationError
 from storeswap.core.port import ItemStore
+from storeswap.core.schema import TableSpec
 from storeswap.migrate.copy import CopyProgress, CopyReport, copy_identity, ensure_target_table
 from storeswap.migrate.engine import Engine
 from storeswap.migrate.shared_state import SharedCopyState
 from storeswap.migrate.sources import ScanSource, open_source
+from storeswap.migrate.verify import DigestRunner, combine_digests, segment_digests
 
-__all__ = ["SegmentTask", "run_segment_task", "copy_table_on"]
+__all__ = ["SegmentTask", "run_segment_task", "copy_table_on", "DigestTask", "run_digest_task", "digests_on"]
 
 Endpoint = str | ScanSource
 
@@ -182,3 +184,37 @@ def copy_table_on(
         state_path=None,
         estimated_total=estimate,
     )
+
+
+@define(frozen=True)
+class DigestTask:
+    """One segment of one side of a verify, as sent to a worker."""
+
+    endpoint: Endpoint
+    table: str
+    spec: TableSpec
+    buckets: int
+    segment: int
+    total_segments: int
+    batch: int
+
+
+def run_digest_task(task: DigestTask) -> tuple[list[int], list[int]]:
+    """Bucket counts and digest sums of one segment, read by the worker itself."""
+    src = _open_source(task.endpoint)
+    return segment_digests(
+        src, task.table, task.spec, task.buckets, task.segment, task.total_segments, task.batch
+    )
+
+
+def digests_on(engine: Engine, source: Endpoint, target: Endpoint) -> DigestRunner:
+    """A ``verify_tables(digests=...)`` runner: every segment of each side is a task on ``engine``."""
+    _check_reachable(source, "source")
+    _check_reachable(target, "target")
+
+    def run(side: str, table: str, spec: TableSpec, buckets: int, segments: int, batch: int) -> Any:
+        endpoint = source if side == "source" else target
+        tasks = [DigestTask(endpoint, table, spec, buckets, s, segments, batch) for s in range(segments)]
+        return combine_digests(engine.run(run_digest_task, tasks), buckets)
+
+    return run

@@ -52,6 +52,9 @@ __all__ = [
     "spec_differences",
     "IndexReport",
     "bucket_of",
+    "segment_digests",
+    "combine_digests",
+    "DigestRunner",
     "DEFAULT_BUCKETS",
 ]
 
@@ -206,33 +209,44 @@ def _stream(src: ScanSource, table: str, segments: int, batch: int, make: Callab
             f.result()
 
 
-def _digests(
-    src: ScanSource, table: str, spec: TableSpec, buckets: int, segments: int, batch: int
+def segment_digests(
+    src: ScanSource, table: str, spec: TableSpec, buckets: int, segment: int, segments: int, batch: int
 ) -> tuple[list[int], list[int]]:
-    counts = [0] * buckets
-    sums = [0] * buckets
-    lock = threading.Lock()
-    partials: list[tuple[list[int], list[int]]] = []
-
-    def make() -> Callable[[Item], None]:
-        c = [0] * buckets
-        s = [0] * buckets
-        with lock:
-            partials.append((c, s))
-
-        def consume(item: Item) -> None:
+    """Per-bucket item counts and digest sums of one scan segment (a task on a distributed engine)."""
+    c = [0] * buckets
+    s = [0] * buckets
+    for page in src.pages(table, segment, segments, None, batch):
+        for item in page.items:
             b = bucket_of(spec, item, buckets)
             c[b] += 1
             s[b] += item_digest(item)
+    return c, s
 
-        return consume
 
-    _stream(src, table, segments, batch, make)
+def combine_digests(partials: Iterable[tuple[list[int], list[int]]], buckets: int) -> tuple[list[int], list[int]]:
+    """Add up per-segment ``(counts, sums)`` into the table's, sums modulo :data:`DIGEST_MODULUS`."""
+    counts = [0] * buckets
+    sums = [0] * buckets
     for c, s in partials:
         for b in range(buckets):
             counts[b] += c[b]
             sums[b] = (sums[b] + s[b]) % DIGEST_MODULUS
-    return counts, [x % DIGEST_MODULUS for x in sums]
+    return counts, sums
+
+
+#: Computes one side's digests: ``(side, table, spec, buckets, segments, batch) -> (counts, sums)``;
+#: side is "source" or "target".  The default runs segments on threads; see ``distributed.digests_on``.
+DigestRunner = Callable[[str, str, TableSpec, int, int, int], tuple[list[int], list[int]]]
+
+
+def _digests(
+    src: ScanSource, table: str, spec: TableSpec, buckets: int, segments: int, batch: int
+) -> tuple[list[int], list[int]]:
+    with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="storeswap-verify") as pool:
+        futures = [
+            pool.submit(segment_digests, src, table, spec, buckets, seg, segments, batch) for seg in range(segments)
+        ]
+        return combine_digests((f.result() for f in futures), buckets)
 
 
 def _groups(diff: list[BucketDifference], budget: int) -> Iterable[set[int]]:
@@ -260,8 +274,11 @@ def verify_tables(
     batch: int = 1000,
     max_details: int = 100,
     diff_budget: int = 100_000,
+    digests: DigestRunner | None = None,
 ) -> VerifyReport:
     """Compare ``table`` on ``source`` with ``target_table`` on ``target`` item by item (see the module docstring).
+
+    ``digests`` computes pass 1's bucket digests elsewhere (as tasks on an engine); by default threads here.
 
     ``max_details`` caps the differences listed (the counts are always
     complete); ``diff_budget`` caps the source items held at once in pass 2.
@@ -277,8 +294,12 @@ def verify_tables(
     report.spec_differences = spec_differences(spec, tspec)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        fs = pool.submit(_digests, src, table, spec, buckets, segments, batch)
-        ft = pool.submit(_digests, dst, target_table, spec, buckets, segments, batch)
+        if digests is None:
+            fs = pool.submit(_digests, src, table, spec, buckets, segments, batch)
+            ft = pool.submit(_digests, dst, target_table, spec, buckets, segments, batch)
+        else:
+            fs = pool.submit(digests, "source", table, spec, buckets, segments, batch)
+            ft = pool.submit(digests, "target", target_table, spec, buckets, segments, batch)
         (sc, ss), (tc, ts) = fs.result(), ft.result()
     report.source_items, report.target_items = sum(sc), sum(tc)
     report.source_digest = f"{sum(ss) % DIGEST_MODULUS:064x}"
