@@ -158,9 +158,9 @@ def migrate(
     if engine_spec.distributed:
         if spec_json is not None or partition_key is not None or sort_key is not None:
             raise ConfigurationError("--spec-json / --partition-key / --sort-key need --engine threads")
-        if state is not None or state_in_target or restart:
+        if state is not None or state_in_target:
             raise ConfigurationError(
-                "--state / --state-in-target / --restart are for --engine threads; a distributed engine keeps "
+                "--state / --state-in-target are for --engine threads; a distributed engine keeps "
                 "its checkpoints at --state-url"
             )
         if state_url is None and target.startswith(("postgresql://", "postgres://")):
@@ -176,7 +176,7 @@ def migrate(
         state_path = None if state_in_target else (state or default_state_path(identity))
         backend = state_backend(dst, table, target_table, state_path, state_in_target)
         assert backend is not None
-        if restart:
+        if restart and not engine_spec.distributed:
             backend.clear()
         if not engine_spec.distributed and backend.load() is not None:
             # A resume: the first run already checked (or was forced); a second full scan buys nothing.
@@ -193,7 +193,7 @@ def migrate(
             if engine_spec.distributed:
                 assert state_url is not None
                 result = _copy_on_engine(
-                    engine_spec, source, target, table, target_table, segments, batch, state_url, bar
+                    engine_spec, source, target, table, target_table, segments, batch, state_url, bar, restart
                 )
             else:
                 result = copy_table(
@@ -237,6 +237,7 @@ def _copy_on_engine(
     batch: int,
     state_url: str,
     bar: RichCopyProgress,
+    restart: bool,
 ) -> CopyReport:
     from storeswap.migrate.distributed import copy_table_on
     from storeswap.migrate.engine import open_engine
@@ -244,7 +245,7 @@ def _copy_on_engine(
     with open_engine(spec) as eng:
         return copy_table_on(
             eng, source, target, table, target_table=target_table, segments=segments, batch=batch,
-            state_url=state_url, progress=bar,
+            state_url=state_url, progress=bar, restart=restart,
         )
 
 

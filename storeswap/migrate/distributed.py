@@ -19,11 +19,11 @@ from typing import Any
 
 from attrs import define
 
-from storeswap.connect import open_store
+from storeswap.connect import open_store, redact_url
 from storeswap.core.errors import ConfigurationError
 from storeswap.core.port import ItemStore
 from storeswap.core.schema import TableSpec
-from storeswap.migrate.copy import CopyProgress, CopyReport, copy_identity, ensure_target_table
+from storeswap.migrate.copy import CopyProgress, CopyReport, copy_identity, ensure_target_table, target_holds_items
 from storeswap.migrate.engine import Engine
 from storeswap.migrate.shared_state import SharedCopyState
 from storeswap.migrate.sources import ScanSource, open_source
@@ -107,12 +107,15 @@ def copy_table_on(
     segments: int = 4,
     batch: int = 500,
     progress: CopyProgress | Callable[[int], None] | None = None,
+    restart: bool = False,
 ) -> CopyReport:
     """Copy ``table`` with every segment a task on ``engine``; checkpoints in ``state_url`` (PostgreSQL).
 
     ``source`` is a URL each worker opens (``postgresql://``, ``dynamodb://``,
     ``dynamodb-export:``) or a picklable :class:`ScanSource`; ``target`` a URL.
-    A later call with the same arguments resumes from the checkpoints.
+    A later call with the same arguments resumes from the checkpoints;
+    ``restart`` forgets them.  Checkpoints that record items while the target
+    table is absent or empty are refused, as for a file checkpoint.
     """
     if segments < 1 or batch < 1:
         raise ConfigurationError("segments and batch must be at least 1")
@@ -129,6 +132,18 @@ def copy_table_on(
         copy_id = copy_identity(
             src, dst, table, target_table=target_table, segments=segments, batch=batch, spec=spec
         ).digest()
+        state = SharedCopyState(state_url, copy_id)
+        if restart:
+            state.clear()
+        segs = state.init(segments)
+        recorded = sum(s.count for s in segs.values())
+        if recorded > 0 and not target_holds_items(dst, target_table):
+            state.close()
+            where = "does not exist" if not dst.table_exists(target_table) else "is empty"
+            raise ConfigurationError(
+                f"the checkpoints at {redact_url(state_url)} record {recorded} items copied, but table "
+                f"{target_table} on the target {where}; rerun with --restart to copy again"
+            )
         created = ensure_target_table(spec, dst, target_table)
         estimate = src.estimate_count(table)
         target_kind = dst.kind
@@ -136,9 +151,7 @@ def copy_table_on(
         if isinstance(source, str):
             src.close()
         dst.close()
-    state = SharedCopyState(state_url, copy_id)
     try:
-        segs = state.init(segments)
         before = sum(s.count for s in segs.values())
         resumed = any(s.done or s.cursor is not None or s.count for s in segs.values())
         if isinstance(progress, CopyProgress):

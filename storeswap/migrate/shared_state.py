@@ -66,6 +66,10 @@ class SharedCopyState:
             )
         return self.load_all()
 
+    def clear(self) -> None:
+        """Forget this copy's checkpoints (``--restart``)."""
+        self._connection().execute(f"DELETE FROM {TABLE} WHERE copy_id = %s", (self.copy_id,))
+
     def load_all(self) -> dict[int, SegmentState]:
         """Every segment's state."""
         rows = self._connection().execute(
