@@ -154,3 +154,29 @@ def test_dask_scheduler_survives_a_killed_worker(pg_source: tuple[str, str]) -> 
     assert report.complete and report.items == ITEMS
     assert sum(seen) == ITEMS  # progress aggregated from the workers' checkpoints
     _verify_and_drop(url, table, target_table)  # 0 lost, 0 duplicated
+
+
+@pytest.mark.slow
+def test_a_dynamodb_source_with_thousands_of_segments() -> None:
+    """Segments are units of work, not threads: 2,000 segments of a DynamoDB (moto) table on 8 threads."""
+    import attrs
+
+    from storeswap.adapters.memory import MemoryStore
+    from storeswap.backends.dynamodb import provision
+    from storeswap.connect import open_store
+    from storeswap.migrate import copy_table, verify_tables
+    from storeswap.migrate.throughput import SPEC
+
+    source = open_store(str(provision()))
+    table = f"segs_{uuid.uuid4().hex[:8]}"
+    source.create_table(attrs.evolve(SPEC, name=table))
+    try:
+        source.bulk_put(table, bulk_items(600, size=200))
+        target = MemoryStore()
+        report = copy_table(source, target, table, segments=2000, workers=8, batch=100)
+        assert report.complete and report.items == 600 and report.workers == 8
+        vr = verify_tables(source, target, table, segments=2000)
+        assert vr.identical and vr.target_items == 600
+    finally:
+        source.delete_table(table)
+        source.close()

@@ -23,7 +23,7 @@ from storeswap.connect import open_store, redact_url
 from storeswap.core.errors import ConfigurationError
 from storeswap.migrate.check import CheckReport, check_table
 from storeswap.migrate.copy import CopyReport, copy_identity, copy_table, state_backend
-from storeswap.migrate.engine import EngineSpec, parse_engine
+from storeswap.migrate.engine import MAX_LOCAL_THREADS, EngineSpec, parse_engine
 from storeswap.migrate.progress import RichCopyProgress
 from storeswap.migrate.sources import ScanSource, open_source
 from storeswap.migrate.state import default_state_path
@@ -108,7 +108,7 @@ def migrate(
     table: TableOpt,
     target_table: TargetTableOpt = None,
     segments: Annotated[int, typer.Option("--segments", min=1, help="Parallel-scan segments.")] = 4,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Threads (default: --segments).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Threads (default: --segments, at most 32).")] = None,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Items per page read and bulk write.")] = 500,
     state: Annotated[
         Path | None,
@@ -202,7 +202,7 @@ def migrate(
                     table,
                     target_table=target_table,
                     segments=segments,
-                    workers=workers or segments,
+                    workers=workers or min(segments, MAX_LOCAL_THREADS),
                     batch=batch,
                     state_path=state_path,
                     state_in_target=state_in_target,

@@ -39,9 +39,14 @@ __all__ = [
     "DaskProcesses",
     "worker_peak_rss_mb",
     "peak_rss_kb",
+    "MAX_LOCAL_THREADS",
 ]
 
 T = TypeVar("T")
+
+#: Threads a local pool (copy without --workers, verify, check) starts at most: segments are units of work,
+#: and beyond this they queue — a DynamoDB table may be scanned in thousands of segments.
+MAX_LOCAL_THREADS = 32
 
 #: How often a waiting engine calls its ``tick`` (progress polling), in seconds.
 TICK_SECONDS = 0.25

@@ -39,6 +39,7 @@ from storeswap.core.values import Item, normalize_value
 from storeswap.migrate.canonical import DIGEST_MODULUS, canonical_bytes, canonical_key, item_digest
 from storeswap.migrate.ddbjson import marshal_item
 from storeswap.migrate.diff import FieldDifference, diff_items
+from storeswap.migrate.engine import MAX_LOCAL_THREADS
 from storeswap.migrate.sources import ScanSource, as_source
 from storeswap.migrate.verify_index import IndexReport, verify_index
 
@@ -204,7 +205,7 @@ def _stream(src: ScanSource, table: str, segments: int, batch: int, make: Callab
             for item in page.items:
                 consume(item)
 
-    with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="storeswap-verify") as pool:
+    with ThreadPoolExecutor(max_workers=min(segments, MAX_LOCAL_THREADS), thread_name_prefix="storeswap-verify") as pool:
         for f in [pool.submit(run, s) for s in range(segments)]:
             f.result()
 
@@ -242,7 +243,7 @@ DigestRunner = Callable[[str, str, TableSpec, int, int, int], tuple[list[int], l
 def _digests(
     src: ScanSource, table: str, spec: TableSpec, buckets: int, segments: int, batch: int
 ) -> tuple[list[int], list[int]]:
-    with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="storeswap-verify") as pool:
+    with ThreadPoolExecutor(max_workers=min(segments, MAX_LOCAL_THREADS), thread_name_prefix="storeswap-verify") as pool:
         futures = [
             pool.submit(segment_digests, src, table, spec, buckets, seg, segments, batch) for seg in range(segments)
         ]
