@@ -41,6 +41,7 @@ from storeswap.core.values import (
 )
 from storeswap.migrate.canonical import canonical_key, number_text
 from storeswap.migrate.ddbjson import marshal_item
+from storeswap.migrate.engine import MAX_LOCAL_THREADS
 from storeswap.migrate.sources import ScanSource, as_source
 from storeswap.migrate.transform import TransformCheck, TransformedSource, check_transform
 
@@ -424,7 +425,7 @@ def check_table(
                 counted[0] += n
 
     def run_all(second_pass: bool) -> None:
-        with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="storeswap-check") as pool:
+        with ThreadPoolExecutor(max_workers=min(segments, MAX_LOCAL_THREADS), thread_name_prefix="storeswap-check") as pool:
             for f in [pool.submit(run, s, second_pass) for s in range(segments)]:
                 f.result()
 
