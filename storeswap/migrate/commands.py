@@ -89,6 +89,9 @@ def _print_check(report: CheckReport) -> None:
     typer.echo(f"check {report.table} ({report.source_kind} -> {target}): {report.items} items scanned")
     if not report.findings:
         typer.echo("  nothing found that would not survive the move")
+    for s in report.settings:
+        kept = {True: "kept", False: "LOST (blocking)", None: "not checked"}[s["supported"]]
+        typer.echo(f"  [setting] {s['setting']} {s['value']}: {kept} - {s['detail']}")
     for f in report.findings:
         typer.echo(f"  [{f.rule.severity}] {f.rule.id}: {f.count} item(s) - {f.rule.title} ({f.rule.why})")
         for ex in f.examples[:3]:
@@ -231,7 +234,7 @@ def migrate(
             typer.echo(f"resuming from {backend.where}", err=True)
         else:
             kind = dst.kind if dst.kind in ("memory", "postgres", "dynamodb") else None
-            report = preflight(src, table, kind, segments=segments, transform=tsrc)
+            report = preflight(src, table, kind, segments=segments, transform=tsrc, target=dst)
             _print_preflight(report)
             if report.transform is not None and not report.transform.ok:
                 typer.echo("the transform check failed; nothing was written (--force does not override it)", err=True)
