@@ -10,7 +10,9 @@ A leaf module: it imports nothing of storeswap, so anything may use it.
 
 ``dev.py`` (run before the virtualenv exists) and the examples read their own
 variables (``STORESWAP_VENV``, ``STORESWAP_CHROMIUM``, ``STORESWAP_EXAMPLE_STORES``);
-they are listed here so the table is complete.
+they are listed here so the table is complete.  So is ``STORESWAP_PURE``, which
+``storeswap.core.values`` reads itself: the core imports nothing outside
+``storeswap.core``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "DIFF_EXAMPLES",
     "DIFF_DERANDOMIZE",
     "FUZZ_EXAMPLES",
+    "PURE",
     "URL",
     "SNAPSHOT_STORES",
     "GATEWAY_STORE",
@@ -93,6 +96,11 @@ EXAMPLE_STORES = Setting(
     "STORESWAP_EXAMPLE_STORES", None, "Stores the examples' tests run on (comma separated).", "examples"
 )
 
+PURE = Setting(
+    "STORESWAP_PURE", None, "Set (any value): the pure-Python paths, not the compiled ones (values, PostgreSQL codec).",
+    "core, postgres adapter",
+)
+
 #: Every setting, in the README's order.
 SETTINGS: tuple[Setting, ...] = (
     POSTGRES_URL,
@@ -102,6 +110,7 @@ SETTINGS: tuple[Setting, ...] = (
     DIFF_EXAMPLES,
     DIFF_DERANDOMIZE,
     FUZZ_EXAMPLES,
+    PURE,
     URL,
     SNAPSHOT_STORES,
     GATEWAY_STORE,

@@ -45,8 +45,13 @@ def test_every_storeswap_variable_in_the_package_is_a_setting() -> None:
     assert unknown == []
 
 
+#: The one exception: the core imports nothing outside storeswap.core (test_import_graph), so it reads this itself.
+CORE_READS = {"storeswap/core/values.py": "STORESWAP_PURE"}
+
+
 def test_no_module_but_settings_reads_a_storeswap_variable() -> None:
-    assert [r for p in _sources() for r in _env_reads(p)] == []
+    reads = [r for p in _sources() for r in _env_reads(p)]
+    assert [r for r in reads if CORE_READS.get(r.split(":")[0]) != r.split(" reads ")[1]] == []
 
 
 def test_the_read_check_finds_a_planted_read(tmp_path: Path) -> None:

@@ -37,3 +37,43 @@ def test_compare_settings() -> None:
 
 def test_the_s_ids() -> None:
     assert stream_requirement_ids()[:2] == ["S1", "S2"] and "S11" in stream_requirement_ids()
+
+
+def test_check_reports_the_settings_and_whether_the_target_keeps_them() -> None:
+    from storeswap.migrate.check import check_table
+
+    source = MemoryStore()
+    source.create_table(SPEC)
+    source.put("orders", {"pk": "a", "exp": 2_000_000_000})
+    kept = check_table(source, "orders", target=MemoryStore())
+    assert [(s["setting"], s["supported"]) for s in kept.settings] == [("stream", True), ("ttl", True)]
+    assert kept.ok
+    by_kind = check_table(source, "orders", "postgres")
+    assert [s["supported"] for s in by_kind.settings] == [True, True] and by_kind.ok
+    unnamed = check_table(source, "orders")
+    assert [s["supported"] for s in unnamed.settings] == [None, None]
+    # A target without change streams or TTL loses both: the move is blocked, not passed with a caveat.
+    lost = check_table(source, "orders", target=PickleStore())
+    assert [s["setting"] for s in lost.settings_lost] == ["stream", "ttl"]
+    assert not lost.ok
+    assert lost.to_json()["settings"] == lost.settings
+
+
+def test_check_cli_prints_the_settings(tmp_path) -> None:
+    from storeswap.cli import main
+    from storeswap.migrate import write_export
+
+    source = MemoryStore()
+    source.create_table(SPEC)
+    source.put("orders", {"pk": "a", "exp": 2_000_000_000})
+    write_export(source, "orders", tmp_path / "exp")
+    import io
+    from contextlib import redirect_stdout
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        rc = main(["check", "--source", f"dynamodb-export:{tmp_path / 'exp'}", "--table", "orders",
+                   "--target", "postgres"])
+    text = out.getvalue()
+    assert rc == 0, text
+    assert "[setting] stream NEW_IMAGE: kept" in text and "[setting] ttl exp: kept" in text, text

@@ -30,7 +30,7 @@ from storeswap.core.engine import (
 )
 from storeswap.core.errors import IdempotencyMismatch, TableExists, TableNotFound
 from storeswap.core.expressions import evaluate
-from storeswap.core.keys import extract_key, item_order, order_value, partition_bucket, segment_of
+from storeswap.core.keys import BUCKETS, extract_key, item_order, order_value, partition_bucket
 from storeswap.core.port import ItemStore
 from storeswap.core.requests import (
     DeleteRequest,
@@ -203,14 +203,15 @@ class MemoryStore(ItemStore):
             if req.start_key is not None:
                 start = bisect.bisect_right(orders, table.scan_tuple(index, req.start_key))
             total = req.total_segments
-
-            def candidates() -> Any:
-                for i in range(start, len(items)):
-                    if total > 1 and segment_of(orders[i][0], total) != req.segment:
-                        continue
-                    yield items[i]
-
-            return self._collect(req.spec, index, candidates(), req.filter, req.projection, req.limit)
+            stop = len(items)
+            if total > 1:
+                # Segments are contiguous bucket ranges and the order starts with the bucket: bisect to the range.
+                lo = -(-req.segment * BUCKETS // total)
+                hi = -(-(req.segment + 1) * BUCKETS // total)
+                start = max(start, bisect.bisect_left(orders, (lo,)))
+                stop = bisect.bisect_left(orders, (hi,))
+            candidates = (items[i] for i in range(start, stop))
+            return self._collect(req.spec, index, candidates, req.filter, req.projection, req.limit)
 
     def _collect(
         self,

@@ -21,8 +21,17 @@ import typer
 
 from storeswap.cli.progress import RichCopyProgress
 from storeswap.connect import open_store, redact_url
+from storeswap.core.errors import ConfigurationError
 from storeswap.migrate.check import CheckReport, Preflight, preflight
-from storeswap.migrate.copy import check_incremental_source, copy_identity, copy_table, replay_after_copy, state_backend
+from storeswap.migrate.copy import (
+    CopyReport,
+    check_incremental_source,
+    copy_identity,
+    copy_table,
+    replay_after_copy,
+    state_backend,
+)
+from storeswap.migrate.engine import MAX_LOCAL_THREADS, EngineSpec, parse_engine
 from storeswap.migrate.sources import ScanSource, open_source
 from storeswap.migrate.state import default_state_path
 from storeswap.migrate.transform import TransformedSource, load_transform
@@ -76,6 +85,9 @@ def _print_check(report: CheckReport) -> None:
     typer.echo(f"check {report.table} ({report.source_kind} -> {target}): {report.items} items scanned")
     if not report.findings:
         typer.echo("  nothing found that would not survive the move")
+    for s in report.settings:
+        kept = {True: "kept", False: "LOST (blocking)", None: "not checked"}[s["supported"]]
+        typer.echo(f"  [setting] {s['setting']} {s['value']}: {kept} - {s['detail']}")
     for f in report.findings:
         typer.echo(f"  [{f.rule.severity}] {f.rule.id}: {f.count} item(s) - {f.rule.title} ({f.rule.why})")
         for ex in f.examples[:3]:
@@ -123,7 +135,7 @@ def migrate(
     table: TableOpt,
     target_table: TargetTableOpt = None,
     segments: Annotated[int, typer.Option("--segments", min=1, help="Parallel-scan segments.")] = 4,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Threads (default: --segments).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Threads (default: --segments, at most 32).")] = None,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Items per page read and bulk write.")] = 500,
     state: Annotated[
         Path | None,
@@ -161,9 +173,41 @@ def migrate(
     no_checksums: Annotated[
         bool, typer.Option("--no-checksums", help="Replay incremental exports whose manifest checksums differ.")
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="Where segments run: threads (this process), processes[:N] (a local Dask cluster of N worker "
+            "processes) or dask://HOST:PORT (an existing Dask scheduler).",
+        ),
+    ] = "threads",
+    state_url: Annotated[
+        str | None,
+        typer.Option(
+            "--state-url",
+            help="Checkpoints every worker reaches (postgresql://...), for processes / dask engines "
+            "(default: the target when it is PostgreSQL).",
+        ),
+    ] = None,
 ) -> None:
     """Copy a table between two stores: check, create the target table, parallel copy with checkpoints."""
+
     target_table = target_table or table
+    engine_spec = parse_engine(engine)
+    if engine_spec.distributed:
+        if spec_json is not None or partition_key is not None or sort_key is not None:
+            raise ConfigurationError("--spec-json / --partition-key / --sort-key need --engine threads")
+        if state is not None or state_in_target:
+            raise ConfigurationError(
+                "--state / --state-in-target are for --engine threads; a distributed engine keeps "
+                "its checkpoints at --state-url"
+            )
+        if state_url is None and target.startswith(("postgresql://", "postgres://")):
+            state_url = target
+        if state_url is None:
+            raise ConfigurationError(f"--engine {engine} needs --state-url postgresql://... for its checkpoints")
+        if transform is not None or apply_incremental:
+            raise ConfigurationError("--transform / --apply-incremental need --engine threads")
     if state is not None and state_in_target:
         raise typer.BadParameter("give --state or --state-in-target, not both", param_hint="--state")
     if transform is not None and apply_incremental:
@@ -179,14 +223,14 @@ def migrate(
         state_path = None if state_in_target else (state or default_state_path(identity))
         backend = state_backend(dst, table, target_table, state_path, state_in_target)
         assert backend is not None
-        if restart:
+        if restart and not engine_spec.distributed:
             backend.clear()
-        if backend.load() is not None:
+        if not engine_spec.distributed and backend.load() is not None:
             # A resume: the first run already checked (or was forced); a second full scan buys nothing.
             typer.echo(f"resuming from {backend.where}", err=True)
         else:
             kind = dst.kind if dst.kind in ("memory", "postgres", "dynamodb") else None
-            report = preflight(src, table, kind, segments=segments, transform=tsrc)
+            report = preflight(src, table, kind, segments=segments, transform=tsrc, target=dst)
             _print_preflight(report)
             if report.transform is not None and not report.transform.ok:
                 typer.echo("the transform check failed; nothing was written (--force does not override it)", err=True)
@@ -195,24 +239,33 @@ def migrate(
                 typer.echo("blocking problems found; fix them or rerun with --force", err=True)
                 raise SystemExit(1)
         with RichCopyProgress(f"{table} -> {target_table}") as bar:
-            result = copy_table(
-                copy_src,
-                dst,
-                table,
-                target_table=target_table,
-                segments=segments,
-                workers=workers or segments,
-                batch=batch,
-                state_path=state_path,
-                state_in_target=state_in_target,
-                progress=bar,
-            )
+            if engine_spec.distributed:
+                assert state_url is not None
+                result = _copy_on_engine(
+                    engine_spec, source, target, table, target_table, segments, batch, state_url, bar, restart
+                )
+            else:
+                result = copy_table(
+                    copy_src,
+                    dst,
+                    table,
+                    target_table=target_table,
+                    segments=segments,
+                    workers=workers or min(segments, MAX_LOCAL_THREADS),
+                    batch=batch,
+                    state_path=state_path,
+                    state_in_target=state_in_target,
+                    progress=bar,
+                )
         typer.echo(
             f"copied {result.items} items of {table} ({src.kind}) to {target_table} on {redact_url(target)} "
             f"({result.items_this_run} this run in {result.seconds:.1f}s, {result.items_per_second:,.0f} items/s"
             f"{', resumed' if result.resumed else ''}{', table created' if result.created_table else ''})"
         )
-        typer.echo(f"state file: {state_path.resolve()}" if state_path is not None else f"state: {backend.where}")
+        if engine_spec.distributed:
+            typer.echo(f"checkpoints: {redact_url(state_url or '')} (engine {engine_spec}, {result.workers} workers)")
+        else:
+            typer.echo(f"state file: {state_path.resolve()}" if state_path is not None else f"state: {backend.where}")
         if apply_incremental:
             rr = replay_after_copy(
                 src, dst, table, apply_incremental, target_table=target_table, segments=segments, batch=batch,
@@ -237,6 +290,28 @@ def migrate(
         dst.close()
 
 
+def _copy_on_engine(
+    spec: EngineSpec,
+    source: str,
+    target: str,
+    table: str,
+    target_table: str,
+    segments: int,
+    batch: int,
+    state_url: str,
+    bar: RichCopyProgress,
+    restart: bool,
+) -> CopyReport:
+    from storeswap.migrate.distributed import copy_table_on
+    from storeswap.migrate.engine import open_engine
+
+    with open_engine(spec) as eng:
+        return copy_table_on(
+            eng, source, target, table, target_table=target_table, segments=segments, batch=batch,
+            state_url=state_url, progress=bar, restart=restart,
+        )
+
+
 def verify(
     source: SourceOpt,
     target: TargetOpt,
@@ -250,6 +325,10 @@ def verify(
     partition_key: PartitionKeyOpt = None,
     sort_key: SortKeyOpt = None,
     transform: TransformOpt = None,
+    engine: Annotated[
+        str,
+        typer.Option("--engine", help="Where pass 1's bucket digests run: threads, processes[:N] or dask://HOST:PORT."),
+    ] = "threads",
 ) -> None:
     """Compare two tables item by item (bucket digests, then a field-level diff). Exit 0 identical, 1 differ.
 
@@ -257,17 +336,25 @@ def verify(
     src: ScanSource | None = None
     dst: ScanSource | None = None
     try:
+        engine_spec = parse_engine(engine)
         src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
         dst = open_source(target)
-        report = verify_tables(
-            _transformed(src, transform) or src,
-            dst,
-            table,
-            target_table,
-            buckets,
-            segments=segments,
-            max_details=max_details,
-        )
+        vsrc = _transformed(src, transform) or src
+        if engine_spec.distributed:
+            if transform is not None:
+                raise ConfigurationError("--transform needs --engine threads (the workers read the source as it is)")
+            from storeswap.migrate.distributed import digests_on
+            from storeswap.migrate.engine import open_engine
+
+            with open_engine(engine_spec) as eng:
+                report = verify_tables(
+                    vsrc, dst, table, target_table, buckets, segments=segments, max_details=max_details,
+                    digests=digests_on(eng, source, target),
+                )
+        else:
+            report = verify_tables(
+                vsrc, dst, table, target_table, buckets, segments=segments, max_details=max_details
+            )
     finally:
         for s in (src, dst):
             if s is not None:

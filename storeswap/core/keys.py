@@ -122,6 +122,8 @@ def item_order(index: IndexKeys, spec: TableSpec, item: Mapping[str, Any]) -> tu
 
 
 def _canonical_scalar(value: Any) -> bytes:
+    if type(value) is str:  # the common case first
+        return b"S" + value.encode("utf-8", "surrogatepass")
     tag = type_tag(value)
     if tag == "S":
         return b"S" + str(value).encode("utf-8", "surrogatepass")

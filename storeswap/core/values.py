@@ -14,7 +14,8 @@ every store rejects the same bad input with the same error.
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Final
 
@@ -35,6 +36,8 @@ __all__ = [
     "normalize_number",
     "normalize_value",
     "normalize_item",
+    "normalize_item_python",
+    "COMPILED",
     "item_size",
     "value_size",
     "attribute_size",
@@ -220,7 +223,21 @@ def normalize_value(value: Any, *, where: str = "value", depth: int = 0) -> Any:
 
 
 def normalize_item(item: Mapping[str, Any]) -> Item:
-    """Validate a whole item's values and its size (V1-V7, V10) and return it canonical."""
+    """Validate a whole item's values and its size (V1-V7, V10) and return it canonical.
+
+    Runs the compiled fast path (:mod:`storeswap.core.cvalues`) when it is
+    built; it returns None for anything it does not decide by itself, and
+    :func:`normalize_item_python` (the reference) then validates the item.
+    """
+    if _compiled is not None:
+        out = _compiled(item, normalize_value, value_size)
+        if out is not None:
+            return out
+    return normalize_item_python(item)
+
+
+def normalize_item_python(item: Mapping[str, Any]) -> Item:
+    """The pure-Python :func:`normalize_item`: the reference the compiled path is tested against."""
     if not isinstance(item, Mapping):
         raise ValidationError(f"an item must be a mapping, not {type(item).__name__}")
     out: Item = {}
@@ -241,6 +258,18 @@ def normalize_item(item: Mapping[str, Any]) -> Item:
     if size > MAX_ITEM_SIZE:
         raise ItemTooLarge(f"item size {size} bytes exceeds the 409600-byte limit", size=size, limit=MAX_ITEM_SIZE)
     return out
+
+
+_compiled: Callable[[Any, Any, Any], Item | None] | None
+try:
+    from storeswap.core.cvalues import normalize_item as _compiled
+except ImportError:  # no compiler at install time, or STORESWAP_PURE=1: the pure-Python path
+    _compiled = None
+
+#: True when the compiled fast path of :func:`normalize_item` is in use.
+COMPILED: Final = _compiled is not None and not os.environ.get("STORESWAP_PURE")
+if not COMPILED:
+    _compiled = None
 
 
 def _str_size(s: str) -> int:

@@ -219,7 +219,10 @@ def _check_step(
     # The check reads every item anyway: profile the table (and sample benchmark keys) on the way.
     profiler = Profiler(entry.spec)
     try:
-        entry.check_report = check_table(ProfilingSource(source.store, profiler), table, target_kind=kind)
+        entry.check_report = check_table(
+            ProfilingSource(source.store, profiler), table, target_kind=kind,
+            target=target.store if isinstance(target.store, ItemStore) else None,
+        )
         entry.check = Step.ok()
         profile, sample = profiler.result()
     except Exception as e:

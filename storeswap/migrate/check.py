@@ -41,7 +41,9 @@ from storeswap.core.values import (
 )
 from storeswap.migrate.canonical import canonical_key, number_text
 from storeswap.migrate.ddbjson import marshal_item
+from storeswap.migrate.engine import MAX_LOCAL_THREADS
 from storeswap.migrate.sources import ScanSource, as_source
+from storeswap.migrate.stream_settings import settings_findings
 from storeswap.migrate.transform import TransformCheck, TransformedSource, check_transform
 
 __all__ = ["Rule", "RULES", "Finding", "CheckReport", "check_table", "TARGET_KINDS", "Preflight", "preflight"]
@@ -203,6 +205,9 @@ class CheckReport:
     items: int = 0
     findings: list[Finding] = field(factory=list)
     seconds: float = 0.0
+    #: The table's stream and TTL settings, each with whether the target keeps it (``supported``: True,
+    #: False, or None when no target was named so it was not checked).
+    settings: list[dict[str, Any]] = field(factory=list)
 
     @property
     def blocking(self) -> list[Finding]:
@@ -210,9 +215,14 @@ class CheckReport:
         return [f for f in self.findings if f.rule.severity == "blocking"]
 
     @property
+    def settings_lost(self) -> list[dict[str, Any]]:
+        """Stream / TTL settings the target cannot keep: consumers or expiry would silently stop."""
+        return [s for s in self.settings if s["supported"] is False]
+
+    @property
     def ok(self) -> bool:
-        """True when nothing blocks the move."""
-        return not self.blocking
+        """True when nothing blocks the move (no blocking item finding, no setting the target loses)."""
+        return not self.blocking and not self.settings_lost
 
     def to_json(self) -> dict[str, Any]:
         """A machine-readable report."""
@@ -223,6 +233,7 @@ class CheckReport:
             "target_kind": self.target_kind,
             "items": self.items,
             "findings": [f.to_json() for f in self.findings],
+            "settings": self.settings,
             "seconds": round(self.seconds, 3),
         }
 
@@ -383,18 +394,22 @@ def check_table(
     *,
     segments: int = 4,
     batch: int = 1000,
+    target: ItemStore | None = None,
 ) -> CheckReport:
     """Scan ``table`` once (twice when number keys need normalising) and report what would not survive the move.
 
     ``target_kind`` (memory, postgres, dynamodb) limits target-specific rules
-    to that target; ``None`` applies them all.
+    to that target; ``None`` applies them all. The table's stream and TTL
+    settings are checked against ``target`` (a store) when given, else
+    against the built-in adapter of ``target_kind``; with neither they are
+    listed as not checked.
     """
     if target_kind is not None and target_kind not in TARGET_KINDS:
         raise ValidationError(f"unknown target kind {target_kind!r}; use one of {', '.join(TARGET_KINDS)}")
     src = as_source(source)
     spec = src.describe(table)
     started = time.perf_counter()
-    report = CheckReport(table, src.kind, target_kind)
+    report = CheckReport(table, src.kind, target_kind, settings=_settings(spec, target, target_kind))
     out = _Collector(report, target_kind)
     now = time.time()
     lock = threading.Lock()
@@ -424,7 +439,7 @@ def check_table(
                 counted[0] += n
 
     def run_all(second_pass: bool) -> None:
-        with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="storeswap-check") as pool:
+        with ThreadPoolExecutor(max_workers=min(segments, MAX_LOCAL_THREADS), thread_name_prefix="storeswap-check") as pool:
             for f in [pool.submit(run, s, second_pass) for s in range(segments)]:
                 f.result()
 
@@ -439,6 +454,24 @@ def check_table(
     report.findings = out.findings()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _settings(spec: TableSpec, target: ItemStore | None, target_kind: str | None) -> list[dict[str, Any]]:
+    if target is not None:
+        return settings_findings(spec, target)
+    out: list[dict[str, Any]] = []
+    for setting, value in (("stream", spec.stream), ("ttl", spec.ttl_attribute)):
+        if value is None:
+            continue
+        # Every built-in adapter implements S1-S11 (the contract suite proves it per store).
+        supported = True if target_kind in TARGET_KINDS else None
+        where = (
+            f"the built-in {target_kind} store keeps it (S requirements)"
+            if supported
+            else "not checked: name a target store to check whether it keeps it"
+        )
+        out.append({"setting": setting, "value": value, "supported": supported, "detail": f"table {spec.name}: {where}"})
+    return out
 
 
 @define
@@ -474,12 +507,13 @@ def preflight(
     *,
     segments: int = 4,
     transform: TransformedSource | None = None,
+    target: ItemStore | None = None,
 ) -> Preflight:
     """Check ``table`` before moving it: with ``transform`` (wrapping ``source``), first collisions, rejections and
     key-size overflows over the whole source (:func:`check_transform`), then the rules over the transformed items."""
     if transform is None:
-        return Preflight(None, check_table(source, table, target_kind, segments=segments))
+        return Preflight(None, check_table(source, table, target_kind, segments=segments, target=target))
     report = check_transform(transform.source, table, transform.fn, target_spec=transform.describe(table))
     if not report.ok:
         return Preflight(report, None)
-    return Preflight(report, check_table(transform, table, target_kind, segments=segments))
+    return Preflight(report, check_table(transform, table, target_kind, segments=segments, target=target))

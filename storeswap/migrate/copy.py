@@ -37,6 +37,7 @@ from storeswap.migrate.state import (
 from storeswap.migrate.transform import TransformedSource
 
 __all__ = [
+    "target_holds_items",
     "copy_table",
     "CopyReport",
     "CopyProgress",
@@ -148,7 +149,8 @@ def state_backend(
     return None if state_path is None else FileState(state_path)
 
 
-def _target_holds_items(target: ItemStore, target_table: str) -> bool:
+def target_holds_items(target: ItemStore, target_table: str) -> bool:
+    """True when ``target_table`` exists on ``target`` and holds at least one item."""
     if not target.table_exists(target_table):
         return False
     page = target.scan(target_table, limit=1, consistent=True)
@@ -221,7 +223,7 @@ def copy_table(
     if restart and backend is not None:
         backend.clear()
     state = CopyState.load_or_new(backend, identity)
-    if state.count > 0 and backend is not None and not _target_holds_items(target, target_table):
+    if state.count > 0 and backend is not None and not target_holds_items(target, target_table):
         # The checkpoint says items were written, the target says otherwise: another (or a new) store.
         where = "does not exist" if not target.table_exists(target_table) else "is empty"
         raise ConfigurationError(

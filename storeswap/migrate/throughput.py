@@ -4,9 +4,16 @@
    raw psycopg ``COPY`` of the same rows (already encoded, into a plain table
    with the same primary key): the ratio is what the whole migration path
    (scan, validation, encoding, bulk write, checkpoints) costs over the driver.
-2. peak RSS of a copy of ``--rss-items`` items (default 1,000,000) from a
+2. ``--engines`` (e.g. ``threads,processes:2,dask``): items/s of the same
+   copy from a generated source on each engine (``dask`` starts a scheduler
+   and two workers as separate processes on loopback), each beside a raw
+   COPY taken right before it, and each worker's peak RSS.
+3. peak RSS of a copy of ``--rss-items`` items (default 1,000,000) from a
    generated source (nothing held in memory) into PostgreSQL, measured in a
    child process (``VmHWM``, else ``resource.getrusage``).
+
+Engines are started before the clock, as the memory source's scan order is
+built before it: the figures are of the copy, not of starting a cluster.
 
 PostgreSQL comes from ``--url`` or the default provisioning
 (``storeswap.backends.postgres``).  Prints one JSON report.
@@ -16,21 +23,39 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from storeswap.core.requests import Page
 from storeswap.core.schema import KeyAttribute, TableSpec
+from storeswap.core.values import Item, item_size
 from storeswap.migrate.sample import bulk_items
 
-__all__ = ["GeneratedSource", "main"]
+__all__ = ["GeneratedSource", "generated_item", "main"]
 
 SPEC = TableSpec("bench_copy", KeyAttribute("pk"), KeyAttribute("sk"))
+
+
+def generated_item(i: int, size: int = 1024) -> Item:
+    """Item ``i`` of :func:`~storeswap.migrate.sample.bulk_items` (the same dict), sized from a cache."""
+    n = Decimal(i)
+    item: Item = {"pk": f"user#{i % 1000:06d}", "sk": f"order#{i:09d}", "n": n, "blob": ""}
+    digits = str(i)
+    key = (len(digits), len(digits.rstrip("0")), size)
+    blob = _BLOBS.get(key)
+    if blob is None:
+        blob = _BLOBS[key] = "y" * max(0, size - item_size(item))
+    item["blob"] = blob
+    return item
+
+
+# An item's size depends on i only through n's digit count and trailing zeros (pk and sk have fixed widths).
+_BLOBS: dict[tuple[int, int, int], str] = {}
 
 
 class GeneratedSource:
@@ -46,13 +71,17 @@ class GeneratedSource:
         """The spec, renamed."""
         return TableSpec(table, SPEC.partition_key, SPEC.sort_key)
 
+    def __repr__(self) -> str:
+        # Stable across processes and runs: it names the source in a checkpoint's identity.
+        return f"GeneratedSource({self.count}, {self.size})"
+
     def pages(self, table: str, segment: int, total_segments: int, cursor: str | None, limit: int) -> Iterator[Page]:
         """Items ``segment, segment + total, ...``; the cursor is the next index."""
         per = range(segment, self.count, total_segments)
         start = 0 if cursor is None else int(cursor)
         while True:
             chunk = per[start : start + limit]
-            items = [next(bulk_items(1, size=self.size, offset=i)) for i in chunk]
+            items = [generated_item(i, self.size) for i in chunk]
             start += len(chunk)
             yield Page(items, None if start >= len(per) else str(start))
             if start >= len(per):
@@ -67,23 +96,36 @@ class GeneratedSource:
 
 
 def _open(url: str) -> Any:
-    from storeswap.adapters.postgres import PostgresStore
-    from storeswap.core.port import ItemStore
-
-    if PostgresStore._bulk_put is ItemStore._bulk_put:
-        # Not wired into the adapter yet: use the COPY path from bulk.py (see its docstring).
-        from storeswap.adapters.postgres.bulk import bulk_put
-
-        PostgresStore._bulk_put = lambda self, spec, reqs: bulk_put(self, spec, reqs)  # type: ignore[method-assign]
     from storeswap.connect import open_store
 
     return open_store(url)
 
 
-def measure_copy(url: str, items: int, segments: int, batch: int) -> dict[str, Any]:
-    """memory -> PostgreSQL copy_table vs raw COPY of the same rows."""
+def _raw_copy(conninfo: str, rows: list[list[Any]]) -> float:
+    """Seconds of a raw psycopg binary COPY of ``rows`` into a plain table with the same primary key."""
     import psycopg
 
+    raw_table = f"raw_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE TABLE {raw_table} (bucket bigint, pk bytea, sk bytea, item bytea, PRIMARY KEY (bucket, pk, sk))"
+        )
+        started = time.perf_counter()
+        with (
+            conn.transaction(),
+            conn.cursor() as cur,
+            cur.copy(f"COPY {raw_table} (bucket, pk, sk, item) FROM STDIN (FORMAT BINARY)") as cp,
+        ):
+            cp.set_types(["bigint", "bytea", "bytea", "bytea"])
+            for r in rows:
+                cp.write_row(r)
+        seconds = time.perf_counter() - started
+        conn.execute(f"DROP TABLE {raw_table}")
+    return seconds
+
+
+def measure_copy(url: str, items: int, segments: int, batch: int) -> dict[str, Any]:
+    """memory -> PostgreSQL copy_table vs raw COPY of the same rows."""
     from storeswap.adapters.memory import MemoryStore
     from storeswap.adapters.postgres.codec import encode_item
     from storeswap.adapters.postgres.layout import Layout
@@ -100,23 +142,7 @@ def measure_copy(url: str, items: int, segments: int, batch: int) -> dict[str, A
     )
     lay = Layout.build(SPEC)
     rows = [lay.row_params(i, encode_item(i)) for i in source.scan_all(SPEC.name)]
-    raw_table = f"raw_{uuid.uuid4().hex[:8]}"
-    conninfo = pg.conninfo
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(
-            f"CREATE TABLE {raw_table} (bucket bigint, pk bytea, sk bytea, item bytea, PRIMARY KEY (bucket, pk, sk))"
-        )
-        started = time.perf_counter()
-        with (
-            conn.transaction(),
-            conn.cursor() as cur,
-            cur.copy(f"COPY {raw_table} (bucket, pk, sk, item) FROM STDIN (FORMAT BINARY)") as cp,
-        ):
-            cp.set_types(["bigint", "bytea", "bytea", "bytea"])
-            for r in rows:
-                cp.write_row(r)
-        raw_seconds = time.perf_counter() - started
-        conn.execute(f"DROP TABLE {raw_table}")
+    raw_seconds = _raw_copy(pg.conninfo, rows)
     pg.delete_table(target_table)
     pg.close()
     raw_rate = items / raw_seconds
@@ -131,25 +157,53 @@ def measure_copy(url: str, items: int, segments: int, batch: int) -> dict[str, A
     }
 
 
-def _peak_rss_kb() -> int:
-    """This process's peak RSS in KiB.
+def measure_engines(url: str, items: int, segments: int, batch: int, engines: list[str]) -> list[dict[str, Any]]:
+    """The generated-source copy on each engine, each beside a raw COPY of the same rows taken just before."""
+    from storeswap.adapters.postgres.codec import encode_item
+    from storeswap.adapters.postgres.layout import Layout
+    from storeswap.migrate.distributed import copy_table_on
+    from storeswap.migrate.engine import DaskProcesses, open_engine, worker_peak_rss_mb
 
-    Linux keeps ``ru_maxrss`` across ``execve`` (the parent's RSS at fork
-    time counts), so ``VmHWM`` of the process's own address space is read
-    first; ``getrusage`` is the fallback elsewhere.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    lay = Layout.build(SPEC)
+    rows = [lay.row_params(item, encode_item(item)) for item in map(generated_item, range(items))]
+    pg = _open(url)
+    conninfo = pg.conninfo
+    pg.close()
+    out = []
+    for name in engines:
+        cluster = DaskProcesses(2) if name == "dask" else None
+        try:
+            with open_engine(cluster.engine if cluster is not None else name, threads=segments) as engine:
+                raw_rate = items / _raw_copy(conninfo, rows)
+                target_table = f"eng_{uuid.uuid4().hex[:8]}"
+                report = copy_table_on(
+                    engine, GeneratedSource(items), url, "generated", target_table=target_table,
+                    state_url=url, segments=segments, batch=batch,
+                )
+                rss = worker_peak_rss_mb(engine)
+        finally:
+            if cluster is not None:
+                cluster.close()
+        pg = _open(url)
+        pg.delete_table(target_table)
+        pg.close()
+        out.append(
+            {
+                "engine": name,
+                "workers": report.workers,
+                "items_per_s": round(report.items_per_second),
+                "raw_copy_items_per_s": round(raw_rate),
+                "ratio": round(report.items_per_second / raw_rate, 3),
+                "peak_rss_mb_per_worker": rss,
+            }
+        )
+        print(json.dumps(out[-1]), flush=True)
+    return out
 
 
 def _rss_child(url: str, items: int, segments: int, batch: int) -> None:
     from storeswap.migrate import copy_table
+    from storeswap.migrate.engine import peak_rss_kb
 
     pg = _open(url)
     target_table = f"rss_{uuid.uuid4().hex[:8]}"
@@ -163,7 +217,7 @@ def _rss_child(url: str, items: int, segments: int, batch: int) -> None:
         batch=batch,
     )
     pg.delete_table(target_table)
-    peak_kb = _peak_rss_kb()
+    peak_kb = peak_rss_kb()
     print(
         json.dumps(
             {
@@ -208,6 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rss-items", type=int, default=1_000_000, help="items for the peak-RSS run (0 to skip)")
     p.add_argument("--segments", type=int, default=4)
     p.add_argument("--batch", type=int, default=1000)
+    p.add_argument(
+        "--engines",
+        default="",
+        help="comma-separated engines for the generated-source copy: threads, processes:N, dask (two workers)",
+    )
     p.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     url = args.url
@@ -220,11 +279,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     report: dict[str, Any] = {"copy": measure_copy(url, args.items, args.segments, args.batch)}
     print(json.dumps(report), flush=True)
+    if args.engines:
+        engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+        report["engines"] = measure_engines(url, args.items, args.segments, args.batch, engines)
     if args.rss_items:
         report["rss"] = measure_rss(url, args.rss_items, args.segments, args.batch)
     print(json.dumps(report, indent=2))
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # the guard matters: Dask's worker processes import this module
     sys.exit(main())

@@ -39,6 +39,7 @@ from storeswap.core.values import Item, normalize_value
 from storeswap.migrate.canonical import DIGEST_MODULUS, canonical_bytes, canonical_key, item_digest
 from storeswap.migrate.ddbjson import marshal_item
 from storeswap.migrate.diff import FieldDifference, diff_items
+from storeswap.migrate.engine import MAX_LOCAL_THREADS
 from storeswap.migrate.sources import ScanSource, as_source
 from storeswap.migrate.verify_index import IndexReport, verify_index
 
@@ -52,6 +53,9 @@ __all__ = [
     "spec_differences",
     "IndexReport",
     "bucket_of",
+    "segment_digests",
+    "combine_digests",
+    "DigestRunner",
     "DEFAULT_BUCKETS",
 ]
 
@@ -201,38 +205,49 @@ def _stream(src: ScanSource, table: str, segments: int, batch: int, make: Callab
             for item in page.items:
                 consume(item)
 
-    with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="storeswap-verify") as pool:
+    with ThreadPoolExecutor(max_workers=min(segments, MAX_LOCAL_THREADS), thread_name_prefix="storeswap-verify") as pool:
         for f in [pool.submit(run, s) for s in range(segments)]:
             f.result()
+
+
+def segment_digests(
+    src: ScanSource, table: str, spec: TableSpec, buckets: int, segment: int, segments: int, batch: int
+) -> tuple[list[int], list[int]]:
+    """Per-bucket item counts and digest sums of one scan segment (a task on a distributed engine)."""
+    c = [0] * buckets
+    s = [0] * buckets
+    for page in src.pages(table, segment, segments, None, batch):
+        for item in page.items:
+            b = bucket_of(spec, item, buckets)
+            c[b] += 1
+            s[b] += item_digest(item)
+    return c, s
+
+
+def combine_digests(partials: Iterable[tuple[list[int], list[int]]], buckets: int) -> tuple[list[int], list[int]]:
+    """Add up per-segment ``(counts, sums)`` into the table's, sums modulo :data:`DIGEST_MODULUS`."""
+    counts = [0] * buckets
+    sums = [0] * buckets
+    for c, s in partials:
+        for b in range(buckets):
+            counts[b] += c[b]
+            sums[b] = (sums[b] + s[b]) % DIGEST_MODULUS
+    return counts, sums
+
+
+#: Computes one side's digests: ``(side, table, spec, buckets, segments, batch) -> (counts, sums)``;
+#: side is "source" or "target".  The default runs segments on threads; see ``distributed.digests_on``.
+DigestRunner = Callable[[str, str, TableSpec, int, int, int], tuple[list[int], list[int]]]
 
 
 def _digests(
     src: ScanSource, table: str, spec: TableSpec, buckets: int, segments: int, batch: int
 ) -> tuple[list[int], list[int]]:
-    counts = [0] * buckets
-    sums = [0] * buckets
-    lock = threading.Lock()
-    partials: list[tuple[list[int], list[int]]] = []
-
-    def make() -> Callable[[Item], None]:
-        c = [0] * buckets
-        s = [0] * buckets
-        with lock:
-            partials.append((c, s))
-
-        def consume(item: Item) -> None:
-            b = bucket_of(spec, item, buckets)
-            c[b] += 1
-            s[b] += item_digest(item)
-
-        return consume
-
-    _stream(src, table, segments, batch, make)
-    for c, s in partials:
-        for b in range(buckets):
-            counts[b] += c[b]
-            sums[b] = (sums[b] + s[b]) % DIGEST_MODULUS
-    return counts, [x % DIGEST_MODULUS for x in sums]
+    with ThreadPoolExecutor(max_workers=min(segments, MAX_LOCAL_THREADS), thread_name_prefix="storeswap-verify") as pool:
+        futures = [
+            pool.submit(segment_digests, src, table, spec, buckets, seg, segments, batch) for seg in range(segments)
+        ]
+        return combine_digests((f.result() for f in futures), buckets)
 
 
 def _groups(diff: list[BucketDifference], budget: int) -> Iterable[set[int]]:
@@ -260,8 +275,11 @@ def verify_tables(
     batch: int = 1000,
     max_details: int = 100,
     diff_budget: int = 100_000,
+    digests: DigestRunner | None = None,
 ) -> VerifyReport:
     """Compare ``table`` on ``source`` with ``target_table`` on ``target`` item by item (see the module docstring).
+
+    ``digests`` computes pass 1's bucket digests elsewhere (as tasks on an engine); by default threads here.
 
     ``max_details`` caps the differences listed (the counts are always
     complete); ``diff_budget`` caps the source items held at once in pass 2.
@@ -277,8 +295,12 @@ def verify_tables(
     report.spec_differences = spec_differences(spec, tspec)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        fs = pool.submit(_digests, src, table, spec, buckets, segments, batch)
-        ft = pool.submit(_digests, dst, target_table, spec, buckets, segments, batch)
+        if digests is None:
+            fs = pool.submit(_digests, src, table, spec, buckets, segments, batch)
+            ft = pool.submit(_digests, dst, target_table, spec, buckets, segments, batch)
+        else:
+            fs = pool.submit(digests, "source", table, spec, buckets, segments, batch)
+            ft = pool.submit(digests, "target", target_table, spec, buckets, segments, batch)
         (sc, ss), (tc, ts) = fs.result(), ft.result()
     report.source_items, report.target_items = sum(sc), sum(tc)
     report.source_digest = f"{sum(ss) % DIGEST_MODULUS:064x}"

@@ -20,12 +20,14 @@ function, tags tested in order of frequency, no per-value objects.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from storeswap import settings
 from storeswap.core.values import BinarySet, Item, NumberSet, StringSet
 
-__all__ = ["encode_item", "decode_item", "encode_value", "decode_value", "CodecError", "VERSION"]
+__all__ = ["encode_item", "encode_item_python", "COMPILED", "decode_item", "encode_value", "encode_value_python", "decode_value", "CodecError", "VERSION"]
 
 VERSION = 1
 _HEADER = bytes([VERSION])
@@ -114,14 +116,37 @@ def _enc_set(tag: bytes, elements: list[bytes], out: bytearray) -> None:
 
 
 def encode_value(value: Any) -> bytes:
-    """Encode one attribute value (no version header)."""
+    """Encode one attribute value (no version header); compiled like :func:`encode_item`, same bytes."""
+    if _compiled_value is not None:
+        b = _compiled_value(value)
+        if b is not None:
+            return b
+    return encode_value_python(value)
+
+
+def encode_value_python(value: Any) -> bytes:
+    """The pure-Python :func:`encode_value` (the reference)."""
     out = bytearray()
     _enc(value, out)
     return bytes(out)
 
 
 def encode_item(item: Item) -> bytes:
-    """Encode a whole (normalised) item, with the version header."""
+    """Encode a whole (normalised) item, with the version header.
+
+    Runs the compiled encoder (:mod:`.ccodec`) when it is built; it returns
+    None for values it does not handle (typed sets, lone surrogates, ...) and
+    :func:`encode_item_python`, the reference, encodes those items.
+    """
+    if _compiled is not None:
+        out = _compiled(item)
+        if out is not None:
+            return out
+    return encode_item_python(item)
+
+
+def encode_item_python(item: Item) -> bytes:
+    """The pure-Python :func:`encode_item`: the reference the compiled encoder is tested against (same bytes)."""
     out = bytearray(_HEADER)
     out += _varint(len(item))
     for k, v in item.items():
@@ -130,6 +155,20 @@ def encode_item(item: Item) -> bytes:
         out += kb
         _enc(v, out)
     return bytes(out)
+
+
+_compiled: Callable[[Any], bytes | None] | None
+_compiled_value: Callable[[Any], bytes | None] | None
+try:
+    from storeswap.adapters.postgres.ccodec import encode_item as _compiled
+    from storeswap.adapters.postgres.ccodec import encode_value as _compiled_value
+except ImportError:  # no compiler at install time, or STORESWAP_PURE=1: the pure-Python encoder
+    _compiled = _compiled_value = None
+if settings.is_set(settings.PURE):
+    _compiled = _compiled_value = None
+
+#: True when the compiled encoder is in use.
+COMPILED = _compiled is not None
 
 
 def _dec(data: bytes, i: int) -> tuple[Any, int]:

@@ -211,7 +211,10 @@ class Layout:
 
     def lock_id(self, key: dict[str, Any]) -> int:
         """The 64-bit advisory-lock id of one item (table + key), taken by every write of it (ADR 0009)."""
-        h = hashlib.blake2b(self.physical.encode(), digest_size=8)
+        prefix = self.sql_cache.get("lock_hash")
+        if prefix is None:  # the table's part of the hash, computed once per layout
+            prefix = self.sql_cache["lock_hash"] = hashlib.blake2b(self.physical.encode(), digest_size=8)
+        h = prefix.copy()
         h.update(encode_value(key[self.pk.attr]))
         if self.sk is not None:
             h.update(encode_value(key[self.sk.attr]))

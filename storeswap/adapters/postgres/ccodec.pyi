@@ -1,0 +1,6 @@
+"""Type stub of the optional compiled module built from ccodec.c."""
+
+from typing import Any
+
+def encode_item(item: Any) -> bytes | None: ...
+def encode_value(value: Any) -> bytes | None: ...

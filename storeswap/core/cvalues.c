@@ -1,0 +1,167 @@
+/* Compiled fast path of storeswap.core.values.normalize_item (see values.py).
+ *
+ * normalize_item(item, normalize_value, value_size) handles the common
+ * top-level attribute types itself (exact str, bool, None, bytes, and
+ * Decimals already in canonical form) and hands every other attribute to the
+ * pure-Python normalize_value / value_size it is given, so the rules live in
+ * one place and any error is the one the Python code raises.  It returns None
+ * whenever it cannot decide by itself (not an exact dict, a non-str or empty
+ * attribute name, a non-UTF-8-encodable string, an item over the size
+ * limit): the caller then runs the pure-Python path, which raises the error.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#define MAX_ITEM_SIZE 409600
+#define MAX_NUMBER_DIGITS 38
+
+static PyObject *DecimalType = NULL;
+static PyObject *str_where = NULL;
+static PyObject *str_depth = NULL;
+static PyObject *zero = NULL;
+
+/* UTF-8 length of s, or -1 (with no error set) when it holds lone surrogates. */
+static Py_ssize_t utf8_len(PyObject *s) {
+    if (PyUnicode_IS_ASCII(s)) return PyUnicode_GET_LENGTH(s);
+    Py_ssize_t n;
+    const char *p = PyUnicode_AsUTF8AndSize(s, &n);
+    if (p == NULL) { PyErr_Clear(); return -1; }
+    return n;
+}
+
+/* Size of a Decimal whose str() is `t` (length n) when it is canonical, else -1.
+ * Canonical: no exponent, no leading zeros, no trailing fractional zeros, not "-0",
+ * at most 38 significant digits (no exponent in str() also bounds the magnitude). */
+static long canonical_number_size(const char *t, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    if (n == 1 && t[0] == '0') return 1;
+    if (i < n && t[i] == '-') i++;
+    if (i >= n) return -1;
+    Py_ssize_t int_start = i, dot = -1;
+    for (; i < n; i++) {
+        char c = t[i];
+        if (c == '.') { if (dot >= 0) return -1; dot = i; continue; }
+        if (c < '0' || c > '9') return -1;  /* E, NaN, Infinity */
+    }
+    long digits, exponent;
+    if (dot < 0) {
+        Py_ssize_t len = n - int_start;
+        if (t[int_start] == '0') return -1;  /* "-0" or a leading zero */
+        Py_ssize_t end = n;
+        while (end > int_start && t[end - 1] == '0') end--;
+        digits = (long)(end - int_start);
+        exponent = (long)(n - end);
+        (void)len;
+    } else {
+        Py_ssize_t int_len = dot - int_start, frac_len = n - dot - 1;
+        if (int_len < 1 || frac_len < 1) return -1;
+        if (t[n - 1] == '0') return -1;  /* trailing fractional zero: not canonical */
+        if (int_len > 1 && t[int_start] == '0') return -1;
+        if (t[int_start] == '0') {
+            Py_ssize_t j = dot + 1;
+            while (j < n && t[j] == '0') j++;
+            digits = (long)(n - j);
+        } else {
+            digits = (long)(int_len + frac_len);
+        }
+        exponent = -(long)frac_len;
+    }
+    if (digits > MAX_NUMBER_DIGITS) return -1;
+    long m = (digits + exponent) % 2;
+    if (m < 0) m += 2;
+    return (digits + m + 1) / 2 + 1;
+}
+
+static PyObject *normalize_item(PyObject *self, PyObject *args) {
+    PyObject *item, *normalize_value, *value_size;
+    if (!PyArg_ParseTuple(args, "OOO", &item, &normalize_value, &value_size)) return NULL;
+    if (!PyDict_CheckExact(item)) Py_RETURN_NONE;
+    PyObject *out = PyDict_New();
+    if (out == NULL) return NULL;
+    Py_ssize_t pos = 0;
+    PyObject *name, *value;
+    long long size = 0;
+    while (PyDict_Next(item, &pos, &name, &value)) {
+        if (!PyUnicode_CheckExact(name) || PyUnicode_GET_LENGTH(name) == 0) goto fallback;
+        Py_ssize_t nl = utf8_len(name);
+        if (nl < 0) goto fallback;
+        size += nl;
+        PyTypeObject *t = Py_TYPE(value);
+        PyObject *norm = NULL;
+        if (t == &PyUnicode_Type) {
+            Py_ssize_t vl = utf8_len(value);
+            if (vl < 0) goto fallback;
+            size += vl;
+        } else if (t == &PyBool_Type || value == Py_None) {
+            size += 1;
+        } else if (t == &PyBytes_Type) {
+            size += PyBytes_GET_SIZE(value);
+        } else if ((PyObject *)t == DecimalType) {
+            PyObject *s = PyObject_Str(value);
+            if (s == NULL) goto error;
+            Py_ssize_t sl;
+            const char *txt = PyUnicode_AsUTF8AndSize(s, &sl);
+            long ns = txt == NULL ? -1 : canonical_number_size(txt, sl);
+            Py_DECREF(s);
+            if (txt == NULL) goto error;
+            if (ns < 0) goto delegate;
+            size += ns;
+        } else {
+            goto delegate;
+        }
+        if (PyDict_SetItem(out, name, value) < 0) goto error;
+        continue;
+    delegate: {
+            /* Anything else: the Python rules, with the same arguments normalize_item passes. */
+            /* Python code runs here: hold our own references to the borrowed name and value. */
+            Py_INCREF(name);
+            Py_INCREF(value);
+            PyObject *kw = Py_BuildValue("{OOOO}", str_where, name, str_depth, zero);
+            PyObject *a = kw == NULL ? NULL : PyTuple_Pack(1, value);
+            norm = a == NULL ? NULL : PyObject_Call(normalize_value, a, kw);
+            Py_XDECREF(a);
+            Py_XDECREF(kw);
+            Py_DECREF(value);
+            if (norm == NULL) { Py_DECREF(name); goto error; }
+            PyObject *vs = PyObject_CallOneArg(value_size, norm);
+            long long v = vs == NULL ? -1 : PyLong_AsLongLong(vs);
+            Py_XDECREF(vs);
+            int rc = (v == -1 && PyErr_Occurred()) ? -1 : PyDict_SetItem(out, name, norm);
+            Py_DECREF(norm);
+            Py_DECREF(name);
+            if (rc < 0) goto error;
+            size += v;
+        }
+    }
+    if (size > MAX_ITEM_SIZE) goto fallback;
+    return out;
+fallback:
+    Py_DECREF(out);
+    Py_RETURN_NONE;
+error:
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"normalize_item", normalize_item, METH_VARARGS,
+     "normalize_item(item, normalize_value, value_size) -> dict | None: the fast path of values.normalize_item."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "storeswap.core.cvalues",
+                                    "Compiled fast path of storeswap.core.values.", -1, methods};
+
+PyMODINIT_FUNC PyInit_cvalues(void) {
+    PyObject *decimal = PyImport_ImportModule("decimal");
+    if (decimal == NULL) return NULL;
+    DecimalType = PyObject_GetAttrString(decimal, "Decimal");
+    Py_DECREF(decimal);
+    if (DecimalType == NULL) return NULL;
+    str_where = PyUnicode_InternFromString("where");
+    str_depth = PyUnicode_InternFromString("depth");
+    zero = PyLong_FromLong(0);
+    if (str_where == NULL || str_depth == NULL || zero == NULL) return NULL;
+    return PyModule_Create(&module);
+}

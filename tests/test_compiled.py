@@ -1,0 +1,139 @@
+"""The compiled fast paths (storeswap/core/cvalues.c, storeswap/adapters/postgres/ccodec.c) against their
+pure-Python references: the same canonical items, the same errors, the same bytes.
+
+The extensions are optional at install time; here they must be built (``python setup.py build_ext
+--inplace`` in a source tree, any ``pip install`` with a compiler) unless ``STORESWAP_PURE=1`` asks for
+the pure-Python path on purpose, which the ``pure`` tox env runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sysconfig
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from storeswap.adapters.postgres import codec
+from storeswap.core import values
+from storeswap.core.errors import StoreError
+from storeswap.core.values import BinarySet, NumberSet, StringSet
+from storeswap.migrate.sample import bulk_items, sample_items
+
+PURE = bool(os.environ.get("STORESWAP_PURE"))
+
+
+def _can_compile() -> bool:
+    """A C compiler and the Python headers: what the optional extensions need to build."""
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    return shutil.which(cc) is not None and os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))
+
+
+#: Where a compiler exists the install must have built the extensions; on a machine with only Python
+#: the package falls back to the pure-Python code, and these tests check that fallback instead.
+EXPECT_COMPILED = not PURE and _can_compile()
+
+
+def test_the_compiled_paths_are_in_use_where_they_can_be_built() -> None:
+    assert values.COMPILED is EXPECT_COMPILED, "build the extensions: python setup.py build_ext --inplace"
+    assert codec.COMPILED is EXPECT_COMPILED
+
+
+NUMBERS = [
+    "0", "-0", "0.0", "1", "-1", "10", "100", "1.5", "1.50", "-1.5", "0.001", "0.0000001", "1E+2", "1.5E+2",
+    "12345678901234567890123456789012345678", "123456789012345678901234567890123456789",
+    "1234567890123456789012345678901234567.8", "9.9999999999999999999999999999999999999E+125", "1E+126",
+    "1E-130", "1E-131", "0.000001", "0.1000", "007", "NaN", "Infinity", "-Infinity",
+]
+
+values_st = st.recursive(
+    st.one_of(
+        st.text(),
+        st.binary(),
+        st.booleans(),
+        st.none(),
+        st.integers(min_value=-(10**40), max_value=10**40),
+        st.decimals(allow_nan=True, allow_infinity=True),
+        st.sampled_from([Decimal(n) for n in NUMBERS]),
+        st.frozensets(st.text(), min_size=1, max_size=3).map(StringSet),
+        st.floats(allow_nan=False),
+    ),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+)
+items_st = st.dictionaries(st.text(max_size=6), values_st, max_size=6)
+
+
+def _outcome(fn: Any, arg: Any) -> Any:
+    try:
+        return ("ok", fn(arg))
+    except StoreError as e:
+        return ("error", type(e), str(e))
+
+
+def _same(a: Any, b: Any) -> bool:
+    # Canonical items compare equal *and* encode to the same bytes (types included, e.g. Decimal vs int).
+    if a[0] != b[0]:
+        return False
+    if a[0] == "error":
+        return bool(a == b)
+    return bool(a[1] == b[1] and codec.encode_item_python(a[1]) == codec.encode_item_python(b[1]))
+
+
+@pytest.mark.parametrize("text", NUMBERS)
+def test_numbers_normalise_alike(text: str) -> None:
+    item = {"pk": "p", "n": Decimal(text)}
+    assert _same(_outcome(values.normalize_item, item), _outcome(values.normalize_item_python, item))
+
+
+def test_sample_and_bulk_items_normalise_and_encode_alike() -> None:
+    for item in [*sample_items(), *bulk_items(200)]:
+        fast = values.normalize_item(item)
+        assert fast == values.normalize_item_python(item)
+        assert codec.encode_item(fast) == codec.encode_item_python(fast)
+        for v in fast.values():
+            assert codec.encode_value(v) == codec.encode_value_python(v)
+
+
+@settings(max_examples=300, deadline=None)
+@given(items_st)
+def test_random_items_normalise_and_encode_alike(item: dict[str, Any]) -> None:
+    fast = _outcome(values.normalize_item, item)
+    assert _same(fast, _outcome(values.normalize_item_python, item))
+    if fast[0] == "ok":
+        assert codec.encode_item(fast[1]) == codec.encode_item_python(fast[1])
+        assert codec.decode_item(codec.encode_item(fast[1])) == fast[1]
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"": "empty name"},
+        {1: "int name"},
+        {"s": "lone \ud800 surrogate"},
+        {"\udc00": "surrogate name"},
+        {"big": "x" * 409_600},
+        {"f": 1.5},
+        {"set": set()},
+        {"n": Decimal("1E+200")},
+        {"ok": "a", "bad": object()},
+        {"ns": NumberSet({Decimal("1.50")}), "bs": BinarySet({b"x"}), "i": 7, "ba": bytearray(b"z")},
+    ],
+    ids=repr,
+)
+def test_edge_items_take_the_same_decision(item: dict[Any, Any]) -> None:
+    fast = _outcome(values.normalize_item, item)
+    assert _same(fast, _outcome(values.normalize_item_python, item))
+    if fast[0] == "ok":
+        assert codec.encode_item(fast[1]) == codec.encode_item_python(fast[1])
+
+
+def test_a_mapping_that_is_not_a_dict_takes_the_python_path() -> None:
+    from types import MappingProxyType
+
+    item = MappingProxyType({"pk": "p", "n": Decimal("1.0")})
+    assert values.normalize_item(item) == values.normalize_item_python(item) == {"pk": "p", "n": Decimal(1)}
