@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from storeswap.benchmarks.commands import register
+from storeswap.cli.bench import register
 
 SMOKE = ["--store", "memory", "--workload", "A", "--records", "200", "--ops", "400", "--concurrency", "1,2"]
 STAT_KEYS = {"count", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "mean_us", "throughput_ops_s"}

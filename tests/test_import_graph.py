@@ -180,3 +180,54 @@ def test_the_checker_finds_a_planted_cycle_and_a_private_import(tmp_path: Path) 
         "planted.d imports private module planted.inner._helpers",
         "planted.d imports private module planted.inner._helpers",
     ]
+
+
+#: Packages that are libraries: the CLI (``storeswap.cli``) drives them, they never draw on a terminal.
+LIBRARIES = ("storeswap.migrate", "storeswap.benchmarks", "storeswap.evaluate", "storeswap.gateway")
+TERMINAL_PACKAGES = ("typer", "click", "rich")
+
+
+def _imported_names(path: Path) -> list[str]:
+    names: list[str] = []
+    for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.append(node.module)
+    return names
+
+
+def terminal_imports(root: Path, inside: tuple[str, ...]) -> list[str]:
+    """``module imports package`` for every import of typer, click or rich in the packages ``inside``."""
+    return sorted(
+        f"{module} imports {name}"
+        for module, (path, _) in _modules(root).items()
+        if any(module == p or module.startswith(p + ".") for p in inside)
+        for name in _imported_names(path)
+        if name.split(".")[0] in TERMINAL_PACKAGES
+    )
+
+
+def test_the_libraries_import_neither_typer_nor_rich() -> None:
+    assert terminal_imports(ROOT, LIBRARIES) == []
+
+
+def test_only_the_cli_package_draws_on_the_terminal() -> None:
+    found = terminal_imports(ROOT, ("storeswap",))
+    assert [f for f in found if not f.startswith("storeswap.cli ") and not f.startswith("storeswap.cli.")] == []
+
+
+def test_the_terminal_check_finds_a_planted_rich_import(tmp_path: Path) -> None:
+    pkg = tmp_path / "planted"
+    (pkg / "lib").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "lib" / "__init__.py").write_text("")
+    (pkg / "lib" / "bar.py").write_text("def show():\n    from rich.progress import Progress\n    return Progress\n")
+    (pkg / "lib" / "ok.py").write_text("import richer\nimport json\n")
+    (pkg / "cli.py").write_text("import typer\n")
+    assert terminal_imports(pkg, ("planted.lib",)) == ["planted.lib.bar imports rich.progress"]
+
+
+def test_settings_is_a_leaf(graph) -> None:
+    edges, _ = graph
+    assert edges["storeswap.settings"] == set()

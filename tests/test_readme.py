@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from storeswap.commands.stores import MATRIX_END, MATRIX_START, render_matrix
+from storeswap.cli.stores import MATRIX_END, MATRIX_START, render_matrix
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -30,6 +30,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from storeswap import settings
 from storeswap.backends._common import LOGGER, docker_engine_answers, stop_at_exit
 from storeswap.core.errors import ConfigurationError, StoreUnavailable
 from storeswap.redaction import redact_url
@@ -38,7 +39,7 @@ __all__ = ["provision", "ENV_URL", "IMAGE", "start_container", "start_moto"]
 
 ENV_URL = "STORESWAP_DYNAMODB_URL"
 #: Pinned image of DynamoDB Local (override with STORESWAP_DYNAMODB_IMAGE).
-IMAGE = "amazon/dynamodb-local:2.5.2"
+IMAGE = str(settings.DYNAMODB_IMAGE.default)
 CONTAINER_PORT = 8000
 #: Seconds to wait for a started server to answer HTTP.
 START_TIMEOUT = 60.0
@@ -58,7 +59,7 @@ def provision() -> str:
 
 
 def _provision() -> str:
-    env = os.environ.get(ENV_URL)
+    env = settings.get(settings.DYNAMODB_URL)
     if env:
         LOGGER.info("dynamodb backend: %s from %s", redact_url(env), ENV_URL)
         return env
@@ -72,7 +73,7 @@ def _provision() -> str:
 
 
 def _image() -> str:
-    return os.environ.get("STORESWAP_DYNAMODB_IMAGE", IMAGE)
+    return settings.get(settings.DYNAMODB_IMAGE) or IMAGE
 
 
 # ------------------------------------------------------------------- container

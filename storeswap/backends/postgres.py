@@ -13,20 +13,20 @@ The result is memoised for the life of the process.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+from storeswap import settings
 from storeswap.backends._common import LOGGER, docker_engine_answers, stop_at_exit
 from storeswap.core.errors import ConfigurationError, StoreUnavailable
 from storeswap.redaction import redact_url
 
 __all__ = ["provision", "ENV_VAR", "CONTAINER_IMAGE"]
 
-ENV_VAR = "STORESWAP_POSTGRES_URL"
+ENV_VAR = settings.POSTGRES_URL.name
 CONTAINER_IMAGE = "postgres:16-alpine"
 
 _lock = threading.Lock()
@@ -44,7 +44,7 @@ def provision() -> str:
 
 
 def _find() -> tuple[str, str]:
-    env = os.environ.get(ENV_VAR, "").strip()
+    env = settings.get(settings.POSTGRES_URL) or ""
     if env:
         return env, f"URL from {ENV_VAR}"
     if docker_engine_answers():

@@ -22,6 +22,7 @@ from importlib import metadata
 from typing import Any
 from urllib.parse import urlsplit
 
+from storeswap import settings
 from storeswap.redaction import redact_url
 
 __all__ = [
@@ -53,7 +54,7 @@ PACKAGES = (
 #: Implementations whose latency says nothing about the real service.
 EMULATORS = frozenset({"moto", "dynamodb-local", "dynamodb-emulator"})
 
-_ENV_URLS = {"postgres": "STORESWAP_POSTGRES_URL", "dynamodb": "STORESWAP_DYNAMODB_URL"}
+_ENV_URLS = {"postgres": settings.POSTGRES_URL, "dynamodb": settings.DYNAMODB_URL}
 
 
 def cpu_model() -> str:
@@ -156,9 +157,10 @@ def implementation_from_url(
     source = "store URL"
     if "://" not in spec:
         var = _ENV_URLS.get(kind)
-        if var and env.get(var):
-            url = env[var]
-            source = f"${var}"
+        configured = settings.get(var, env) if var is not None else None
+        if var is not None and configured:
+            url = configured
+            source = f"${var.name}"
         else:
             url = ""
             source = "default provisioning"

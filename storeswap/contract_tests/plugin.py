@@ -17,17 +17,21 @@ Options:
 
 With neither, the suite runs against ``memory``.  A store that was asked for
 and cannot be started fails the run; nothing is ever skipped.
+
+This plugin holds options, markers and hooks only; the fixtures (``store``,
+``table_factory``, ``table``, ... ``settle``) live in the suite's own
+``conftest.py``, so another project's test run gets none of them.  Gaps have
+one mechanism, the markers of :mod:`storeswap.contract_tests.markers`: a
+factory's ``gaps`` become ``notimpl`` markers on the matching tests, and a
+marker naming a store that is neither built in nor selected fails collection.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.util
-import os
 import re
-import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,24 +40,17 @@ import pytest
 
 pytest.register_assert_rewrite("storeswap.contract_tests.helpers")
 
+from storeswap import settings  # noqa: E402
 from storeswap.contract_tests.factory import factory_name, load_factory  # noqa: E402
-from storeswap.contract_tests.markers import GAP_KINDS, GAP_MARK  # noqa: E402
+from storeswap.contract_tests.markers import GAP_KINDS, GAP_MARK, notimpl  # noqa: E402
 from storeswap.contract_tests.requirements import is_known  # noqa: E402
 from storeswap.core.errors import ConfigurationError  # noqa: E402
 from storeswap.core.port import ItemStore  # noqa: E402
-from storeswap.core.schema import (  # noqa: E402
-    GlobalIndex,
-    KeyAttribute,
-    LocalIndex,
-    Projection,
-    TableSpec,
-)
 
 __all__ = [
     "BUILTIN_STORES",
     "StoreChoice",
     "selected_stores",
-    "TableFactory",
     "CONTRACT_DIR",
 ]
 
@@ -123,8 +120,7 @@ def selected_stores(config: pytest.Config) -> list[StoreChoice]:
         return cached  # type: ignore[no-any-return]
     names: list[str] = list(config.getoption("storeswap_stores") or [])
     if not names:
-        env = os.environ.get("STORESWAP_STORES", "")
-        names = [n.strip() for n in env.split(",") if n.strip()]
+        names = settings.get_list(settings.STORES)
     factories: list[str] = list(config.getoption("storeswap_factories") or [])
     if not names and not factories:
         names = ["memory"]
@@ -189,12 +185,6 @@ def pytest_configure(config: pytest.Config) -> None:
     selected_stores(config)
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "store_name" in metafunc.fixturenames:
-        names = [c.name for c in selected_stores(metafunc.config)]
-        metafunc.parametrize("store_name", names, ids=names, scope="session")
-
-
 def _is_contract_test(item: pytest.Item) -> bool:
     try:
         return Path(str(item.path)).resolve().is_relative_to(CONTRACT_DIR)
@@ -213,8 +203,11 @@ def _store_of(item: pytest.Item) -> str | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     choices = {c.name: c for c in selected_stores(config)}
+    # A gap names a store of this suite: a built-in one or one selected in this run (a factory's name).
+    known = set(BUILTIN_STORES) | set(choices)
     missing: list[str] = []
     unknown: list[str] = []
+    unknown_stores: list[str] = []
     for item in items:
         if not _is_contract_test(item):
             continue
@@ -225,10 +218,16 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         store = _store_of(item)
         if store is None:
             continue
+        choice = choices.get(store)
+        if choice is not None and choice.gaps:
+            _mark_factory_gaps(item, store, choice.gaps, reqs)
         gaps: list[tuple[str, str]] = []
         for mark in item.iter_markers(GAP_MARK):
             kind = mark.kwargs["kind"]
             assert kind in GAP_KINDS
+            strangers = [s for s in mark.kwargs["stores"] if s not in known]
+            if strangers:
+                unknown_stores.append(f"{item.nodeid}: {kind} names {', '.join(map(repr, strangers))}")
             if store in mark.kwargs["stores"]:
                 gaps.append((kind, mark.kwargs["reason"]))
                 item.add_marker(
@@ -236,16 +235,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                         strict=True, reason=f"{kind}: {mark.kwargs['reason']}", raises=mark.kwargs["raises"]
                     )
                 )
-        choice = choices.get(store)
-        if choice is not None and choice.gaps:
-            fn_name = getattr(item, "originalname", None) or item.name.split("[", 1)[0]
-            for key, declared in choice.gaps.items():
-                hit = key == fn_name or key == item.name or (_REQ_ID.match(key) is not None and key in reqs)
-                if not hit:
-                    continue
-                reason, raises = (declared, None) if isinstance(declared, str) else (declared[0], declared[1])
-                gaps.append(("notimpl", reason))
-                item.add_marker(pytest.mark.xfail(strict=True, reason=f"notimpl: {reason}", raises=raises))
         item.stash[GAPS_KEY] = gaps
     if missing:
         raise pytest.UsageError(
@@ -254,142 +243,16 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         )
     if unknown:
         raise pytest.UsageError("unknown requirement ids (see docs/semantics.md):\n  " + "\n  ".join(unknown))
-
-
-# ------------------------------------------------------------------------ fixtures
-
-
-@pytest.fixture(scope="session")
-def store(request: pytest.FixtureRequest, store_name: str) -> Iterator[ItemStore]:
-    """The store under test (one per selected store, shared by the whole session)."""
-    choices = {c.name: c for c in selected_stores(request.config)}
-    choice = choices[store_name]
-    try:
-        instance = choice.factory()
-    except Exception as e:
-        pytest.fail(f"store {store_name!r} was asked for but cannot be started: {type(e).__name__}: {e}", pytrace=False)
-    if not isinstance(instance, ItemStore):
-        pytest.fail(
-            f"store {store_name!r}: the factory returned {type(instance).__name__}, not an ItemStore", pytrace=False
+    if unknown_stores:
+        raise pytest.UsageError(
+            f"gap markers name unknown stores (known: {', '.join(sorted(known))}):\n  " + "\n  ".join(unknown_stores)
         )
-    try:
-        yield instance
-    finally:
-        instance.close()
 
 
-def unique_table_name(prefix: str = "ct") -> str:
-    """A table name no other test (or concurrent run) uses."""
-    return f"{prefix}_{uuid.uuid4().hex[:16]}"
-
-
-class TableFactory:
-    """Creates uniquely named tables for one test and deletes them afterwards.
-
-    ``table_factory()`` gives a pk S + sk S table; keyword arguments change
-    it: ``pk``/``pk_type``, ``sk``/``sk_type`` (``sk=None`` for a hash-only
-    table), ``global_indexes``, ``local_indexes``; or pass a ``spec`` whose
-    name is replaced.  Returns the table name.
-    """
-
-    def __init__(self, store: ItemStore) -> None:
-        self.store = store
-        self.created: list[str] = []
-
-    def __call__(
-        self,
-        spec: TableSpec | None = None,
-        *,
-        name: str | None = None,
-        pk: str = "pk",
-        pk_type: str = "S",
-        sk: str | None = "sk",
-        sk_type: str = "S",
-        global_indexes: tuple[GlobalIndex, ...] = (),
-        local_indexes: tuple[LocalIndex, ...] = (),
-    ) -> str:
-        name = name or unique_table_name()
-        if spec is not None:
-            spec = attrs.evolve(spec, name=name)
-        else:
-            spec = TableSpec(
-                name=name,
-                partition_key=KeyAttribute(pk, pk_type),  # type: ignore[arg-type]
-                sort_key=None if sk is None else KeyAttribute(sk, sk_type),  # type: ignore[arg-type]
-                global_indexes=global_indexes,
-                local_indexes=local_indexes,
-            )
-        self.store.create_table(spec)
-        self.created.append(name)
-        return name
-
-    def cleanup(self) -> None:
-        from storeswap.core.errors import TableNotFound
-
-        for name in reversed(self.created):
-            with contextlib.suppress(TableNotFound):  # the test deleted it itself
-                self.store.delete_table(name)
-
-
-@pytest.fixture
-def table_factory(store: ItemStore) -> Iterator[TableFactory]:
-    """Make uniquely named tables (deleted after the test); see :class:`TableFactory`."""
-    factory = TableFactory(store)
-    yield factory
-    factory.cleanup()
-
-
-@pytest.fixture
-def table(table_factory: TableFactory) -> str:
-    """A table keyed by pk (S) and sk (S)."""
-    return table_factory()
-
-
-@pytest.fixture
-def num_table(table_factory: TableFactory) -> str:
-    """A table keyed by pk (S) and sk (N)."""
-    return table_factory(sk_type="N")
-
-
-@pytest.fixture
-def bin_table(table_factory: TableFactory) -> str:
-    """A table keyed by pk (S) and sk (B)."""
-    return table_factory(sk_type="B")
-
-
-@pytest.fixture
-def hash_table(table_factory: TableFactory) -> str:
-    """A table keyed by pk (S) only."""
-    return table_factory(sk=None)
-
-
-#: The index-rich template of the ``gsi_table`` fixture.
-GSI_SPEC = TableSpec(
-    name="template",
-    partition_key=KeyAttribute("pk", "S"),
-    sort_key=KeyAttribute("sk", "S"),
-    global_indexes=(
-        GlobalIndex("by_gpk", KeyAttribute("gpk", "S"), KeyAttribute("gsk", "N"), Projection("ALL")),
-        GlobalIndex("by_gpk_keys", KeyAttribute("gpk", "S"), KeyAttribute("gsk", "N"), Projection("KEYS_ONLY")),
-        GlobalIndex("by_hpk_incl", KeyAttribute("hpk", "S"), None, Projection("INCLUDE", ("inc",))),
-    ),
-    local_indexes=(LocalIndex("by_lsk", KeyAttribute("lsk", "N"), Projection("ALL")),),
-)
-
-
-@pytest.fixture
-def gsi_table(table_factory: TableFactory) -> str:
-    """pk S + sk S with GSIs ``by_gpk`` (gpk S, gsk N, ALL), ``by_gpk_keys`` (KEYS_ONLY),
-    ``by_hpk_incl`` (hpk S, INCLUDE inc) and the LSI ``by_lsk`` (lsk N, ALL)."""
-    return table_factory(GSI_SPEC)
-
-
-@pytest.fixture
-def settle(store: ItemStore) -> Callable[..., Any]:
-    """``settle(check)``: run an assertion until it passes on stores whose global indexes lag, else once."""
-    from storeswap.contract_tests.helpers import eventually
-
-    def run(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-        return eventually(store, check, timeout)
-
-    return run
+def _mark_factory_gaps(item: pytest.Item, store: str, declared: Mapping[str, Any], reqs: list[str]) -> None:
+    """A factory's ``gaps`` dict, as the same gap markers the suite's tests carry inline (``notimpl``)."""
+    fn_name = getattr(item, "originalname", None) or item.name.split("[", 1)[0]
+    for key, gap in declared.items():
+        if key == fn_name or key == item.name or (_REQ_ID.match(key) is not None and key in reqs):
+            reason, raises = (gap, None) if isinstance(gap, str) else (gap[0], gap[1])
+            item.add_marker(notimpl([store], reason=reason, raises=raises))

@@ -16,7 +16,6 @@ the seeded tables and the table list untouched.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from decimal import Decimal
@@ -26,13 +25,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from storeswap import settings as storeswap_settings
 from storeswap.contract_tests.helpers import snapshot, unchanged
 from storeswap.core.errors import StoreError, ValidationError
 from storeswap.core.expressions.builders import Attr
 from storeswap.core.port import ItemStore
 from storeswap.core.requests import BatchDelete, BatchPut, TxCheck, TxDelete, TxGet, TxPut, TxUpdate
 
-EXAMPLES = int(os.environ.get("STORESWAP_FUZZ_EXAMPLES", "100"))
+EXAMPLES = storeswap_settings.get_int(storeswap_settings.FUZZ_EXAMPLES)
 #: A call that has not returned after this long is hung (a bound on hangs, far above any real call).
 HANG_SECONDS = 120.0
 

@@ -29,7 +29,6 @@ dynamodb (moto ignores ``ClientRequestToken``).
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from typing import Any
 
@@ -38,19 +37,20 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from storeswap import settings as storeswap_settings
 from storeswap.adapters.memory import MemoryStore
 from storeswap.contract_tests.helpers import eventually, typed
 from storeswap.contract_tests.markers import notyet, strategy_gaps
-from storeswap.contract_tests.plugin import unique_table_name
+from storeswap.contract_tests.tables import unique_table_name
 from storeswap.core.errors import ConditionFailed, StoreError, TransactionCanceled
 from storeswap.core.port import BatchDelete, BatchPut, ItemStore, TxCheck, TxDelete, TxPut, TxUpdate
 from storeswap.core.schema import GlobalIndex, IndexProjection, KeyAttribute, TableSpec
 from storeswap.core.values import BinarySet, NumberSet, StringSet
 
-EXAMPLES = int(os.environ.get("STORESWAP_DIFF_EXAMPLES", "50"))
+EXAMPLES = storeswap_settings.get_int(storeswap_settings.DIFF_EXAMPLES)
 #: tox sets STORESWAP_DIFF_DERANDOMIZE=1 so CI replays the same sequences every run (a red CI is then a
 #: regression, not a new random find); run without it locally to explore new sequences.
-DERANDOMIZE = os.environ.get("STORESWAP_DIFF_DERANDOMIZE") == "1"
+DERANDOMIZE = storeswap_settings.get(storeswap_settings.DIFF_DERANDOMIZE) == "1"
 
 # ------------------------------------------------------------------ strategies
 

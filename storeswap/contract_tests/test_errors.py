@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from storeswap.contract_tests.helpers import expect, snapshot, typed
-from storeswap.contract_tests.plugin import GSI_SPEC, unique_table_name
+from storeswap.contract_tests.tables import GSI_SPEC, unique_table_name
 from storeswap.core import errors
 from storeswap.core.errors import (
     ConditionFailed,

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from storeswap.contract_tests.markers import never, notyet
-from storeswap.contract_tests.plugin import TableFactory
+from storeswap.contract_tests.tables import TableFactory
 from storeswap.core.changes import ChangeRecord, UserIdentity
 from storeswap.core.errors import (
     ConditionFailed,

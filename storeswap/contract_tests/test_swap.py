@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from storeswap.contract_tests.helpers import typed
-from storeswap.contract_tests.plugin import selected_stores, unique_table_name
+from storeswap.contract_tests.plugin import selected_stores
+from storeswap.contract_tests.tables import unique_table_name
 from storeswap.core.port import ItemStore
 from storeswap.core.values import normalize_item
 from storeswap.migrate import copy_table, verify_tables

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from storeswap import settings
 from storeswap.evaluate.document import ContractRun, TestResult
 from storeswap.evaluate.suite_target import ContractStore, builtin_name, contract_store_for
 
@@ -190,8 +191,8 @@ def run_contract_suite(
     args: list[str] = []
     for s in unique.values():
         args += s.args()
-    if diff_examples is not None and "STORESWAP_DIFF_EXAMPLES" not in os.environ:
-        env["STORESWAP_DIFF_EXAMPLES"] = str(diff_examples)
+    if diff_examples is not None and not settings.is_set(settings.DIFF_EXAMPLES):
+        env[settings.DIFF_EXAMPLES.name] = str(diff_examples)
     collector = ResultCollector(quick=quick, progress=progress)
     out = io.StringIO()
     started = time.perf_counter()

@@ -4,7 +4,7 @@
 DynamoDB export) that are already open — so tests can hand it a deliberately
 broken store — and returns the :class:`~storeswap.evaluate.document.Evaluation`;
 :func:`storeswap.evaluate.report.write_evaluation` writes it as
-``results.json`` and the report.  The CLI (:mod:`storeswap.evaluate.commands`)
+``results.json`` and the report.  The CLI (:mod:`storeswap.cli.evaluate`)
 opens the stores, loads the built-in sample tables when no table is named,
 and shows progress.
 """

@@ -16,6 +16,7 @@ from typing import Any
 
 from attrs import define, field
 
+from storeswap import settings
 from storeswap.faults.load import LoadResult, run_load
 from storeswap.faults.scenarios import FaultRow, scenarios
 
@@ -145,7 +146,7 @@ def render_section(results: Results) -> str:
             f"Hostile expressions: {f['expressions']} expressions ({f['calls']} compile calls: the 300-parenthesis, "
             f"1000-NOT and 1000-OR cases and random grammar soup) gave {f['storeswap_errors']} storeswap errors and "
             f"{f['unexpected']} other exceptions. The hypothesis suite `tests/test_expression_fuzz.py` runs "
-            f"{os.environ.get('STORESWAP_FUZZ_EXAMPLES', '300')} examples per test on memory and PostgreSQL in CI.",
+            f"{settings.get(settings.FUZZ_EXAMPLES, {'STORESWAP_FUZZ_EXAMPLES': '300', **os.environ})} examples per test on memory and PostgreSQL in CI.",
         ]
     lines.append(END)
     return "\n".join(lines)

@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from storeswap import settings
 from storeswap.core.port import ItemStore
 from storeswap.gateway.errors import CORAL_PREFIX, ApiError, error_body
 from storeswap.gateway.operations import Operations, unknown_operation
@@ -41,11 +42,11 @@ TARGET_PREFIX = "DynamoDB_20120810."
 STREAMS_PREFIX = "DynamoDBStreams_20120810."
 _CONTENT_TYPE = b"application/x-amz-json-1.0"
 #: How ``storeswap serve --workers N`` tells each worker process what to serve.
-ENV_STORE = "STORESWAP_GATEWAY_STORE"
-ENV_CREDENTIALS = "STORESWAP_GATEWAY_CREDENTIALS"
-ENV_REGION = "STORESWAP_GATEWAY_REGION"
-ENV_MAX_BODY = "STORESWAP_GATEWAY_MAX_BODY"
-ENV_THREADS = "STORESWAP_GATEWAY_THREADS"
+ENV_STORE = settings.GATEWAY_STORE.name
+ENV_CREDENTIALS = settings.GATEWAY_CREDENTIALS.name
+ENV_REGION = settings.GATEWAY_REGION.name
+ENV_MAX_BODY = settings.GATEWAY_MAX_BODY.name
+ENV_THREADS = settings.GATEWAY_THREADS.name
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -221,13 +222,16 @@ def from_environment() -> GatewayApp:
     from storeswap.connect import open_store
     from storeswap.gateway.sigv4 import load_credentials
 
-    store = open_store(os.environ[ENV_STORE])
-    credentials = os.environ.get(ENV_CREDENTIALS)
-    threads = os.environ.get(ENV_THREADS)
+    url = settings.get(settings.GATEWAY_STORE)
+    if url is None:
+        raise KeyError(f"{ENV_STORE} is not set: a worker is started by storeswap serve --workers")
+    store = open_store(url)
+    credentials = settings.get(settings.GATEWAY_CREDENTIALS)
+    threads = settings.get(settings.GATEWAY_THREADS)
     return GatewayApp(
         store,
-        region=os.environ.get(ENV_REGION, "us-east-1"),
+        region=settings.get(settings.GATEWAY_REGION) or "us-east-1",
         auth=SigV4Verifier(load_credentials(credentials)) if credentials else None,
-        max_body=int(os.environ.get(ENV_MAX_BODY, MAX_BODY_BYTES)),
+        max_body=settings.get_int(settings.GATEWAY_MAX_BODY),
         threads=int(threads) if threads else None,
     )

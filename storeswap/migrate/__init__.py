@@ -11,7 +11,7 @@ Python API::
 
 Sources are any :class:`storeswap.ItemStore` or an :class:`ExportSource`
 (DynamoDB's "Export to S3" files).  The CLI lives in
-:mod:`storeswap.migrate.commands`.
+:mod:`storeswap.cli.migrate`.
 """
 
 from __future__ import annotations

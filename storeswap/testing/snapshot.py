@@ -33,7 +33,6 @@ after each test; parsed snapshots are cached for the session.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -42,6 +41,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from storeswap import settings
 from storeswap.core.errors import TableNotFound
 from storeswap.core.port import ItemStore
 from storeswap.core.schema import KeyAttribute, TableSpec
@@ -50,7 +50,7 @@ from storeswap.migrate.export_source import ExportSource
 
 __all__ = ["Snapshot", "LoadedSnapshot", "read_snapshot", "snapshot_store", "load_snapshot", "snapshot_table"]
 
-ENV_STORES = "STORESWAP_SNAPSHOT_STORES"
+ENV_STORES = settings.SNAPSHOT_STORES.name
 
 
 @attrs.define(frozen=True)
@@ -154,8 +154,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def _snapshot_store_urls(config: pytest.Config) -> list[str]:
     urls = list(config.getoption("storeswap_snapshot_stores") or [])
     if not urls:
-        urls = [u.strip() for u in os.environ.get(ENV_STORES, "").split(",") if u.strip()]
-    return urls or [os.environ.get("STORESWAP_URL", "memory://")]
+        urls = settings.get_list(settings.SNAPSHOT_STORES)
+    return urls or [settings.get(settings.URL) or "memory://"]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
     HTTPClientError,
     NoCredentialsError,
     NoRegionError,
@@ -192,6 +195,8 @@ def map_error(
         # unanswered write may still have been applied (E2).
         if write:
             return OutcomeUnknown(f"the write may or may not have been applied: {redact(e)}")
+        if isinstance(e, (EndpointConnectionError, ConnectTimeoutError)):
+            return StoreUnavailable(_cannot_connect(e))
         return StoreUnavailable(redact(e))
     # Anything else failed inside the driver (a response botocore could not
     # parse, ...): the request reached the server, so a write may have applied.
@@ -201,3 +206,19 @@ def map_error(
     if isinstance(e, BotoCoreError):
         return StoreError(str(e))
     return StoreError(f"the DynamoDB client failed: {what}")
+
+
+def _cannot_connect(e: BotoConnectionError) -> str:
+    """``cannot connect to DynamoDB at host:port: <reason>``, in the words a user reads."""
+    endpoint = urlsplit(str(e.kwargs.get("endpoint_url", "")))
+    where = redact(endpoint.netloc or str(e.kwargs.get("endpoint_url", "the endpoint")))
+    cause = str(e.kwargs.get("error", "")).lower()
+    if isinstance(e, ConnectTimeoutError) or "timed out" in cause:
+        reason = "connect timeout"
+    elif "refused" in cause:
+        reason = "connection refused"
+    elif "name or service not known" in cause or "nodename nor servname" in cause or "resolve" in cause:
+        reason = "unknown host"
+    else:
+        reason = "no answer"
+    return f"cannot connect to DynamoDB at {where}: {reason}"

@@ -20,11 +20,11 @@ function, tags tested in order of frequency, no per-value objects.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from storeswap import settings
 from storeswap.core.values import BinarySet, Item, NumberSet, StringSet
 
 __all__ = ["encode_item", "encode_item_python", "COMPILED", "decode_item", "encode_value", "encode_value_python", "decode_value", "CodecError", "VERSION"]
@@ -164,7 +164,7 @@ try:
     from storeswap.adapters.postgres.ccodec import encode_value as _compiled_value
 except ImportError:  # no compiler at install time, or STORESWAP_PURE=1: the pure-Python encoder
     _compiled = _compiled_value = None
-if os.environ.get("STORESWAP_PURE"):
+if settings.is_set(settings.PURE):
     _compiled = _compiled_value = None
 
 #: True when the compiled encoder is in use.

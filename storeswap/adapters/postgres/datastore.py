@@ -35,7 +35,7 @@ import psycopg
 import sqlalchemy as sa
 from psycopg_pool import ConnectionPool
 
-from storeswap.adapters.postgres.errors import DRIVER_ERRORS, is_retryable_conflict, map_error
+from storeswap.adapters.postgres.errors import DRIVER_ERRORS, connect_error, is_retryable_conflict, map_error
 from storeswap.core.errors import StoreError, StoreUnavailable, TableNotFound, TransactionConflict
 from storeswap.redaction import redact
 
@@ -82,6 +82,7 @@ class PostgresDatastore:
         on_missing_table: Callable[[str], None] | None = None,
     ) -> None:
         self.display_url = redact(display_url)
+        where = f"{sa_url.host}:{sa_url.port or 5432}" if sa_url.host else f"the local socket ({self.display_url})"
         self._on_missing_table = on_missing_table
         self.engine = sa.create_engine(sa_url, pool_size=1, max_overflow=4, pool_pre_ping=True)
         if prepare_schema is not None:
@@ -90,7 +91,7 @@ class PostgresDatastore:
                     prepare_schema(c)
             except DRIVER_ERRORS as e:
                 self.engine.dispose()
-                raise StoreUnavailable(
+                raise connect_error(e, where) or StoreUnavailable(
                     f"cannot prepare the storeswap schema at {self.display_url}: {redact(e)}"
                 ) from e
         self.pool = ConnectionPool(
@@ -107,7 +108,7 @@ class PostgresDatastore:
         except DRIVER_ERRORS as e:
             self.pool.close()
             self.engine.dispose()
-            raise StoreUnavailable(f"cannot connect to {self.display_url}: {redact(e)}") from e
+            raise connect_error(e, where) or StoreUnavailable(f"cannot connect to {self.display_url}: {redact(e)}") from e
         self._closed = False
 
     def close(self) -> None:

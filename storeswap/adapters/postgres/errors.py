@@ -22,7 +22,7 @@ from storeswap.core.errors import (
 )
 from storeswap.redaction import redact
 
-__all__ = ["map_error", "is_retryable_conflict", "DRIVER_ERRORS"]
+__all__ = ["map_error", "connect_error", "is_retryable_conflict", "DRIVER_ERRORS"]
 
 #: Every exception type the driver layer can raise; the adapter catches exactly these.
 DRIVER_ERRORS: tuple[type[BaseException], ...] = (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed)
@@ -45,6 +45,23 @@ def is_retryable_conflict(e: BaseException) -> bool:
     """True for failures that a fresh attempt of the whole operation may avoid (serialisation, deadlock)."""
     e = _unwrap(e)
     return isinstance(e, (pg.SerializationFailure, pg.DeadlockDetected, pg.LockNotAvailable))
+
+
+def connect_error(e: BaseException, where: str) -> StoreUnavailable | None:
+    """``cannot connect to PostgreSQL at host:port: <reason>`` when ``e`` is a failure to connect, else None.
+
+    The reason is the driver's own last clause (``connection refused``,
+    ``database "x" does not exist``, ...), on one line: its hint lines and the
+    SQLAlchemy link stay in the chained exception for ``--debug``.
+    """
+    e = _unwrap(e)
+    if isinstance(e, psycopg_pool.PoolTimeout):
+        return StoreUnavailable(f"cannot connect to PostgreSQL at {where}: no connection within the connect timeout")
+    if not isinstance(e, psycopg.OperationalError) or isinstance(e, pg.QueryCanceled):
+        return None
+    first = (str(e).strip().splitlines() or [""])[0]
+    reason = first.rpartition(" failed: ")[2].removeprefix("FATAL:").strip() or type(e).__name__
+    return StoreUnavailable(f"cannot connect to PostgreSQL at {where}: {redact(reason[:1].lower() + reason[1:])}")
 
 
 def map_error(e: BaseException, *, write: bool, sent: bool = True, what: str = "") -> StoreError:

@@ -73,17 +73,20 @@ def serve_command(
 
 def _shared_url(store: str) -> str:
     """A URL every worker process can open on the same data (provisioning a bare name here, once)."""
-    import importlib
-
     name = store.strip().lower()
     if name in ("memory", "memory://") or name.startswith("memory:"):
         raise ConfigurationError("--workers needs a store outside the process: each worker would get its own memory store")
     if "://" in store:
         return store
-    backends = {"postgres": "storeswap.backends.postgres", "dynamodb": "storeswap.backends.dynamodb"}
-    if name not in backends:
-        raise ConfigurationError(f"unknown store {store!r}: use postgres, dynamodb or a URL with --workers")
-    return str(importlib.import_module(backends[name]).provision())
+    if name == "postgres":
+        from storeswap.backends import postgres
+
+        return str(postgres.provision())
+    if name == "dynamodb":
+        from storeswap.backends import dynamodb
+
+        return str(dynamodb.provision())
+    raise ConfigurationError(f"unknown store {store!r}: use postgres, dynamodb or a URL with --workers")
 
 
 def register(app: typer.Typer) -> None:

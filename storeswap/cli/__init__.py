@@ -1,22 +1,25 @@
-"""The ``storeswap`` command line.
+"""The ``storeswap`` command line: the one driving package of commands.
 
-Each feature registers its sub-commands from its own module (see
-``_COMMAND_MODULES``) so that this file stays a thin shell: option parsing,
-one-line errors, and ``--debug`` for the traceback.
+One module per command group (``stores``, ``streams``, ``migrate``, ``bench``,
+``evaluate``, ``serve``) registers its sub-commands on :data:`app`, and the
+progress displays live here too, so the libraries (``storeswap.migrate``,
+``storeswap.benchmarks``, ``storeswap.evaluate``, ``storeswap.gateway``)
+import neither typer nor rich.  This module stays a thin shell: option
+parsing, one-line errors, and ``--debug`` for the traceback.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
+import traceback
 from typing import Annotated
 
 import typer
 
 from storeswap import __version__
-from storeswap.core.errors import StoreError
-from storeswap.redaction import RedactingFilter, redact
+from storeswap.cli import bench, evaluate, exit_codes, migrate, serve, stores, streams
+from storeswap.redaction import RedactingFilter
 
 __all__ = ["app", "main"]
 
@@ -26,17 +29,12 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's plain help: rich's panels print every flag as ``<bool>``.
+    rich_markup_mode=None,
 )
 
-#: Modules with a ``register(app)`` function adding their sub-commands.
-_COMMAND_MODULES = (
-    "storeswap.commands.stores",
-    "storeswap.commands.streams",
-    "storeswap.migrate.commands",
-    "storeswap.benchmarks.commands",
-    "storeswap.evaluate.commands",
-    "storeswap.gateway.commands",
-)
+#: Modules with a ``register(app)`` function adding their sub-commands, in help order.
+_COMMAND_MODULES = (stores, streams, migrate, bench, evaluate, serve)
 
 _state = {"debug": False}
 
@@ -67,48 +65,43 @@ def _root(
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+_registered: list[bool] = []
+
+
 def _register_all() -> None:
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            # A feature module that is not part of this build yet; its commands are absent.
-            if e.name is not None and name.startswith(e.name):
-                continue
-            raise
+    if _registered:
+        return
+    for module in _COMMAND_MODULES:
         module.register(app)
+    _registered.append(True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code (see :mod:`storeswap.cli.exit_codes`).
+
+    Every failure is one line on stderr naming what failed; ``--debug`` adds
+    the traceback above it and keeps the same exit code.
+    """
     _register_all()
+    args = sys.argv[1:] if argv is None else argv
     try:
         rc = app(args=argv, standalone_mode=False)
-    except StoreError as e:
-        if _state["debug"]:
-            raise
-        typer.echo(f"error: {type(e).__name__}: {redact(e)}", err=True)
-        return 2
     except (typer.Exit, SystemExit) as e:
         code = getattr(e, "exit_code", None)
         if code is None:
             code = getattr(e, "code", 0)
         return int(code or 0)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
-        return 130
+        return exit_codes.INTERRUPTED
     except Exception as e:  # the CLI's contract is one clear line, traceback with --debug
         # Usage errors (click's, or the copy typer vendors) print usage and exit 2 as click would.
         if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
             e.show()
-            return int(e.exit_code)
-        if _state["debug"] or "--debug" in (argv if argv is not None else sys.argv):
-            raise
-        typer.echo(f"error: {type(e).__name__}: {redact(e)} (run with --debug for the traceback)", err=True)
-        return 1
+            return exit_codes.USAGE
+        if _state["debug"] or "--debug" in args[: args.index("--") if "--" in args else len(args)]:
+            traceback.print_exc(file=sys.stderr)
+        typer.echo(exit_codes.error_line(e), err=True)
+        return exit_codes.exit_code(e)
     # In standalone_mode=False, click returns typer.Exit's code instead of raising it.
     return int(rc) if isinstance(rc, int) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -51,6 +51,7 @@ def bench(
     """Measure every store through its adapter and, interleaved, through its raw driver; write a report."""
     import logging
 
+    from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from storeswap.benchmarks.report import baseline_flags, emulator_banner, write_report
@@ -73,11 +74,13 @@ def bench(
         sizes=parse_int_list(sizes, "--sizes") if sizes else None,
         seed=seed,
     )
+    # On stderr: stdout carries only the report line (rich's transient bar left a blank line there).
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
         transient=True,
+        console=Console(stderr=True),
     ) as progress:
         task = progress.add_task("benchmark", total=None)
 

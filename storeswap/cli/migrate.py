@@ -2,8 +2,9 @@
 
 Exit codes: ``migrate`` 0 when the copy finished, 1 when ``check`` found a
 blocking problem (and no ``--force``); ``verify`` 0 when identical, 1 when
-the tables differ, 2 on any error; ``check`` 0, or 1 with a blocking finding;
-errors are one line (``--debug`` for the traceback).
+the tables differ; ``check`` 0, or 1 with a blocking finding; errors are one
+line with the codes of :mod:`storeswap.cli.exit_codes` (``--debug`` for the
+traceback).
 
 Exit codes are raised as ``SystemExit``, not ``typer.Exit``: ``cli.main``
 runs the app with ``standalone_mode=False``, where click turns ``Exit`` into
@@ -13,12 +14,12 @@ a return value that ``main`` does not pass on.
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from storeswap.cli.progress import RichCopyProgress
 from storeswap.connect import open_store, redact_url
 from storeswap.core.errors import ConfigurationError
 from storeswap.migrate.check import CheckReport, Preflight, preflight
@@ -31,7 +32,6 @@ from storeswap.migrate.copy import (
     state_backend,
 )
 from storeswap.migrate.engine import MAX_LOCAL_THREADS, EngineSpec, parse_engine
-from storeswap.migrate.progress import RichCopyProgress
 from storeswap.migrate.sources import ScanSource, open_source
 from storeswap.migrate.state import default_state_path
 from storeswap.migrate.transform import TransformedSource, load_transform
@@ -70,10 +70,6 @@ TransformOpt = Annotated[
 
 def _transformed(src: ScanSource, transform: str | None) -> TransformedSource | None:
     return None if transform is None else TransformedSource(src, load_transform(transform))
-
-
-def _debug() -> bool:
-    return logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
 def _print_preflight(pre: Preflight) -> None:
@@ -334,7 +330,7 @@ def verify(
         typer.Option("--engine", help="Where pass 1's bucket digests run: threads, processes[:N] or dask://HOST:PORT."),
     ] = "threads",
 ) -> None:
-    """Compare two tables item by item (bucket digests, then a field-level diff). Exit 0 identical, 1 differ, 2 error.
+    """Compare two tables item by item (bucket digests, then a field-level diff). Exit 0 identical, 1 differ.
 
     With --transform the target is compared with the transform of the source."""
     src: ScanSource | None = None
@@ -359,13 +355,6 @@ def verify(
             report = verify_tables(
                 vsrc, dst, table, target_table, buckets, segments=segments, max_details=max_details
             )
-    except KeyboardInterrupt:
-        raise
-    except Exception as e:
-        if _debug():
-            raise
-        typer.echo(f"error: {type(e).__name__}: {e}", err=True)
-        raise SystemExit(2) from None
     finally:
         for s in (src, dst):
             if s is not None:

@@ -2,7 +2,7 @@
 
 Exit codes: 0 when the verdict is SAFE, 1 NOT SAFE, 3 UNKNOWN (a part that
 had to run did not); 2 for a usage or configuration error.  Raised as
-``SystemExit`` (see :mod:`storeswap.migrate.commands` for why).
+``SystemExit`` (see :mod:`storeswap.cli.migrate` for why).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from storeswap.cli import exit_codes
 from storeswap.connect import open_store
 
 __all__ = ["register"]
@@ -38,7 +39,7 @@ def contract(
     args = ["--pyargs", "storeswap.contract_tests", "-p", "no:cacheprovider"]
     for s in store:
         args += ["--store", s]
-    raise typer.Exit(int(pytest.main([*args, *(pytest_args or [])])))
+    raise typer.Exit(exit_codes.from_pytest(pytest.main([*args, *(pytest_args or [])])))
 
 
 MATRIX_START = "<!-- matrix:start -->"

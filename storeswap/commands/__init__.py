@@ -1,1 +1,0 @@
-"""CLI sub-commands that belong to no single feature package."""
