@@ -40,12 +40,14 @@ from storeswap.core.requests import BatchDelete
 from storeswap.core.schema import TableSpec
 from storeswap.core.values import Item, Key
 from storeswap.migrate.copy import copy_identity, state_backend
+from storeswap.migrate.sources import StoreSource
 from storeswap.migrate.state import CopyState
 
 __all__ = [
     "FollowPositionExpired",
     "FollowReport",
     "check_followable",
+    "follow_source",
     "start_follow",
     "follow_changes",
 ]
@@ -87,6 +89,16 @@ class FollowReport:
         """Records applied per second in this run."""
         return self.records / self.seconds if self.seconds > 0 else 0.0
 
+    def summary(self) -> str:
+        """One line for the CLI."""
+        lag = ", ".join(f"{k}: {'?' if v is None else v}" for k, v in sorted(self.lag_records.items()))
+        state = "caught up" if self.caught_up else "stopped"
+        return (
+            f"followed {self.table}: {self.records} change records this run ({self.puts} puts, {self.deletes} "
+            f"deletes) in {self.seconds:.1f}s, {self.records_per_second:,.0f} records/s, {self.records_total} "
+            f"since the copy started; {state}; lag in records per shard: {lag or 'none'}"
+        )
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-able form."""
         return {
@@ -115,6 +127,19 @@ def check_followable(source: ItemStore, table: str) -> TableSpec:
             "before the copy starts"
         )
     return spec
+
+
+def follow_source(source: object, table: str, *, transformed: bool, incremental: bool, distributed: bool) -> ItemStore:
+    """The store behind a ``migrate`` source, for ``--follow``; one ConfigurationError line for what cannot follow.
+
+    Checks the table's stream too (:func:`check_followable`), so a table without one is refused before the copy.
+    """
+    if transformed or incremental or distributed:
+        raise ConfigurationError("--follow works with --engine threads, without --transform or --apply-incremental")
+    if not isinstance(source, StoreSource):
+        raise ConfigurationError("--follow needs a store as the source (an export has no change stream)")
+    check_followable(source.store, table)
+    return source.store
 
 
 def _load_state(
