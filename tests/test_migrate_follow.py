@@ -282,3 +282,24 @@ def test_cli_follow_killed_with_sigkill_resumes_identical(tmp_path: Path, phase:
             if source.table_exists(t):
                 source.delete_table(t)
         source.close()
+
+
+@pytest.mark.slow
+def test_dynamodb_to_memory_follow_with_writer(tmp_path: Path) -> None:
+    """DynamoDB Streams (a moto server) as the source: sequence numbers are not dense, the replay is the same."""
+    pytest.importorskip("moto")
+    from storeswap.backends.dynamodb import provision
+    from storeswap.connect import open_store
+
+    source = open_store(provision())
+    target = MemoryStore()
+    name = f"fol_{uuid.uuid4().hex[:10]}"
+    try:
+        _seed(source, name)
+        _, total = _run_follow(source, target, name, "copy", tmp_path / "s.json", chunks=2)
+        assert total > 2 * 37
+        assert verify_tables(source, target, name, "copy").identical
+    finally:
+        if source.table_exists(name):
+            source.delete_table(name)
+        source.close()

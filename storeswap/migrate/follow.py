@@ -226,13 +226,18 @@ def _apply(target: ItemStore, target_table: str, images: list[tuple[Key, Item | 
 
 
 def _lag_records(source: ItemStore, table: str, position: str) -> dict[str, int | None]:
-    """Per shard, how many records lie between ``position`` and the shard's end (dense sequences only)."""
+    """Per shard, how many records lie between ``position`` and the shard's end (dense sequences only).
+
+    Memory and PostgreSQL number each shard's records 1, 2, 3, ...; DynamoDB's
+    sequence numbers only increase, so there the count is unknown (None) unless the shard is read to its end.
+    """
+    dense = source.kind in ("memory", "postgres")
     mine = decode_position(position, table).shards
     end = decode_position(source.latest_position(table), table).shards
     out: dict[str, int | None] = {}
     for shard, last in end.items():
         have = mine.get(shard)
-        if last is None or not last.isdigit():
+        if last is None or not last.isdigit() or not dense:
             out[shard] = 0 if have == last else None
         elif have is None or have.isdigit():
             out[shard] = max(0, int(last) - int(have or 0))
