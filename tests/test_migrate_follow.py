@@ -303,3 +303,24 @@ def test_dynamodb_to_memory_follow_with_writer(tmp_path: Path) -> None:
         if source.table_exists(name):
             source.delete_table(name)
         source.close()
+
+
+def test_status_in_the_checkpoint_reports_lag(tmp_path: Path) -> None:
+    """The checkpoint carries the follower's status (lag per shard, records/s) for a reader elsewhere."""
+    source, target = MemoryStore(), MemoryStore()
+    _seed(source, "orders")
+    state = tmp_path / "s.json"
+    kw: dict[str, Any] = {"target_table": "copy", "state_path": state, "batch": 20}
+    start_follow(source, target, "orders", **kw)
+    copy_table(source, target, "orders", **kw)
+    for i in range(100):
+        source.put("orders", {**_key(i), "n": Decimal(i), "tag": "later"})
+    r = follow_changes(source, target, "orders", max_records=30, page_size=10, **kw)
+    status = _state(state)["follow"]["status"]
+    assert (r.records, r.caught_up, sum(r.lag_records.values())) == (30, False, 70)
+    assert status["lag_records"] == r.lag_records and status["records_this_run"] == 30 and not status["caught_up"]
+    r = follow_changes(source, target, "orders", until_caught_up=True, **kw)
+    status = _state(state)["follow"]["status"]
+    assert (r.records, r.records_total, r.caught_up, r.lag_seconds) == (70, 100, True, 0.0)
+    assert status["caught_up"] and set(status["lag_records"].values()) == {0}
+    assert verify_tables(source, target, "orders", "copy").identical

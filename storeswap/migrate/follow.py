@@ -50,9 +50,12 @@ __all__ = [
     "follow_source",
     "start_follow",
     "follow_changes",
+    "STATUS_INTERVAL_S",
 ]
 
 _BATCH_WRITE_MAX = 25
+#: How often the follower's status (lag, records/s) in its checkpoint is refreshed, in seconds.
+STATUS_INTERVAL_S = 1.0
 
 
 class FollowPositionExpired(StreamPositionExpired):
@@ -246,6 +249,33 @@ def _lag_records(source: ItemStore, table: str, position: str) -> dict[str, int 
     return out
 
 
+def _status(
+    source: ItemStore,
+    table: str,
+    position: str,
+    records: int,
+    seconds: float,
+    last_created: Any,
+    *,
+    caught_up: bool,
+) -> dict[str, Any]:
+    """The follower's status as stored in its checkpoint (``follow.status``), for a reader in another terminal."""
+    lag = _lag_records(source, table, position)
+    lag_s: float | None
+    if caught_up or all(v == 0 for v in lag.values()):
+        lag_s = 0.0
+    else:
+        lag_s = None if last_created is None else round(max(0.0, time.time() - last_created.timestamp()), 3)
+    return {
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "records_this_run": records,
+        "records_per_second": round(records / seconds, 1) if seconds > 0 else 0.0,
+        "lag_records": lag,
+        "lag_seconds": lag_s,
+        "caught_up": caught_up,
+    }
+
+
 def follow_changes(
     source: ItemStore,
     target: ItemStore,
@@ -289,6 +319,7 @@ def follow_changes(
     caught_up = False
     last_created = None
     started = time.perf_counter()
+    status_at = float("-inf")
     while stop is None or not stop.is_set():
         limit = page_size if max_records is None else min(page_size, max_records - records)
         if limit < 1:
@@ -311,6 +342,12 @@ def follow_changes(
         position = page.position
         # Only now, with the writes acknowledged, does the checkpoint move past them.
         checkpoint.update(position=position, records=total)
+        now = time.perf_counter()
+        if now - status_at >= STATUS_INTERVAL_S:
+            # Lag asks the source for its end: refreshed about once a second, not on every page.
+            status_at = now
+            checkpoint["status"] = _status(source, table, position, records, now - started, last_created,
+                                           caught_up=not page.records)  # fmt: skip
         state.record_follow(checkpoint)
         if page.records:
             if progress is not None:
@@ -324,11 +361,9 @@ def follow_changes(
         else:
             time.sleep(poll_s)
     seconds = time.perf_counter() - started
-    lag_s = None
-    if caught_up:
-        lag_s = 0.0
-    elif last_created is not None:
-        lag_s = max(0.0, time.time() - last_created.timestamp())
+    final = _status(source, table, position, records, seconds, last_created, caught_up=caught_up)
+    checkpoint["status"] = final
+    state.record_follow(checkpoint)
     return FollowReport(
         table=table,
         target_table=target_table,
@@ -338,7 +373,7 @@ def follow_changes(
         deletes=deletes,
         seconds=seconds,
         caught_up=caught_up,
-        lag_records=_lag_records(source, table, position),
-        lag_seconds=lag_s,
+        lag_records=final["lag_records"],
+        lag_seconds=final["lag_seconds"],
         position=position,
     )

@@ -18,7 +18,8 @@ same function edited, is refused like one with another source.
 of ``--apply-incremental`` (replayed after the copy), None before.
 ``follow`` is the change-stream follower's checkpoint (``--follow``, see
 :mod:`storeswap.migrate.follow`): the stream position recorded before the
-copy started and the position replayed up to; None for a copy without it.
+copy started, the position replayed up to, the records replayed, and a
+``status`` (lag, records/s) refreshed about once a second; None for a copy without it.
 
 The identity (source, target, parameters) is checked on every resume: a
 state written for another source, target, table, spec or ``--segments`` /
