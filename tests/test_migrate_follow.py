@@ -324,3 +324,26 @@ def test_status_in_the_checkpoint_reports_lag(tmp_path: Path) -> None:
     assert (r.records, r.records_total, r.caught_up, r.lag_seconds) == (70, 100, True, 0.0)
     assert status["caught_up"] and set(status["lag_records"].values()) == {0}
     assert verify_tables(source, target, "orders", "copy").identical
+
+
+def test_stop_event_ends_a_follower_that_waits_for_changes(tmp_path: Path) -> None:
+    source, target = MemoryStore(), MemoryStore()
+    _seed(source, "orders")
+    kw: dict[str, Any] = {"target_table": "copy", "state_path": tmp_path / "s.json", "batch": 20}
+    start_follow(source, target, "orders", **kw)
+    copy_table(source, target, "orders", **kw)
+    stop = threading.Event()
+    applied = threading.Event()
+    out: list[Any] = []
+    follower = threading.Thread(
+        target=lambda: out.append(
+            follow_changes(source, target, "orders", stop=stop, poll_s=0.01, progress=lambda n: applied.set(), **kw)
+        )
+    )
+    follower.start()
+    source.put("orders", {**_key(3), "n": Decimal(9)})
+    assert applied.wait(60)
+    stop.set()
+    follower.join(60)
+    assert not follower.is_alive() and out[0].records == 1 and not out[0].caught_up
+    assert target.get("copy", _key(3))["n"] == 9
