@@ -197,7 +197,7 @@ def test_keys_only_stream_rereads_the_source(tmp_path: Path) -> None:
     copy_table(source, target, "orders", **kw)
     source.put("orders", {**_key(1), "n": Decimal(5), "tag": "new"})
     source.delete("orders", _key(2))
-    r = follow_changes(source, target, "orders", until_caught_up=True, **kw)
+    r = follow_changes(source, target, "orders", until_caught_up=True, workers=1, **kw)
     assert (r.records, r.puts, r.deletes) == (2, 1, 1)
     assert verify_tables(source, target, "orders", "copy").identical
 

@@ -14,10 +14,11 @@
 Replay is idempotent: each record becomes a full-image upsert of its item
 (the new image of a NEW_IMAGE / NEW_AND_OLD_IMAGES stream; for KEYS_ONLY /
 OLD_IMAGE the item re-read from the source, consistently) or a delete by key.
-A page is applied by one worker, record order kept per item: within a page
-only the last record of each key is applied (the images are whole, so the
-result equals applying them all in order), and pages are applied in stream
-order.  A rerun after a kill resumes at the last checkpoint and re-applies at
+Record order is kept per item: within a page only the last record of each
+key is applied (the images are whole, so the result equals applying them all
+in order), a page's keys are split over ``workers`` threads by key (so one
+key's write goes to one worker), and pages are applied one after another in
+stream order.  A rerun after a kill resumes at the last checkpoint and re-applies at
 most one page, which changes nothing.  A position behind the stream's
 retention window raises :class:`FollowPositionExpired`: records were trimmed,
 so the only safe way on is a new copy (``--restart``); nothing is skipped.
@@ -28,6 +29,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +219,27 @@ def _images(source: ItemStore, table: str, records: list[ChangeRecord]) -> list[
     return out
 
 
+def _apply_parallel(
+    pool: ThreadPoolExecutor | None,
+    workers: int,
+    target: ItemStore,
+    target_table: str,
+    images: list[tuple[Key, Item | None]],
+) -> tuple[int, int]:
+    """Apply one page's images, split by key over the pool's workers; returns once every worker acknowledged.
+
+    Each key appears once in ``images``, so workers never touch the same item and per-item order holds.
+    """
+    if pool is None or len(images) < 2:
+        return _apply(target, target_table, images)
+    groups: list[list[tuple[Key, Item | None]]] = [[] for _ in range(workers)]
+    for entry in images:
+        groups[hash(tuple(sorted(entry[0].items()))) % workers].append(entry)
+    futures = [pool.submit(_apply, target, target_table, g) for g in groups if g]
+    results = [f.result() for f in futures]  # re-raises the first failure: nothing is checkpointed then
+    return sum(p for p, _ in results), sum(d for _, d in results)
+
+
 def _apply(target: ItemStore, target_table: str, images: list[tuple[Key, Item | None]]) -> tuple[int, int]:
     puts = [img for _, img in images if img is not None]
     deletes = [key for key, img in images if img is None]
@@ -291,6 +314,7 @@ def follow_changes(
     max_records: int | None = None,
     poll_s: float = 0.5,
     page_size: int = MAX_CHANGES_LIMIT,
+    workers: int = 4,
     progress: Callable[[int], None] | None = None,
 ) -> FollowReport:
     """After the copy: replay the source's changes from the checkpointed position into the target.
@@ -304,6 +328,8 @@ def follow_changes(
     """
     if max_records is not None and max_records < 1:
         raise ConfigurationError("max_records must be at least 1")
+    if workers < 1:
+        raise ConfigurationError("workers must be at least 1")
     check_followable(source, table)
     target_table = target_table or table
     state = _load_state(source, target, table, target_table, segments, batch, state_path, state_in_target)
@@ -320,46 +346,53 @@ def follow_changes(
     last_created = None
     started = time.perf_counter()
     status_at = float("-inf")
-    while stop is None or not stop.is_set():
-        limit = page_size if max_records is None else min(page_size, max_records - records)
-        if limit < 1:
-            break
-        try:
-            page = source.changes(table, after=position, limit=limit)
-        except StreamPositionExpired as e:
-            raise FollowPositionExpired(
-                f"the follower's stream position on table {table} has expired ({e}); records after it were "
-                "trimmed, so the target cannot catch up from the stream: recopy with --restart onto an empty "
-                "target table"
-            ) from None
-        if page.records:
-            p, d = _apply(target, target_table, _images(source, table, page.records))
-            records += len(page.records)
-            total += len(page.records)
-            puts += p
-            deletes += d
-            last_created = page.records[-1].created
-        position = page.position
-        # Only now, with the writes acknowledged, does the checkpoint move past them.
-        checkpoint.update(position=position, records=total)
-        now = time.perf_counter()
-        if now - status_at >= STATUS_INTERVAL_S:
-            # Lag asks the source for its end: refreshed about once a second, not on every page.
-            status_at = now
-            checkpoint["status"] = _status(source, table, position, records, now - started, last_created,
-                                           caught_up=not page.records)  # fmt: skip
-        state.record_follow(checkpoint)
-        if page.records:
-            if progress is not None:
-                progress(len(page.records))
-            continue
-        if until_caught_up:
-            caught_up = True
-            break
-        if stop is not None:
-            stop.wait(poll_s)
-        else:
-            time.sleep(poll_s)
+    # Pages go one after another; within a page, keys are split over the workers (each key once, so
+    # no two workers touch one item) and the checkpoint waits for all of them.
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="storeswap-follow") if workers > 1 else None
+    try:
+        while stop is None or not stop.is_set():
+            limit = page_size if max_records is None else min(page_size, max_records - records)
+            if limit < 1:
+                break
+            try:
+                page = source.changes(table, after=position, limit=limit)
+            except StreamPositionExpired as e:
+                raise FollowPositionExpired(
+                    f"the follower's stream position on table {table} has expired ({e}); records after it were "
+                    "trimmed, so the target cannot catch up from the stream: recopy with --restart onto an empty "
+                    "target table"
+                ) from None
+            if page.records:
+                p, d = _apply_parallel(pool, workers, target, target_table, _images(source, table, page.records))
+                records += len(page.records)
+                total += len(page.records)
+                puts += p
+                deletes += d
+                last_created = page.records[-1].created
+            position = page.position
+            # Only now, with the writes acknowledged, does the checkpoint move past them.
+            checkpoint.update(position=position, records=total)
+            now = time.perf_counter()
+            if now - status_at >= STATUS_INTERVAL_S:
+                # Lag asks the source for its end: refreshed about once a second, not on every page.
+                status_at = now
+                checkpoint["status"] = _status(source, table, position, records, now - started, last_created,
+                                               caught_up=not page.records)  # fmt: skip
+            state.record_follow(checkpoint)
+            if page.records:
+                if progress is not None:
+                    progress(len(page.records))
+                continue
+            if until_caught_up:
+                caught_up = True
+                break
+            if stop is not None:
+                stop.wait(poll_s)
+            else:
+                time.sleep(poll_s)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     seconds = time.perf_counter() - started
     final = _status(source, table, position, records, seconds, last_created, caught_up=caught_up)
     checkpoint["status"] = final
