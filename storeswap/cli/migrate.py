@@ -32,6 +32,7 @@ from storeswap.migrate.copy import (
     state_backend,
 )
 from storeswap.migrate.engine import MAX_LOCAL_THREADS, EngineSpec, parse_engine
+from storeswap.migrate.follow import follow_changes, follow_source, start_follow
 from storeswap.migrate.sources import ScanSource, open_source
 from storeswap.migrate.state import default_state_path
 from storeswap.migrate.transform import TransformedSource, load_transform
@@ -189,6 +190,17 @@ def migrate(
             "(default: the target when it is PostgreSQL).",
         ),
     ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help="Record the source's change-stream position before the copy, then replay its changes into the "
+            "target (until Ctrl-C, or --until-caught-up). Rerun to resume from the checkpoint.",
+        ),
+    ] = False,
+    until_caught_up: Annotated[
+        bool, typer.Option("--until-caught-up", help="With --follow: stop once no change is left to replay.")
+    ] = False,
 ) -> None:
     """Copy a table between two stores: check, create the target table, parallel copy with checkpoints."""
 
@@ -212,9 +224,13 @@ def migrate(
         raise typer.BadParameter("give --state or --state-in-target, not both", param_hint="--state")
     if transform is not None and apply_incremental:
         raise typer.BadParameter("--transform does not apply to incremental exports", param_hint="--transform")
+    if until_caught_up and not follow:
+        raise typer.BadParameter("--until-caught-up needs --follow", param_hint="--until-caught-up")
     src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
     dst = open_store(target)
     try:
+        fsrc = follow_source(src, table, transformed=transform is not None, incremental=bool(apply_incremental),
+                             distributed=engine_spec.distributed) if follow else None  # fmt: skip
         if apply_incremental:
             check_incremental_source(src, apply_incremental, checksums=not no_checksums)
         tsrc = _transformed(src, transform)
@@ -238,6 +254,9 @@ def migrate(
             if not report.ok and not force:
                 typer.echo("blocking problems found; fix them or rerun with --force", err=True)
                 raise SystemExit(1)
+        if fsrc is not None:
+            start_follow(fsrc, dst, table, target_table=target_table, segments=segments, batch=batch,
+                         state_path=state_path, state_in_target=state_in_target)  # fmt: skip
         with RichCopyProgress(f"{table} -> {target_table}") as bar:
             if engine_spec.distributed:
                 assert state_url is not None
@@ -277,6 +296,10 @@ def migrate(
                 f"replayed {rr.exports} incremental export(s): {rr.records} records ({rr.puts} puts, "
                 f"{rr.deletes} deletes) this run, {rr.resumed_past} applied before"
             )
+        if fsrc is not None:
+            typer.echo(follow_changes(fsrc, dst, table, target_table=target_table, segments=segments, batch=batch,
+                                      state_path=state_path, state_in_target=state_in_target,
+                                      until_caught_up=until_caught_up).summary())  # fmt: skip
         if verify:
             if apply_incremental:
                 typer.echo("verify skipped: the target now holds the incrementals, the source does not", err=True)

@@ -9,13 +9,17 @@ Layout (JSON, version 2)::
      "total_segments": 4, "batch": 500, "transform": null, "complete": false,
      "started": "...", "updated": "...",
      "segments": {"0": {"cursor": "...", "done": false, "count": 1500}, ...},
-     "incremental": null}
+     "incremental": null, "follow": null}
 
 ``transform`` is the identity of a ``--transform`` (``module:function@<hash
 of the module's source>``), so a resume with another transform, or with the
 same function edited, is refused like one with another source.
 ``incremental`` is the :class:`~storeswap.migrate.incremental.ReplayCheckpoint`
 of ``--apply-incremental`` (replayed after the copy), None before.
+``follow`` is the change-stream follower's checkpoint (``--follow``, see
+:mod:`storeswap.migrate.follow`): the stream position recorded before the
+copy started, the position replayed up to, the records replayed, and a
+``status`` (lag, records/s) refreshed about once a second; None for a copy without it.
 
 The identity (source, target, parameters) is checked on every resume: a
 state written for another source, target, table, spec or ``--segments`` /
@@ -279,6 +283,8 @@ class CopyState:
     loaded: bool = False
     #: The incremental-export replay's checkpoint (``ReplayCheckpoint.to_dict()``), None before any replay.
     incremental: dict[str, Any] | None = None
+    #: The change-stream follower's checkpoint (``--follow``), None for a copy without one.
+    follow: dict[str, Any] | None = None
     _lock: threading.Lock = field(factory=threading.Lock, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -310,6 +316,7 @@ class CopyState:
             "batch": self.identity.batch,
             "transform": self.identity.transform,
             "incremental": self.incremental,
+            "follow": self.follow,
             "started": self.started,
             "updated": _now(),
             "complete": self.done,
@@ -373,10 +380,19 @@ class CopyState:
         incremental = data.get("incremental")
         if incremental is not None and not isinstance(incremental, dict):
             raise ConfigurationError(f"{backend.where} is malformed (incremental is {type(incremental).__name__})")
-        return cls(identity, backend, started, segments, loaded=True, incremental=incremental)
+        follow = data.get("follow")
+        if follow is not None and not isinstance(follow, dict):
+            raise ConfigurationError(f"{backend.where} is malformed (follow is {type(follow).__name__})")
+        return cls(identity, backend, started, segments, loaded=True, incremental=incremental, follow=follow)
 
     def record_incremental(self, checkpoint: dict[str, Any]) -> None:
         """Store the incremental replay's checkpoint (after the target acknowledged the writes it covers)."""
         with self._lock:
             self.incremental = dict(checkpoint)
+            self._save_locked()
+
+    def record_follow(self, checkpoint: dict[str, Any]) -> None:
+        """Store the follower's checkpoint (after the target acknowledged the writes it covers)."""
+        with self._lock:
+            self.follow = dict(checkpoint)
             self._save_locked()
