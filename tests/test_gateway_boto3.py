@@ -118,8 +118,8 @@ def test_protocol_errors_have_dynamodb_shapes_and_no_traces(gateway: GatewayServ
     assert status == 400 and body["__type"] == "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
     status, body = _post(gateway, "DynamoDB_20120810.GetItem", b'{"TableName": "nope_table", "Key": {"pk": {"X": 1}}}')
     assert status == 400 and "Traceback" not in json.dumps(body) and 'File "' not in body["message"]
-    status, body = _post(gateway, "DynamoDBStreams_20120810.ListStreams", b"{}")
-    assert status == 400 and "Streams" in body["message"]
+    status, body = _post(gateway, "DynamoDBStreams_20120810.Frobnicate", b"{}")
+    assert status == 400 and body["__type"].endswith("#UnknownOperationException")
 
 
 def test_body_limit() -> None:
@@ -289,16 +289,24 @@ def test_table_description(client: Any) -> None:
     assert client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]["TimeToLiveStatus"] == "DISABLED"
 
 
-def test_update_time_to_live_on_an_empty_table_and_refusal_otherwise(client: Any) -> None:
+def test_update_time_to_live_on_a_table_that_holds_items(client: Any) -> None:
     name = _table(client)
+    client.put_item(TableName=name, Item={"pk": {"S": "a"}, "sk": {"N": "1"}, "exp": {"N": "1"}})
     client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
     ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "exp"}
-    client.put_item(TableName=name, Item={"pk": {"S": "a"}, "sk": {"N": "1"}})
+    # The items stay where they were (no re-created table), and writes go on.
+    assert client.get_item(TableName=name, Key={"pk": {"S": "a"}, "sk": {"N": "1"}})["Item"]["exp"] == {"N": "1"}
+    client.put_item(TableName=name, Item={"pk": {"S": "b"}, "sk": {"N": "1"}})
     with pytest.raises(ClientError) as e:
-        client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": False, "AttributeName": "exp"})
-    assert _code(e) == "ValidationException"
-    assert "Item" in client.get_item(TableName=name, Key={"pk": {"S": "a"}, "sk": {"N": "1"}})
+        client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
+    assert _code(e) == "ValidationException"  # already enabled
+    with pytest.raises(ClientError) as e:
+        client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": False, "AttributeName": "other"})
+    assert _code(e) == "ValidationException"  # enabled on another attribute
+    client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": False, "AttributeName": "exp"})
+    assert client.describe_time_to_live(TableName=name)["TimeToLiveDescription"] == {"TimeToLiveStatus": "DISABLED"}
+    assert client.scan(TableName=name)["Count"] == 2
 
 
 def test_list_tables_pages(client: Any) -> None:

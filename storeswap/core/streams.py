@@ -98,6 +98,14 @@ class StreamMethods:
         """True when the adapter can enable and disable TTL on an existing table (every store can sweep)."""
         return type(self)._set_ttl is not StreamMethods._set_ttl
 
+    def stream_info(self, table: str, stream: str | None = None) -> StreamInfo:
+        """The table's current (or last) stream, or its stream ``stream``: id, view, shards, enabled.
+
+        A ValidationError when the table never had a stream; a stream that no
+        longer exists raises :class:`StreamPositionExpired`.
+        """
+        return self._stream_info(self.spec(table), stream)
+
     def shards(self, table: str) -> list[Shard]:
         """The shards of the table's stream, every parent before its children (S6)."""
         return self._stream_info(self.spec(table), None).ordered_shards()

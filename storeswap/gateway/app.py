@@ -1,5 +1,8 @@
 """The gateway's ASGI application: DynamoDB's JSON 1.0 protocol in front of :class:`Operations`.
 
+Both APIs are served on the one endpoint: ``DynamoDB_20120810.<Op>`` and
+DynamoDB Streams' ``DynamoDBStreams_20120810.<Op>``.
+
 A raw ASGI callable rather than a web framework: one POST path, the
 operation in ``X-Amz-Target``, JSON in and out, so a framework's routing and
 request objects would only add latency.  Per request it reads the body
@@ -104,6 +107,9 @@ class GatewayApp:
             threads = 0 if store.kind == "memory" else 16
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="gateway") if threads > 0 else None
         self._handlers = {TARGET_PREFIX + name: h for name, h in self.operations.handlers.items()}
+        self._handlers.update(
+            (STREAMS_PREFIX + name, h) for name, h in self.operations.streams.handlers.items()
+        )
 
     def close(self) -> None:
         """Stop the thread pool (the store is the caller's to close)."""
@@ -162,11 +168,6 @@ class GatewayApp:
             )
         handler = self._handlers.get(target)
         if handler is None:
-            if target.startswith(STREAMS_PREFIX):
-                raise ApiError(
-                    "UnknownOperationException",
-                    f"{target}: DynamoDB Streams is not served yet (the port has no change stream)",
-                )
             raise unknown_operation(target)
         params = _loads(body) if body else {}
         if not isinstance(params, dict):

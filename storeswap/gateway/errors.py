@@ -21,6 +21,7 @@ from storeswap.core.errors import (
     OutcomeUnknown,
     StoreError,
     StoreUnavailable,
+    StreamPositionExpired,
     TableExists,
     TableNotFound,
     Throttled,
@@ -94,6 +95,8 @@ def error_body(e: BaseException) -> tuple[int, dict[str, Any]]:
             # SDK users (and the DynamoDB adapter) recognise the size error by this sentence.
             message = f"{_ITEM_TOO_LARGE}: {message}"
         return 400, _body(CORAL_PREFIX, "ValidationException", message)
+    if isinstance(e, StreamPositionExpired):
+        return 400, _body(DYNAMODB_PREFIX, "TrimmedDataAccessException", str(e))
     if isinstance(e, ValidationError):
         return 400, _body(CORAL_PREFIX, "ValidationException", str(e))
     if isinstance(e, TableNotFound):

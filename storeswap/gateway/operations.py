@@ -19,8 +19,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import attrs
-
 from storeswap.core.errors import ConditionFailed, TableNotFound, Throttled, ValidationError
 from storeswap.core.expressions import compile_expressions, condition_names, evaluate, project
 from storeswap.core.expressions.ast import AttributeNotExists, Path, Projection
@@ -47,6 +45,7 @@ from storeswap.gateway.legacy import (
     projection_from_attributes,
     refuse_mixing,
 )
+from storeswap.gateway.streams import StreamOperations, stream_arn_of, stream_label_of
 from storeswap.gateway.tables import TableClock, describe, spec_from_create
 from storeswap.gateway.wire import decode_item, decode_value, encode_item
 
@@ -205,6 +204,8 @@ class Operations:
         self.region = region
         self.clock = TableClock()
         self._meta_lock = threading.Lock()
+        #: The Streams API (``DynamoDBStreams_20120810.*``) over the same store.
+        self.streams = StreamOperations(store, region=region)
         self.handlers: dict[str, Handler] = {
             "CreateTable": self.create_table,
             "DescribeTable": self.describe_table,
@@ -236,9 +237,13 @@ class Operations:
             for index in spec.indexes():
                 assert index.name is not None
                 index_counts[index.name] = self._count(spec.name, index.name)
+        latest = self.streams.latest(spec.name)
+        stream = None if latest is None else (
+            stream_arn_of(self.region, spec.name, latest.id), stream_label_of(latest.id)
+        )
         return describe(
             spec, region=self.region, created=self.clock.created_at(spec.name), item_count=item_count,
-            size_bytes=size, status=status, index_counts=index_counts,
+            size_bytes=size, status=status, index_counts=index_counts, stream=stream,
         )
 
     def _count(self, table: str, index: str | None) -> tuple[int, int]:
@@ -295,24 +300,33 @@ class Operations:
         return out
 
     def update_table(self, body: dict[str, Any]) -> dict[str, Any]:
-        """UpdateTable: only what the port can do, i.e. changes that alter nothing stored.
+        """UpdateTable: StreamSpecification through the port's ``set_stream``, and what alters nothing stored.
 
         Billing mode and throughput are accepted (the store has no capacity to
-        change); index, stream and key changes are refused, since the port
-        cannot alter a table.
+        change); index, replica and key changes are refused, since the port
+        cannot alter them on an existing table.
         """
-        spec = self.store.describe_table(_table(body))
+        name = _table(body)
+        spec = self.store.describe_table(name)
         refused = [p for p in ("GlobalSecondaryIndexUpdates", "ReplicaUpdates", "AttributeDefinitions") if body.get(p)]
-        stream = body.get("StreamSpecification")
-        if isinstance(stream, dict):
-            wanted = stream.get("StreamViewType") if stream.get("StreamEnabled") else None
-            if wanted != spec.stream:
-                refused.append("StreamSpecification")
         if refused:
             raise ValidationError(
                 f"UpdateTable cannot change {', '.join(refused)} on this store: the storeswap port does not alter "
                 "existing tables (create a new table and migrate)"
             )
+        stream = body.get("StreamSpecification")
+        if stream is not None:
+            if not isinstance(stream, dict) or not isinstance(stream.get("StreamEnabled"), bool):
+                raise ValidationError(f"{_INVALID}StreamSpecification needs StreamEnabled")
+            if stream["StreamEnabled"]:
+                view = stream.get("StreamViewType")
+                if view is None:
+                    raise ValidationError(f"{_INVALID}StreamViewType is required when StreamEnabled is true")
+                spec = self.store.set_stream(name, view)
+            elif "StreamViewType" in stream:
+                raise ValidationError(f"{_INVALID}StreamViewType cannot be given when StreamEnabled is false")
+            else:
+                spec = self.store.set_stream(name, None)
         return {"TableDescription": self._description(spec)}
 
     def describe_time_to_live(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -323,13 +337,7 @@ class Operations:
         return {"TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED", "AttributeName": spec.ttl_attribute}}
 
     def update_time_to_live(self, body: dict[str, Any]) -> dict[str, Any]:
-        """UpdateTimeToLive, on an empty table only: the port sets a TTL attribute when a table is created.
-
-        SDKs, PynamoDB and the DynamoDB adapter enable TTL right after
-        CreateTable; an empty table is re-created with the attribute, which
-        loses nothing.  A table that holds items is refused rather than
-        emptied.
-        """
+        """UpdateTimeToLive through the port's ``set_ttl``: on any table, items stay where they are."""
         name = _table(body)
         ttl = _required(body, "TimeToLiveSpecification")
         if not isinstance(ttl, dict) or not isinstance(ttl.get("Enabled"), bool) or not ttl.get("AttributeName"):
@@ -340,13 +348,9 @@ class Operations:
             raise ValidationError("TimeToLive is already enabled")
         if not enabled and spec.ttl_attribute is None:
             raise ValidationError("TimeToLive is already disabled")
-        if self.store.scan(name, limit=1).items:
-            raise ValidationError(
-                "UpdateTimeToLive is supported here only on an empty table: the storeswap port sets a table's "
-                "TTL attribute when it creates the table"
-            )
-        self.store.delete_table(name)
-        self.store.create_table(attrs.evolve(spec, ttl_attribute=attribute if enabled else None))
+        if not enabled and attribute != spec.ttl_attribute:
+            raise ValidationError(f"{_INVALID}TimeToLive is enabled on attribute {spec.ttl_attribute}, not {attribute}")
+        self.store.set_ttl(name, attribute if enabled else None)
         return {"TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": attribute}}
 
     def describe_endpoints(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from storeswap.core.errors import ValidationError
@@ -145,11 +144,6 @@ def _projection_out(p: Projection) -> dict[str, Any]:
 _NO_THROUGHPUT = {"NumberOfDecreasesToday": 0, "ReadCapacityUnits": 0, "WriteCapacityUnits": 0}
 
 
-def stream_label(created: float) -> str:
-    """The stream label DynamoDB derives from the stream's creation time."""
-    return datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-
-
 def describe(
     spec: TableSpec,
     *,
@@ -159,8 +153,13 @@ def describe(
     size_bytes: int,
     status: str = "ACTIVE",
     index_counts: Mapping[str, tuple[int, int]] | None = None,
+    stream: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """DynamoDB's ``TableDescription`` of ``spec``."""
+    """DynamoDB's ``TableDescription`` of ``spec``; ``stream`` is the latest stream's (ARN, label), if any.
+
+    As on DynamoDB, a disabled stream keeps its LatestStreamArn (its records
+    stay readable); StreamSpecification appears while one is enabled.
+    """
     arn = table_arn(region, spec.name)
     types: dict[str, str] = {}
     for attr in spec.key_attributes():
@@ -207,10 +206,9 @@ def describe(
             for i in spec.local_indexes
         ]
     if spec.stream is not None:
-        label = stream_label(created)
         out["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream}
-        out["LatestStreamLabel"] = label
-        out["LatestStreamArn"] = f"{arn}/stream/{label}"
+    if stream is not None:
+        out["LatestStreamArn"], out["LatestStreamLabel"] = stream
     return out
 
 

@@ -25,8 +25,13 @@ def stream_arn(store_kind: str, table: str, stream_id: str, region: str = "local
     return f"arn:storeswap:{store_kind}:{region}:table/{table}/stream/{stream_id}"
 
 
-def stream_record_json(record: ChangeRecord, arn: str, region: str = "local") -> dict[str, Any]:
-    """One record in DynamoDB Streams JSON (the shape of a Lambda event's ``Records[i]``)."""
+def stream_record_json(record: ChangeRecord, arn: str, region: str = "local", *, api: bool = False) -> dict[str, Any]:
+    """One record in DynamoDB Streams JSON (the shape of a Lambda event's ``Records[i]``).
+
+    ``api=True`` gives the record as the Streams API's GetRecords returns it,
+    which spells ``userIdentity``'s members ``Type`` and ``PrincipalId``
+    where a Lambda event spells them ``type`` and ``principalId``.
+    """
     body: dict[str, Any] = {"Keys": marshal_item(record.keys)}
     if record.created is not None:
         body["ApproximateCreationDateTime"] = int(record.created.timestamp())
@@ -49,5 +54,6 @@ def stream_record_json(record: ChangeRecord, arn: str, region: str = "local") ->
         "eventSourceARN": arn,
     }
     if record.user_identity is not None:
-        out["userIdentity"] = {"type": record.user_identity.type, "principalId": record.user_identity.principal_id}
+        type_, principal = ("Type", "PrincipalId") if api else ("type", "principalId")
+        out["userIdentity"] = {type_: record.user_identity.type, principal: record.user_identity.principal_id}
     return out

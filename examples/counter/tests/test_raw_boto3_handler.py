@@ -1,9 +1,11 @@
 """The guide's raw boto3 handler against a DynamoDB endpoint, beside the repository version.
 
-The endpoint is ``COUNTER_DYNAMODB_ENDPOINT`` when set (DynamoDB Local, or
-storeswap's DynamoDB gateway over any store once it exists), else the moto
-server storeswap provisions. Both handlers store the same items, so a counter
-created by one is incremented by the other.
+The endpoint is ``COUNTER_DYNAMODB_ENDPOINT`` when set (DynamoDB Local, AWS,
+or a ``storeswap serve`` gateway); else every test runs twice: against the
+moto server storeswap provisions, and against storeswap's DynamoDB gateway
+over a memory store (the same unchanged boto3 code on storeswap's semantics).
+Both handlers store the same items, so a counter created by one is
+incremented by the other.
 """
 
 from __future__ import annotations
@@ -18,15 +20,25 @@ boto3 = pytest.importorskip("boto3", reason="the raw handler needs boto3 (stores
 
 import raw_boto3_handler  # noqa: E402
 
+_ENDPOINTS = ["given"] if os.environ.get("COUNTER_DYNAMODB_ENDPOINT") else ["moto", "gateway-memory"]
 
-@pytest.fixture(scope="module")
-def endpoint() -> str:
-    url = os.environ.get("COUNTER_DYNAMODB_ENDPOINT")
-    if url:
-        return url
-    from storeswap.backends.dynamodb import provision
 
-    return "http://" + provision().split("://", 1)[1].split("?", 1)[0]
+@pytest.fixture(scope="module", params=_ENDPOINTS)
+def endpoint(request):
+    if request.param == "given":
+        yield os.environ["COUNTER_DYNAMODB_ENDPOINT"]
+    elif request.param == "moto":
+        from storeswap.backends.dynamodb import provision
+
+        yield "http://" + provision().split("://", 1)[1].split("?", 1)[0]
+    else:
+        from storeswap.connect import open_store
+        from storeswap.gateway.server import GatewayServer
+
+        store = open_store("memory://")
+        with GatewayServer(store) as gateway:
+            yield gateway.endpoint_url
+        store.close()
 
 
 @pytest.fixture
