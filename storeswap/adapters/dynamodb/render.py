@@ -138,7 +138,14 @@ class Renderer:
         return f"({self.condition(c.left)}) OR ({self.condition(c.right)})"
 
     def _not(self, c: Not) -> str:
-        return f"NOT ({self.condition(c.operand)})"
+        # NOT NOT x is x (conditions are two-valued), and moto cannot parse NOT NOT: render a run of NOTs
+        # as one NOT or none, so a chain the port accepted (X1: at most 100 levels) is not doubled in depth
+        # by the parentheses on the way to the server.
+        negated, operand = True, c.operand
+        while isinstance(operand, Not):
+            negated, operand = not negated, operand.operand
+        inner = self.condition(operand)
+        return f"NOT ({inner})" if negated else inner
 
     def _exists(self, c: AttributeExists) -> str:
         return f"attribute_exists({self.path(c.path)})"
