@@ -3,7 +3,7 @@
 The first tests pin :func:`storeswap.redaction.redact` itself; the "seen"
 cases of issue 12 follow (each printed or kept a secret before); the last
 test plants secrets in store URLs and in the environment, runs the CLI
-commands (tables, describe, migrate, verify, bench on memory stores behind a
+commands (tables, describe, migrate, verify, bench, evaluate on memory stores behind a
 registered scheme) and greps everything they printed, logged and wrote.
 """
 
@@ -163,3 +163,24 @@ def test_cli_outputs_and_files_never_hold_a_planted_secret(
     assert leaks == []
     # The redacted labels are still there: the reports say which store they measured.
     assert "plantedmem://admin:***@src" in texts["printed"] + "".join(texts.values())
+
+
+def test_evaluate_outputs_and_report_files_never_hold_a_planted_secret(
+    planted_stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, caplog
+) -> None:
+    # evaluate writes index.html, report.md and results.json with store labels: all of them are grepped.
+    monkeypatch.chdir(tmp_path)
+    caplog.set_level(logging.DEBUG)
+    src, dst = planted_stores("src"), planted_stores("dst")
+    out_dir = tmp_path / "eval"
+    rc = main(["evaluate", "--source", src, "--target", dst, "--table", "plant_tbl", "--quick", "--no-contract",
+               "--no-bench", "--out", str(out_dir)])
+    out = capsys.readouterr()
+    assert rc == 0, out.out + out.err
+    files = [p for p in out_dir.rglob("*") if p.is_file()]
+    assert {"index.html", "report.md", "results.json"} <= {p.name for p in files}
+    texts = {"printed": out.out + out.err, "log": caplog.text}
+    texts.update({str(p): p.read_bytes().decode("utf-8", "replace") for p in files})
+    secrets = [*PLANTED.values(), *URL_SECRETS]
+    assert sorted({(where, s) for where, text in texts.items() for s in secrets if s in text}) == []
+    assert any("plantedmem://admin:***@dst" in text for text in texts.values())
