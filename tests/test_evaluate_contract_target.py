@@ -47,3 +47,33 @@ def test_store_name_equals_url_selects_and_an_empty_url_is_a_usage_error() -> No
     assert run.error is None and run.stores == ["memory"] and "memory=memory://" in run.args
     with pytest.raises(ValueError, match="a url goes with a built-in store name"):
         ContractStore(factory="x:y", url="memory://")
+
+
+def test_the_suite_gets_its_settings_as_options_not_through_os_environ(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STORESWAP_DIFF_EXAMPLES", raising=False)
+    seen: dict[str, str] = {}
+
+    class Spy(dict):  # os.environ stand-in that records every write
+        def __setitem__(self, key: str, value: str) -> None:
+            seen[key] = value
+            super().__setitem__(key, value)
+
+        def update(self, *args: object, **kwargs: str) -> None:
+            for key, value in dict(*args, **kwargs).items():
+                self[key] = value
+
+        def setdefault(self, key: str, value: str = "") -> str:
+            if key not in self:
+                self[key] = value
+            return super().__getitem__(key)
+
+    monkeypatch.setattr(os, "environ", Spy(os.environ))
+    run = run_contract_suite(
+        [ContractStore(builtin="memory", url="memory://")], extra_args=["-k", "test_differential_against_memory"],
+        diff_examples=3,
+    )
+    assert run.error is None, run
+    assert [t.outcome for t in run.results] == ["passed"]
+    assert not any(k.startswith(("STORESWAP_", "HYPOTHESIS")) for k in seen), seen
+    assert not (tmp_path / ".hypothesis").exists()

@@ -174,6 +174,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="MODULE:CALLABLE",
         help="run the contract suite against a third-party ItemStore: CALLABLE() returns a fresh store; repeatable.",
     )
+    group.addoption(
+        "--diff-examples",
+        type=int,
+        dest="storeswap_diff_examples",
+        default=None,
+        metavar="N",
+        help="examples of the stateful differential test (default: $STORESWAP_DIFF_EXAMPLES, else 50).",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -24,7 +24,7 @@ only updates that cannot fail on the stored item.  Memory and postgres get
 the full strategies.  The token variant (T3) is a strict ``notyet`` xfail on
 dynamodb (moto ignores ``ClientRequestToken``).
 
-``STORESWAP_DIFF_EXAMPLES`` sets the number of examples (default 50).
+``--diff-examples N`` (else ``STORESWAP_DIFF_EXAMPLES``, default 50) sets the number of examples.
 """
 
 from __future__ import annotations
@@ -507,7 +507,7 @@ def _page(page: Any) -> Any:
     return [typed(i) for i in page.items], page.cursor is not None
 
 
-def _run(store: ItemStore, store_name: str, tokens: bool) -> None:
+def _run(store: ItemStore, store_name: str, tokens: bool, examples: int | None) -> None:
     class Machine(make_machine(Strategies(strategy_gaps(store_name)))):  # type: ignore[misc]
         sut = store
         use_tokens = tokens
@@ -515,7 +515,7 @@ def _run(store: ItemStore, store_name: str, tokens: bool) -> None:
     run_state_machine_as_test(
         Machine,
         settings=settings(
-            max_examples=EXAMPLES,
+            max_examples=EXAMPLES if examples is None else examples,
             derandomize=DERANDOMIZE,
             stateful_step_count=20,
             deadline=None,
@@ -531,8 +531,8 @@ def _run(store: ItemStore, store_name: str, tokens: bool) -> None:
 
 
 @pytest.mark.req("P3", "P4", "C1", "C2", "C5", "C6", "C7", "C8", "T1", "T2", "Q3", "Q6", "V1", "V2", "V3")
-def test_differential_against_memory(store, store_name):
-    _run(store, store_name, tokens=False)
+def test_differential_against_memory(store, store_name, request):
+    _run(store, store_name, tokens=False, examples=request.config.getoption("storeswap_diff_examples"))
 
 
 @pytest.mark.req("T3", "T2")
@@ -541,5 +541,5 @@ def test_differential_against_memory(store, store_name):
     reason="moto 5.2.5: ClientRequestToken ignored, a repeated transaction is applied twice",
     raises=AssertionError,
 )
-def test_differential_with_idempotency_tokens(store, store_name):
-    _run(store, store_name, tokens=True)
+def test_differential_with_idempotency_tokens(store, store_name, request):
+    _run(store, store_name, tokens=True, examples=request.config.getoption("storeswap_diff_examples"))

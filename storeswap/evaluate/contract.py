@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -139,21 +138,6 @@ class ResultCollector:
 
 
 @contextlib.contextmanager
-def _settings(values: dict[str, str]) -> Iterator[None]:
-    """Run-scoped test settings (examples, hypothesis storage) for the suite; never store URLs."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@contextlib.contextmanager
 def _quiet_root_logger() -> Iterator[None]:
     # The CLI logs INFO to stderr; the suite's own INFO lines (servers, tables) would tear the progress bar.
     root = logging.getLogger()
@@ -176,9 +160,8 @@ def run_contract_suite(
     """Run the contract suite once against ``stores`` (deduplicated) and collect every test's outcome.
 
     ``extra_args`` go to pytest as they are (``-k``, file selections).
-    ``diff_examples`` sets ``STORESWAP_DIFF_EXAMPLES`` for the run unless it
-    is set already (the differential test reads it; no store URL travels
-    through the environment).  Never raises for test failures; a run that
+    ``diff_examples`` is passed as ``--diff-examples`` unless
+    ``STORESWAP_DIFF_EXAMPLES`` is set (nothing travels through os.environ).  Never raises for test failures; a run that
     could not start (usage error, crash) comes back with ``error`` set.
     """
     unique: dict[Any, ContractStore] = {}
@@ -187,12 +170,12 @@ def run_contract_suite(
     names = [s.builtin for s in unique.values() if s.builtin is not None]
     if len(names) != len(set(names)):
         raise ValueError("two built-in stores of the same name in one run; evaluate them one at a time")
-    env: dict[str, str] = {}
     args: list[str] = []
     for s in unique.values():
         args += s.args()
+    # Everything travels as options: no store URL and no test setting goes through os.environ.
     if diff_examples is not None and not settings.is_set(settings.DIFF_EXAMPLES):
-        env[settings.DIFF_EXAMPLES.name] = str(diff_examples)
+        args += ["--diff-examples", str(diff_examples)]
     collector = ResultCollector(quick=quick, progress=progress)
     out = io.StringIO()
     started = time.perf_counter()
@@ -200,7 +183,6 @@ def run_contract_suite(
         ini = Path(tmp) / "pytest.ini"
         # An empty ini of our own: the caller's pytest configuration (addopts, plugins) must not apply.
         ini.write_text("[pytest]\n", encoding="utf-8")
-        env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(Path(tmp) / "hypothesis")
         full_args = [
             "--pyargs",
             "storeswap.contract_tests",
@@ -216,7 +198,7 @@ def run_contract_suite(
             *args,
             *extra_args,
         ]
-        with _settings(env), _quiet_root_logger(), contextlib.redirect_stdout(out):
+        with _quiet_root_logger(), contextlib.redirect_stdout(out):
             try:
                 code = int(pytest.main(full_args, plugins=[collector]))
             except Exception as e:  # a crash inside pytest is a finding of the run, not of the stores
