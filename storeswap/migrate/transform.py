@@ -30,20 +30,17 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib
-import importlib.util
 import inspect
 import json
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import Any, Union
 
 import attrs
 from attrs import define, field
 
-from storeswap.core.errors import ConfigurationError, StoreError, ValidationError
+from storeswap.callables import load_callable
+from storeswap.core.errors import StoreError, ValidationError
 from storeswap.core.keys import check_item_keys
 from storeswap.core.port import ItemStore
 from storeswap.core.requests import Page
@@ -93,28 +90,7 @@ class TransformError(ValidationError):
 
 def load_transform(spec: str) -> Transform:
     """Import ``module:function`` or ``path/to/file.py:function`` (:class:`ConfigurationError` when it cannot)."""
-    if not isinstance(spec, str) or ":" not in spec:
-        raise ConfigurationError(f"--transform {spec!r}: expected module:function or path/to/file.py:function")
-    target, _, name = spec.rpartition(":")
-    try:
-        if target.endswith(".py"):
-            path = Path(target).resolve()
-            mod_spec = importlib.util.spec_from_file_location(f"storeswap_transform_{path.stem}", path)
-            if mod_spec is None or mod_spec.loader is None:
-                raise ImportError(f"cannot load {path}")
-            module = importlib.util.module_from_spec(mod_spec)
-            sys.modules[mod_spec.name] = module
-            mod_spec.loader.exec_module(module)
-        else:
-            if os.getcwd() not in sys.path:
-                sys.path.insert(0, os.getcwd())
-            module = importlib.import_module(target)
-        fn = getattr(module, name)
-    except Exception as e:
-        raise ConfigurationError(f"--transform {spec!r} cannot be loaded: {type(e).__name__}: {e}") from None
-    if not callable(fn):
-        raise ConfigurationError(f"--transform {spec!r} is not callable")
-    return fn  # type: ignore[no-any-return]
+    return load_callable(spec, label="--transform", noun="function")
 
 
 def transform_identity(fn: Transform) -> str:
