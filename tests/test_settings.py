@@ -12,7 +12,7 @@ import storeswap
 from storeswap import settings
 
 ROOT = Path(storeswap.__file__).resolve().parent
-README = ROOT.parent / "README.md"
+README = Path(__file__).resolve().parent.parent / "README.md"  # the source tree (tox installs the package)
 NAME = re.compile(r"STORESWAP_[A-Z0-9_]+")
 
 
