@@ -58,6 +58,7 @@ from storeswap.migrate.copy import copy_identity, state_backend
 from storeswap.migrate.ddbjson import marshal_item
 from storeswap.migrate.follow import check_followable
 from storeswap.migrate.state import CopyState, StateBackend
+from storeswap.migrate.status import STALE_AFTER_S, status_age_s
 from storeswap.migrate.verify import DEFAULT_BUCKETS, VerifyReport, bucket_of, verify_tables
 
 __all__ = ["cutover_check", "CutoverReport", "InFlight", "Outcome", "read_copy_state", "MAX_BACKLOG_RECORDS"]
@@ -149,7 +150,7 @@ class CutoverReport:
         """Lines for the CLI: the verdict, the follower, the verify, in flight, reasons."""
         verdict = {"go": "GO", "no-go": "NO-GO", "unknown": "UNKNOWN"}[self.outcome]
         lines = [f"cutover {self.table} -> {self.target_table}: {verdict}"]
-        if self.state_where is not None:
+        if self.records_replayed is not None:
             lag = ", ".join(f"{k}: {v}" for k, v in sorted(self.lag_records.items())) or "none"
             secs = "?" if self.lag_seconds is None else f"{self.lag_seconds:.1f}s"
             state = f"caught up for {self.quiet_s:g}s" if self.caught_up else "NOT caught up"
@@ -409,7 +410,9 @@ def _run(
     quiet_since: float | None = None
     first_position: str | None = None
     moved = False
+    looks = 0
     while True:
+        looks += 1
         t = time.monotonic()
         seen = _look(source, target, table, target_table, spec, backend, report)
         if seen is None:
@@ -431,11 +434,12 @@ def _run(
         lag = ", ".join(f"{k}: {v}" for k, v in sorted(backlog.per_shard.items()) if v)
         at_least = "at least " if not backlog.complete else ""
         secs = "" if report.lag_seconds is None else f", the oldest {report.lag_seconds:.1f}s old"
-        stalled = (
-            f"; its checkpoint did not move in {time.monotonic() - begin:.1f}s (is the follower running?)"
-            if not moved
-            else ""
-        )
+        stalled = ""
+        if not moved and looks > 1:
+            stalled = f"; its checkpoint did not move in {time.monotonic() - begin:.1f}s (is the follower running?)"
+        age = status_age_s(report.follower_updated)
+        if age is not None and age > STALE_AFTER_S:
+            stalled += f"; its status was last written {age:.0f}s ago (is the follower running?)"
         report._add(
             "no-go",
             f"the follower is not caught up: {at_least}{backlog.total} record(s) after its checkpoint ({lag}){secs}"
