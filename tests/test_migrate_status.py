@@ -9,6 +9,7 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from rich.console import Console
@@ -103,6 +104,11 @@ def test_cli_migrate_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["migrate-status", "--state", str(state), "--json"]) == 0
     js = json.loads(capsys.readouterr().out)
     assert js["follow"]["records_replayed"] == 25 and js["follow"]["status"]["caught_up"]
+    # The same command as ``storeswap migrate status``; ``migrate`` itself keeps its options.
+    assert main(["migrate", "status", "--state", str(state), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {**js, "follow": {**js["follow"], "status_age_s": ANY}}
+    assert main(["migrate", "status", "--bogus"]) == 2
+    assert "No such option" in capsys.readouterr().err
     assert main(["migrate-status", "--state", str(tmp_path / "none.json")]) == 2
     assert "no migration state" in capsys.readouterr().err
     assert main(["migrate-status"]) == 2
