@@ -187,3 +187,27 @@ def test_postgres_source_status_to_memory(tmp_path: Path, pg_url: str) -> None:
         if source.table_exists(name):
             source.delete_table(name)
         source.close()
+
+
+def test_cli_status_of_distributed_checkpoints(capsys: pytest.CaptureFixture[str], pg_url: str) -> None:
+    """--state-url lists the copies checkpointed in PostgreSQL (segments done, items), reading only."""
+    from storeswap.migrate.shared_state import SharedCopyState
+
+    copy_id = f"test-{uuid.uuid4().hex[:10]}"
+    shared = SharedCopyState(pg_url, copy_id)
+    try:
+        shared.init(3)
+        shared.advance(0, None, 40)
+        shared.advance(1, "cursor", 15)
+        assert main(["migrate", "status", "--state-url", pg_url, "--json"]) == 0
+        mine = [c for c in json.loads(capsys.readouterr().out)["copies"] if c["copy_id"] == copy_id]
+        assert [(c["segments_done"], c["segments_total"], c["items_copied"], c["complete"]) for c in mine] == [
+            (1, 3, 55, False)
+        ]
+        assert main(["migrate-status", "--state-url", pg_url]) == 0
+        assert f"copy {copy_id}: in progress; 1 of 3 segments done, 55 items copied" in capsys.readouterr().out
+        assert main(["migrate-status", "--state-url", pg_url, "--state", "x.json"]) == 2
+        assert main(["migrate-status", "--state-url", "mysql://h/db"]) == 2
+    finally:
+        shared.clear()
+        shared.close()

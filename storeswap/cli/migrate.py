@@ -531,14 +531,34 @@ def migrate_status(
     target: Annotated[str | None, typer.Option("--target", help="Target store URL (with --state-in-target).")] = None,
     table: Annotated[str | None, typer.Option("--table", help="Source table name (with --state-in-target).")] = None,
     target_table: TargetTableOpt = None,
+    state_url: Annotated[
+        str | None,
+        typer.Option("--state-url", help="List the copies checkpointed at this postgresql:// URL (distributed engines)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Progress of a copy and its follower, read from the state (another terminal): segments, items, lag."""
     from storeswap.migrate.state import FileState, TargetState
     from storeswap.migrate.status import parse_status
 
-    if (state is None) == (not state_in_target):
-        raise typer.BadParameter("give --state PATH or --state-in-target (with --target and --table)")
+    if [state is not None, state_in_target, state_url is not None].count(True) != 1:
+        raise typer.BadParameter("give one of --state PATH, --state-in-target (with --target and --table), --state-url")
+    if state_url is not None:
+        from storeswap.migrate.shared_state import list_copies
+
+        copies = list_copies(state_url)
+        if as_json:
+            typer.echo(json.dumps({"state_url": redact_url(state_url), "copies": copies}, indent=2))
+            return
+        if not copies:
+            typer.echo(f"no copies checkpointed at {redact_url(state_url)}")
+        for c in copies:
+            done = "finished" if c["complete"] else "in progress"
+            typer.echo(
+                f"copy {c['copy_id']}: {done}; {c['segments_done']} of {c['segments_total']} segments done, "
+                f"{c['items_copied']} items copied; updated {c['updated']}"
+            )
+        return
     if state is not None:
         backend = FileState(state)
         text = backend.load()
