@@ -379,3 +379,31 @@ def test_live_writer_postgres_to_memory(tmp_path: Path) -> None:
         if source.table_exists(name):
             source.delete_table(name)
         source.close()
+
+
+@pytest.mark.slow
+def test_dynamodb_to_memory(tmp_path: Path) -> None:
+    """DynamoDB Streams (a moto server): sequence numbers are not dense, so lag is counted by reading the stream."""
+    pytest.importorskip("moto")
+    from storeswap.backends.dynamodb import provision
+    from storeswap.connect import open_store
+
+    source = open_store(provision())
+    target = MemoryStore()
+    name = f"cut_{uuid.uuid4().hex[:10]}"
+    try:
+        kw = _prepare(source, target, name, tmp_path / "s.json")
+        assert _check(source, target, name, kw).go
+        source.put(name, {**_key(2), "n": Decimal(7), "tag": "late"})
+        target.delete("copy", _key(9))
+        r = _check(source, target, name, kw)
+        assert r.outcome == "no-go" and r.lag_total == 1 and r.in_flight.count == 1, r.reasons
+        assert [d["key"]["sk"] for d in r.differences if "index" not in d] == [{"N": "9"}]
+        follow_changes(source, target, name, until_caught_up=True, **kw)
+        target.put("copy", source.get(name, _key(9), consistent=True))
+        r = _check(source, target, name, kw)
+        assert r.go, r.reasons
+    finally:
+        if source.table_exists(name):
+            source.delete_table(name)
+        source.close()
