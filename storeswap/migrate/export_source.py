@@ -38,7 +38,7 @@ from storeswap.core.requests import Page
 from storeswap.core.schema import KeyAttribute, TableSpec
 from storeswap.core.values import Item
 from storeswap.migrate.ddbjson import unmarshal_item
-from storeswap.migrate.export_format import FILES_FILE, SPEC_FILE, SUMMARY_FILE
+from storeswap.migrate.export_format import SPEC_FILE, SUMMARY_FILE, read_manifest_files
 
 __all__ = ["ExportSource", "ExportFile", "spec_from_json"]
 
@@ -142,20 +142,7 @@ class ExportSource:
         return f"ExportSource({str(self.path)!r}, files={len(self.files)})"
 
     def _read_files(self) -> list[ExportFile]:
-        listing = self.path / FILES_FILE
-        if not listing.is_file():
-            raise ConfigurationError(f"the export at {self.path} has no {FILES_FILE}")
-        out = []
-        for n, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-                key, count = entry["dataFileS3Key"], int(entry["itemCount"])
-            except (ValueError, KeyError, TypeError):
-                raise ConfigurationError(f"{FILES_FILE} line {n} is not a manifest entry") from None
-            out.append(ExportFile(_resolve(self.path, key), count, entry.get("md5Checksum")))
-        return out
+        return [ExportFile(_resolve(self.path, e.key), e.item_count, e.md5) for e in read_manifest_files(self.path)]
 
     # ------------------------------------------------------------ ScanSource
 

@@ -44,7 +44,7 @@ from storeswap.core.port import MAX_BATCH_WRITE, BatchDelete, BatchPut, ItemStor
 from storeswap.core.schema import TableSpec
 from storeswap.migrate.canonical import canonical_key
 from storeswap.migrate.ddbjson import marshal_item, unmarshal_item
-from storeswap.migrate.export import FILES_FILE, SUMMARY_FILE
+from storeswap.migrate.export_format import FILES_FILE, SUMMARY_FILE, read_manifest_files
 from storeswap.migrate.export_source import ExportSource
 
 __all__ = [
@@ -220,22 +220,10 @@ class IncrementalExport:
         return f"[{_format_time(self.from_time)}, {_format_time(self.to_time)})"
 
     def _read_files(self) -> list[IncrementalFile]:
-        listing = self.path / FILES_FILE
-        if not listing.is_file():
-            raise ConfigurationError(f"the export at {self.path} has no {FILES_FILE}")
-        out = []
-        for n, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-                key, count = entry["dataFileS3Key"], int(entry["itemCount"])
-            except (ValueError, KeyError, TypeError):
-                raise ConfigurationError(f"{listing} line {n} is not a manifest entry") from None
-            out.append(
-                IncrementalFile(key, _resolve(self.path, key), count, entry.get("md5Checksum"), entry.get("etag"))
-            )
-        return out
+        return [
+            IncrementalFile(e.key, _resolve(self.path, e.key), e.item_count, e.md5, e.etag)
+            for e in read_manifest_files(self.path)
+        ]
 
     def verify(self) -> list[ChecksumProblem]:
         """Every checksum the manifests record, compared with the files: manifests, data MD5, ETag, item counts."""
