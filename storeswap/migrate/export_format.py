@@ -8,14 +8,26 @@ share the names and the manifest parsing without importing each other.
 
 from __future__ import annotations
 
+import gzip
 import json
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
 
 from attrs import define
 
 from storeswap.core.errors import ConfigurationError
 
-__all__ = ["SPEC_FILE", "SUMMARY_FILE", "FILES_FILE", "ManifestEntry", "read_manifest_files"]
+__all__ = [
+    "SPEC_FILE",
+    "SUMMARY_FILE",
+    "FILES_FILE",
+    "ManifestEntry",
+    "read_manifest_files",
+    "export_path",
+    "open_gzip",
+]
 
 #: The TableSpec storeswap's writer adds (an AWS export does not carry one).
 SPEC_FILE = "storeswap-table-spec.json"
@@ -57,3 +69,22 @@ def read_manifest_files(export_dir: Any) -> list[ManifestEntry]:
             raise ConfigurationError(f"{listing} line {n} is not a manifest entry") from None
         out.append(ManifestEntry(key, count, entry.get("md5Checksum"), entry.get("etag")))
     return out
+
+
+def export_path(where: Any) -> Any:
+    """Where an export lives: a :class:`~pathlib.Path`, or an :class:`~storeswap.migrate.s3_files.S3Path` for
+    ``s3://bucket/prefix/`` (an S3 path is returned as it is)."""
+    if isinstance(where, str) and where.startswith("s3://"):
+        from storeswap.migrate.s3_files import S3Files
+
+        return S3Files().path(where)
+    if isinstance(where, (str, Path)):
+        return Path(where)
+    return where
+
+
+@contextmanager
+def open_gzip(path: Any) -> Iterator[IO[bytes]]:
+    """The decompressed bytes of a gzip data file (local or S3), read once from the file's own handle."""
+    with path.open("rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as lines:
+        yield lines  # type: ignore[misc]
