@@ -55,7 +55,9 @@ def s3() -> Iterator[Any]:
 def _upload(client: Any, local: Path, prefix: str) -> None:
     for path in sorted(local.rglob("*")):
         if path.is_file():
-            client.put_object(Bucket=BUCKET, Key=f"{prefix}/{path.relative_to(local).as_posix()}", Body=path.read_bytes())
+            client.put_object(
+                Bucket=BUCKET, Key=f"{prefix}/{path.relative_to(local).as_posix()}", Body=path.read_bytes()
+            )
 
 
 @pytest.fixture(scope="module")
