@@ -230,3 +230,27 @@ def test_incremental_exports_replay_from_s3(s3: Any, tmp_path: Path) -> None:
     assert sorted((i["pk"], int(i["v"])) for i in target.scan_all("orders")) == [
         ("k0", 0), ("k1", 100), ("k3", 3), ("k4", 4), ("k9", 9),
     ]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_processes_engine_reads_one_s3_file_per_task(
+    uploaded: tuple[MemoryStore, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--engine processes:2: each data file is one task; the workers read S3 themselves (inherited AWS env)."""
+    store, prefix, _ = uploaded
+    pg_url = _pg()
+    table = f"s3dask_{uuid.uuid4().hex[:8]}"
+    rc, output = _cli(
+        ["migrate", "--source", f"dynamodb-export:s3://{BUCKET}/{prefix}/", "--target", pg_url, "--table", table,
+         "--engine", "processes:2"],
+        capsys,
+    )  # fmt: skip
+    pg = open_store(pg_url)
+    try:
+        assert rc == 0, output
+        assert "copied 330 items" in output and "2 workers" in output and SECRET not in output
+        assert verify_tables(store, pg, "sample", table).identical
+    finally:
+        if pg.table_exists(table):
+            pg.delete_table(table)
+        pg.close()
