@@ -164,6 +164,23 @@ def test_bad_checksum_is_reported_and_no_checksums_proceeds(
     rc, output = _cli([*args, "--no-checksums", "--restart"], capsys)
     assert rc == 0, output
     assert "copied 330 items" in output
+    # Tasks on an engine open the export themselves: the checksum setting travels with each task.
+    from storeswap.migrate.distributed import copy_table_on
+    from storeswap.migrate.engine import ThreadEngine
+
+    pg_url = _pg()
+    table = f"s3bad_{uuid.uuid4().hex[:8]}"
+    url = f"dynamodb-export:s3://{BUCKET}/{prefix}/"
+    try:
+        with pytest.raises(ValidationError, match="md5Checksum"):
+            copy_table_on(ThreadEngine(2), url, pg_url, table, state_url=pg_url, segments=6)
+        report = copy_table_on(ThreadEngine(2), url, pg_url, table, state_url=pg_url, segments=6, checksums=False)
+        assert report.items == 330 and report.complete
+    finally:
+        pg = open_store(pg_url)
+        if pg.table_exists(table):
+            pg.delete_table(table)
+        pg.close()
 
 
 def test_missing_bucket_prefix_manifest_or_file_is_one_typed_error(
