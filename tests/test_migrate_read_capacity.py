@@ -283,3 +283,29 @@ def test_cli_max_rcu(dynamo_table: tuple[str, str, MemoryStore], tmp_path: Any, 
     assert "read capacity (this process):" in out and "--max-rcu 100000" in out
     assert main(["verify", "--source", url, "--target", url, "--table", table, "--max-rcu", "50000"]) == 0
     assert "read capacity (this process):" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_processes_engine_paces_each_worker(dynamo_table: tuple[str, str, MemoryStore], capsys: Any) -> None:
+    """--engine processes:2 --max-rcu: every worker process attaches its own limiter of N / 2 and charges it."""
+    from storeswap.backends.postgres import provision
+    from storeswap.migrate.distributed import copy_table_on, read_capacity_stats
+    from storeswap.migrate.engine import open_engine
+
+    url, table, reference = dynamo_table
+    pg = str(provision())
+    target_table = f"rcu_proc_{uuid.uuid4().hex[:8]}"
+    with open_engine("processes:2") as engine:
+        report = copy_table_on(engine, url, pg, table, target_table=target_table, state_url=pg, segments=4,
+                               batch=20, max_rcu=100_000)  # fmt: skip
+        limiters = engine.client.run(read_capacity_stats)
+    dst = open_store(pg)
+    try:
+        assert report.items == ITEMS and verify_tables(reference, dst, table, target_table).identical
+        assert len(limiters) == 2
+        rates = [lim["max_rcu"] for found in limiters.values() for lim in found]
+        requests = sum(lim["requests"] for found in limiters.values() for lim in found)
+        assert set(rates) == {50_000.0} and requests >= ITEMS // 20
+    finally:
+        dst.delete_table(target_table)
+        dst.close()

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from storeswap import ConfigurationError, KeyAttribute, TableSpec, ValidationError
+from storeswap import ConfigurationError, KeyAttribute, StoreUnavailable, TableSpec, ValidationError
 from storeswap.adapters.memory import MemoryStore
 from storeswap.cli import main
 from storeswap.connect import open_store
@@ -271,3 +271,22 @@ def test_processes_engine_reads_one_s3_file_per_task(
         if pg.table_exists(table):
             pg.delete_table(table)
         pg.close()
+
+
+def test_unreachable_endpoint_is_store_unavailable_without_credentials(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """botocore's message names the endpoint URL; a password in it, or the secret key, is never shown."""
+    from storeswap.backends.dynamodb import free_port
+
+    password = SECRET.replace("/", "")  # a URL's userinfo holds no "/"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://ak:{password}@127.0.0.1:{free_port()}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDSTORESWAPTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    with pytest.raises(StoreUnavailable, match="cannot reach S3") as e:
+        ExportSource(f"s3://{BUCKET}/x/")
+    assert password not in str(e.value) and SECRET not in str(e.value) and "***" in str(e.value)
+    rc, output = _cli(["check", "--source", f"dynamodb-export:s3://{BUCKET}/x/", "--table", "t1x"], capsys)
+    assert rc == 3 and "StoreUnavailable" in output and password not in output and SECRET not in output

@@ -30,7 +30,15 @@ from storeswap.migrate.shared_state import SharedCopyState
 from storeswap.migrate.sources import ScanSource, open_source
 from storeswap.migrate.verify import DigestRunner, combine_digests, segment_digests
 
-__all__ = ["SegmentTask", "run_segment_task", "copy_table_on", "DigestTask", "run_digest_task", "digests_on"]
+__all__ = [
+    "SegmentTask",
+    "run_segment_task",
+    "copy_table_on",
+    "DigestTask",
+    "run_digest_task",
+    "digests_on",
+    "read_capacity_stats",
+]
 
 Endpoint = str | ScanSource
 
@@ -57,6 +65,16 @@ def _open_source(source: Endpoint, checksums: bool = True, max_rcu: float | None
         # One limiter per worker process and source, shared by the worker's threads: this worker's share.
         _cached(f"rcu:{checksums}:{max_rcu!r}", source, lambda _url: limit_read_capacity(src, max_rcu))
     return src
+
+
+def read_capacity_stats() -> list[dict[str, Any]]:
+    """This process's ``--max-rcu`` limiters (one per paced source it opened): rate and what each charged.
+
+    Run it on every worker with ``client.run(read_capacity_stats)`` to see each worker's share at work.
+    """
+    with _opened_lock:
+        limiters = [obj for key, obj in _opened.items() if key.startswith("rcu:")]
+    return [{"max_rcu": lim.max_rcu, **lim.stats.to_json()} for lim in limiters]
 
 
 def _open_target(url: str) -> ItemStore:
