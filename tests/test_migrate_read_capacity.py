@@ -309,3 +309,26 @@ def test_processes_engine_paces_each_worker(dynamo_table: tuple[str, str, Memory
     finally:
         dst.delete_table(target_table)
         dst.close()
+
+
+@pytest.mark.slow
+def test_cli_processes_engine_reports_each_workers_share(
+    dynamo_table: tuple[str, str, MemoryStore], capsys: Any
+) -> None:
+    from storeswap.backends.postgres import provision
+
+    url, table, _ = dynamo_table
+    pg = str(provision())
+    target_table = f"rcu_cli_{uuid.uuid4().hex[:8]}"
+    rc = main(["migrate", "--source", url, "--target", pg, "--table", table, "--target-table", target_table,
+               "--engine", "processes:2", "--max-rcu", "60000", "--batch", "20"])  # fmt: skip
+    out = capsys.readouterr().out
+    dst = open_store(pg)
+    try:
+        assert rc == 0, out
+        shares = [line for line in out.splitlines() if line.startswith("read capacity on ")]
+        # One line per worker that ran a segment (the scheduler may give all four to one of them).
+        assert 1 <= len(shares) <= 2 and all("its share: 30000 RCU/s" in line for line in shares), out
+    finally:
+        dst.delete_table(target_table)
+        dst.close()

@@ -363,14 +363,23 @@ def _copy_on_engine(
     max_rcu: float | None,
     checksums: bool,
 ) -> CopyReport:
-    from storeswap.migrate.distributed import copy_table_on
-    from storeswap.migrate.engine import open_engine
+    from storeswap.migrate.distributed import copy_table_on, read_capacity_stats
+    from storeswap.migrate.engine import DaskEngine, open_engine
 
     with open_engine(spec) as eng:
-        return copy_table_on(
+        report = copy_table_on(
             eng, source, target, table, target_table=target_table, segments=segments, batch=batch,
             state_url=state_url, progress=bar, restart=restart, max_rcu=max_rcu, checksums=checksums,
         )
+        if max_rcu is not None and isinstance(eng, DaskEngine):
+            # Each worker's own limiter (a replacement worker's share is counted from its start).
+            for worker, limiters in sorted(eng.client.run(read_capacity_stats).items()):
+                for lim in limiters:
+                    typer.echo(
+                        f"read capacity on {worker}: {lim['charged']:,.1f} RCU charged over {lim['requests']} "
+                        f"requests, {lim['waits']} waits (its share: {lim['max_rcu']:g} RCU/s)"
+                    )
+        return report
 
 
 def verify(
