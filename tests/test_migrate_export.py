@@ -157,3 +157,25 @@ def test_tests_data_sample_export_is_generated(tmp_path: Path) -> None:
     target = MemoryStore()
     copy_table(ExportSource(data), target, "tiny")
     assert verify_tables(store, target, "tiny").identical
+
+
+def test_one_manifest_reader_for_full_and_incremental_exports(sample_export: tuple[MemoryStore, Path]) -> None:
+    """Both readers parse manifest-files.json with export_format.read_manifest_files: same errors, file and line named."""
+    from storeswap.migrate.incremental import IncrementalExport
+
+    _, out = sample_export
+    listing = out / "manifest-files.json"
+    good = listing.read_text().splitlines()
+    listing.write_text("\n".join([good[0], '{"itemCount": 3}', *good[1:]]) + "\n")
+    with pytest.raises(ConfigurationError, match=r"manifest-files.json line 2 is not a manifest entry"):
+        ExportSource(out)
+    summary = json.loads((out / "manifest-summary.json").read_text())
+    summary.update(
+        exportType="INCREMENTAL_EXPORT", exportFromTime="2026-01-01T00:00:00Z", exportToTime="2026-01-02T00:00:00Z"
+    )
+    (out / "manifest-summary.json").write_text(json.dumps(summary))
+    with pytest.raises(ConfigurationError, match=r"manifest-files.json line 2 is not a manifest entry"):
+        IncrementalExport(out)
+    listing.unlink()
+    with pytest.raises(ConfigurationError, match=r"has no manifest-files.json"):
+        IncrementalExport(out)

@@ -39,7 +39,8 @@ from storeswap.migrate.copy import (
 )
 from storeswap.migrate.engine import MAX_LOCAL_THREADS, EngineSpec, parse_engine
 from storeswap.migrate.follow import follow_changes, follow_source, start_follow
-from storeswap.migrate.sources import ScanSource, open_source
+from storeswap.migrate.read_capacity import ReadCapacityLimiter, limit_read_capacity, parse_max_rcu
+from storeswap.migrate.sources import ScanSource, default_segments, open_source
 from storeswap.migrate.state import default_state_path
 from storeswap.migrate.transform import TransformedSource, load_transform
 from storeswap.migrate.verify import DEFAULT_BUCKETS, VerifyReport, verify_tables
@@ -51,7 +52,8 @@ SourceOpt = Annotated[
     typer.Option(
         "--source",
         help="Store URL (memory://, postgresql://..., dynamodb://host:port, or memory / postgres / dynamodb "
-        "for the default provisioning) or dynamodb-export:PATH for DynamoDB 'Export to S3' files.",
+        "for the default provisioning) or dynamodb-export:PATH for DynamoDB 'Export to S3' files "
+        "(a directory, or s3://bucket/prefix/ read straight from S3).",
     ),
 ]
 TargetOpt = Annotated[str, typer.Option("--target", help="Target store URL.")]
@@ -82,6 +84,18 @@ StateInTargetOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable report.")]
+MaxRcuOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-rcu",
+        help="Cap the read capacity units per second consumed from a dynamodb:// source (a token bucket; "
+        "split evenly across the worker processes of a processes / dask engine).",
+    ),
+]
+SegmentsOpt = Annotated[
+    int | None,
+    typer.Option("--segments", min=1, help="Parallel-scan segments (default: one per data file of an export, else 4)."),
+]
 TransformOpt = Annotated[
     str | None,
     typer.Option(
@@ -90,6 +104,16 @@ TransformOpt = Annotated[
         "(key redesigns, write sharding).",
     ),
 ]
+
+
+def _print_paced(limiter: ReadCapacityLimiter | None) -> None:
+    if limiter is not None:
+        st = limiter.stats
+        typer.echo(
+            f"read capacity (this process): {st.charged:,.1f} RCU charged over {st.requests} requests "
+            f"({st.estimated:,.1f} estimated), {st.waits} waits, {st.waited_seconds:.1f}s waited "
+            f"(--max-rcu {limiter.max_rcu:g})"
+        )
 
 
 def _transformed(src: ScanSource, transform: str | None) -> TransformedSource | None:
@@ -158,7 +182,7 @@ def migrate(
     target: TargetOpt,
     table: TableOpt,
     target_table: TargetTableOpt = None,
-    segments: Annotated[int, typer.Option("--segments", min=1, help="Parallel-scan segments.")] = 4,
+    segments: SegmentsOpt = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Threads (default: --segments, at most 32).")] = None,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Items per page read and bulk write.")] = 500,
     state: StateOpt = None,
@@ -173,16 +197,21 @@ def migrate(
     sort_key: SortKeyOpt = None,
     transform: TransformOpt = None,
     apply_incremental: Annotated[
-        list[Path] | None,
+        list[str] | None,
         typer.Option(
             "--apply-incremental",
             help="After the copy, replay this DynamoDB incremental export (repeat, or a folder holding several; "
-            "applied in window order). Needs --source dynamodb-export:FULL.",
+            "applied in window order; a directory or s3://bucket/prefix/). Needs --source dynamodb-export:FULL.",
         ),
     ] = None,
     no_checksums: Annotated[
-        bool, typer.Option("--no-checksums", help="Replay incremental exports whose manifest checksums differ.")
+        bool,
+        typer.Option(
+            "--no-checksums",
+            help="Read export files (full and incremental) whose MD5 / manifest checksums differ from the manifest.",
+        ),
     ] = False,
+    max_rcu: MaxRcuOpt = None,
     engine: Annotated[
         str,
         typer.Option(
@@ -254,9 +283,14 @@ def migrate(
     done: dict[str, Any] = {"event": "done", "table": table, "target_table": target_table}
     # With --json, stdout carries only JSON lines; every human line goes to stderr.
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
-        src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
+        rcu = None if max_rcu is None else parse_max_rcu(max_rcu)
+        src = open_source(
+            source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key, checksums=not no_checksums
+        )
+        segments = segments or default_segments(src)
         dst = open_store(target)
         try:
+            limiter = None if rcu is None else limit_read_capacity(src, rcu)
             fsrc = follow_source(src, table, transformed=transform is not None, incremental=bool(apply_incremental),
                                  distributed=engine_spec.distributed) if follow else None  # fmt: skip
             if apply_incremental:
@@ -289,8 +323,9 @@ def migrate(
                 if engine_spec.distributed:
                     assert state_url is not None
                     result = _copy_on_engine(
-                        engine_spec, source, target, table, target_table, segments, batch, state_url, bar, restart
-                    )
+                        engine_spec, source, target, table, target_table, segments, batch, state_url, bar, restart,
+                        rcu, not no_checksums,
+                    )  # fmt: skip
                 else:
                     result = copy_table(
                         copy_src,
@@ -309,6 +344,7 @@ def migrate(
                 f"({result.items_this_run} this run in {result.seconds:.1f}s, {result.items_per_second:,.0f} items/s"
                 f"{', resumed' if result.resumed else ''}{', table created' if result.created_table else ''})"
             )
+            _print_paced(limiter)
             if engine_spec.distributed:
                 typer.echo(f"checkpoints: {redact_url(state_url or '')} (engine {engine_spec}, {result.workers} workers)")
             else:
@@ -365,15 +401,26 @@ def _copy_on_engine(
     state_url: str,
     bar: RichCopyProgress,
     restart: bool,
+    max_rcu: float | None,
+    checksums: bool,
 ) -> CopyReport:
-    from storeswap.migrate.distributed import copy_table_on
-    from storeswap.migrate.engine import open_engine
+    from storeswap.migrate.distributed import copy_table_on, read_capacity_stats
+    from storeswap.migrate.engine import DaskEngine, open_engine
 
     with open_engine(spec) as eng:
-        return copy_table_on(
+        report = copy_table_on(
             eng, source, target, table, target_table=target_table, segments=segments, batch=batch,
-            state_url=state_url, progress=bar, restart=restart,
+            state_url=state_url, progress=bar, restart=restart, max_rcu=max_rcu, checksums=checksums,
         )
+        if max_rcu is not None and isinstance(eng, DaskEngine):
+            # Each worker's own limiter (a replacement worker's share is counted from its start).
+            for worker, limiters in sorted(eng.client.run(read_capacity_stats).items()):
+                for lim in limiters:
+                    typer.echo(
+                        f"read capacity on {worker}: {lim['charged']:,.1f} RCU charged over {lim['requests']} "
+                        f"requests, {lim['waits']} waits (its share: {lim['max_rcu']:g} RCU/s)"
+                    )
+        return report
 
 
 def verify(
@@ -383,7 +430,7 @@ def verify(
     target_table: TargetTableOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable report.")] = False,
     buckets: Annotated[int, typer.Option("--buckets", min=1, help="Hash buckets compared.")] = DEFAULT_BUCKETS,
-    segments: Annotated[int, typer.Option("--segments", min=1, help="Parallel-scan segments per side.")] = 4,
+    segments: SegmentsOpt = None,
     max_details: Annotated[int, typer.Option("--max-details", min=0, help="Differences listed at most.")] = 100,
     spec_json: SpecJsonOpt = None,
     partition_key: PartitionKeyOpt = None,
@@ -393,16 +440,21 @@ def verify(
         str,
         typer.Option("--engine", help="Where pass 1's bucket digests run: threads, processes[:N] or dask://HOST:PORT."),
     ] = "threads",
+    max_rcu: MaxRcuOpt = None,
 ) -> None:
     """Compare two tables item by item (bucket digests, then a field-level diff). Exit 0 identical, 1 differ.
 
     With --transform the target is compared with the transform of the source."""
     src: ScanSource | None = None
     dst: ScanSource | None = None
+    limiter: ReadCapacityLimiter | None = None
     try:
         engine_spec = parse_engine(engine)
+        rcu = None if max_rcu is None else parse_max_rcu(max_rcu)
         src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
+        segments = segments or default_segments(src)
         dst = open_source(target)
+        limiter = None if rcu is None else limit_read_capacity(src, rcu)
         vsrc = _transformed(src, transform) or src
         if engine_spec.distributed:
             if transform is not None:
@@ -413,7 +465,7 @@ def verify(
             with open_engine(engine_spec) as eng:
                 report = verify_tables(
                     vsrc, dst, table, target_table, buckets, segments=segments, max_details=max_details,
-                    digests=digests_on(eng, source, target),
+                    digests=digests_on(eng, source, target, max_rcu=rcu),
                 )
         else:
             report = verify_tables(
@@ -427,6 +479,7 @@ def verify(
         typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=True))
     else:
         _print_verify(report)
+        _print_paced(limiter)
     raise SystemExit(0 if report.identical else 1)
 
 
@@ -437,17 +490,21 @@ def check(
         str | None, typer.Option("--target", help="Target kind: memory, postgres or dynamodb (default: all rules).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable report.")] = False,
-    segments: Annotated[int, typer.Option("--segments", min=1, help="Parallel-scan segments.")] = 4,
+    segments: SegmentsOpt = None,
     spec_json: SpecJsonOpt = None,
     partition_key: PartitionKeyOpt = None,
     sort_key: SortKeyOpt = None,
     transform: TransformOpt = None,
+    max_rcu: MaxRcuOpt = None,
 ) -> None:
     """Report what would not survive moving a table (exit 1 when something blocks the move).
 
     With --transform, first the transform's collisions, rejections and key-size overflows over the whole source."""
+    rcu = None if max_rcu is None else parse_max_rcu(max_rcu)
     src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
     try:
+        segments = segments or default_segments(src)
+        limiter = None if rcu is None else limit_read_capacity(src, rcu)
         report = preflight(src, table, target_kind, segments=segments, transform=_transformed(src, transform))
     finally:
         src.close()
@@ -455,6 +512,7 @@ def check(
         typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=True))
     else:
         _print_preflight(report)
+        _print_paced(limiter)
     raise SystemExit(0 if report.ok else 1)
 
 

@@ -25,11 +25,20 @@ from storeswap.core.port import ItemStore
 from storeswap.core.schema import TableSpec
 from storeswap.migrate.copy import CopyProgress, CopyReport, copy_identity, ensure_target_table, target_holds_items
 from storeswap.migrate.engine import Engine
+from storeswap.migrate.read_capacity import limit_read_capacity, per_worker_rcu
 from storeswap.migrate.shared_state import SharedCopyState
 from storeswap.migrate.sources import ScanSource, open_source
 from storeswap.migrate.verify import DigestRunner, combine_digests, segment_digests
 
-__all__ = ["SegmentTask", "run_segment_task", "copy_table_on", "DigestTask", "run_digest_task", "digests_on"]
+__all__ = [
+    "SegmentTask",
+    "run_segment_task",
+    "copy_table_on",
+    "DigestTask",
+    "run_digest_task",
+    "digests_on",
+    "read_capacity_stats",
+]
 
 Endpoint = str | ScanSource
 
@@ -47,8 +56,25 @@ def _cached(kind: str, url: str, opener: Callable[[str], Any]) -> Any:
         return obj
 
 
-def _open_source(source: Endpoint) -> ScanSource:
-    return _cached("source", source, open_source) if isinstance(source, str) else source
+def _open_source(source: Endpoint, checksums: bool = True, max_rcu: float | None = None) -> ScanSource:
+    """The worker's source: opened once per URL (and checksum setting), paced once per rate (``--max-rcu``)."""
+    if not isinstance(source, str):
+        return source
+    src: ScanSource = _cached(f"source:{checksums}", source, lambda url: open_source(url, checksums=checksums))
+    if max_rcu is not None:
+        # One limiter per worker process and source, shared by the worker's threads: this worker's share.
+        _cached(f"rcu:{checksums}:{max_rcu!r}", source, lambda _url: limit_read_capacity(src, max_rcu))
+    return src
+
+
+def read_capacity_stats() -> list[dict[str, Any]]:
+    """This process's ``--max-rcu`` limiters (one per paced source it opened): rate and what each charged.
+
+    Run it on every worker with ``client.run(read_capacity_stats)`` to see each worker's share at work.
+    """
+    with _opened_lock:
+        limiters = [obj for key, obj in _opened.items() if key.startswith("rcu:")]
+    return [{"max_rcu": lim.max_rcu, **lim.stats.to_json()} for lim in limiters]
 
 
 def _open_target(url: str) -> ItemStore:
@@ -78,6 +104,9 @@ class SegmentTask:
     total_segments: int
     batch: int
     state: SharedCopyState
+    #: this worker's share of --max-rcu (None: unpaced)
+    max_rcu: float | None = None
+    checksums: bool = True
 
 
 def run_segment_task(task: SegmentTask) -> int:
@@ -85,7 +114,7 @@ def run_segment_task(task: SegmentTask) -> int:
     st = task.state.load(task.segment)
     if st.done:
         return 0
-    src = _open_source(task.source)
+    src = _open_source(task.source, task.checksums, task.max_rcu)
     dst = _open_target(task.target)
     written = 0
     for page in src.pages(task.table, task.segment, task.total_segments, st.cursor, task.batch):
@@ -108,6 +137,8 @@ def copy_table_on(
     batch: int = 500,
     progress: CopyProgress | Callable[[int], None] | None = None,
     restart: bool = False,
+    max_rcu: float | None = None,
+    checksums: bool = True,
 ) -> CopyReport:
     """Copy ``table`` with every segment a task on ``engine``; checkpoints in ``state_url`` (PostgreSQL).
 
@@ -116,6 +147,9 @@ def copy_table_on(
     A later call with the same arguments resumes from the checkpoints;
     ``restart`` forgets them.  Checkpoints that record items while the target
     table is absent or empty are refused, as for a file checkpoint.
+    ``max_rcu`` caps the read capacity taken from a DynamoDB source: each
+    worker process gets ``max_rcu / workers`` (:func:`per_worker_rcu`).
+    ``checksums=False`` reads export files whose MD5 differs from the manifest.
     """
     if segments < 1 or batch < 1:
         raise ConfigurationError("segments and batch must be at least 1")
@@ -124,9 +158,13 @@ def copy_table_on(
     target_table = target_table or table
     if isinstance(source, str) and source == target and target_table == table:
         raise ConfigurationError("the source and target are the same table")
-    src = open_source(source) if isinstance(source, str) else source
+    src = open_source(source, checksums=checksums) if isinstance(source, str) else source
     dst = open_store(target)
     try:
+        share = None
+        if max_rcu is not None:
+            limit_read_capacity(src, max_rcu)  # refuses a source that is not DynamoDB, before anything runs
+            share = per_worker_rcu(max_rcu, engine.processes)
         spec = src.describe(table)
         # The same identity as a file or in-target checkpoint (source, target, spec, segments, batch).
         copy_id = copy_identity(
@@ -170,7 +208,7 @@ def copy_table_on(
                 seen[0] = total
 
         tasks = [
-            SegmentTask(source, target, table, target_table, s, segments, batch, state)
+            SegmentTask(source, target, table, target_table, s, segments, batch, state, share, checksums)
             for s in sorted(segs)
             if not segs[s].done
         ]
@@ -210,24 +248,33 @@ class DigestTask:
     segment: int
     total_segments: int
     batch: int
+    #: this worker's share of --max-rcu (None: unpaced)
+    max_rcu: float | None = None
 
 
 def run_digest_task(task: DigestTask) -> tuple[list[int], list[int]]:
     """Bucket counts and digest sums of one segment, read by the worker itself."""
-    src = _open_source(task.endpoint)
+    src = _open_source(task.endpoint, max_rcu=task.max_rcu)
     return segment_digests(
         src, task.table, task.spec, task.buckets, task.segment, task.total_segments, task.batch
     )
 
 
-def digests_on(engine: Engine, source: Endpoint, target: Endpoint) -> DigestRunner:
-    """A ``verify_tables(digests=...)`` runner: every segment of each side is a task on ``engine``."""
+def digests_on(
+    engine: Engine, source: Endpoint, target: Endpoint, *, max_rcu: float | None = None
+) -> DigestRunner:
+    """A ``verify_tables(digests=...)`` runner: every segment of each side is a task on ``engine``.
+
+    ``max_rcu`` caps the source side's reads (a DynamoDB source), ``max_rcu / workers`` per worker process.
+    """
     _check_reachable(source, "source")
     _check_reachable(target, "target")
+    share = None if max_rcu is None else per_worker_rcu(max_rcu, engine.processes)
 
     def run(side: str, table: str, spec: TableSpec, buckets: int, segments: int, batch: int) -> Any:
         endpoint = source if side == "source" else target
-        tasks = [DigestTask(endpoint, table, spec, buckets, s, segments, batch) for s in range(segments)]
+        rate = share if side == "source" else None
+        tasks = [DigestTask(endpoint, table, spec, buckets, s, segments, batch, rate) for s in range(segments)]
         return combine_digests(engine.run(run_digest_task, tasks), buckets)
 
     return run

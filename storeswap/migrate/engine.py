@@ -102,6 +102,11 @@ class Engine:
         """How many tasks run at once."""
         raise NotImplementedError
 
+    @property
+    def processes(self) -> int:
+        """How many processes run the tasks (a per-process budget such as ``--max-rcu`` is split by this)."""
+        return 1
+
     def run(
         self, fn: Callable[[Any], T], args: Sequence[Any], *, tick: Callable[[], None] | None = None
     ) -> list[T]:
@@ -178,6 +183,11 @@ class DaskEngine(Engine):
         """Worker threads currently known to the scheduler."""
         info = self.client.scheduler_info()
         return sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()) or 1
+
+    @property
+    def processes(self) -> int:
+        """Worker processes currently known to the scheduler (at least 1)."""
+        return len(self.client.scheduler_info().get("workers", {})) or 1
 
     def run(
         self, fn: Callable[[Any], T], args: Sequence[Any], *, tick: Callable[[], None] | None = None

@@ -1,13 +1,33 @@
-"""The file names of DynamoDB's "Export to S3" layout (DYNAMODB_JSON), shared by the writer and the reader.
+"""DynamoDB's "Export to S3" layout (DYNAMODB_JSON): the file names, and the one reader of its file list.
 
 Its own module so that :mod:`.export` (the writer, which reads through
-:mod:`.sources`) and :mod:`.export_source` (the reader, which
-:mod:`.sources` opens) share the names without importing each other.
+:mod:`.sources`), :mod:`.export_source` (the full-export reader, which
+:mod:`.sources` opens) and :mod:`.incremental` (the incremental reader)
+share the names and the manifest parsing without importing each other.
 """
 
 from __future__ import annotations
 
-__all__ = ["SPEC_FILE", "SUMMARY_FILE", "FILES_FILE"]
+import gzip
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from attrs import define
+
+from storeswap.core.errors import ConfigurationError
+
+__all__ = [
+    "SPEC_FILE",
+    "SUMMARY_FILE",
+    "FILES_FILE",
+    "ManifestEntry",
+    "read_manifest_files",
+    "export_path",
+    "open_gzip",
+]
 
 #: The TableSpec storeswap's writer adds (an AWS export does not carry one).
 SPEC_FILE = "storeswap-table-spec.json"
@@ -15,3 +35,56 @@ SPEC_FILE = "storeswap-table-spec.json"
 SUMMARY_FILE = "manifest-summary.json"
 #: JSON lines, one per data file: itemCount, md5Checksum, etag, dataFileS3Key.
 FILES_FILE = "manifest-files.json"
+
+
+@define(frozen=True)
+class ManifestEntry:
+    """One line of ``manifest-files.json``: a data file's S3 key, item count and checksums as recorded."""
+
+    key: str
+    item_count: int
+    md5: str | None
+    etag: str | None
+
+
+def read_manifest_files(export_dir: Any) -> list[ManifestEntry]:
+    """The entries of ``export_dir / manifest-files.json`` (a local :class:`~pathlib.Path` or an S3 path).
+
+    Raises :class:`ConfigurationError` naming the export when the file is
+    missing, and the file and line when a line is not a manifest entry.
+    """
+    listing = export_dir / FILES_FILE
+    if not listing.is_file():
+        raise ConfigurationError(f"the export at {export_dir} has no {FILES_FILE}")
+    out = []
+    for n, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            key, count = entry["dataFileS3Key"], int(entry["itemCount"])
+            if not isinstance(key, str) or count < 0:
+                raise ValueError(key)
+        except (ValueError, KeyError, TypeError):
+            raise ConfigurationError(f"{listing} line {n} is not a manifest entry") from None
+        out.append(ManifestEntry(key, count, entry.get("md5Checksum"), entry.get("etag")))
+    return out
+
+
+def export_path(where: Any) -> Any:
+    """Where an export lives: a :class:`~pathlib.Path`, or an :class:`~storeswap.migrate.s3_files.S3Path` for
+    ``s3://bucket/prefix/`` (an S3 path is returned as it is)."""
+    if isinstance(where, str) and where.startswith("s3://"):
+        from storeswap.migrate.s3_files import S3Files
+
+        return S3Files().path(where)
+    if isinstance(where, (str, Path)):
+        return Path(where)
+    return where
+
+
+@contextmanager
+def open_gzip(path: Any) -> Iterator[IO[bytes]]:
+    """The decompressed bytes of a gzip data file (local or S3), read once from the file's own handle."""
+    with path.open("rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as lines:
+        yield lines  # type: ignore[misc]

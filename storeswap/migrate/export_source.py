@@ -2,7 +2,10 @@
 
 ``--source dynamodb-export:PATH``: ``PATH`` is the export directory holding
 ``manifest-summary.json`` (or a directory above it holding exactly one,
-e.g. the ``AWSDynamoDB/`` folder synced from S3).  ``dataFileS3Key`` values
+e.g. the ``AWSDynamoDB/`` folder synced from S3).  ``PATH`` may be an
+``s3://bucket/prefix/`` as well: the export is then read straight from S3
+(:mod:`.s3_files`, boto3's usual endpoint and credential chain), each data
+file downloaded once and checked before any of its items is yielded.  ``dataFileS3Key`` values
 are resolved against the directory by their longest suffix that exists, so
 the usual ``aws s3 sync s3://bucket/prefix/AWSDynamoDB/<id>/ ./x`` works.
 
@@ -13,10 +16,14 @@ order: a :class:`TableSpec` passed in, ``--spec-json FILE`` (the
 ``storeswap-table-spec.json`` that storeswap's own writer adds.
 
 Parallel segments are sets of data files (file ``i`` belongs to segment
-``i % N``); a cursor is the position (file, line) inside the segment, so a
+``i % N``; :meth:`ExportSource.default_segments` is one file per segment, so
+each file is one task of a distributed engine); a cursor is the position (file, line) inside the segment, so a
 killed copy resumes mid-file.  Every file's line count is checked against
-the manifest's ``itemCount`` and its MD5 against ``md5Checksum``, so a
-truncated download fails loudly instead of migrating part of the table.
+the manifest's ``itemCount`` and its MD5 against ``md5Checksum`` (before its
+first item is yielded), so a truncated download fails loudly instead of
+migrating part of the table.  Every data file the manifest lists must exist
+when the source is opened, so a missing one is refused before anything is
+written.
 """
 
 from __future__ import annotations
@@ -38,25 +45,26 @@ from storeswap.core.requests import Page
 from storeswap.core.schema import KeyAttribute, TableSpec
 from storeswap.core.values import Item
 from storeswap.migrate.ddbjson import unmarshal_item
-from storeswap.migrate.export_format import FILES_FILE, SPEC_FILE, SUMMARY_FILE
+from storeswap.migrate.export_format import SPEC_FILE, SUMMARY_FILE, export_path, read_manifest_files
 
 __all__ = ["ExportSource", "ExportFile", "spec_from_json"]
 
 
 @define(frozen=True)
 class ExportFile:
-    """One data file of an export, as the manifest lists it."""
+    """One data file of an export, as the manifest lists it (``path``: a local Path or an S3 path)."""
 
-    path: Path
+    path: Any
     item_count: int
     md5: str | None
 
 
-def _find_export_dir(path: Path) -> Path:
+def _find_export_dir(path: Any) -> Any:
     if (path / SUMMARY_FILE).is_file():
         return path
     if not path.is_dir():
-        raise ConfigurationError(f"no DynamoDB export at {path}: not a directory")
+        what = "nothing under that prefix" if str(path).startswith("s3://") else "not a directory"
+        raise ConfigurationError(f"no DynamoDB export at {path}: {what}")
     found = sorted(
         {p.parent for p in path.glob(f"*/{SUMMARY_FILE}")} | {p.parent for p in path.glob(f"*/*/{SUMMARY_FILE}")}
     )
@@ -67,7 +75,7 @@ def _find_export_dir(path: Path) -> Path:
     raise ConfigurationError(f"{path} holds several exports; name one of: {', '.join(str(p) for p in found)}")
 
 
-def _resolve(export_dir: Path, key: str) -> Path:
+def _resolve(export_dir: Any, key: str) -> Any:
     parts = [p for p in key.split("/") if p]
     for i in range(len(parts)):
         candidate = export_dir.joinpath(*parts[i:])
@@ -112,7 +120,7 @@ class ExportSource:
 
     def __init__(
         self,
-        path: Path | str,
+        path: Any,
         *,
         spec: TableSpec | None = None,
         spec_json: Path | str | None = None,
@@ -120,7 +128,7 @@ class ExportSource:
         sort_key: KeyAttribute | None = None,
         check_md5: bool = True,
     ) -> None:
-        self.path = _find_export_dir(Path(path))
+        self.path = _find_export_dir(export_path(path))
         self.check_md5 = check_md5
         try:
             self.summary: dict[str, Any] = json.loads((self.path / SUMMARY_FILE).read_text(encoding="utf-8"))
@@ -142,20 +150,7 @@ class ExportSource:
         return f"ExportSource({str(self.path)!r}, files={len(self.files)})"
 
     def _read_files(self) -> list[ExportFile]:
-        listing = self.path / FILES_FILE
-        if not listing.is_file():
-            raise ConfigurationError(f"the export at {self.path} has no {FILES_FILE}")
-        out = []
-        for n, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-                key, count = entry["dataFileS3Key"], int(entry["itemCount"])
-            except (ValueError, KeyError, TypeError):
-                raise ConfigurationError(f"{FILES_FILE} line {n} is not a manifest entry") from None
-            out.append(ExportFile(_resolve(self.path, key), count, entry.get("md5Checksum")))
-        return out
+        return [ExportFile(_resolve(self.path, e.key), e.item_count, e.md5) for e in read_manifest_files(self.path)]
 
     # ------------------------------------------------------------ ScanSource
 
@@ -179,6 +174,10 @@ class ExportSource:
             "a DynamoDB export does not record its key schema: give --spec-json FILE "
             "or --partition-key name:S [--sort-key name:N]"
         )
+
+    def default_segments(self) -> int:
+        """One segment per data file: each file is one unit of work (one task on a distributed engine)."""
+        return max(1, len(self.files))
 
     def estimate_count(self, table: str) -> int | None:
         """The manifest's item count (exact)."""
@@ -209,26 +208,31 @@ class ExportSource:
             yield Page(batch, None)
 
     def _read(self, f: ExportFile, skip: int) -> Iterator[tuple[int, Item]]:
-        if self.check_md5 and f.md5 and skip == 0:
-            digest = hashlib.md5(usedforsecurity=False)
-            with f.path.open("rb") as raw:
-                for chunk in iter(lambda: raw.read(1 << 20), b""):
-                    digest.update(chunk)
-            if base64.b64encode(digest.digest()).decode() != f.md5:
-                raise ValidationError(f"export file {f.path.name} does not match its md5Checksum (truncated copy?)")
         n = 0
         try:
-            with gzip.open(f.path, "rb") as lines:
-                for raw_line in lines:
-                    n += 1
-                    if n <= skip or not raw_line.strip():
-                        continue
-                    try:
-                        record = json.loads(raw_line)
-                        item = unmarshal_item(record["Item"])
-                    except (ValueError, KeyError, TypeError) as e:
-                        raise ValidationError(f"export file {f.path.name} line {n}: {e}") from None
-                    yield n, item
+            # One open per file (one GET from S3): the MD5 is checked on the same bytes before any item is read.
+            with f.path.open("rb") as raw:
+                if self.check_md5 and f.md5 and skip == 0:
+                    digest = hashlib.md5(usedforsecurity=False)
+                    for chunk in iter(lambda: raw.read(1 << 20), b""):
+                        digest.update(chunk)
+                    if base64.b64encode(digest.digest()).decode() != f.md5:
+                        raise ValidationError(
+                            f"export file {f.path} does not match its md5Checksum (truncated or altered copy?); "
+                            "fetch it again, or pass --no-checksums to read it anyway"
+                        )
+                    raw.seek(0)
+                with gzip.GzipFile(fileobj=raw, mode="rb") as lines:
+                    for raw_line in lines:
+                        n += 1
+                        if n <= skip or not raw_line.strip():
+                            continue
+                        try:
+                            record = json.loads(raw_line)
+                            item = unmarshal_item(record["Item"])
+                        except (ValueError, KeyError, TypeError) as e:
+                            raise ValidationError(f"export file {f.path.name} line {n}: {e}") from None
+                        yield n, item
         except (OSError, EOFError) as e:
             raise ValidationError(f"export file {f.path.name} is unreadable: {e}") from None
         if n != f.item_count:

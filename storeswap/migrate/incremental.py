@@ -44,8 +44,9 @@ from storeswap.core.port import MAX_BATCH_WRITE, BatchDelete, BatchPut, ItemStor
 from storeswap.core.schema import TableSpec
 from storeswap.migrate.canonical import canonical_key
 from storeswap.migrate.ddbjson import marshal_item, unmarshal_item
-from storeswap.migrate.export import FILES_FILE, SUMMARY_FILE
+from storeswap.migrate.export_format import FILES_FILE, SUMMARY_FILE, export_path, open_gzip, read_manifest_files
 from storeswap.migrate.export_source import ExportSource
+from storeswap.migrate.s3_files import S3Path
 
 __all__ = [
     "INCREMENTAL_EXPORT",
@@ -84,9 +85,9 @@ class ExportWindowGap(ConfigurationError):
 
 @define(frozen=True)
 class ChecksumProblem:
-    """One file whose bytes do not match what its manifest recorded."""
+    """One file whose bytes do not match what its manifest recorded (``file``: a local Path or an S3 path)."""
 
-    file: Path
+    file: Any
     what: str  # "md5Checksum", "etag", "itemCount", "manifest-files.checksum", ...
     expected: str
     actual: str
@@ -125,16 +126,16 @@ class IncrementalRecord:
 
 @define(frozen=True)
 class IncrementalFile:
-    """One data file of an incremental export, as its manifest lists it."""
+    """One data file of an incremental export, as its manifest lists it (``path``: local or S3)."""
 
     key: str
-    path: Path
+    path: Any
     item_count: int
     md5: str | None
     etag: str | None
 
 
-def _parse_time(value: Any, what: str, where: Path) -> dt.datetime:
+def _parse_time(value: Any, what: str, where: Any) -> dt.datetime:
     if not isinstance(value, str):
         raise ConfigurationError(f"{where}: {what} is missing")
     try:
@@ -157,7 +158,7 @@ def _micros(t: dt.datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _md5(path: Path) -> bytes:
+def _md5(path: Any) -> bytes:
     digest = hashlib.md5(usedforsecurity=False)
     with path.open("rb") as raw:
         for chunk in iter(lambda: raw.read(1 << 20), b""):
@@ -171,7 +172,7 @@ def _checksum_text_matches(text: str, digest: bytes) -> bool:
     return text.lower() == digest.hex() or text == base64.b64encode(digest).decode()
 
 
-def _resolve(export_dir: Path, key: str) -> Path:
+def _resolve(export_dir: Any, key: str) -> Any:
     """The local file of ``dataFileS3Key``: incremental data lives beside the export dir, in ``AWSDynamoDB/data``."""
     parts = [p for p in key.split("/") if p]
     for base in (export_dir, export_dir.parent, export_dir.parent.parent):
@@ -183,10 +184,10 @@ def _resolve(export_dir: Path, key: str) -> Path:
 
 
 class IncrementalExport:
-    """One incremental export on disk: its manifests, window and data files."""
+    """One incremental export, on disk or under an ``s3://`` prefix: its manifests, window and data files."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Any) -> None:
+        self.path = export_path(path)
         summary_path = self.path / SUMMARY_FILE
         try:
             self.summary: dict[str, Any] = json.loads(summary_path.read_text(encoding="utf-8"))
@@ -220,22 +221,10 @@ class IncrementalExport:
         return f"[{_format_time(self.from_time)}, {_format_time(self.to_time)})"
 
     def _read_files(self) -> list[IncrementalFile]:
-        listing = self.path / FILES_FILE
-        if not listing.is_file():
-            raise ConfigurationError(f"the export at {self.path} has no {FILES_FILE}")
-        out = []
-        for n, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-                key, count = entry["dataFileS3Key"], int(entry["itemCount"])
-            except (ValueError, KeyError, TypeError):
-                raise ConfigurationError(f"{listing} line {n} is not a manifest entry") from None
-            out.append(
-                IncrementalFile(key, _resolve(self.path, key), count, entry.get("md5Checksum"), entry.get("etag"))
-            )
-        return out
+        return [
+            IncrementalFile(e.key, _resolve(self.path, e.key), e.item_count, e.md5, e.etag)
+            for e in read_manifest_files(self.path)
+        ]
 
     def verify(self) -> list[ChecksumProblem]:
         """Every checksum the manifests record, compared with the files: manifests, data MD5, ETag, item counts."""
@@ -255,7 +244,7 @@ class IncrementalExport:
             if f.etag and "-" not in f.etag and f.etag.strip('"').lower() != digest.hex():
                 problems.append(ChecksumProblem(f.path, "etag", f.etag, digest.hex()))
             try:
-                with gzip.open(f.path, "rb") as lines:
+                with open_gzip(f.path) as lines:
                     count = sum(1 for raw in lines if raw.strip())
             except (OSError, EOFError) as e:
                 problems.append(ChecksumProblem(f.path, "gzip", "a readable gzip file", str(e)))
@@ -270,7 +259,7 @@ class IncrementalExport:
         key_names = set(spec.key_names)
         for f in self.files:
             try:
-                with gzip.open(f.path, "rb") as lines:
+                with open_gzip(f.path) as lines:
                     for n, raw in enumerate(lines, 1):
                         if raw.strip():
                             yield self._record(raw, f"{f.path.name} line {n}", lo, hi, key_names)
@@ -308,17 +297,17 @@ class IncrementalExport:
         return IncrementalRecord(micros, keys, new_image, old_image)
 
 
-def open_incrementals(paths: Path | str | Iterable[Path | str]) -> list[IncrementalExport]:
+def open_incrementals(paths: Any) -> list[IncrementalExport]:
     """The incremental exports at ``paths``, sorted by window start.
 
     Each path is one export folder (holding ``manifest-summary.json``) or a
     folder holding several (e.g. the synced ``AWSDynamoDB/`` folder; full
-    exports in it are left out).
+    exports in it are left out), local or ``s3://bucket/prefix/``.
     """
-    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    items = [paths] if isinstance(paths, (str, Path, S3Path)) else list(paths)
     found: list[IncrementalExport] = []
     for raw in items:
-        p = Path(raw)
+        p = export_path(raw)
         if (p / SUMMARY_FILE).is_file():
             found.append(IncrementalExport(p))
             continue

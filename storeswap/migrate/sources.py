@@ -24,6 +24,7 @@ __all__ = [
     "as_source",
     "open_source",
     "parse_key_option",
+    "default_segments",
     "EXPORT_SCHEME",
 ]
 
@@ -107,6 +108,16 @@ def as_source(obj: ItemStore | ScanSource) -> ScanSource:
     raise TypeError(f"not a store or a scan source: {type(obj).__name__}")
 
 
+def default_segments(source: ScanSource, fallback: int = 4) -> int:
+    """The segment count a source reads best in (an export: one per data file), else ``fallback``."""
+    preferred = getattr(source, "default_segments", None)
+    if callable(preferred):
+        n = preferred()
+        if isinstance(n, int) and n >= 1:
+            return n
+    return fallback
+
+
 def parse_key_option(text: str) -> KeyAttribute:
     """``name:S`` / ``name:N`` / ``name:B`` (type defaults to S) as a :class:`KeyAttribute`."""
     name, _, kind = text.rpartition(":")
@@ -124,16 +135,21 @@ def open_source(
     spec_json: Path | None = None,
     partition_key: str | None = None,
     sort_key: str | None = None,
+    checksums: bool = True,
 ) -> ScanSource:
-    """Open ``dynamodb-export:PATH`` as an :class:`ExportSource`, anything else with ``open_store``."""
+    """Open ``dynamodb-export:PATH`` (a directory or ``s3://bucket/prefix/``) as an :class:`ExportSource`,
+    anything else with ``open_store``.  ``checksums=False`` reads export files whose MD5 differs from the
+    manifest's (``--no-checksums``); it changes nothing for a store."""
     if url.startswith(EXPORT_SCHEME):
         from storeswap.migrate.export_source import ExportSource
 
+        where = url[len(EXPORT_SCHEME) :]
         return ExportSource(
-            Path(url[len(EXPORT_SCHEME) :]),
+            where if where.startswith("s3://") else Path(where),
             spec_json=spec_json,
             partition_key=None if partition_key is None else parse_key_option(partition_key),
             sort_key=None if sort_key is None else parse_key_option(sort_key),
+            check_md5=checksums,
         )
     if spec_json is not None or partition_key is not None or sort_key is not None:
         raise ConfigurationError("--spec-json, --partition-key and --sort-key apply to a dynamodb-export: source only")

@@ -20,7 +20,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from storeswap.adapters.dynamodb.client import DynamoConfig, make_client, parse_url
 from storeswap.adapters.dynamodb.errors import map_error
@@ -44,7 +44,7 @@ from storeswap.core.requests import (
 from storeswap.core.schema import IndexKeys, IndexProjection, KeyAttribute, TableSpec
 from storeswap.core.values import Item, KeyDict
 
-__all__ = ["DynamoStore"]
+__all__ = ["DynamoStore", "ReadMeter"]
 
 #: BatchGetItem / BatchWriteItem request limits.
 BATCH_GET_CHUNK = 100
@@ -57,6 +57,22 @@ BATCH_MAX_DELAY = 2.0
 TABLE_WAIT_SECONDS = 600.0
 #: A filtered query or scan grows its DynamoDB page size up to this many evaluated items.
 MAX_FILTERED_PAGE = 1000
+
+
+class ReadMeter(Protocol):
+    """Paces the store's Query and Scan calls by the read capacity they consume (``--max-rcu``).
+
+    The store calls :meth:`before_read` before each DynamoDB page request
+    (which may wait) and :meth:`after_read` with the response's
+    ``ConsumedCapacity.CapacityUnits`` (``None`` when the endpoint did not
+    return it) and the items of that page.
+    """
+
+    def before_read(self) -> None:
+        """Wait until the next request may be sent."""
+
+    def after_read(self, consumed: float | None, items: list[Item], consistent: bool) -> None:
+        """Charge one response."""
 
 
 def _key_names(spec: TableSpec, index: IndexKeys) -> tuple[str, ...]:
@@ -87,6 +103,7 @@ class DynamoStore(DynamoStreamMethods, ItemStore):
         self._client = client if client is not None else make_client(self._config)
         self._sleep = sleep
         self._closed = False
+        self._read_meter: ReadMeter | None = None
 
     def __repr__(self) -> str:
         return f"DynamoStore({self._config.display_url!r})"
@@ -100,6 +117,15 @@ class DynamoStore(DynamoStreamMethods, ItemStore):
     def client(self) -> Any:
         """The underlying boto3 DynamoDB client (for raw access, e.g. benchmarks)."""
         return self._client
+
+    @property
+    def read_meter(self) -> ReadMeter | None:
+        """The meter pacing Query and Scan calls, or None (unpaced)."""
+        return self._read_meter
+
+    def set_read_meter(self, meter: ReadMeter | None) -> None:
+        """Pace every later Query and Scan page request with ``meter`` (shared by all threads using this store)."""
+        self._read_meter = meter
 
     def close(self) -> None:
         """Close the client's HTTP connections."""
@@ -335,9 +361,21 @@ class DynamoStore(DynamoStreamMethods, ItemStore):
                 # page so a selective filter does not cost a round trip per item.
                 page_size = remaining if not filtered else min(max(remaining, page_size * 2), MAX_FILTERED_PAGE)
                 params["Limit"] = page_size
+            meter = self._read_meter
+            if meter is not None:
+                params["ReturnConsumedCapacity"] = "TOTAL"
+                meter.before_read()
             with self._calling((table,), write=False):
                 resp = call(**params)
             raw_items = resp.get("Items", ())
+            if meter is not None:
+                units = (resp.get("ConsumedCapacity") or {}).get("CapacityUnits")
+                meter.after_read(
+                    None if units is None else float(units),
+                    # Items are only needed for the size estimate, when the endpoint did not say.
+                    [deserialize_item(av) for av in raw_items] if units is None else [],
+                    bool(params.get("ConsistentRead")),
+                )
             if limit is not None and len(items) + len(raw_items) >= limit:
                 raw_items = raw_items[: limit - len(items)]
                 items.extend(deserialize_item(av) for av in raw_items)
