@@ -347,3 +347,55 @@ def test_stop_event_ends_a_follower_that_waits_for_changes(tmp_path: Path) -> No
     follower.join(60)
     assert not follower.is_alive() and out[0].records == 1 and not out[0].caught_up
     assert target.get("copy", _key(3))["n"] == 9
+
+
+class ReadOnlyEndStore(MemoryStore):
+    """A memory store whose shard end is found as DynamoDB finds it (reading the shard from its trim horizon),
+    with sequences treated as not dense, counting the records its shard reads return."""
+
+    kind = "sparse"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records_read = 0
+
+    def _read_shard(self, spec: Any, info: Any, shard: Any, after: str | None, limit: int) -> Any:
+        read = super()._read_shard(spec, info, shard, after, limit)
+        self.records_read += len(read.records)
+        return read
+
+    def _shard_end(self, spec: Any, info: Any, shard: Any) -> str | None:
+        position: str | None = None
+        while True:
+            read = self._read_shard(spec, info, shard, position, 1000)
+            if not read.records:
+                return position
+            position = read.after
+
+
+def test_lag_on_a_stream_without_dense_sequences_reads_from_the_followers_position(tmp_path: Path) -> None:
+    """The status's lag must not re-read the whole retained stream (DynamoDB: up to 24 hours) every second.
+
+    Where sequences are not dense the lag per shard is only "0 or unknown", which reading on from the follower's
+    own position answers; finding the shard's end (``latest_position``) reads the stream from its trim horizon.
+    """
+    source, target = ReadOnlyEndStore(), MemoryStore()
+    _seed(source, "orders")
+    source.bulk_put("orders", [{"pk": "bulk", "sk": Decimal(i), "n": Decimal(0)} for i in range(3000)])
+    kw: dict[str, Any] = {"target_table": "copy", "state_path": tmp_path / "s.json", "batch": 500}
+    start_follow(source, target, "orders", **kw)
+    copy_table(source, target, "orders", **kw)
+    for i in range(10):
+        source.put("orders", {**_key(i), "n": Decimal(i), "tag": "later"})
+    source.records_read = 0
+    r = follow_changes(source, target, "orders", until_caught_up=True, **kw)
+    assert (r.records, r.caught_up) == (10, True) and set(r.lag_records.values()) == {0}
+    assert source.records_read < 100, source.records_read  # the 10 new records (and a probe), not the 3,130 before
+    # Two records pending, one applied: the lag is unknown (None), not 0.
+    source.put("orders", {**_key(1), "n": Decimal(99)})
+    source.put("orders", {**_key(18), "n": Decimal(99)})
+    r = follow_changes(source, target, "orders", max_records=1, page_size=1, **kw)
+    assert r.records == 1 and r.lag_records and set(r.lag_records.values()) == {None}
+    r = follow_changes(source, target, "orders", until_caught_up=True, **kw)
+    assert (r.records, r.records_total) == (1, 12) and set(r.lag_records.values()) == {0}
+    assert verify_tables(source, target, "orders", "copy").identical
