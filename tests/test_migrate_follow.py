@@ -5,11 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
-import signal
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -227,61 +223,6 @@ def _state(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _copied(path: Path) -> int:
-    return sum(int(s["count"]) for s in _state(path).get("segments", {}).values())
-
-
-def _replayed(path: Path) -> int:
-    return int((_state(path).get("follow") or {}).get("records", 0))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("phase", ["copy", "replay"])
-def test_cli_follow_killed_with_sigkill_resumes_identical(tmp_path: Path, phase: str) -> None:
-    """postgres -> postgres: a ``migrate --follow`` process SIGKILLed during the copy or the replay, under a writer."""
-    from storeswap.adapters.postgres import PostgresStore
-    from storeswap.backends.postgres import provision
-
-    url = str(provision())
-    source = PostgresStore(url, pool_size=4)
-    name = f"fol_{uuid.uuid4().hex[:10]}"
-    copy = f"{name}_copy"
-    state = tmp_path / "state.json"
-    cli = [sys.executable, "-m", "storeswap.cli"]
-    args = ["--source", url, "--target", url, "--table", name, "--target-table", copy]
-    cmd = [*cli, "migrate", *args, "--state", str(state), "--segments", "3", "--batch", "25", "--follow"]
-    try:
-        source.create_table(_spec(name))
-        source.bulk_put(name, [{**_key(i), "n": Decimal(0), "tag": "seed", "pad": "x" * 200} for i in range(KEYS)])
-        # More items than the writer touches, so the copy takes long enough to be killed in the middle.
-        source.bulk_put(name, [{"pk": f"bulk{i % 50}", "sk": Decimal(i), "pad": "y" * 200} for i in range(4000)])
-        with Writer(source, name, seed=7):
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            deadline = time.monotonic() + 300
-            while (_copied(state) < 1000) if phase == "copy" else (_replayed(state) < 60):
-                assert proc.poll() is None, proc.stderr.read()  # type: ignore[union-attr]
-                assert time.monotonic() < deadline, "migrate --follow made no progress"
-                time.sleep(0.01)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            killed_at = (_copied(state), _replayed(state))
-            if phase == "copy":
-                assert killed_at[0] < KEYS + 4000, "killed after the copy ended"
-        start = _state(state)["follow"]["start"]
-        resumed = subprocess.run([*cmd, "--until-caught-up"], capture_output=True, text=True, timeout=600)
-        assert resumed.returncode == 0, resumed.stderr
-        assert "resuming from" in resumed.stderr and "caught up" in resumed.stdout
-        stream = sum(1 for _ in source.iter_changes(name, after=start))
-        assert _replayed(state) == stream > killed_at[1]  # each record checkpointed once: none lost, none twice
-        verify = subprocess.run([*cli, "verify", *args], capture_output=True, text=True, timeout=600)
-        assert verify.returncode == 0, verify.stdout[-2000:] + verify.stderr
-    finally:
-        for t in (name, copy):
-            if source.table_exists(t):
-                source.delete_table(t)
-        source.close()
 
 
 @pytest.mark.slow
