@@ -35,7 +35,7 @@ from typing import Any
 
 from attrs import define
 
-from storeswap.core.changes import MAX_CHANGES_LIMIT, ChangeRecord, decode_position
+from storeswap.core.changes import END, MAX_CHANGES_LIMIT, ChangeRecord, decode_position
 from storeswap.core.errors import ConfigurationError, StreamPositionExpired
 from storeswap.core.port import ItemStore
 from storeswap.core.requests import BatchDelete
@@ -255,15 +255,23 @@ def _lag_records(source: ItemStore, table: str, position: str) -> dict[str, int 
     """Per shard, how many records lie between ``position`` and the shard's end (dense sequences only).
 
     Memory and PostgreSQL number each shard's records 1, 2, 3, ...; DynamoDB's
-    sequence numbers only increase, so there the count is unknown (None) unless the shard is read to its end.
+    sequence numbers only increase, so there the count is unknown.  What is known is asked with one read on
+    from ``position`` (at most one record): nothing there means every shard is at its end (0); otherwise a
+    shard read to its end (closed) is 0 and the others unknown (None).  Not through ``latest_position``: DynamoDB
+    has no call for a shard's end, so finding it reads every shard from its trim horizon, the whole retained
+    stream (up to 24 hours); one read per shard instead would cost a DescribeStream per shard.
     """
     dense = source.kind in ("memory", "postgres")
-    mine = decode_position(position, table).shards
+    mine = decode_position(position, table)
+    if not dense:
+        page = source.changes(table, after=position, limit=1)
+        ahead = decode_position(page.position, table).shards
+        return {shard: 0 if not page.records or at == END else None for shard, at in ahead.items()}
     end = decode_position(source.latest_position(table), table).shards
     out: dict[str, int | None] = {}
     for shard, last in end.items():
-        have = mine.get(shard)
-        if last is None or not last.isdigit() or not dense:
+        have = mine.shards.get(shard)
+        if last is None or not last.isdigit():
             out[shard] = 0 if have == last else None
         elif have is None or have.isdigit():
             out[shard] = max(0, int(last) - int(have or 0))
