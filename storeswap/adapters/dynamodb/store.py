@@ -112,10 +112,13 @@ class DynamoStore(DynamoStreamMethods, ItemStore):
     # ------------------------------------------------------------------ errors
 
     def _calling(
-        self, tables: Iterable[str], *, write: bool, creating: bool = False, actions: int = 0
+        self, tables: Iterable[str], *, write: bool, creating: bool = False, actions: int = 0, stream: bool = False
     ) -> _DriverCall:
-        """``with self._calling(...):`` around a client call: the one place driver exceptions become port errors."""
-        return _DriverCall(self, tables, write, creating, actions)
+        """``with self._calling(...):`` around a client call: the one place driver exceptions become port errors.
+
+        ``stream`` marks a call of the ``dynamodbstreams`` client (see :func:`.errors.map_error`).
+        """
+        return _DriverCall(self, tables, write, creating, actions, stream)
 
     # ------------------------------------------------------------------ tables
 
@@ -453,14 +456,17 @@ class DynamoStore(DynamoStreamMethods, ItemStore):
 class _DriverCall:
     """The translating context manager of :meth:`DynamoStore._calling` (a class: cheaper than a generator)."""
 
-    __slots__ = ("_actions", "_creating", "_store", "_tables", "_write")
+    __slots__ = ("_actions", "_creating", "_store", "_stream", "_tables", "_write")
 
-    def __init__(self, store: DynamoStore, tables: Iterable[str], write: bool, creating: bool, actions: int) -> None:
+    def __init__(
+        self, store: DynamoStore, tables: Iterable[str], write: bool, creating: bool, actions: int, stream: bool
+    ) -> None:
         self._store = store
         self._tables = tables
         self._write = write
         self._creating = creating
         self._actions = actions
+        self._stream = stream
 
     def __enter__(self) -> None:
         return None
@@ -477,7 +483,7 @@ class _DriverCall:
         # No driver exception crosses the port: this is the one place they are caught and mapped.
         raise map_error(
             e, write=self._write, decode=deserialize_item, on_not_found=forget, creating=self._creating,
-            actions=self._actions,
+            actions=self._actions, stream=self._stream,
         ) from e
 
 
