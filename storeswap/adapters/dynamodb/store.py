@@ -86,7 +86,6 @@ class DynamoStore(DynamoStreamMethods, ItemStore):
         self._config: DynamoConfig = parse_url(url)
         self._client = client if client is not None else make_client(self._config)
         self._sleep = sleep
-        self._closed = False
 
     def __repr__(self) -> str:
         return f"DynamoStore({self._config.display_url!r})"
@@ -101,13 +100,11 @@ class DynamoStore(DynamoStreamMethods, ItemStore):
         """The underlying boto3 DynamoDB client (for raw access, e.g. benchmarks)."""
         return self._client
 
-    def close(self) -> None:
+    def _close(self) -> None:
         """Close the client's HTTP connections."""
-        if not self._closed:
-            self._closed = True
-            close = getattr(self._client, "close", None)
-            if close is not None:
-                close()
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
 
     # ------------------------------------------------------------------ errors
 
