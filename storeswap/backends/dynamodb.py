@@ -14,12 +14,44 @@ behind.
 
 Run as ``python -m storeswap.backends.dynamodb --moto PORT`` to start the
 moto server the way the provisioner does.
+
+The moto server applies DynamoDB calls one at a time
+----------------------------------------------------
+moto's own server (``moto.server.main``) is werkzeug's threaded server over
+one in-memory backend that has no locks: every request runs on its own thread
+and moto's operations are plain Python read-modify-writes.  Under load that
+breaks guarantees DynamoDB itself keeps, which the contract suite checks:
+
+* two concurrent ``ADD`` s on one item can both read the old number, and one
+  increment is lost (R4's 8-thread test once summed 199 of 200);
+* ``TransactWriteItems`` deep-copies the tables it touches and, when it is
+  cancelled, puts the copies back, so a write another thread made to the same
+  table in between is lost;
+* ``Scan`` and ``Query`` iterate the table's dicts while a concurrent
+  ``PutItem`` grows them ("dictionary changed size during iteration", HTTP 500).
+
+So the server started here wraps moto's WSGI application in
+:class:`OneCallAtATime`: every request whose ``X-Amz-Target`` is a DynamoDB or
+DynamoDB Streams operation first has its body read in full, *outside* any lock,
+and only then is moto's handling of it (the backend call and the recording of
+the request) run under one lock, and its response materialised before the lock
+is released.  Reading the body first matters: a client (or the fault proxy of
+:mod:`storeswap.faults`) that stalls or drops a request mid-body only blocks
+its own thread.  Everything else, ``/moto-api`` in particular, is not
+serialised: ``/moto-api/recorder/replay-recording`` replays the recording by
+sending the requests to this same server and waits for them, so holding the
+lock across it would deadlock (which is what serialising *every* request did).
+Reads are serialised as well as writes because of the Scan and transaction
+cases above; moto's request handling is pure Python under the GIL, so one lock
+costs little throughput.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +60,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from storeswap import settings
@@ -35,7 +68,7 @@ from storeswap.backends._common import LOGGER, docker_engine_answers, stop_at_ex
 from storeswap.core.errors import ConfigurationError, StoreUnavailable
 from storeswap.redaction import redact_url
 
-__all__ = ["provision", "ENV_URL", "IMAGE", "start_container", "start_moto"]
+__all__ = ["provision", "ENV_URL", "IMAGE", "start_container", "start_moto", "OneCallAtATime"]
 
 ENV_URL = "STORESWAP_DYNAMODB_URL"
 #: Pinned image of DynamoDB Local (override with STORESWAP_DYNAMODB_IMAGE).
@@ -180,6 +213,72 @@ def _watch_parent(parent: int) -> None:
             os._exit(0)
 
 
+#: ``X-Amz-Target`` prefixes of the calls :class:`OneCallAtATime` serialises.
+_SERIALISED_TARGETS = ("DynamoDB_", "DynamoDBStreams_")
+
+_WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
+
+
+class OneCallAtATime:
+    """WSGI middleware: DynamoDB and DynamoDB Streams calls handled one at a time (see the module docstring).
+
+    The body of such a request is read in full before the lock is taken; a
+    body cut short (the client went away) is answered 400 without taking it.
+    The wrapped application's response is materialised inside the lock, so
+    nothing of moto's handling runs after the lock is released.
+    """
+
+    def __init__(self, app: _WsgiApp) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """Handle one request."""
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith(_SERIALISED_TARGETS):
+            return self.app(environ, start_response)
+        body = _read_body(environ)
+        if body is None:
+            start_response("400 Bad Request", [("Content-Length", "0"), ("Connection", "close")])
+            return [b""]
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ["wsgi.input_terminated"] = False
+        with self.lock:
+            result = self.app(environ, start_response)
+            try:
+                return [bytes(chunk) for chunk in result]
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+
+
+def _read_body(environ: dict[str, Any]) -> bytes | None:
+    """The whole request body, or ``None`` when it is cut short or its length is not a number."""
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH") or ""
+    if length:
+        try:
+            n = int(length)
+        except ValueError:
+            return None
+        if n < 0:
+            return None
+        chunks: list[bytes] = []
+        got = 0
+        while got < n:
+            chunk = stream.read(n - got)
+            if not chunk:
+                return None  # the client went away mid-body
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+    if environ.get("wsgi.input_terminated"):  # chunked: werkzeug ends the stream after the last chunk
+        return bytes(stream.read())
+    return b""
+
+
 def _serve_moto(argv: list[str]) -> None:
     import argparse
     import logging
@@ -193,9 +292,14 @@ def _serve_moto(argv: list[str]) -> None:
         threading.Thread(target=_watch_parent, args=(args.parent,), daemon=True).start()
     # One log line per request would cost time and disk on benchmark runs.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    from moto.server import main as moto_main
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import run_simple
 
-    moto_main(["-H", args.host, "-p", str(args.moto)])
+    # What moto.server.main does, with moto's application wrapped in OneCallAtATime.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(0))
+    app = OneCallAtATime(DomainDispatcherApplication(create_backend_app))
+    run_simple(args.host, args.moto, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The port: :class:`ItemStore`, the one interface every store adapter implements.
 
 This module is the contract and nothing else: the public methods callers
-use, and the 14 underscore primitives an adapter writes.  Each public
+use, and the 14 underscore primitives an adapter writes (plus an optional
+``_close``, which :meth:`ItemStore.close` calls).  Each public
 method first prepares its request (:mod:`storeswap.core.prepare`: argument
 types, names, keys, values, sizes, expressions, limits — every check
 DynamoDB makes before it touches data), so every adapter rejects the same
@@ -81,6 +82,8 @@ class ItemStore(StreamMethods, ABC):
 
     #: Short name of the store kind: ``memory``, ``postgres``, ``dynamodb``.
     kind: str = "abstract"
+    #: Set by :meth:`close` (a class default: an adapter need not call ``super().__init__`` for it).
+    _closed: bool = False
 
     def __init__(self) -> None:
         self._spec_cache = _SpecCache()
@@ -270,7 +273,25 @@ class ItemStore(StreamMethods, ABC):
             self._batch_write(list(unique[i : i + MAX_BATCH_WRITE]))
 
     def close(self) -> None:
-        """Release connections and other resources; the store is unusable afterwards."""
+        """Stop the background TTL sweeper, then release connections and other resources (idempotent).
+
+        The store is unusable afterwards.  This is the port's one close
+        protocol: adapters release their resources in :meth:`_close` (and do
+        not override ``close``), so every store stops its sweeper the same way,
+        before its connections go.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        sweeper = self.ttl_sweeper
+        if sweeper is not None:
+            sweeper.stop()
+        self._close()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called."""
+        return self._closed
 
     def __enter__(self) -> ItemStore:
         return self
@@ -280,6 +301,9 @@ class ItemStore(StreamMethods, ABC):
 
     # -------------------------------------------------------------- primitives
     # What an adapter writes: each takes a prepared, validated request.
+
+    def _close(self) -> None:
+        """Release the adapter's connections and other resources (called once, by :meth:`close`)."""
 
     @abstractmethod
     def _create_table(self, spec: TableSpec) -> None: ...

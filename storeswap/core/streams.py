@@ -18,7 +18,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -257,11 +257,14 @@ class StreamMethods:
         """
         if isinstance(interval_s, bool) or not isinstance(interval_s, (int, float)) or interval_s <= 0:
             raise ValidationError("the TTL sweep interval is a positive number of seconds")
+        store: ItemStore = self  # type: ignore[assignment]
+        if store.closed:
+            raise StoreError("the store is closed: no TTL sweeper can start on it")
         if self.native_ttl_sweeper:
             return None
         if self.ttl_sweeper is not None:
             self.ttl_sweeper.stop()
-        sweeper = TtlSweeper(self, float(interval_s))  # type: ignore[arg-type]
+        sweeper = TtlSweeper(store, float(interval_s))
         sweeper.start()
         self.ttl_sweeper = sweeper
         return sweeper
@@ -323,7 +326,10 @@ class TtlSweeper:
     """A daemon thread running ``expire`` on every TTL table of a store, every ``interval_s`` seconds.
 
     It also runs the retention trimmer (``trim_changes``) on tables with a
-    stream, where the store has one (S8).
+    stream, where the store has one (S8).  It ends when :meth:`stop` is
+    called, which the store's ``close`` does before releasing its connections
+    (between two tables of a sweep, or before the next sweep), or when the
+    store has been garbage-collected (the sweeper holds it weakly).
     """
 
     def __init__(self, store: ItemStore, interval_s: float) -> None:
@@ -339,8 +345,18 @@ class TtlSweeper:
         """Start the thread."""
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """True while the sweeper's thread runs."""
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end (at most ``timeout`` seconds); True when it has ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def stop(self, timeout: float | None = 5.0) -> None:
-        """Stop after the current sweep."""
+        """Stop after the current sweep (waiting at most ``timeout`` seconds for it)."""
         self._stop.set()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
@@ -353,6 +369,8 @@ class TtlSweeper:
             return 0
         removed = 0
         for name in store.list_tables():
+            if self._stop.is_set():
+                break  # stopped mid-sweep (the store is closing): leave the rest to nobody
             try:
                 spec = store.spec(name)
                 if spec.ttl_attribute is not None:
@@ -369,8 +387,8 @@ class TtlSweeper:
     def _run(self) -> None:
         failures = 0
         while not self._stop.wait(self.interval_s):
-            store: Any = self._store()
-            if store is None or getattr(store, "_closed", False):
+            store = self._store()
+            if store is None or store.closed:
                 return
             del store
             try:

@@ -595,9 +595,10 @@ def dynamodb_injected(name: str, plan: FaultPlan, seconds: float, endpoint: str)
     """Increments and transfers through a proxy that injects ``plan``'s answers.
 
     One client thread: with three, one run with 500s answered *before* forwarding (nothing
-    applied twice) still broke balance conservation on moto; not yet explained, suspected to be
-    moto's threaded server applying concurrent writes to one item non-atomically.  This scenario
-    is about the retry paths, so it does not race writes.
+    applied twice) once broke balance conservation on moto, whose threaded server applied
+    concurrent writes non-atomically (a cancelled transaction restored stale copies of its
+    tables); our moto server now serialises DynamoDB calls (:mod:`storeswap.backends.dynamodb`).
+    This scenario is about the retry paths, so it still does not race writes.
     """
     proxy = FaultProxy(endpoint.replace("dynamodb://", "http://"), plan, seed=7)
     store = _dynamodb_store(proxy.url)

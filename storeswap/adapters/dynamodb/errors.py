@@ -3,8 +3,13 @@
 No botocore exception crosses the port: :func:`map_error` turns each one
 into a :class:`storeswap.StoreError` subclass.  Two facts decide the type
 besides the error code: whether the call was a write (an unanswered write
-may have been applied, E2) and, for a cancelled transaction, the
-per-action reasons in request order (T2).
+may have been applied, E2), for a cancelled transaction, the per-action
+reasons in request order (T2), and whether the call went to DynamoDB Streams
+(there a missing resource is a stream or shard that is gone, so the position
+that led to it can no longer be read, S8).  The stream codes are part of the
+same mapping: ``TrimmedDataAccessException`` becomes
+:class:`~storeswap.core.errors.StreamPositionExpired` and
+``ExpiredIteratorException`` :class:`ShardIteratorExpired`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from storeswap.core.errors import (
     OutcomeUnknown,
     StoreError,
     StoreUnavailable,
+    StreamPositionExpired,
     TableExists,
     TableNotFound,
     Throttled,
@@ -46,7 +52,9 @@ from storeswap.core.errors import (
 )
 from storeswap.redaction import redact
 
-__all__ = ["ItemCollectionTooLarge", "LimitExceeded", "AccessDenied", "map_error", "THROTTLING_CODES"]
+__all__ = [
+    "ItemCollectionTooLarge", "LimitExceeded", "AccessDenied", "ShardIteratorExpired", "map_error", "THROTTLING_CODES",
+]
 
 
 class ItemCollectionTooLarge(StoreError):
@@ -61,6 +69,16 @@ class LimitExceeded(StoreError):
 
 class AccessDenied(ConfigurationError):
     """The credentials were refused or lack a permission."""
+
+
+class ShardIteratorExpired(StoreError):
+    """A DynamoDB Streams shard iterator expired (they live 15 minutes); the adapter asks for a new one.
+
+    Iterators never leave the adapter (positions hold sequence numbers), so this
+    only escapes when a freshly made iterator is refused as expired too.
+    """
+
+    retryable = True
 
 
 THROTTLING_CODES = frozenset(
@@ -132,6 +150,7 @@ def map_error(
     on_not_found: Callable[[], None] | None = None,
     creating: bool = False,
     actions: int = 0,
+    stream: bool = False,
 ) -> StoreError:
     """The port error for a botocore exception raised by one client call.
 
@@ -139,7 +158,8 @@ def map_error(
     ``decode`` turns an AttributeValue item into a Python item;
     ``on_not_found`` runs for ResourceNotFoundException (to drop a cached
     spec); ``creating`` marks ``CreateTable`` (ResourceInUse means the table
-    exists); ``actions`` is the number of actions of a transaction.
+    exists); ``actions`` is the number of actions of a transaction;
+    ``stream`` marks a call to DynamoDB Streams (``dynamodbstreams``).
     """
     if isinstance(e, StoreError):
         return e
@@ -163,6 +183,12 @@ def map_error(
             return TransactionConflict(f"a transaction with the same token is still in progress: {message}")
         if code == "IdempotentParameterMismatchException":
             return IdempotencyMismatch(message)
+        if code == "TrimmedDataAccessException":
+            return StreamPositionExpired(f"the stream records after this position were trimmed: {message}")
+        if code == "ExpiredIteratorException":
+            return ShardIteratorExpired(message)
+        if code == "ResourceNotFoundException" and stream:
+            return StreamPositionExpired(f"the stream or shard of this position no longer exists: {message}")
         if code == "ResourceNotFoundException":
             if on_not_found is not None:
                 on_not_found()

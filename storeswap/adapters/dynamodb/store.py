@@ -102,7 +102,6 @@ class DynamoStore(DynamoStreamMethods, ItemStore):
         self._config: DynamoConfig = parse_url(url)
         self._client = client if client is not None else make_client(self._config)
         self._sleep = sleep
-        self._closed = False
         self._read_meter: ReadMeter | None = None
 
     def __repr__(self) -> str:
@@ -127,21 +126,22 @@ class DynamoStore(DynamoStreamMethods, ItemStore):
         """Pace every later Query and Scan page request with ``meter`` (shared by all threads using this store)."""
         self._read_meter = meter
 
-    def close(self) -> None:
+    def _close(self) -> None:
         """Close the client's HTTP connections."""
-        if not self._closed:
-            self._closed = True
-            close = getattr(self._client, "close", None)
-            if close is not None:
-                close()
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
 
     # ------------------------------------------------------------------ errors
 
     def _calling(
-        self, tables: Iterable[str], *, write: bool, creating: bool = False, actions: int = 0
+        self, tables: Iterable[str], *, write: bool, creating: bool = False, actions: int = 0, stream: bool = False
     ) -> _DriverCall:
-        """``with self._calling(...):`` around a client call: the one place driver exceptions become port errors."""
-        return _DriverCall(self, tables, write, creating, actions)
+        """``with self._calling(...):`` around a client call: the one place driver exceptions become port errors.
+
+        ``stream`` marks a call of the ``dynamodbstreams`` client (see :func:`.errors.map_error`).
+        """
+        return _DriverCall(self, tables, write, creating, actions, stream)
 
     # ------------------------------------------------------------------ tables
 
@@ -491,14 +491,17 @@ class DynamoStore(DynamoStreamMethods, ItemStore):
 class _DriverCall:
     """The translating context manager of :meth:`DynamoStore._calling` (a class: cheaper than a generator)."""
 
-    __slots__ = ("_actions", "_creating", "_store", "_tables", "_write")
+    __slots__ = ("_actions", "_creating", "_store", "_stream", "_tables", "_write")
 
-    def __init__(self, store: DynamoStore, tables: Iterable[str], write: bool, creating: bool, actions: int) -> None:
+    def __init__(
+        self, store: DynamoStore, tables: Iterable[str], write: bool, creating: bool, actions: int, stream: bool
+    ) -> None:
         self._store = store
         self._tables = tables
         self._write = write
         self._creating = creating
         self._actions = actions
+        self._stream = stream
 
     def __enter__(self) -> None:
         return None
@@ -515,7 +518,7 @@ class _DriverCall:
         # No driver exception crosses the port: this is the one place they are caught and mapped.
         raise map_error(
             e, write=self._write, decode=deserialize_item, on_not_found=forget, creating=self._creating,
-            actions=self._actions,
+            actions=self._actions, stream=self._stream,
         ) from e
 
 

@@ -10,25 +10,32 @@ and implements the port's stream primitives with the real API:
   ``AFTER_SEQUENCE_NUMBER`` of the position) and ``GetRecords`` read a shard;
   positions hold sequence numbers, never iterators (those expire after 15
   minutes), so a checkpoint stays valid for the whole 24-hour retention;
-  ``TrimmedDataAccessException`` becomes :class:`StreamPositionExpired`;
+  an iterator that expired mid-read is replaced once from the last position;
 - ``UpdateTable`` (``StreamSpecification``) enables or disables a stream,
   ``UpdateTimeToLive`` the TTL attribute.
 
 DynamoDB removes expired items by itself on AWS (``native_ttl_sweeper``);
 ``expire`` then falls back to the port's default sweep (scan + conditional
 deletes), which is what a local endpoint (moto, DynamoDB Local) needs.
+
+Errors go through the adapter's one translation point (``_calling``, i.e.
+:func:`storeswap.adapters.dynamodb.errors.map_error`) like every other call;
+the streams codes are part of that mapping (``TrimmedDataAccessException``
+and, on a ``dynamodbstreams`` call, ``ResourceNotFoundException`` become
+:class:`~storeswap.core.errors.StreamPositionExpired`;
+``ExpiredIteratorException`` becomes
+:class:`~storeswap.adapters.dynamodb.errors.ShardIteratorExpired`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from storeswap.adapters.dynamodb.client import make_client
-from storeswap.adapters.dynamodb.errors import map_error
+from storeswap.adapters.dynamodb.errors import ShardIteratorExpired
 from storeswap.adapters.dynamodb.marshal import deserialize_item
 from storeswap.core.changes import (
     LATEST,
@@ -39,7 +46,7 @@ from storeswap.core.changes import (
     UserIdentity,
     make_record,
 )
-from storeswap.core.errors import StoreError, StreamPositionExpired, ValidationError
+from storeswap.core.errors import ValidationError
 from storeswap.core.schema import StreamView, TableSpec
 
 __all__ = ["DynamoStreamMethods", "EMPTY_PAGES"]
@@ -56,6 +63,11 @@ class DynamoStreamMethods:
     _streams_client_cache: Any = None
 
     def _wait_active(self, name: str) -> None:  # implemented by DynamoStore
+        raise NotImplementedError
+
+    def _calling(  # implemented by DynamoStore: the adapter's one error translation
+        self, tables: Iterable[str], *, write: bool, creating: bool = False, actions: int = 0, stream: bool = False
+    ) -> AbstractContextManager[None]:
         raise NotImplementedError
 
     @property
@@ -75,35 +87,20 @@ class DynamoStreamMethods:
         """Use a ready-made streams client (tests give one with a shard lineage moto cannot make)."""
         self._streams_client_cache = client
 
-    def _streams_error(self, e: Exception, *, write: bool = False) -> StoreError:
-        if isinstance(e, ClientError):
-            code = str(e.response.get("Error", {}).get("Code", ""))
-            if code == "TrimmedDataAccessException":
-                return StreamPositionExpired(f"the stream records after this position were trimmed: {e}")
-        return map_error(e, write=write, decode=deserialize_item)
-
     # ---------------------------------------------------------- primitives
 
     def _stream_info(self, spec: TableSpec, stream_id: str | None) -> StreamInfo:
         if stream_id is None:
-            try:
+            with self._calling((spec.name,), write=False):
                 table = self._client.describe_table(TableName=spec.name)["Table"]
-            except Exception as e:  # no driver exception crosses the port
-                raise self._streams_error(e) from e
             stream_id = table.get("LatestStreamArn")
             if not stream_id:
                 raise ValidationError(f"table {spec.name} has no stream (enable one with set_stream)")
         shards: list[Shard] = []
         params: dict[str, Any] = {"StreamArn": stream_id}
         while True:
-            try:
+            with self._calling((), write=False, stream=True):
                 desc = self.streams_client.describe_stream(**params)["StreamDescription"]
-            except ClientError as e:
-                if e.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                    raise StreamPositionExpired(f"stream {stream_id} no longer exists") from e
-                raise self._streams_error(e) from e
-            except Exception as e:  # no driver exception crosses the port
-                raise self._streams_error(e) from e
             for s in desc.get("Shards", ()):
                 closed = "EndingSequenceNumber" in (s.get("SequenceNumberRange") or {})
                 shards.append(Shard(s["ShardId"], s.get("ParentShardId"), closed))
@@ -123,10 +120,8 @@ class DynamoStreamMethods:
         else:
             params["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
             params["SequenceNumber"] = after
-        try:
+        with self._calling((), write=False, stream=True):
             it: str | None = self.streams_client.get_shard_iterator(**params).get("ShardIterator")
-        except Exception as e:  # no driver exception crosses the port
-            raise self._streams_error(e) from e
         return it
 
     def _read_shard(self, spec: TableSpec, info: StreamInfo, shard: Shard, after: str | None, limit: int) -> ShardRead:
@@ -134,16 +129,18 @@ class DynamoStreamMethods:
         records: list[ChangeRecord] = []
         empty = 0
         position = after
+        renewed = False  # the iterator in hand is a fresh one made after an expiry
         while iterator is not None and len(records) < limit and empty < EMPTY_PAGES:
             try:
-                resp = self.streams_client.get_records(ShardIterator=iterator, Limit=limit - len(records))
-            except ClientError as e:
-                if e.response.get("Error", {}).get("Code") == "ExpiredIteratorException":
-                    iterator = self._iterator(info, shard, position)
-                    continue
-                raise self._streams_error(e) from e
-            except Exception as e:  # no driver exception crosses the port
-                raise self._streams_error(e) from e
+                with self._calling((), write=False, stream=True):
+                    resp = self.streams_client.get_records(ShardIterator=iterator, Limit=limit - len(records))
+            except ShardIteratorExpired:
+                if renewed:
+                    raise  # a fresh iterator refused as expired: do not loop
+                # Iterators live 15 minutes; positions are sequence numbers, so resume where we are.
+                iterator, renewed = self._iterator(info, shard, position), True
+                continue
+            renewed = False
             got = [_record(spec, info, shard, r) for r in resp.get("Records", ())]
             records.extend(got)
             if got:
@@ -170,10 +167,8 @@ class DynamoStreamMethods:
         stream: dict[str, Any] = (
             {"StreamEnabled": False} if view is None else {"StreamEnabled": True, "StreamViewType": view}
         )
-        try:
+        with self._calling((spec.name,), write=True):
             self._client.update_table(TableName=spec.name, StreamSpecification=stream)
-        except Exception as e:  # no driver exception crosses the port
-            raise self._streams_error(e, write=True) from e
         self._wait_active(spec.name)
 
     def _set_ttl(self, spec: TableSpec, attribute: str | None) -> None:
@@ -182,10 +177,8 @@ class DynamoStreamMethods:
             if attribute is None
             else {"Enabled": True, "AttributeName": attribute}
         )
-        try:
+        with self._calling((spec.name,), write=True):
             self._client.update_time_to_live(TableName=spec.name, TimeToLiveSpecification=ttl)
-        except Exception as e:  # no driver exception crosses the port
-            raise self._streams_error(e, write=True) from e
 
 
 def _created(value: Any) -> datetime | None:

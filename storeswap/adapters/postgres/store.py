@@ -151,7 +151,7 @@ class PostgresStore(ItemStore):
         """The engine, the pool and the error translation of this store (for tools and benchmarks)."""
         return self._db
 
-    def close(self) -> None:
+    def _close(self) -> None:
         """Close the connection pool and the SQLAlchemy engine."""
         self._db.close()
 
