@@ -29,11 +29,15 @@ def serve_command(
     region: Annotated[str, typer.Option("--region", help="Region named in ARNs and the health line.")] = "us-east-1",
     max_body: Annotated[int, typer.Option("--max-body", help="Largest request body accepted, in bytes.")] = 16 * 1024 * 1024,
     threads: Annotated[
-        int | None, typer.Option("--threads", help="Threads for store calls (default: inline for memory, 16 otherwise).")
+        int | None,
+        typer.Option("--threads", help="Threads for store calls (default: inline for memory, else the store's pool size)."),
     ] = None,
     workers: Annotated[
         int, typer.Option("--workers", help="Server processes, each with its own store connection (not for memory).")
     ] = 1,
+    server_timing: Annotated[
+        bool, typer.Option("--server-timing", help="Answer with Server-Timing: store and app durations (profiling).")
+    ] = False,
 ) -> None:
     """Serve DynamoDB's API (JSON 1.0 over HTTP) over a store, so unchanged AWS SDK code runs on it."""
     from storeswap.gateway.server import is_loopback, serve, serve_workers
@@ -57,7 +61,7 @@ def serve_command(
         )
         serve_workers(url, workers=workers, host=host, port=port,
                       credentials=str(credentials) if verifier else None, region=region, max_body=max_body,
-                      threads=threads)
+                      threads=threads, server_timing=server_timing)
         return
     if workers < 1:
         raise ConfigurationError("--workers is at least 1")
@@ -68,7 +72,8 @@ def serve_command(
             f"auth {'sigv4' if verifier else 'off'}. Ctrl-C stops it.",
             err=True,
         )
-        serve(backing, host=host, port=port, auth=verifier, region=region, max_body=max_body, threads=threads)
+        serve(backing, host=host, port=port, auth=verifier, region=region, max_body=max_body, threads=threads,
+              server_timing=server_timing)
 
 
 def _shared_url(store: str) -> str:

@@ -65,6 +65,7 @@ def uvicorn_config(app: GatewayApp | str, host: str, port: int, **extra: Any) ->
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         server_header=False,
         date_header=False,
+        proxy_headers=False,  # the app never reads the client address; the middleware only cost time
     )
 
 
@@ -87,6 +88,7 @@ def serve_workers(
     region: str = "us-east-1",
     max_body: int = MAX_BODY_BYTES,
     threads: int | None = None,
+    server_timing: bool = False,
 ) -> None:
     """Serve with ``workers`` processes on one socket, each with its own store on ``store_url``.
 
@@ -106,6 +108,8 @@ def serve_workers(
         os.environ[app_module.ENV_CREDENTIALS] = credentials
     if threads is not None:
         os.environ[app_module.ENV_THREADS] = str(threads)
+    if server_timing:
+        os.environ[app_module.ENV_SERVER_TIMING] = "1"
     _quiet_sigterm()
     config = uvicorn_config("storeswap.gateway.app:from_environment", host, port, factory=True, workers=workers)
     sock = config.bind_socket()
@@ -124,12 +128,13 @@ def serve(
     region: str = "us-east-1",
     max_body: int = MAX_BODY_BYTES,
     threads: int | None = None,
+    server_timing: bool = False,
 ) -> None:
     """Serve the DynamoDB API over ``store`` until interrupted (Ctrl-C / SIGTERM)."""
     import uvicorn
 
     _quiet_sigterm()
-    app = GatewayApp(store, region=region, auth=auth, max_body=max_body, threads=threads)
+    app = GatewayApp(store, region=region, auth=auth, max_body=max_body, threads=threads, server_timing=server_timing)
     try:
         uvicorn.Server(uvicorn_config(app, host, port)).run()
     finally:
@@ -148,11 +153,12 @@ class GatewayServer:
         auth: SigV4Verifier | None = None,
         region: str = "us-east-1",
         threads: int | None = None,
+        server_timing: bool = False,
     ) -> None:
         import uvicorn
 
         self.store = store
-        self.app = GatewayApp(store, region=region, auth=auth, threads=threads)
+        self.app = GatewayApp(store, region=region, auth=auth, threads=threads, server_timing=server_timing)
         self._sock = bind_socket(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
         self._server = uvicorn.Server(uvicorn_config(self.app, self.host, self.port))

@@ -127,6 +127,8 @@ class PostgresStore(ItemStore):
         #: Whether ``bulk_put`` (COPY) writes change records on streamed tables (a migration's load does not).
         self.bulk_changes = bulk_changes
         sa_url, self.conninfo = parse_url(url)
+        #: Connections in the pool: how many calls can run at once (the gateway sizes its threads to it).
+        self.pool_size = pool_size
         self._layouts: dict[str, Layout] = {}
         self._layout_lock = threading.Lock()
         self._db = PostgresDatastore(
