@@ -173,6 +173,11 @@ class GatewayApp:
         server_timing: bool = False,
     ) -> None:
         self.store = store
+        watch = getattr(store, "watch_catalog", None)
+        if watch is not None:
+            # Other processes (serve --workers, a second gateway, a migration) may change tables:
+            # keep this store's cached specs in step with theirs (decision 0029).
+            watch()
         self._tally = StoreTally() if server_timing else None
         seen: Any = store if self._tally is None else TimedStore(store, self._tally)
         self.operations = Operations(seen, region=region)

@@ -89,11 +89,16 @@ def serve_workers(
     max_body: int = MAX_BODY_BYTES,
     threads: int | None = None,
     server_timing: bool = False,
+    ttl_sweep_s: float | None = None,
 ) -> None:
     """Serve with ``workers`` processes on one socket, each with its own store on ``store_url``.
 
     For stores that live outside the process (PostgreSQL, DynamoDB): one
-    Python process is bound by its GIL, several use every core.
+    Python process is bound by its GIL, several use every core.  Each
+    worker's store watches the catalog, so DDL through one worker is seen
+    by the others (``PostgresStore.watch_catalog``).  ``ttl_sweep_s`` runs
+    one TTL sweeper, in this supervising process on its own store, not one
+    per worker.
     """
     import os
 
@@ -113,10 +118,23 @@ def serve_workers(
     _quiet_sigterm()
     config = uvicorn_config("storeswap.gateway.app:from_environment", host, port, factory=True, workers=workers)
     sock = config.bind_socket()
+    sweeping = None
     try:
+        if ttl_sweep_s is not None:
+            from storeswap.connect import open_store
+
+            sweeping = open_store(store_url)
+            watch = getattr(sweeping, "watch_catalog", None)
+            if watch is not None:  # TTL is enabled through the workers: the sweeper must hear of it
+                watch()
+            sweeping.start_ttl_sweeper(ttl_sweep_s)
         Multiprocess(config, sockets=[sock]).run()
     finally:
         sock.close()
+        if sweeping is not None:
+            if sweeping.ttl_sweeper is not None:
+                sweeping.ttl_sweeper.stop()
+            sweeping.close()
 
 
 def serve(
