@@ -13,7 +13,9 @@ JSON decode, the thread hand-off, translation, the store calls, JSON
 encode, CRC).  ``app - store`` is then the gateway's own cost for exactly
 that call, with no client, loopback or in-process twin in the figure; what
 it leaves out is uvicorn's HTTP parsing before the app and the socket write
-after it.  Off by default: the proxy costs a microsecond or two per call.
+after it.  An error response reports ``store;dur=0.000`` (the tally does
+not travel with the exception).  Off by default: the proxy costs a
+microsecond or two per call.
 """
 
 from __future__ import annotations
