@@ -39,6 +39,7 @@ __all__ = [
     "GATEWAY_REGION",
     "GATEWAY_MAX_BODY",
     "GATEWAY_THREADS",
+    "GATEWAY_SERVER_TIMING",
     "JUNIT_XML",
     "CHROMIUM",
     "VENV",
@@ -89,6 +90,9 @@ GATEWAY_MAX_BODY = Setting(
     "STORESWAP_GATEWAY_MAX_BODY", str(16 * 1024 * 1024), "Largest request body of a worker, bytes (set by serve).", "gateway"
 )
 GATEWAY_THREADS = Setting("STORESWAP_GATEWAY_THREADS", None, "Store-call threads of a worker (set by serve).", "gateway")
+GATEWAY_SERVER_TIMING = Setting(
+    "STORESWAP_GATEWAY_SERVER_TIMING", None, "`1`: a worker answers with Server-Timing headers (set by serve).", "gateway"
+)
 JUNIT_XML = Setting("STORESWAP_JUNIT_XML", None, "Set for an app-tests command: where its JUnit XML is expected.", "gateway")
 CHROMIUM = Setting("STORESWAP_CHROMIUM", None, "Chromium for the report screenshots (found or installed by dev.py).", "dev.py")
 VENV = Setting("STORESWAP_VENV", ".venv", "Virtualenv dev.py creates and uses.", "dev.py")
@@ -118,6 +122,7 @@ SETTINGS: tuple[Setting, ...] = (
     GATEWAY_REGION,
     GATEWAY_MAX_BODY,
     GATEWAY_THREADS,
+    GATEWAY_SERVER_TIMING,
     JUNIT_XML,
     CHROMIUM,
     VENV,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,10 +19,10 @@ from storeswap.gateway.server import is_loopback
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _serve(*args: str) -> tuple[subprocess.Popen[str], int]:
+def _serve(*args: str, store: str = "memory") -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "storeswap.cli", "serve", "--store", "memory", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "storeswap.cli", "serve", "--store", store, "--port", str(port),
                              *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     return proc, port
 
@@ -63,6 +65,73 @@ def test_bad_auth_options_are_one_line_errors(capsys: pytest.CaptureFixture[str]
     assert "--auth is none or sigv4" in capsys.readouterr().err
     assert main(["serve", "--store", "memory", "--workers", "2"]) == 2
     assert "outside the process" in capsys.readouterr().err
+
+
+def _expired_item_disappears(port: int) -> None:
+    import boto3
+
+    c = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                     aws_access_key_id="x", aws_secret_access_key="x")
+    table = f"ttl_{uuid.uuid4().hex[:8]}"
+    c.create_table(TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                   AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    c.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})
+    c.put_item(TableName=table, Item={"pk": {"S": "old"}, "expires": {"N": str(int(time.time()) - 60)}})
+    c.put_item(TableName=table, Item={"pk": {"S": "new"}, "expires": {"N": str(int(time.time()) + 3600)}})
+    deadline = time.monotonic() + 30
+    while "Item" in c.get_item(TableName=table, Key={"pk": {"S": "old"}}, ConsistentRead=True):
+        assert time.monotonic() < deadline, "the expired item is still there after 30 s of 0.2 s sweeps"
+        time.sleep(0.1)
+    assert "Item" in c.get_item(TableName=table, Key={"pk": {"S": "new"}}, ConsistentRead=True)
+    c.delete_table(TableName=table)
+
+
+def test_ttl_sweep_removes_an_expired_item_through_the_gateway() -> None:
+    proc, port = _serve("--ttl-sweep-s", "0.2")
+    try:
+        wait_for_http("127.0.0.1", port, 60, proc)  # type: ignore[arg-type]
+        _expired_item_disappears(port)
+    finally:
+        err = _stop(proc)
+    assert "TTL sweep every 0.2 s" in err
+
+
+@pytest.mark.slow
+def test_ttl_sweep_with_worker_processes_on_postgres() -> None:
+    """With --workers the supervising process sweeps (one sweeper, not one per worker)."""
+    from storeswap.backends.postgres import provision
+
+    proc, port = _serve("--ttl-sweep-s", "0.2", "--workers", "2", store=provision())
+    try:
+        wait_for_http("127.0.0.1", port, 60, proc)  # type: ignore[arg-type]
+        _expired_item_disappears(port)
+    finally:
+        _stop(proc)
+
+
+def test_without_ttl_sweep_expired_items_stay() -> None:
+    """The control: no --ttl-sweep-s, no sweeper (DynamoDB's TTL is a background deletion, never a read filter)."""
+    import boto3
+
+    proc, port = _serve()
+    try:
+        wait_for_http("127.0.0.1", port, 60, proc)  # type: ignore[arg-type]
+        c = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                         aws_access_key_id="x", aws_secret_access_key="x")
+        c.create_table(TableName="ttl_kept", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                       AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                       BillingMode="PAY_PER_REQUEST")
+        c.update_time_to_live(TableName="ttl_kept", TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})
+        c.put_item(TableName="ttl_kept", Item={"pk": {"S": "old"}, "expires": {"N": "1"}})
+        time.sleep(1.0)
+        assert "Item" in c.get_item(TableName="ttl_kept", Key={"pk": {"S": "old"}}, ConsistentRead=True)
+    finally:
+        _stop(proc)
+
+
+def test_bad_ttl_sweep_interval_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--store", "memory", "--ttl-sweep-s", "0"]) == 2
+    assert "--ttl-sweep-s is a positive number" in capsys.readouterr().err
 
 
 def test_is_loopback() -> None:

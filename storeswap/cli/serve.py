@@ -29,11 +29,19 @@ def serve_command(
     region: Annotated[str, typer.Option("--region", help="Region named in ARNs and the health line.")] = "us-east-1",
     max_body: Annotated[int, typer.Option("--max-body", help="Largest request body accepted, in bytes.")] = 16 * 1024 * 1024,
     threads: Annotated[
-        int | None, typer.Option("--threads", help="Threads for store calls (default: inline for memory, 16 otherwise).")
+        int | None,
+        typer.Option("--threads", help="Threads for store calls (default: inline for memory, else the store's pool size)."),
     ] = None,
     workers: Annotated[
         int, typer.Option("--workers", help="Server processes, each with its own store connection (not for memory).")
     ] = 1,
+    ttl_sweep_s: Annotated[
+        float | None,
+        typer.Option("--ttl-sweep-s", help="Run the store's TTL sweeper every SECONDS (expired items are deleted)."),
+    ] = None,
+    server_timing: Annotated[
+        bool, typer.Option("--server-timing", help="Answer with Server-Timing: store and app durations (profiling).")
+    ] = False,
 ) -> None:
     """Serve DynamoDB's API (JSON 1.0 over HTTP) over a store, so unchanged AWS SDK code runs on it."""
     from storeswap.gateway.server import is_loopback, serve, serve_workers
@@ -46,6 +54,8 @@ def serve_command(
         verifier = SigV4Verifier(load_credentials(credentials))
     elif auth != "none":
         raise ConfigurationError(f"--auth is none or sigv4, not {auth!r}")
+    if ttl_sweep_s is not None and not ttl_sweep_s > 0:
+        raise ConfigurationError("--ttl-sweep-s is a positive number of seconds")
     if verifier is None and not is_loopback(host):
         typer.echo(NON_LOOPBACK_WARNING.format(host=host), err=True)
     if workers > 1:
@@ -57,18 +67,32 @@ def serve_command(
         )
         serve_workers(url, workers=workers, host=host, port=port,
                       credentials=str(credentials) if verifier else None, region=region, max_body=max_body,
-                      threads=threads)
+                      threads=threads, server_timing=server_timing, ttl_sweep_s=ttl_sweep_s)
         return
     if workers < 1:
         raise ConfigurationError("--workers is at least 1")
     with open_store(store) as backing:
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        sweeper = None if ttl_sweep_s is None else backing.start_ttl_sweeper(ttl_sweep_s)
         typer.echo(
             f"storeswap gateway: DynamoDB API on {url} over {backing.kind} ({redact_url(store)}); "
-            f"auth {'sigv4' if verifier else 'off'}. Ctrl-C stops it.",
+            f"auth {'sigv4' if verifier else 'off'}{_sweep_note(ttl_sweep_s, sweeper)}. Ctrl-C stops it.",
             err=True,
         )
-        serve(backing, host=host, port=port, auth=verifier, region=region, max_body=max_body, threads=threads)
+        try:
+            serve(backing, host=host, port=port, auth=verifier, region=region, max_body=max_body, threads=threads,
+                  server_timing=server_timing)
+        finally:
+            if sweeper is not None:
+                sweeper.stop()
+
+
+def _sweep_note(interval: float | None, sweeper: object) -> str:
+    if interval is None:
+        return ""
+    if sweeper is None:
+        return "; TTL: the store expires items itself"
+    return f"; TTL sweep every {interval:g} s"
 
 
 def _shared_url(store: str) -> str:

@@ -133,10 +133,13 @@ class ItemStore(StreamMethods, ABC):
             return spec
         return self.describe_table(table)
 
-    def forget(self, table: str) -> None:
-        """Drop a cached spec (after another process changed the table)."""
+    def forget(self, table: str | None = None) -> None:
+        """Drop a cached spec (after another process changed the table); with no table, every cached spec."""
         with self._spec_cache.lock:
-            self._spec_cache.specs.pop(_table_name(table), None)
+            if table is None:
+                self._spec_cache.specs.clear()
+            else:
+                self._spec_cache.specs.pop(_table_name(table), None)
 
     # ------------------------------------------------------------------ items
 

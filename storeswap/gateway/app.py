@@ -19,12 +19,15 @@ than the call).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import queue
+import threading
+import time
 import zlib
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -34,6 +37,7 @@ from storeswap.core.port import ItemStore
 from storeswap.gateway.errors import CORAL_PREFIX, ApiError, error_body
 from storeswap.gateway.operations import Operations, unknown_operation
 from storeswap.gateway.sigv4 import SigV4Verifier
+from storeswap.gateway.timing import StoreTally, TimedStore, server_timing_header
 
 __all__ = ["GatewayApp", "MAX_BODY_BYTES", "TARGET_PREFIX", "from_environment", "ENV_STORE", "ENV_CREDENTIALS"]
 
@@ -50,6 +54,7 @@ ENV_CREDENTIALS = settings.GATEWAY_CREDENTIALS.name
 ENV_REGION = settings.GATEWAY_REGION.name
 ENV_MAX_BODY = settings.GATEWAY_MAX_BODY.name
 ENV_THREADS = settings.GATEWAY_THREADS.name
+ENV_SERVER_TIMING = settings.GATEWAY_SERVER_TIMING.name
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -81,12 +86,80 @@ def _request_id() -> bytes:
     return os.urandom(26).hex().upper().encode()
 
 
+def _resolve(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if fut.cancelled():  # the client went away while the store call ran
+        return
+    if ok:
+        fut.set_result(value)
+    else:
+        fut.set_exception(value)
+
+
+class StoreThreads:
+    """Threads that run blocking store calls for the event loop: one queue hand-off each way.
+
+    Leaner than ``loop.run_in_executor``: no ``concurrent.futures.Future``,
+    no future chaining, no idle-semaphore bookkeeping; a job is a tuple on a
+    ``SimpleQueue`` and its result comes back with one
+    ``call_soon_threadsafe``.  The threads start with the pool, so the first
+    requests do not pay for them.
+    """
+
+    def __init__(self, size: int, name: str = "gateway") -> None:
+        self.size = size
+        self._jobs: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(size)]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> asyncio.Future[Any]:
+        """Run ``fn(arg)`` on a thread; an asyncio future of its result (on the running loop)."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._jobs.put((loop, fut, fn, arg))
+        return fut
+
+    def _work(self) -> None:
+        jobs = self._jobs
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            loop, fut, fn, arg = job
+            try:
+                value, ok = fn(arg), True
+            except BaseException as e:  # handed to the awaiting request, answered in DynamoDB's shape
+                value, ok = e, False
+            del job
+            with contextlib.suppress(RuntimeError):  # the loop was closed (shutdown): nobody waits for this
+                loop.call_soon_threadsafe(_resolve, fut, ok, value)
+            del fut, value
+
+    def shutdown(self) -> None:
+        """Stop the threads once the queued jobs are done (does not wait)."""
+        for _ in self._threads:
+            self._jobs.put(None)
+
+
+def store_concurrency(store: ItemStore) -> int:
+    """How many store calls can usefully run at once: the store's connection pool size (16 when it has none).
+
+    More threads than connections would only queue on the pool, holding the
+    GIL hand-offs and a thread each while they wait.
+    """
+    size = getattr(store, "pool_size", None)
+    return size if isinstance(size, int) and size > 0 else 16
+
+
 class GatewayApp:
     """An ASGI app serving the DynamoDB API over ``store``.
 
     ``auth`` verifies every request's signature (None: no authentication);
-    ``threads`` is the size of the pool store calls run on (0: inline; None:
-    inline for the memory store, 16 otherwise).
+    ``threads`` is the number of threads store calls run on (0: inline;
+    None: inline for the memory store, otherwise the store's connection
+    pool size, so that no thread waits for a connection).
+    ``server_timing`` adds a ``Server-Timing`` header to every response
+    (:mod:`storeswap.gateway.timing`).
     """
 
     def __init__(
@@ -97,15 +170,23 @@ class GatewayApp:
         auth: SigV4Verifier | None = None,
         max_body: int = MAX_BODY_BYTES,
         threads: int | None = None,
+        server_timing: bool = False,
     ) -> None:
         self.store = store
-        self.operations = Operations(store, region=region)
+        watch = getattr(store, "watch_catalog", None)
+        if watch is not None:
+            # Other processes (serve --workers, a second gateway, a migration) may change tables:
+            # keep this store's cached specs in step with theirs (decision 0029).
+            watch()
+        self._tally = StoreTally() if server_timing else None
+        seen: Any = store if self._tally is None else TimedStore(store, self._tally)
+        self.operations = Operations(seen, region=region)
         self.auth = auth
         self.max_body = max_body
         self.region = region
         if threads is None:
-            threads = 0 if store.kind == "memory" else 16
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="gateway") if threads > 0 else None
+            threads = 0 if store.kind == "memory" else store_concurrency(store)
+        self._pool = StoreThreads(threads) if threads > 0 else None
         self._handlers = {TARGET_PREFIX + name: h for name, h in self.operations.handlers.items()}
         self._handlers.update(
             (STREAMS_PREFIX + name, h) for name, h in self.operations.streams.handlers.items()
@@ -114,7 +195,7 @@ class GatewayApp:
     def close(self) -> None:
         """Stop the thread pool (the store is the caller's to close)."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -123,12 +204,14 @@ class GatewayApp:
             return
         if kind != "http":  # websockets: not part of DynamoDB's protocol
             return
+        start = time.perf_counter_ns() if self._tally is not None else 0
         request_id = _request_id()
+        store_ns = -1
         try:
-            status, payload = await self._handle(scope, receive)
+            status, payload, store_ns = await self._handle(scope, receive)
         except Exception as e:  # every failure is answered in DynamoDB's shape, never as a trace
             status, payload = error_body(e)
-        await self._respond(send, status, payload, request_id)
+        await self._respond(send, status, payload, request_id, start, store_ns)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -139,7 +222,8 @@ class GatewayApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, Any]:
+    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, Any, int]:
+        """Status, response payload, and the store time in ns (-1 when not timing)."""
         method = scope["method"]
         target = ""
         length = -1
@@ -153,7 +237,7 @@ class GatewayApp:
                     raise ApiError("SerializationException", "invalid Content-Length") from None
         if method == "GET" and not target:
             # What DynamoDB answers on GET /: a health line (load balancers and readiness probes use it).
-            return 200, f"healthy: dynamodb.{self.region}.amazonaws.com "
+            return 200, f"healthy: dynamodb.{self.region}.amazonaws.com ", 0
         if method != "POST":
             raise ApiError("UnknownOperationException", f"{method} is not supported; DynamoDB's API is POST /",
                            status=405)
@@ -172,10 +256,16 @@ class GatewayApp:
         params = _loads(body) if body else {}
         if not isinstance(params, dict):
             raise ApiError("SerializationException", "the request body is a JSON object", prefix=CORAL_PREFIX)
+        tally = self._tally
+        if tally is not None:
+            if self._pool is None:
+                out, store_ns = tally.run(handler, params)
+            else:
+                out, store_ns = await self._pool.submit(lambda p: tally.run(handler, p), params)
+            return 200, out, store_ns
         if self._pool is None:
-            return 200, handler(params)
-        loop = asyncio.get_running_loop()
-        return 200, await loop.run_in_executor(self._pool, handler, params)
+            return 200, handler(params), -1
+        return 200, await self._pool.submit(handler, params), -1
 
     async def _body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
@@ -194,23 +284,24 @@ class GatewayApp:
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def _respond(self, send: Send, status: int, payload: Any, request_id: bytes) -> None:
+    async def _respond(
+        self, send: Send, status: int, payload: Any, request_id: bytes, start: int, store_ns: int
+    ) -> None:
         if isinstance(payload, str):
             data = payload.encode()
             content_type = b"text/plain"
         else:
             data = _dumps(payload)
             content_type = _CONTENT_TYPE
-        await send({
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type),
-                (b"content-length", str(len(data)).encode()),
-                (b"x-amzn-requestid", request_id),
-                (b"x-amz-crc32", str(zlib.crc32(data)).encode()),
-            ],
-        })
+        headers = [
+            (b"content-type", content_type),
+            (b"content-length", str(len(data)).encode()),
+            (b"x-amzn-requestid", request_id),
+            (b"x-amz-crc32", str(zlib.crc32(data)).encode()),
+        ]
+        if self._tally is not None:
+            headers.append((b"server-timing", server_timing_header(time.perf_counter_ns() - start, max(store_ns, 0))))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
 
 
@@ -235,4 +326,5 @@ def from_environment() -> GatewayApp:
         auth=SigV4Verifier(load_credentials(credentials)) if credentials else None,
         max_body=settings.get_int(settings.GATEWAY_MAX_BODY),
         threads=int(threads) if threads else None,
+        server_timing=settings.get(settings.GATEWAY_SERVER_TIMING) == "1",
     )

@@ -9,9 +9,12 @@ so that a change in machine load hits every column alike.
 
 Also reported:
 
-- the gateway's server-side overhead: p50 through the raw HTTP client minus
-  p50 of the same port call in this process, interleaved call by call (an
-  upper bound: it includes the client's own HTTP work and loopback);
+- the gateway's server-side overhead, from a gateway started with
+  ``--server-timing``: per request, the app's time minus the time inside the
+  store for that very call; beside it the client's view, the raw HTTP p50
+  and the p50 of the same port call on the same item in this process,
+  interleaved call by call (that difference includes the client's own HTTP
+  work and loopback);
 - the DynamoDB adapter against raw boto3 with the gateway over memory as the
   server (moto's own latency hid the adapter's cost), interleaved pairs.
 
@@ -81,6 +84,8 @@ class RawClient:
         self.conn = http.client.HTTPConnection(_HOST, port, timeout=60)
         self.auth = ("AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, "
                      "SignedHeaders=host;x-amz-date;x-amz-target, Signature=" + "0" * 64)
+        #: The Server-Timing header of the last response ("" when the server sent none).
+        self.last_timing = ""
 
     def call(self, op: str, body: dict[str, Any]) -> bytes:
         data = json.dumps(body).encode()
@@ -90,6 +95,7 @@ class RawClient:
         })
         resp = self.conn.getresponse()
         out = resp.read()
+        self.last_timing = resp.getheader("server-timing") or ""
         if resp.status != 200:
             raise RuntimeError(f"{op}: HTTP {resp.status}: {out[:300]!r}")
         return out
@@ -136,14 +142,14 @@ def _wait(port: int, proc: subprocess.Popen[bytes] | None, timeout: float = 60) 
     wait_for_http(_HOST, port, timeout, proc)
 
 
-def start_gateway(store: str, workers: int = 1) -> tuple[int, subprocess.Popen[bytes]]:
-    """``storeswap serve --store STORE [--workers N]`` on a free port, as a child process."""
+def start_gateway(store: str, workers: int = 1, *, server_timing: bool = False) -> tuple[int, subprocess.Popen[bytes]]:
+    """``storeswap serve --store STORE [--workers N] [--server-timing]`` on a free port, as a child process."""
     from storeswap.backends.dynamodb import free_port
 
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "storeswap.cli", "--quiet", "serve", "--store", store, "--port", str(port),
-         "--workers", str(workers)],
+         "--workers", str(workers), *(["--server-timing"] if server_timing else [])],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     _wait(port, proc)
@@ -211,60 +217,93 @@ def _pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def _overhead(store_url: str, port: int, calls: int, ops: tuple[str, ...]) -> dict[str, dict[str, float]]:
-    """Per op: p50 (ms) of an in-process port call on a store like the gateway's, and of the same request
-    through the raw HTTP client to the gateway, interleaved call by call."""
-    from storeswap import BatchPut, open_store
-    from storeswap.core.schema import KeyAttribute, TableSpec
+def _overhead(store_url: str, calls: int, ops: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Per op, what the gateway adds over the store for the same call on the same item.
 
-    store = open_store(store_url)
-    read, write = f"{TABLE}_direct", f"{WRITE_TABLE}_direct"
-    for name in (read, write):
-        if store.table_exists(name):
-            store.delete_table(name)
-        store.create_table(TableSpec(name, KeyAttribute("pk"), KeyAttribute("sk", "N")))
-    store.bulk_put(read, [{"pk": f"g#{i}", "sk": 0, "payload": PAYLOAD} for i in range(200)]
-                   + [{"pk": "q", "sk": i, "payload": PAYLOAD} for i in range(20)])
-    calls_by_op: dict[str, Callable[[int], Any]] = {
-        "GetItem": lambda i: store.get(read, {"pk": f"g#{i % 200}", "sk": 0}),
-        "PutItem": lambda i: store.put(write, {"pk": f"p#d#{i}", "sk": 0, "payload": PAYLOAD}),
-        "UpdateItem": lambda i: store.update(write, {"pk": f"u#d#{i % 50}", "sk": 0}, "ADD n :one",
-                                             values={":one": Decimal(1)}),
-        "Query10": lambda i: store.query(read, "pk = :p", values={":p": "q"}, limit=10),
-        "BatchWrite25": lambda i: store.batch_write(
-            [BatchPut(write, {"pk": f"b#d#{i}", "sk": j, "payload": PAYLOAD}) for j in range(25)]),
-    }
-    client = RawClient(port)
-    client.ping()
-    floor: list[float] = []
-    for _ in range(calls):
-        t = time.perf_counter_ns()
+    A gateway of its own is started with ``--server-timing``, so every
+    response says how long the app spent on it and how long of that inside
+    the store (``Server-Timing: store;dur=..., app;dur=...``): ``app - store``
+    per request is the gateway's own cost for exactly that call, with no
+    client, loopback or twin in it.  Beside it, from the client: the raw
+    HTTP p50, and the p50 of the same port call in this process on the same
+    table and the same item (PostgreSQL: the same database; memory: a store
+    with the same items), the two interleaved call by call, and the HTTP
+    floor (``GET /``).
+    """
+    from storeswap import BatchPut, open_store
+    from storeswap.gateway.timing import parse_server_timing
+
+    port, proc = start_gateway(store_url, server_timing=True)
+    store = None
+    try:
+        _prepare(port)
+        if store_url.startswith("memory"):
+            store = open_store("memory://")
+            from storeswap.core.schema import KeyAttribute, TableSpec
+
+            for name in (TABLE, WRITE_TABLE):
+                store.create_table(TableSpec(name, KeyAttribute("pk"), KeyAttribute("sk", "N")))
+            store.bulk_put(TABLE, [{"pk": f"g#{i}", "sk": 0, "payload": PAYLOAD} for i in range(200)]
+                           + [{"pk": "q", "sk": i, "payload": PAYLOAD} for i in range(20)])
+        else:
+            store = open_store(store_url)
+        direct = store
+        # The same item as the gateway's call of the same i (the wire body of worker 50, call i).
+        calls_by_op: dict[str, Callable[[int], Any]] = {
+            "GetItem": lambda i: direct.get(TABLE, {"pk": f"g#{(50 * 7919 + i) % 200}", "sk": 0}),
+            "PutItem": lambda i: direct.put(WRITE_TABLE, {"pk": f"p#50#{i}", "sk": 0, "payload": PAYLOAD}),
+            "UpdateItem": lambda i: direct.update(WRITE_TABLE, {"pk": f"u#50#{i % 50}", "sk": 0}, "ADD n :one",
+                                                  values={":one": Decimal(1)}),
+            "Query10": lambda i: direct.query(TABLE, "pk = :p", values={":p": "q"}, limit=10),
+            "BatchWrite25": lambda i: direct.batch_write(
+                [BatchPut(WRITE_TABLE, {"pk": f"b#50#{i}", "sk": j, "payload": PAYLOAD}) for j in range(25)]),
+        }
+        client = RawClient(port)
         client.ping()
-        floor.append((time.perf_counter_ns() - t) / 1e6)
-    http_floor = statistics.median(floor)
-    out: dict[str, dict[str, float]] = {}
-    for op in ops:
-        call = calls_by_op[op]
-        call(0)
-        client.call(op, _bodies(op, 50, 900_000))
-        direct: list[float] = []
-        wire: list[float] = []
-        for i in range(calls):
-            body = _bodies(op, 50, 900_001 + i)
+        floor: list[float] = []
+        for _ in range(calls):
             t = time.perf_counter_ns()
-            call(i + 1)
-            direct.append((time.perf_counter_ns() - t) / 1e6)
-            t = time.perf_counter_ns()
-            client.call(op, body)
-            wire.append((time.perf_counter_ns() - t) / 1e6)
-        d, w = statistics.median(direct), statistics.median(wire)
-        out[op] = {"direct_p50_ms": d, "gateway_raw_p50_ms": w, "overhead_us": (w - d) * 1000,
-                   "http_floor_p50_ms": http_floor, "translation_us": (w - d - http_floor) * 1000}
-    client.close()
-    for name in (read, write):
-        store.delete_table(name)
-    store.close()
-    return out
+            client.ping()
+            floor.append((time.perf_counter_ns() - t) / 1e6)
+        http_floor = statistics.median(floor)
+        out: dict[str, dict[str, float]] = {}
+        for op in ops:
+            call = calls_by_op[op]
+            call(900_000)
+            client.call(op, _bodies(op, 50, 900_000))
+            in_process: list[float] = []
+            wire: list[float] = []
+            server_store: list[float] = []
+            server_own: list[float] = []
+            for i in range(calls):
+                body = _bodies(op, 50, 900_001 + i)
+                for side in ("in-process", "wire") if i % 2 == 0 else ("wire", "in-process"):
+                    t = time.perf_counter_ns()
+                    if side == "wire":
+                        client.call(op, body)
+                        wire.append((time.perf_counter_ns() - t) / 1e6)
+                    else:
+                        call(900_001 + i)
+                        in_process.append((time.perf_counter_ns() - t) / 1e6)
+                timing = parse_server_timing(client.last_timing)
+                server_store.append(timing["store"])
+                server_own.append((timing["app"] - timing["store"]) * 1000)
+            d, w = statistics.median(in_process), statistics.median(wire)
+            out[op] = {"direct_p50_ms": d, "gateway_raw_p50_ms": w, "overhead_us": (w - d) * 1000,
+                       "http_floor_p50_ms": http_floor, "translation_us": (w - d - http_floor) * 1000,
+                       "server_store_p50_ms": statistics.median(server_store),
+                       "server_app_minus_store_p50_us": statistics.median(server_own),
+                       "server_app_minus_store_p99_us": _pct(server_own, 0.99)}
+        client.close()
+        return out
+    finally:
+        if store is not None:
+            store.close()
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def _adapter_ratio(port: int, calls: int) -> dict[str, dict[str, float]]:
@@ -355,11 +394,11 @@ def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1,
                          "p50_ms": _pct(cell["lat"], 0.5), "p99_ms": _pct(cell["lat"], 0.99),
                          "rps": cell["n"] / cell["wall"], "n": cell["n"]})
         overhead = {}
-        stores = {"memory": ("memory://", servers["gateway-memory"])}
+        stores = {"memory": "memory"}
         if pg_url:
-            stores["postgres"] = (pg_url, servers["gateway-postgres"])
-        for store_kind, (url, port) in stores.items():
-            for op, v in _overhead(url, port, calls, ops).items():
+            stores["postgres"] = pg_url
+        for store_kind, url in stores.items():
+            for op, v in _overhead(url, calls, ops).items():
                 overhead[f"{store_kind}/{op}"] = v
         ratios = _adapter_ratio(servers["gateway-memory"], calls)
         return {"rows": rows, "overhead": overhead, "adapter_vs_boto3": ratios, "load": os.getloadavg(),
@@ -391,12 +430,17 @@ def render(result: dict[str, Any]) -> str:
         best = max((v for k, v in rps.items() if k.startswith("gateway-postgres")), default=float("nan"))
         factor = best / rps["moto"]
         lines.append(f"| {op} | {client} | {clients} | {' | '.join(cells)} | {factor:.1f}x |")
-    lines += ["", "Server-side overhead (gateway p50 via raw HTTP minus the same port call in process, interleaved; includes the client's HTTP work):", "",
-              "| store/op | in-process p50 ms | gateway raw p50 ms | overhead µs | HTTP floor (GET /) p50 ms "
-              "| translation µs (overhead - floor) |", "|---|---|---|---|---|---|"]
+    lines += ["", "Server-side overhead: per request, the gateway's own time (Server-Timing app - store) for the "
+              "same call; beside it, from the client, the gateway p50 via raw HTTP and the same port call on the "
+              "same item in process, interleaved (their difference includes the client's HTTP work and loopback):",
+              "",
+              "| store/op | server: store p50 ms | server: app - store p50 / p99 µs | in-process p50 ms "
+              "| gateway raw p50 ms | client-seen overhead µs | HTTP floor (GET /) p50 ms |",
+              "|---|---|---|---|---|---|---|"]
     for k, v in result["overhead"].items():
-        lines.append(f"| {k} | {v['direct_p50_ms']:.3f} | {v['gateway_raw_p50_ms']:.3f} | {v['overhead_us']:.0f} "
-                     f"| {v['http_floor_p50_ms']:.3f} | {v['translation_us']:.0f} |")
+        lines.append(f"| {k} | {v['server_store_p50_ms']:.3f} | {v['server_app_minus_store_p50_us']:.0f} / "
+                     f"{v['server_app_minus_store_p99_us']:.0f} | {v['direct_p50_ms']:.3f} "
+                     f"| {v['gateway_raw_p50_ms']:.3f} | {v['overhead_us']:.0f} | {v['http_floor_p50_ms']:.3f} |")
     lines += ["", "DynamoDB adapter vs raw boto3, gateway over memory as the server (interleaved pairs):", "",
               "| op | adapter p50 ms | boto3 p50 ms | ratio |", "|---|---|---|---|"]
     for op, v in result["adapter_vs_boto3"].items():

@@ -65,6 +65,7 @@ def uvicorn_config(app: GatewayApp | str, host: str, port: int, **extra: Any) ->
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         server_header=False,
         date_header=False,
+        proxy_headers=False,  # the app never reads the client address; the middleware only cost time
     )
 
 
@@ -87,11 +88,17 @@ def serve_workers(
     region: str = "us-east-1",
     max_body: int = MAX_BODY_BYTES,
     threads: int | None = None,
+    server_timing: bool = False,
+    ttl_sweep_s: float | None = None,
 ) -> None:
     """Serve with ``workers`` processes on one socket, each with its own store on ``store_url``.
 
     For stores that live outside the process (PostgreSQL, DynamoDB): one
-    Python process is bound by its GIL, several use every core.
+    Python process is bound by its GIL, several use every core.  Each
+    worker's store watches the catalog, so DDL through one worker is seen
+    by the others (``PostgresStore.watch_catalog``).  ``ttl_sweep_s`` runs
+    one TTL sweeper, in this supervising process on its own store, not one
+    per worker.
     """
     import os
 
@@ -106,13 +113,28 @@ def serve_workers(
         os.environ[app_module.ENV_CREDENTIALS] = credentials
     if threads is not None:
         os.environ[app_module.ENV_THREADS] = str(threads)
+    if server_timing:
+        os.environ[app_module.ENV_SERVER_TIMING] = "1"
     _quiet_sigterm()
     config = uvicorn_config("storeswap.gateway.app:from_environment", host, port, factory=True, workers=workers)
     sock = config.bind_socket()
+    sweeping = None
     try:
+        if ttl_sweep_s is not None:
+            from storeswap.connect import open_store
+
+            sweeping = open_store(store_url)
+            watch = getattr(sweeping, "watch_catalog", None)
+            if watch is not None:  # TTL is enabled through the workers: the sweeper must hear of it
+                watch()
+            sweeping.start_ttl_sweeper(ttl_sweep_s)
         Multiprocess(config, sockets=[sock]).run()
     finally:
         sock.close()
+        if sweeping is not None:
+            if sweeping.ttl_sweeper is not None:
+                sweeping.ttl_sweeper.stop()
+            sweeping.close()
 
 
 def serve(
@@ -124,12 +146,13 @@ def serve(
     region: str = "us-east-1",
     max_body: int = MAX_BODY_BYTES,
     threads: int | None = None,
+    server_timing: bool = False,
 ) -> None:
     """Serve the DynamoDB API over ``store`` until interrupted (Ctrl-C / SIGTERM)."""
     import uvicorn
 
     _quiet_sigterm()
-    app = GatewayApp(store, region=region, auth=auth, max_body=max_body, threads=threads)
+    app = GatewayApp(store, region=region, auth=auth, max_body=max_body, threads=threads, server_timing=server_timing)
     try:
         uvicorn.Server(uvicorn_config(app, host, port)).run()
     finally:
@@ -148,11 +171,12 @@ class GatewayServer:
         auth: SigV4Verifier | None = None,
         region: str = "us-east-1",
         threads: int | None = None,
+        server_timing: bool = False,
     ) -> None:
         import uvicorn
 
         self.store = store
-        self.app = GatewayApp(store, region=region, auth=auth, threads=threads)
+        self.app = GatewayApp(store, region=region, auth=auth, threads=threads, server_timing=server_timing)
         self._sock = bind_socket(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
         self._server = uvicorn.Server(uvicorn_config(self.app, self.host, self.port))

@@ -67,6 +67,8 @@ from storeswap.core.values import item_size
 
 __all__ = [
     "STREAMS",
+    "CATALOG_CHANNEL",
+    "announce_spec_change",
     "SHARDS",
     "CHANGES",
     "DEFAULT_SHARDS",
@@ -166,11 +168,21 @@ def _trigger_name(lay: Layout) -> sql.Identifier:
     return sql.Identifier(f"{lay.physical}_changes")
 
 
+#: The NOTIFY channel on which a table's spec change is announced (payload: the table name).
+CATALOG_CHANNEL = "storeswap_catalog"
+
+
+def announce_spec_change(conn: psycopg.Connection[Any], name: str) -> None:
+    """Tell other processes' stores (``watch_catalog``) that table ``name`` changed; delivered at commit."""
+    conn.execute("SELECT pg_notify(%s, %s)", (CATALOG_CHANNEL, name))
+
+
 def _save_spec(conn: psycopg.Connection[Any], spec: TableSpec) -> None:
     conn.execute(
         sql.SQL("UPDATE {} SET spec = %s WHERE name = %s").format(sql.Identifier(CATALOG.name)),
         (json.dumps(spec.to_dict(), ensure_ascii=True), spec.name),
     )
+    announce_spec_change(conn, spec.name)
 
 
 # ------------------------------------------------------------------ settings

@@ -127,8 +127,11 @@ class PostgresStore(ItemStore):
         #: Whether ``bulk_put`` (COPY) writes change records on streamed tables (a migration's load does not).
         self.bulk_changes = bulk_changes
         sa_url, self.conninfo = parse_url(url)
+        #: Connections in the pool: how many calls can run at once (the gateway sizes its threads to it).
+        self.pool_size = pool_size
         self._layouts: dict[str, Layout] = {}
         self._layout_lock = threading.Lock()
+        self._watcher: _CatalogWatcher | None = None
         self._db = PostgresDatastore(
             sa_url,
             self.conninfo,
@@ -152,15 +155,38 @@ class PostgresStore(ItemStore):
         return self._db
 
     def _close(self) -> None:
-        """Close the connection pool and the SQLAlchemy engine."""
+        """Close the connection pool and the SQLAlchemy engine (and stop the catalog watcher)."""
+        if self._watcher is not None:
+            self._watcher.stop()
         self._db.close()
+
+    def watch_catalog(self) -> None:
+        """Keep the cached specs fresh when other processes change tables (LISTEN on the catalog channel).
+
+        Every DDL through any :class:`PostgresStore` (create, delete, stream
+        and TTL settings) sends ``NOTIFY storeswap_catalog, '<table>'`` in
+        its transaction; a watching store drops that table's cached spec and
+        layout when the notification arrives (milliseconds after the commit),
+        so the next call reads the catalog again.  The gateway's worker
+        processes watch (decision 0029).  When the watcher's connection is
+        lost it drops every cached spec at each reconnection attempt and once
+        more when it listens again, since changes made meanwhile went
+        unheard.  Idempotent.
+        """
+        if self._watcher is None:
+            self._watcher = _CatalogWatcher(self)
+            self._watcher.start()
 
     # ------------------------------------------------------------- plumbing
 
     def _drop_cached(self, table: str) -> None:
-        """Forget what we knew of a table the server says is gone (dropped behind our back)."""
+        """Forget what we knew of a table the server says is gone or changed (behind our back)."""
         self.forget(table)
         self._layouts.pop(table, None)
+
+    def _drop_all_cached(self) -> None:
+        self.forget()
+        self._layouts.clear()
 
     def layout(self, spec: TableSpec) -> Layout:
         """The physical layout of ``spec`` (built once per spec and cached)."""
@@ -199,6 +225,7 @@ class PostgresStore(ItemStore):
                 raise TableExists(f"table {spec.name} already exists")
             table.create(c)
             changelog.on_create(_driver(c), lay)
+            changelog.announce_spec_change(_driver(c), spec.name)
         with self._layout_lock:
             self._layouts[spec.name] = lay
 
@@ -218,6 +245,7 @@ class PostgresStore(ItemStore):
                     raise TableNotFound(f"table {name} does not exist")
                 c.execute(sa.schema.DropTable(sa.Table(row[0], sa.MetaData()), if_exists=True))
                 changelog.on_delete(_driver(c), name)
+                changelog.announce_spec_change(_driver(c), name)
         finally:
             self._layouts.pop(name, None)
 
@@ -567,6 +595,45 @@ class PostgresStore(ItemStore):
         if row is not None and row[0] != fingerprint:
             raise IdempotencyMismatch("the idempotency token was used with a different transaction (T3)")
         return True
+
+
+class _CatalogWatcher:
+    """A daemon thread on its own connection: ``LISTEN storeswap_catalog``, dropping cached specs it hears of."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="storeswap-catalog-watcher", daemon=True)
+        #: Set once the first LISTEN is in place (tests wait on it).
+        self.listening = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+        self.listening.wait(10)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._store.conninfo, autocommit=True, connect_timeout=10) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(changelog.CATALOG_CHANNEL)))
+                    # Whatever changed before the LISTEN went unheard: start from the catalog.
+                    self._store._drop_all_cached()
+                    self.listening.set()
+                    backoff = 0.1
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            self._store._drop_cached(note.payload)
+            except psycopg.Error:
+                self.listening.clear()
+                self._store._drop_all_cached()
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
 
 
 def _sort_sql(cond: Compare | Between | BeginsWith, col: KeyColumn) -> tuple[str, list[Any]]:
