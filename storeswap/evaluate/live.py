@@ -1,0 +1,429 @@
+"""``evaluate --live``: migrate a table while a background writer keeps writing to it, then check the cut-over.
+
+For each evaluated table, after the rest of ``evaluate`` (so the writes never
+reach what the other parts read):
+
+1. the *live source table* gets a change stream: the evaluated table itself
+   when :attr:`LiveOptions.on` is ``"table"`` (the CLI only does that for its
+   own built-in sample tables), otherwise a scratch copy of it on the source
+   store, created with a stream (``"scratch"``, the CLI's ``--live-scratch``);
+2. :func:`~storeswap.migrate.follow.start_follow` records the stream's
+   position, a :class:`LiveWriter` starts (puts, conditional updates, deletes
+   and transactions at a steady ``rate``), and
+   :func:`~storeswap.migrate.copy.copy_table` copies into a scratch table on
+   the target — the ``migrate --follow`` sequence;
+3. the follower (:func:`~storeswap.migrate.follow.follow_changes`) runs while
+   the writer goes on for ``seconds``; its checkpointed status is sampled for
+   lag (records and seconds);
+4. the writer stops, the follower catches up (``until_caught_up``, bounded by
+   ``catch_up_timeout``), verify compares the two tables, and the cut-over
+   check runs when this build has one;
+5. the scratch tables are deleted.
+
+The outcome is a :class:`~storeswap.evaluate.document.LiveEvaluation`; the
+verdict reads it (:func:`storeswap.evaluate.verdict.decide`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+from attrs import define, field
+
+from storeswap.core.errors import (
+    ConditionFailed,
+    ConfigurationError,
+    ItemTooLarge,
+    NotSupported,
+    TableNotFound,
+    TransactionCanceled,
+    TransactionConflict,
+)
+from storeswap.core.port import ItemStore
+from storeswap.core.requests import TxDelete, TxPut
+from storeswap.core.schema import TableSpec
+from storeswap.core.values import Item, Key
+from storeswap.evaluate.document import LiveEvaluation, LiveSample, LiveWriterStats, Step, TableEvaluation
+
+__all__ = [
+    "MAX_LIVE_RATE",
+    "LiveOptions",
+    "LiveWriter",
+    "parse_live_rate",
+    "live_table_names",
+    "run_live",
+]
+
+#: The highest ``--live-rate`` accepted: one writer thread; beyond this the rate would not be steady anyway.
+MAX_LIVE_RATE = 10_000.0
+#: The stream view given to a live source table that has none.
+LIVE_STREAM_VIEW = "NEW_AND_OLD_IMAGES"
+#: Attribute the writer counts in (conditional updates) — its own name, so it never clobbers the table's data.
+COUNTER = "storeswap_live_n"
+#: Keys the writer creates and deletes of its own, beside the table's existing items.
+OWN_KEYS = 200
+
+
+def _rate_error(value: object) -> ConfigurationError:
+    return ConfigurationError(
+        f"--live-rate is writes per second, a number above 0 and at most {MAX_LIVE_RATE:,.0f}; not {value!r}"
+    )
+
+
+def parse_live_rate(value: object) -> float:
+    """``--live-rate`` as a float; a ConfigurationError (one line) for anything else.
+
+    Accepts an int, a float or their text; refuses bools, non-numbers, NaN,
+    infinities, zero, negatives and rates above :data:`MAX_LIVE_RATE`.
+    """
+    if isinstance(value, bool):
+        raise _rate_error(value)
+    if isinstance(value, str):
+        try:
+            rate = float(value.strip())
+        except ValueError:
+            raise _rate_error(value) from None
+    elif isinstance(value, (int, float, Decimal)):
+        rate = float(value)
+    else:
+        raise _rate_error(value)
+    if not math.isfinite(rate) or rate <= 0 or rate > MAX_LIVE_RATE:
+        raise _rate_error(value)
+    return rate
+
+
+def _positive(name: str) -> Callable[[Any, Any, Any], None]:
+    def check(_inst: Any, _attr: Any, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ConfigurationError(f"{name} must be a positive number of seconds, not {value!r}")
+
+    return check
+
+
+@define(frozen=True)
+class LiveOptions:
+    """How ``--live`` runs.  Constructing it validates it (ConfigurationError), before any store is touched."""
+
+    #: Writes per second (:func:`parse_live_rate`).
+    rate: float = field(default=100.0, converter=parse_live_rate)
+    #: ``"scratch"``: write a scratch copy of the table on the source store; ``"table"``: the table itself.
+    on: Literal["table", "scratch"] = field(default="scratch", validator=attrs.validators.in_(("table", "scratch")))
+    #: Seconds the writer goes on once the copy finished (it writes during the copy too).
+    seconds: float = field(default=30.0, validator=_positive("--live-seconds"))
+    #: Seconds the follower may take to catch up after the writer stopped (else: not caught up).
+    catch_up_timeout: float = field(default=120.0, validator=_positive("the catch-up timeout"))
+    #: Seconds between lag samples.
+    sample_interval: float = field(default=0.5, validator=_positive("the sample interval"))
+    #: Quiet time the cut-over check asks for (lag 0 for this long).
+    quiet_s: float = field(default=1.0, validator=_positive("the cut-over quiet time"))
+    seed: int = 1
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+
+
+def live_table_names(table: str, on: str) -> tuple[str, str]:
+    """(live source table, live target table) for evaluated table ``table``: scratch names of storeswap's own."""
+    source = table if on == "table" else f"storeswap_eval_live_src_{_digest(table)}"
+    return source, f"storeswap_eval_live_dst_{_digest(table)}"
+
+
+def _key_value(kind: str, i: int) -> Any:
+    if kind == "S":
+        return f"storeswap-live#{i:04d}"
+    if kind == "N":
+        return Decimal(-7_000_000_000 - i)
+    return b"storeswap-live#" + i.to_bytes(2, "big")
+
+
+class LiveWriter:
+    """Puts, conditional updates, deletes and transactions on one table at a steady rate, in a thread, until stopped.
+
+    Writes go to items the table already had (``existing`` keys: updates and
+    deletes) and to :data:`OWN_KEYS` keys of its own (puts, deletes,
+    transactions).  A write the store refuses as it should (a failed
+    condition, a cancelled transaction, an item that would grow too large)
+    counts as ``refused``; any other failure as an error, and the writer goes
+    on.  When it falls behind (a slow store), it does not burst to catch up.
+    """
+
+    def __init__(self, store: ItemStore, spec: TableSpec, rate: float, existing: list[Key], seed: int = 1) -> None:
+        self.store, self.spec, self.rate = store, spec, parse_live_rate(rate)
+        self.table = spec.name
+        self.existing = existing
+        self.rng = random.Random(seed)
+        self.stop_event = threading.Event()
+        self.counts = {"puts": 0, "updates": 0, "deletes": 0, "transactions": 0, "refused": 0, "errors": 0}
+        self.first_error: str | None = None
+        self.started = 0.0
+        self.stopped = 0.0
+        self.thread = threading.Thread(target=self._run, name="storeswap-live-writer", daemon=True)
+
+    def _own(self, i: int) -> Key:
+        key = {self.spec.partition_key.name: _key_value(self.spec.partition_key.type, i % 16)}
+        if self.spec.sort_key is not None:
+            key[self.spec.sort_key.name] = _key_value(self.spec.sort_key.type, i)
+        return key
+
+    def _any_key(self) -> Key:
+        if self.existing and self.rng.random() < 0.5:
+            return self.rng.choice(self.existing)
+        return self._own(self.rng.randrange(OWN_KEYS))
+
+    def _one(self) -> str:
+        r = self.rng.random()
+        if r < 0.35:
+            item: Item = {**self._own(self.rng.randrange(OWN_KEYS)), COUNTER: Decimal(self.rng.randrange(1000)),
+                          "storeswap_live_note": "put"}  # fmt: skip
+            self.store.put(self.table, item)
+            return "puts"
+        if r < 0.7:
+            self.store.update(
+                self.table, self._any_key(), "SET #c = if_not_exists(#c, :zero) + :one",
+                condition="attribute_exists(#k)", names={"#c": COUNTER, "#k": self.spec.partition_key.name},
+                values={":zero": Decimal(0), ":one": Decimal(1)},
+            )  # fmt: skip
+            return "updates"
+        if r < 0.9:
+            self.store.delete(self.table, self._any_key())
+            return "deletes"
+        i, j = self.rng.randrange(OWN_KEYS), self.rng.randrange(OWN_KEYS)
+        if i % 16 == j % 16 and i == j:
+            j = (j + 1) % OWN_KEYS
+        self.store.transact_write([
+            TxPut(self.table, {**self._own(i), COUNTER: Decimal(7), "storeswap_live_note": "tx"}),
+            TxDelete(self.table, self._own(j)),
+        ])  # fmt: skip
+        return "transactions"
+
+    def _run(self) -> None:
+        interval = 1.0 / self.rate
+        due = time.monotonic()
+        while not self.stop_event.is_set():
+            now = time.monotonic()
+            if now < due:
+                self.stop_event.wait(due - now)
+                continue
+            try:
+                self.counts[self._one()] += 1
+            except (ConditionFailed, TransactionCanceled, TransactionConflict, ItemTooLarge):
+                self.counts["refused"] += 1
+            except Exception as e:  # reported, not raised: the follower and the check still run
+                self.counts["errors"] += 1
+                if self.first_error is None:
+                    self.first_error = f"{type(e).__name__}: {e}"[:300]
+            due += interval
+            if time.monotonic() - due > 1.0:  # more than a second behind: steady from here, no burst
+                due = time.monotonic()
+
+    def start(self) -> LiveWriter:
+        """Start writing."""
+        self.started = time.monotonic()
+        self.thread.start()
+        return self
+
+    def stop(self) -> LiveWriterStats:
+        """Stop, wait for the thread, and return what it did."""
+        self.stop_event.set()
+        self.thread.join()
+        self.stopped = time.monotonic()
+        return LiveWriterStats(self.rate, round(self.stopped - self.started, 3), **self.counts,
+                               first_error=self.first_error)  # fmt: skip
+
+
+def _existing_keys(store: ItemStore, spec: TableSpec, limit: int = 200) -> list[Key]:
+    page = store.scan(spec.name, limit=limit, consistent=True)
+    return [{n: item[n] for n in spec.key_names} for item in page.items]
+
+
+def _drop(store: ItemStore, table: str) -> None:
+    with contextlib.suppress(TableNotFound):
+        store.delete_table(table)
+
+
+def _prepare_source(store: ItemStore, entry: TableEvaluation, live: LiveEvaluation) -> TableSpec:
+    """The live source table, with a change stream: the table itself (``table``) or a fresh scratch copy."""
+    from storeswap.migrate.copy import copy_table
+
+    if live.on == "table":
+        spec = store.describe_table(entry.name)
+        return spec if spec.stream is not None else store.set_stream(entry.name, LIVE_STREAM_VIEW)
+    _drop(store, live.source_table)
+    view = entry.spec.stream or LIVE_STREAM_VIEW
+    store.create_table(attrs.evolve(entry.spec, name=live.source_table, stream=view))
+    live.scratch_tables.append(f"source: {live.source_table}")
+    # Copied before the follower's position is taken: these writes are part of the copy, not of the replay.
+    copy_table(store, store, entry.name, target_table=live.source_table)
+    return store.describe_table(live.source_table)
+
+
+def _read_status(state_path: Path) -> dict[str, Any] | None:
+    """The follower's last status, as its checkpoint holds it (what ``migrate status`` reads)."""
+    try:
+        data = json.loads(state_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # not written yet, or being replaced this very moment
+    follow = data.get("follow") if isinstance(data, dict) else None
+    status = follow.get("status") if isinstance(follow, dict) else None
+    return status if isinstance(status, dict) else None
+
+
+def _sample(status: dict[str, Any], at_s: float) -> LiveSample:
+    lags = (status.get("lag_records") or {}).values()
+    lag_records = None if any(v is None for v in lags) else sum(int(v) for v in lags)
+    lag_s = status.get("lag_seconds")
+    return LiveSample(round(at_s, 3), lag_records, None if lag_s is None else float(lag_s),
+                      int(status.get("records_this_run", 0)))  # fmt: skip
+
+
+class _Follower:
+    """``follow_changes`` in a thread, stopped by an event; keeps its report or its exception."""
+
+    def __init__(self, run: Callable[[threading.Event], Any]) -> None:
+        self.stop = threading.Event()
+        self.report: Any = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._go, args=(run,), name="storeswap-live-follow", daemon=True)
+        self.thread.start()
+
+    def _go(self, run: Callable[[threading.Event], Any]) -> None:
+        try:
+            self.report = run(self.stop)
+        except BaseException as e:  # re-raised in the caller's thread by join()
+            self.error = e
+
+    def join(self, timeout: float | None = None) -> Any:
+        if timeout is not None:
+            self.thread.join(timeout)
+            self.stop.set()
+        else:
+            self.stop.set()
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.report
+
+
+def _cutover(source: ItemStore, target: ItemStore, live: LiveEvaluation, options: LiveOptions, **kw: Any) -> None:
+    """Run the cut-over check when this build has one; otherwise the document says "cut-over: not checked"."""
+    try:
+        from storeswap.migrate import cutover as cutover_module
+    except ImportError:
+        live.cutover = Step.skipped("cut-over: not checked (this build has no cut-over check)")
+        return
+    report = cutover_module.cutover_check(source, target, live.source_table, **kw)
+    live.cutover_go = bool(report.go)
+    live.cutover_reasons = [str(r) for r in report.reasons]
+    live.cutover_in_flight = None if report.in_flight is None else int(report.in_flight)
+    live.cutover_summary = report.summary()
+    live.cutover_json = report.to_json()
+    live.cutover = Step.ok()
+
+
+def run_live(
+    source: ItemStore,
+    target: ItemStore,
+    entry: TableEvaluation,
+    options: LiveOptions,
+    progress: Any = None,
+) -> LiveEvaluation:
+    """The live part for one table (see the module docstring); every failure is recorded, none raised."""
+    from storeswap.migrate.copy import copy_table
+    from storeswap.migrate.follow import follow_changes, start_follow
+    from storeswap.migrate.verify import verify_tables
+
+    src_table, dst_table = live_table_names(entry.name, options.on)
+    live = LiveEvaluation(options.rate, options.seconds, options.on, src_table, dst_table,
+                          catch_up_timeout_s=options.catch_up_timeout)  # fmt: skip
+    if not source.supports_change_streams:
+        live.step = Step.skipped(
+            f"the source ({source.kind}) has no change stream and cannot be given one, so nothing can follow it"
+        )
+        return live
+
+    def say(text: str) -> None:
+        if progress is not None:
+            progress.step(f"{entry.name}: live — {text}", None)
+
+    writer: LiveWriter | None = None
+    follower: _Follower | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="storeswap-live-") as tmp:
+            state = Path(tmp) / "follow-state.json"
+            say("preparing the tables")
+            try:
+                spec = _prepare_source(source, entry, live)
+            except NotSupported as e:
+                live.step = Step.skipped(f"the source table cannot be given a change stream: {e}")
+                return live
+            _drop(target, dst_table)
+            live.scratch_tables.append(f"target: {dst_table}")
+            kw: dict[str, Any] = {"target_table": dst_table, "state_path": state}
+            start_follow(source, target, src_table, **kw)
+            writer = LiveWriter(source, spec, options.rate, _existing_keys(source, spec), options.seed).start()
+            say(f"copying under {options.rate:g} writes/s")
+            live.copy_report = copy_table(source, target, src_table, **kw)
+            say(f"following for {options.seconds:g} s under {options.rate:g} writes/s")
+            follower = _Follower(lambda stop: follow_changes(source, target, src_table, stop=stop, poll_s=0.05, **kw))
+            window_end = time.monotonic() + options.seconds
+            last: dict[str, Any] | None = None
+            while time.monotonic() < window_end and follower.thread.is_alive():
+                time.sleep(min(options.sample_interval, max(0.0, window_end - time.monotonic())))
+                status = _read_status(state)
+                if status is not None and status != last:  # refreshed about once a second: one sample each
+                    last = status
+                    live.samples.append(_sample(status, time.monotonic() - writer.started))
+            live.writer = writer.stop()
+            writer = None
+            stopped = time.monotonic()
+            live.follow_report = follower.join()
+            follower = None
+            say("catching up")
+            catch_up = _Follower(
+                lambda stop: follow_changes(
+                    source, target, src_table, until_caught_up=True, stop=stop, poll_s=0.05, **kw
+                )
+            )
+            live.catch_up_report = catch_up.join(timeout=options.catch_up_timeout)
+            if live.catch_up_report.caught_up:
+                live.catch_up_s = time.monotonic() - stopped
+            live.step = Step.ok()
+            say("verifying")
+            try:
+                live.verify_report = verify_tables(source, target, src_table, dst_table, max_details=20)
+                live.verify = Step.ok()
+            except Exception as e:
+                live.verify = Step.error(f"{type(e).__name__}: {e}"[:500])
+            say("cut-over check")
+            try:
+                _cutover(source, target, live, options, target_table=dst_table, quiet_s=options.quiet_s,
+                        state_path=state)  # fmt: skip
+            except Exception as e:
+                live.cutover = Step.error(f"the cut-over check failed: {type(e).__name__}: {e}"[:500])
+    except Exception as e:
+        live.step = Step.error(f"{type(e).__name__}: {e}"[:500])
+    finally:
+        if writer is not None:
+            live.writer = writer.stop()
+        if follower is not None:
+            with contextlib.suppress(Exception):
+                follower.join()
+        if options.on == "scratch":
+            with contextlib.suppress(Exception):
+                _drop(source, src_table)
+        with contextlib.suppress(Exception):
+            _drop(target, dst_table)
+    return live
