@@ -62,6 +62,8 @@ __all__ = [
     "LiveOptions",
     "LiveWriter",
     "parse_live_rate",
+    "LiveWritesRefused",
+    "live_options_for",
     "live_table_names",
     "run_live",
 ]
@@ -129,6 +131,38 @@ class LiveOptions:
     #: Quiet time the cut-over check asks for (lag 0 for this long).
     quiet_s: float = field(default=1.0, validator=_positive("the cut-over quiet time"))
     seed: int = 1
+
+
+class LiveWritesRefused(ConfigurationError):
+    """``--live`` on the user's own source without ``--live-scratch``: the writer would write to their table.
+
+    storeswap never writes to a user's table; ``--live-scratch`` makes the
+    live part write to a scratch copy of it on the same store instead.
+    """
+
+
+def live_options_for(
+    *, own_source: bool, scratch: bool, rate: object = None, seconds: float | None = None
+) -> LiveOptions:
+    """The CLI's rule for ``--live``: the built-in samples are written as they are; the user's source never is.
+
+    ``own_source`` (``--source`` / ``--source-factory`` given) without
+    ``scratch`` raises :class:`LiveWritesRefused`; with ``scratch`` the writer
+    writes a scratch copy on the source store.  Validates ``rate`` and
+    ``seconds`` (ConfigurationError) before any store is opened.
+    """
+    kwargs: dict[str, Any] = {}
+    if rate is not None:
+        kwargs["rate"] = rate
+    if seconds is not None:
+        kwargs["seconds"] = seconds
+    options = LiveOptions(on="scratch" if scratch or own_source else "table", **kwargs)
+    if own_source and not scratch:
+        raise LiveWritesRefused(
+            "--live writes to the source table while it migrates, and this is your own table: add --live-scratch "
+            "to write to a scratch copy of it on the same store instead (created and deleted by evaluate)"
+        )
+    return options
 
 
 def _digest(text: str) -> str:
