@@ -1,8 +1,9 @@
-"""``storeswap migrate``, ``verify``, ``check`` and ``export``: the migration commands.
+"""``storeswap migrate``, ``verify``, ``check``, ``export``, ``cutover`` and ``migrate-status``: the migration commands.
 
 Exit codes: ``migrate`` 0 when the copy finished, 1 when ``check`` found a
 blocking problem (and no ``--force``); ``verify`` 0 when identical, 1 when
-the tables differ; ``check`` 0, or 1 with a blocking finding; errors are one
+the tables differ; ``check`` 0, or 1 with a blocking finding; ``cutover`` 0 go, 1
+no-go, 3 unknown (the check could not tell); errors are one
 line with the codes of :mod:`storeswap.cli.exit_codes` (``--debug`` for the
 traceback).
 
@@ -13,13 +14,16 @@ a return value that ``main`` does not pass on.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from storeswap.cli.progress import RichCopyProgress
+from storeswap.cli import exit_codes
+from storeswap.cli.progress import RichCopyProgress, RichFollowProgress
 from storeswap.connect import open_store, redact_url
 from storeswap.core.errors import ConfigurationError
 from storeswap.migrate.check import CheckReport, Preflight, preflight
@@ -59,6 +63,23 @@ PartitionKeyOpt = Annotated[
     str | None, typer.Option("--partition-key", help="Export source without a spec file: partition key as name:S|N|B.")
 ]
 SortKeyOpt = Annotated[str | None, typer.Option("--sort-key", help="Export source: sort key as name:S|N|B.")]
+StateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state",
+        help="Checkpoint file (default .storeswap/migrate-TABLE-to-TARGET-HASH.json, one per pair of "
+        "endpoints); rerun to resume. A state written for another copy is refused.",
+    ),
+]
+StateInTargetOpt = Annotated[
+    bool,
+    typer.Option(
+        "--state-in-target",
+        help="Keep the checkpoint in the target store (table storeswap_migrate_state), so a resume on "
+        "another machine finds it.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable report.")]
 TransformOpt = Annotated[
     str | None,
     typer.Option(
@@ -138,22 +159,8 @@ def migrate(
     segments: Annotated[int, typer.Option("--segments", min=1, help="Parallel-scan segments.")] = 4,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Threads (default: --segments, at most 32).")] = None,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Items per page read and bulk write.")] = 500,
-    state: Annotated[
-        Path | None,
-        typer.Option(
-            "--state",
-            help="Checkpoint file (default .storeswap/migrate-TABLE-to-TARGET-HASH.json, one per pair of "
-            "endpoints); rerun to resume. A state written for another copy is refused.",
-        ),
-    ] = None,
-    state_in_target: Annotated[
-        bool,
-        typer.Option(
-            "--state-in-target",
-            help="Keep the checkpoint in the target store (table storeswap_migrate_state), so a resume on "
-            "another machine finds it.",
-        ),
-    ] = False,
+    state: StateOpt = None,
+    state_in_target: StateInTargetOpt = False,
     restart: Annotated[
         bool, typer.Option("--restart", help="Forget the stored checkpoint and copy from the start.")
     ] = False,
@@ -201,6 +208,14 @@ def migrate(
     until_caught_up: Annotated[
         bool, typer.Option("--until-caught-up", help="With --follow: stop once no change is left to replay.")
     ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="JSON lines on stdout: with --follow one status (lag, records/s) per refresh, then a final "
+            "report of the copy, the replay and the verify; the human lines go to stderr.",
+        ),
+    ] = False,
 ) -> None:
     """Copy a table between two stores: check, create the target table, parallel copy with checkpoints."""
 
@@ -226,91 +241,113 @@ def migrate(
         raise typer.BadParameter("--transform does not apply to incremental exports", param_hint="--transform")
     if until_caught_up and not follow:
         raise typer.BadParameter("--until-caught-up needs --follow", param_hint="--until-caught-up")
-    src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
-    dst = open_store(target)
-    try:
-        fsrc = follow_source(src, table, transformed=transform is not None, incremental=bool(apply_incremental),
-                             distributed=engine_spec.distributed) if follow else None  # fmt: skip
-        if apply_incremental:
-            check_incremental_source(src, apply_incremental, checksums=not no_checksums)
-        tsrc = _transformed(src, transform)
-        copy_src = tsrc or src
-        identity = copy_identity(copy_src, dst, table, target_table=target_table, segments=segments, batch=batch)
-        state_path = None if state_in_target else (state or default_state_path(identity))
-        backend = state_backend(dst, table, target_table, state_path, state_in_target)
-        assert backend is not None
-        if restart and not engine_spec.distributed:
-            backend.clear()
-        if not engine_spec.distributed and backend.load() is not None:
-            # A resume: the first run already checked (or was forced); a second full scan buys nothing.
-            typer.echo(f"resuming from {backend.where}", err=True)
-        else:
-            kind = dst.kind if dst.kind in ("memory", "postgres", "dynamodb") else None
-            report = preflight(src, table, kind, segments=segments, transform=tsrc, target=dst)
-            _print_preflight(report)
-            if report.transform is not None and not report.transform.ok:
-                typer.echo("the transform check failed; nothing was written (--force does not override it)", err=True)
-                raise SystemExit(1)
-            if not report.ok and not force:
-                typer.echo("blocking problems found; fix them or rerun with --force", err=True)
-                raise SystemExit(1)
-        if fsrc is not None:
-            start_follow(fsrc, dst, table, target_table=target_table, segments=segments, batch=batch,
-                         state_path=state_path, state_in_target=state_in_target)  # fmt: skip
-        with RichCopyProgress(f"{table} -> {target_table}") as bar:
-            if engine_spec.distributed:
-                assert state_url is not None
-                result = _copy_on_engine(
-                    engine_spec, source, target, table, target_table, segments, batch, state_url, bar, restart
-                )
-            else:
-                result = copy_table(
-                    copy_src,
-                    dst,
-                    table,
-                    target_table=target_table,
-                    segments=segments,
-                    workers=workers or min(segments, MAX_LOCAL_THREADS),
-                    batch=batch,
-                    state_path=state_path,
-                    state_in_target=state_in_target,
-                    progress=bar,
-                )
-        typer.echo(
-            f"copied {result.items} items of {table} ({src.kind}) to {target_table} on {redact_url(target)} "
-            f"({result.items_this_run} this run in {result.seconds:.1f}s, {result.items_per_second:,.0f} items/s"
-            f"{', resumed' if result.resumed else ''}{', table created' if result.created_table else ''})"
-        )
-        if engine_spec.distributed:
-            typer.echo(f"checkpoints: {redact_url(state_url or '')} (engine {engine_spec}, {result.workers} workers)")
-        else:
-            typer.echo(f"state file: {state_path.resolve()}" if state_path is not None else f"state: {backend.where}")
-        if apply_incremental:
-            rr = replay_after_copy(
-                src, dst, table, apply_incremental, target_table=target_table, segments=segments, batch=batch,
-                state_path=state_path, state_in_target=state_in_target, checksums=not no_checksums,
-            )  # fmt: skip
-            for problem in rr.checksum_problems:
-                typer.echo(f"warning: checksum mismatch accepted (--no-checksums): {problem}", err=True)
-            typer.echo(
-                f"replayed {rr.exports} incremental export(s): {rr.records} records ({rr.puts} puts, "
-                f"{rr.deletes} deletes) this run, {rr.resumed_past} applied before"
-            )
-        if fsrc is not None:
-            typer.echo(follow_changes(fsrc, dst, table, target_table=target_table, segments=segments, batch=batch,
-                                      state_path=state_path, state_in_target=state_in_target,
-                                      until_caught_up=until_caught_up).summary())  # fmt: skip
-        if verify:
+    real_stdout = sys.stdout
+
+    def emit(obj: dict[str, Any]) -> None:
+        real_stdout.write(json.dumps(obj, ensure_ascii=True, default=str) + "\n")
+        real_stdout.flush()
+
+    done: dict[str, Any] = {"event": "done", "table": table, "target_table": target_table}
+    # With --json, stdout carries only JSON lines; every human line goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        src = open_source(source, spec_json=spec_json, partition_key=partition_key, sort_key=sort_key)
+        dst = open_store(target)
+        try:
+            fsrc = follow_source(src, table, transformed=transform is not None, incremental=bool(apply_incremental),
+                                 distributed=engine_spec.distributed) if follow else None  # fmt: skip
             if apply_incremental:
+                check_incremental_source(src, apply_incremental, checksums=not no_checksums)
+            tsrc = _transformed(src, transform)
+            copy_src = tsrc or src
+            identity = copy_identity(copy_src, dst, table, target_table=target_table, segments=segments, batch=batch)
+            state_path = None if state_in_target else (state or default_state_path(identity))
+            backend = state_backend(dst, table, target_table, state_path, state_in_target)
+            assert backend is not None
+            if restart and not engine_spec.distributed:
+                backend.clear()
+            if not engine_spec.distributed and backend.load() is not None:
+                # A resume: the first run already checked (or was forced); a second full scan buys nothing.
+                typer.echo(f"resuming from {backend.where}", err=True)
+            else:
+                kind = dst.kind if dst.kind in ("memory", "postgres", "dynamodb") else None
+                report = preflight(src, table, kind, segments=segments, transform=tsrc, target=dst)
+                _print_preflight(report)
+                if report.transform is not None and not report.transform.ok:
+                    typer.echo("the transform check failed; nothing was written (--force does not override it)", err=True)
+                    raise SystemExit(1)
+                if not report.ok and not force:
+                    typer.echo("blocking problems found; fix them or rerun with --force", err=True)
+                    raise SystemExit(1)
+            if fsrc is not None:
+                start_follow(fsrc, dst, table, target_table=target_table, segments=segments, batch=batch,
+                             state_path=state_path, state_in_target=state_in_target)  # fmt: skip
+            with RichCopyProgress(f"{table} -> {target_table}") as bar:
+                if engine_spec.distributed:
+                    assert state_url is not None
+                    result = _copy_on_engine(
+                        engine_spec, source, target, table, target_table, segments, batch, state_url, bar, restart
+                    )
+                else:
+                    result = copy_table(
+                        copy_src,
+                        dst,
+                        table,
+                        target_table=target_table,
+                        segments=segments,
+                        workers=workers or min(segments, MAX_LOCAL_THREADS),
+                        batch=batch,
+                        state_path=state_path,
+                        state_in_target=state_in_target,
+                        progress=bar,
+                    )
+            typer.echo(
+                f"copied {result.items} items of {table} ({src.kind}) to {target_table} on {redact_url(target)} "
+                f"({result.items_this_run} this run in {result.seconds:.1f}s, {result.items_per_second:,.0f} items/s"
+                f"{', resumed' if result.resumed else ''}{', table created' if result.created_table else ''})"
+            )
+            if engine_spec.distributed:
+                typer.echo(f"checkpoints: {redact_url(state_url or '')} (engine {engine_spec}, {result.workers} workers)")
+            else:
+                typer.echo(f"state file: {state_path.resolve()}" if state_path is not None else f"state: {backend.where}")
+            if apply_incremental:
+                rr = replay_after_copy(
+                    src, dst, table, apply_incremental, target_table=target_table, segments=segments, batch=batch,
+                    state_path=state_path, state_in_target=state_in_target, checksums=not no_checksums,
+                )  # fmt: skip
+                for problem in rr.checksum_problems:
+                    typer.echo(f"warning: checksum mismatch accepted (--no-checksums): {problem}", err=True)
+                typer.echo(
+                    f"replayed {rr.exports} incremental export(s): {rr.records} records ({rr.puts} puts, "
+                    f"{rr.deletes} deletes) this run, {rr.resumed_past} applied before"
+                )
+            done["copy"] = result.to_json()
+            if fsrc is not None:
+                with RichFollowProgress(f"{table} -> {target_table}", disable=as_json) as fbar:
+
+                    def on_status(status: dict[str, Any]) -> None:
+                        fbar.status(status)
+                        if as_json:
+                            emit({"event": "follow-status", "table": table, "target_table": target_table, **status})
+
+                    fr = follow_changes(fsrc, dst, table, target_table=target_table, segments=segments, batch=batch,
+                                        state_path=state_path, state_in_target=state_in_target,
+                                        until_caught_up=until_caught_up, progress=fbar.advance,
+                                        on_status=on_status)  # fmt: skip
+                typer.echo(fr.summary())
+                done["follow"] = fr.to_json()
+            if verify and apply_incremental:
                 typer.echo("verify skipped: the target now holds the incrementals, the source does not", err=True)
-                return
-            vr = verify_tables(copy_src, dst, table, target_table, segments=segments)
-            _print_verify(vr)
-            if not vr.identical:
+            elif verify:
+                vr = verify_tables(copy_src, dst, table, target_table, segments=segments)
+                _print_verify(vr)
+                done["verify"] = vr.to_json()
+            if as_json:
+                emit(done)
+            if "verify" in done and not done["verify"]["identical"]:
                 raise SystemExit(1)
-    finally:
-        src.close()
-        dst.close()
+        finally:
+            src.close()
+            dst.close()
 
 
 def _copy_on_engine(
@@ -434,9 +471,92 @@ def export(
     typer.echo(f"exported {written.item_count} items in {len(written.files)} file(s) to {written.path.resolve()}")
 
 
+def cutover(
+    source: SourceOpt,
+    target: TargetOpt,
+    table: TableOpt,
+    target_table: TargetTableOpt = None,
+    state: StateOpt = None,
+    state_in_target: StateInTargetOpt = False,
+    quiet_s: Annotated[
+        float, typer.Option("--quiet-s", min=0, help="Seconds the follower must show lag 0 before the verify.")
+    ] = 5.0,
+    poll_s: Annotated[float, typer.Option("--poll-s", min=0.01, help="How often the follower is looked at.")] = 0.5,
+    timeout_s: Annotated[
+        float, typer.Option("--timeout-s", min=0, help="Seconds to wait for a follower that is behind (default: none).")
+    ] = 0.0,
+    buckets: Annotated[int, typer.Option("--buckets", min=1, help="Hash buckets compared.")] = DEFAULT_BUCKETS,
+    segments: Annotated[int, typer.Option("--segments", min=1, help="Parallel-scan segments per side.")] = 4,
+    max_details: Annotated[
+        int, typer.Option("--max-details", min=1, help="Differences held to tell in-flight ones from real ones.")
+    ] = 10_000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Go / no-go for switching to the target: follower caught up, then verify with in-flight items set apart.
+
+    Exit 0 go, 1 no-go, 3 unknown (the check could not tell). Reads only; writes neither store."""
+    from storeswap.migrate.cutover import cutover_check
+
+    if state is not None and state_in_target:
+        raise typer.BadParameter("give --state or --state-in-target, not both", param_hint="--state")
+    target_table = target_table or table
+    with open_store(source) as src, open_store(target) as dst:
+        state_path = None
+        if not state_in_target:
+            state_path = state or default_state_path(copy_identity(src, dst, table, target_table=target_table))
+        report = cutover_check(
+            src, dst, table, target_table=target_table, state_path=state_path, state_in_target=state_in_target,
+            quiet_s=quiet_s, poll_s=poll_s, timeout_s=timeout_s, buckets=buckets, segments=segments,
+            max_details=max_details,
+        )  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=True))
+    else:
+        typer.echo(report.summary())
+    raise SystemExit({"go": exit_codes.OK, "no-go": exit_codes.NEGATIVE}.get(report.outcome, exit_codes.UNAVAILABLE))
+
+
+def migrate_status(
+    state: StateOpt = None,
+    state_in_target: Annotated[
+        bool,
+        typer.Option("--state-in-target", help="Read the state kept in the target (with --target and --table)."),
+    ] = False,
+    target: Annotated[str | None, typer.Option("--target", help="Target store URL (with --state-in-target).")] = None,
+    table: Annotated[str | None, typer.Option("--table", help="Source table name (with --state-in-target).")] = None,
+    target_table: TargetTableOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Progress of a copy and its follower, read from the state (another terminal): segments, items, lag."""
+    from storeswap.migrate.state import FileState, TargetState
+    from storeswap.migrate.status import parse_status
+
+    if (state is None) == (not state_in_target):
+        raise typer.BadParameter("give --state PATH or --state-in-target (with --target and --table)")
+    if state is not None:
+        backend = FileState(state)
+        text = backend.load()
+    else:
+        if target is None or table is None:
+            raise typer.BadParameter("--state-in-target needs --target and --table", param_hint="--state-in-target")
+        with open_store(target) as dst:
+            backend = TargetState(dst, table, target_table or table)
+            text = backend.load()
+    if text is None:
+        raise ConfigurationError(f"no migration state at {backend.where}")
+    status = parse_status(text, backend.where)
+    if as_json:
+        typer.echo(json.dumps(status.to_json(), indent=2, ensure_ascii=True))
+    else:
+        for line in status.lines():
+            typer.echo(line)
+
+
 def register(app: typer.Typer) -> None:
     """Add the migration commands to the ``storeswap`` app."""
     app.command("migrate")(migrate)
     app.command("verify")(verify)
     app.command("check")(check)
     app.command("export")(export)
+    app.command("cutover")(cutover)
+    app.command("migrate-status")(migrate_status)

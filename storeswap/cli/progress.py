@@ -1,8 +1,9 @@
-"""A rich progress bar for copies: items, items/s and ETA (indeterminate when the total is unknown)."""
+"""Rich progress displays: the copy bar (items, items/s, ETA) and the follower line (records, records/s, lag)."""
 
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -18,7 +19,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-__all__ = ["RichCopyProgress"]
+__all__ = ["RichCopyProgress", "RichFollowProgress", "lag_text"]
 
 
 class _RateColumn(ProgressColumn):
@@ -67,3 +68,62 @@ class RichCopyProgress:
         """Move the bar (thread-safe: rich locks its task table)."""
         if self.task is not None:
             self.progress.advance(self.task, items)
+
+
+def lag_text(status: dict[str, Any]) -> str:
+    """The lag of a follower status (``follow.status``) in a few words: records per shard and seconds."""
+    lag = status.get("lag_records") or {}
+    total = None if any(v is None for v in lag.values()) else sum(lag.values())
+    per = ", ".join(f"{k}: {'?' if v is None else v}" for k, v in sorted(lag.items()))
+    secs = status.get("lag_seconds")
+    head = "?" if total is None else str(total)
+    return f"lag {head} record(s) ({per or 'no shards'}), {'?' if secs is None else f'{secs:.1f}s'}"
+
+
+class _RecordRateColumn(ProgressColumn):
+    """Records per second over rich's sliding window."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.speed
+        return Text("-- records/s" if speed is None else f"{speed:,.0f} records/s", style="progress.data.speed")
+
+
+class RichFollowProgress:
+    """The follower's live line on stderr: records replayed, records/s, lag per shard and in seconds, caught up.
+
+    ``advance`` is ``follow_changes``'s ``progress`` callback, ``status`` its ``on_status``.
+    """
+
+    def __init__(self, description: str, *, console: Console | None = None, disable: bool = False) -> None:
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.completed:,.0f} records replayed"),
+            _RecordRateColumn(),
+            TextColumn("{task.fields[lag]}"),
+            TextColumn("{task.fields[state]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            disable=disable,
+            transient=False,
+            speed_estimate_period=10.0,
+        )
+        self.task = self.progress.add_task(f"following {description}", total=None, lag="lag ?", state="starting")
+
+    def __enter__(self) -> RichFollowProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.progress.stop()
+
+    def advance(self, records: int) -> None:
+        """Records applied and checkpointed."""
+        self.progress.advance(self.task, records)
+
+    def status(self, status: dict[str, Any]) -> None:
+        """A status as written to the checkpoint."""
+        state = "caught up" if status.get("caught_up") else "replaying"
+        self.progress.update(self.task, lag=lag_text(status), state=state)

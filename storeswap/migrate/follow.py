@@ -316,6 +316,7 @@ def follow_changes(
     page_size: int = MAX_CHANGES_LIMIT,
     workers: int = 4,
     progress: Callable[[int], None] | None = None,
+    on_status: Callable[[dict[str, Any]], None] | None = None,
 ) -> FollowReport:
     """After the copy: replay the source's changes from the checkpointed position into the target.
 
@@ -324,7 +325,8 @@ def follow_changes(
     run; also how tests stop a follower mid-replay).  KeyboardInterrupt
     between pages leaves the last acknowledged page checkpointed.  The
     copy's state must record a finished copy and a follow position
-    (:func:`start_follow`).
+    (:func:`start_follow`).  ``on_status`` receives each status written to
+    the checkpoint (about once a second, and the final one), after it was saved.
     """
     if max_records is not None and max_records < 1:
         raise ConfigurationError("max_records must be at least 1")
@@ -378,7 +380,12 @@ def follow_changes(
                 status_at = now
                 checkpoint["status"] = _status(source, table, position, records, now - started, last_created,
                                                caught_up=not page.records)  # fmt: skip
+                refreshed = True
+            else:
+                refreshed = False
             state.record_follow(checkpoint)
+            if refreshed and on_status is not None:
+                on_status({**checkpoint["status"], "records": total})
             if page.records:
                 if progress is not None:
                     progress(len(page.records))
@@ -397,6 +404,8 @@ def follow_changes(
     final = _status(source, table, position, records, seconds, last_created, caught_up=caught_up)
     checkpoint["status"] = final
     state.record_follow(checkpoint)
+    if on_status is not None:
+        on_status({**final, "records": total})
     return FollowReport(
         table=table,
         target_table=target_table,
