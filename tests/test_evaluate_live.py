@@ -93,15 +93,13 @@ def _assert_healthy_live(ev: Evaluation, rate: float) -> LiveEvaluation:
 
 
 def _assert_cutover_outcome(ev: Evaluation, live: LiveEvaluation) -> None:
-    """With a cut-over check in the build: GO and SAFE; without one: "not checked" and UNKNOWN, never SAFE."""
+    """The cut-over check ran on the live tables and said go; with every other part passing the verdict is SAFE."""
     assert ev.verdict is not None
-    if live.cutover.status == "ok":
-        assert live.cutover_go is True, live.cutover_reasons
-        assert ev.verdict.status == "SAFE", [r.render() for r in ev.verdict.reasons + ev.verdict.unknown]
-    else:
-        assert live.cutover.status == "skipped" and "not checked" in (live.cutover.reason or "")
-        assert ev.verdict.status == "UNKNOWN"
-        assert [r.step for r in ev.verdict.unknown] == ["cut-over check"]
+    assert live.cutover.status == "ok", live.cutover
+    assert live.cutover_outcome == "go", live.cutover_reasons
+    assert live.cutover_json is not None and live.cutover_json["caught_up"] is True
+    assert ev.verdict.status == "SAFE", [r.render() for r in ev.verdict.reasons + ev.verdict.unknown]
+    assert sorted(ev.verdict.not_checked) == ["the benchmark (--no-bench)", "the contract suite (--no-contract)"]
 
 
 def test_memory_to_memory_live_on_a_scratch_copy_leaves_the_table_untouched(tmp_path: Path) -> None:
@@ -171,9 +169,8 @@ def test_a_target_that_drops_replayed_writes_is_not_safe() -> None:
     assert any(r.step == "live verify" and "after the follower caught up" in r.text for r in ev.verdict.reasons)
     live = ev.tables[0].live
     assert live is not None and live.verify_report is not None and not live.verify_report.identical
-    if live.cutover.status == "ok":
-        assert live.cutover_go is False
-        assert any(r.step == "cut-over" for r in ev.verdict.reasons)
+    assert live.cutover.status == "ok" and live.cutover_outcome == "no-go", live.cutover
+    assert any(r.step == "cut-over" and r.text.startswith("no-go: ") for r in ev.verdict.reasons), lines
 
 
 class NoStreamStore(MemoryStore):
@@ -216,6 +213,7 @@ def _ran(**kw: Any) -> LiveEvaluation:
     live.catch_up_report = FollowReport("s", "t", 3, 100, 2, 1, 0.1, True, {"shard-0000": 0}, 0.0, "")
     live.verify = Step.ok()
     live.verify_report = _IDENTICAL
+    live.cutover_in_flight = 0
     for k, v in kw.items():
         setattr(live, k, v)
     return live
@@ -237,20 +235,28 @@ def _identical_report() -> None:
 
 
 def test_verdict_a_go_cutover_with_everything_else_passing_is_safe() -> None:
-    ev = _doc_with(_ran(cutover=Step.ok(), cutover_go=True))
+    ev = _doc_with(_ran(cutover=Step.ok(), cutover_outcome="go"))
     v = decide(ev)
     assert v.status == "SAFE", [r.render() for r in v.reasons + v.unknown]
 
 
+def test_verdict_an_unknown_cutover_is_unknown() -> None:
+    ev = _doc_with(_ran(cutover=Step.ok(), cutover_outcome="unknown", cutover_reasons=["cannot read the stream"]))
+    v = decide(ev)
+    assert v.status == "UNKNOWN" and [r.text for r in v.unknown] == ["unknown: cannot read the stream"]
+
+
 def test_verdict_a_no_go_cutover_is_not_safe_with_its_reasons() -> None:
-    ev = _doc_with(_ran(cutover=Step.ok(), cutover_go=False, cutover_reasons=["lag 12 records", "3 items differ"]))
+    ev = _doc_with(
+        _ran(cutover=Step.ok(), cutover_outcome="no-go", cutover_reasons=["lag 12 records", "3 items differ"])
+    )
     v = decide(ev)
     assert v.status == "NOT SAFE"
     assert [r.text for r in v.reasons if r.step == "cut-over"] == ["no-go: lag 12 records", "no-go: 3 items differ"]
 
 
 def test_verdict_a_cutover_not_checked_is_never_safe() -> None:
-    ev = _doc_with(_ran(cutover=Step.skipped("cut-over: not checked (this build has no cut-over check)")))
+    ev = _doc_with(_ran(cutover=Step.error("the cut-over check failed: StoreUnavailable: down")))
     v = decide(ev)
     assert v.status == "UNKNOWN" and [r.step for r in v.unknown] == ["cut-over check"]
     # A cut-over step nobody set (NOT_REACHED) reads the same way.
@@ -262,10 +268,10 @@ def test_verdict_not_caught_up_is_not_safe_and_no_writes_is_unknown() -> None:
     from storeswap.migrate.follow import FollowReport
 
     behind = FollowReport("s", "t", 3, 100, 2, 1, 5.0, False, {"shard-0000": 40}, 2.5, "")
-    v = decide(_doc_with(_ran(cutover=Step.ok(), cutover_go=True, catch_up_report=behind)))
+    v = decide(_doc_with(_ran(cutover=Step.ok(), cutover_outcome="go", catch_up_report=behind)))
     assert v.status == "NOT SAFE" and any("did not catch up within 5 s" in r.text for r in v.reasons)
     idle = LiveWriterStats(100.0, 1.0, errors=100, first_error="StoreUnavailable: down")
-    v = decide(_doc_with(_ran(cutover=Step.ok(), cutover_go=True, writer=idle)))
+    v = decide(_doc_with(_ran(cutover=Step.ok(), cutover_outcome="go", writer=idle)))
     assert v.status == "UNKNOWN" and "the writer made no write" in v.unknown[0].text
 
 

@@ -193,16 +193,18 @@ class EndpointInfo:
 
 @define(frozen=True)
 class LiveSample:
-    """One sample of the follower's lag while the writer ran (from the follower's checkpointed status)."""
+    """One sample of the follower's lag while the writer ran: its checkpointed position against the stream's end."""
 
     #: Seconds since the writer started.
     at_s: float
-    #: Change records between the follower's position and the stream's end, summed over shards (None: unknown).
+    #: Change records after the follower's checkpoint (every shard): written to the source, not yet on the target.
     lag_records: int | None
-    #: Age of the newest applied record when the follower is behind, 0 when caught up (None: unknown).
+    #: Age of the oldest of those records, 0.0 when there is none (None: the store gives records no time).
     lag_seconds: float | None
-    #: Records the follower had applied by then (this run).
+    #: Records the follower had applied by then (its checkpoint).
     applied: int
+    #: False when the sample stopped counting at its cap (``lag_records`` is then a lower bound).
+    complete: bool = True
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
@@ -257,8 +259,8 @@ class LiveEvaluation:
     the built-in samples only) or ``scratch`` (a scratch copy of it on the
     source store, deleted afterwards).  ``step`` is not ok when the live part
     could not run (the source has no change stream, ...): the verdict is then
-    UNKNOWN.  ``cutover`` stays :data:`NOT_REACHED` (a skip: "not checked")
-    until a cut-over check ran.
+    UNKNOWN.  ``cutover`` stays :data:`NOT_REACHED` (a skip, read as "did not run")
+    until the cut-over check ran.
     """
 
     rate: float
@@ -277,12 +279,14 @@ class LiveEvaluation:
     #: Seconds from the writer's stop until the follower caught up (None: it did not).
     catch_up_s: float | None = None
     catch_up_timeout_s: float = 0.0
+    #: The verify of the live tables: the one the cut-over check ran (base table and indexes).
     verify: Step = NOT_REACHED
     verify_report: VerifyReport | None = None
     cutover: Step = NOT_REACHED
-    #: The cut-over check's report as JSON (``CutoverReport.to_json()``) and its outcome.
-    cutover_go: bool | None = None
+    #: The cut-over check's outcome (``go``, ``no-go`` or ``unknown``; None: it did not run), reasons, report.
+    cutover_outcome: str | None = None
     cutover_reasons: list[str] = field(factory=list)
+    #: Items that changed after the follower's position while the check's verify ran (not differences).
     cutover_in_flight: int | None = None
     cutover_summary: str | None = None
     cutover_json: dict[str, Any] | None = None
@@ -344,7 +348,8 @@ class LiveEvaluation:
             "verify": None if self.verify_report is None else self.verify_report.to_json(),
             "cutover_step": self.cutover.to_json(),
             "cutover": {
-                "go": self.cutover_go,
+                "outcome": self.cutover_outcome,
+                "go": self.cutover_outcome == "go",
                 "reasons": self.cutover_reasons,
                 "in_flight": self.cutover_in_flight,
                 "summary": self.cutover_summary,

@@ -13,11 +13,15 @@ reach what the other parts read):
    :func:`~storeswap.migrate.copy.copy_table` copies into a scratch table on
    the target — the ``migrate --follow`` sequence;
 3. the follower (:func:`~storeswap.migrate.follow.follow_changes`) runs while
-   the writer goes on for ``seconds``; its checkpointed status is sampled for
-   lag (records and seconds);
+   the writer goes on for ``seconds``; every ``sample_interval`` its
+   checkpointed position is compared with the source stream's end: lag in
+   records (not yet acknowledged by the target) and in seconds (the age of
+   the oldest of them);
 4. the writer stops, the follower catches up (``until_caught_up``, bounded by
-   ``catch_up_timeout``), verify compares the two tables, and the cut-over
-   check runs when this build has one;
+   ``catch_up_timeout``) and the cut-over check
+   (:func:`~storeswap.migrate.cutover.cutover_check`: lag 0 for ``quiet_s``,
+   verify of base table and indexes, in-flight items) says go / no-go /
+   unknown; its verify is the live verify;
 5. the scratch tables are deleted.
 
 The outcome is a :class:`~storeswap.evaluate.document.LiveEvaluation`; the
@@ -28,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
 import random
 import tempfile
@@ -42,6 +45,7 @@ from typing import Any, Literal
 import attrs
 from attrs import define, field
 
+from storeswap.core.changes import MAX_CHANGES_LIMIT
 from storeswap.core.errors import (
     ConditionFailed,
     ConfigurationError,
@@ -76,6 +80,8 @@ LIVE_STREAM_VIEW = "NEW_AND_OLD_IMAGES"
 COUNTER = "storeswap_live_n"
 #: Keys the writer creates and deletes of its own, beside the table's existing items.
 OWN_KEYS = 200
+#: A lag sample reads at most this many records after the follower's position (beyond it: "at least").
+LAG_CAP = 20_000
 
 
 def _rate_error(value: object) -> ConfigurationError:
@@ -304,23 +310,39 @@ def _prepare_source(store: ItemStore, entry: TableEvaluation, live: LiveEvaluati
     return store.describe_table(live.source_table)
 
 
-def _read_status(state_path: Path) -> dict[str, Any] | None:
-    """The follower's last status, as its checkpoint holds it (what ``migrate status`` reads)."""
-    try:
-        data = json.loads(state_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None  # not written yet, or being replaced this very moment
-    follow = data.get("follow") if isinstance(data, dict) else None
-    status = follow.get("status") if isinstance(follow, dict) else None
-    return status if isinstance(status, dict) else None
+def _observe(source: ItemStore, table: str, position: str, cap: int = LAG_CAP) -> tuple[int, float | None, bool]:
+    """Records after ``position`` on the source's stream (at most ``cap``), the oldest one's age, and whether all were read.
+
+    The lag as an outside observer sees it — what the target has not yet
+    acknowledged — rather than as the follower reports it after each page.
+    """
+    count, oldest, pos = 0, None, position
+    while count < cap:
+        page = source.changes(table, after=pos, limit=min(MAX_CHANGES_LIMIT, cap - count))
+        for r in page.records:
+            if r.created is not None:
+                t = r.created.timestamp()
+                oldest = t if oldest is None else min(oldest, t)
+        count += len(page.records)
+        pos = page.position
+        if not page.records:
+            break
+    age = 0.0 if count == 0 else (None if oldest is None else max(0.0, time.time() - oldest))
+    return count, age, count < cap
 
 
-def _sample(status: dict[str, Any], at_s: float) -> LiveSample:
-    lags = (status.get("lag_records") or {}).values()
-    lag_records = None if any(v is None for v in lags) else sum(int(v) for v in lags)
-    lag_s = status.get("lag_seconds")
-    return LiveSample(round(at_s, 3), lag_records, None if lag_s is None else float(lag_s),
-                      int(status.get("records_this_run", 0)))  # fmt: skip
+def _sample(source: ItemStore, target: ItemStore, live: LiveEvaluation, state: Path, at_s: float) -> LiveSample | None:
+    """One lag sample: the follower's checkpoint (read as ``storeswap cutover`` reads it) against the stream's end."""
+    from storeswap.migrate.cutover import read_copy_state
+    from storeswap.migrate.state import FileState
+
+    copy_state = read_copy_state(source, target, live.source_table, live.target_table, FileState(state))
+    follow = None if copy_state is None else copy_state.follow
+    if follow is None or not isinstance(follow.get("position"), str):
+        return None
+    records, age, complete = _observe(source, live.source_table, follow["position"])
+    return LiveSample(round(at_s, 3), records, None if age is None else round(age, 3), int(follow.get("records", 0)),
+                      complete)  # fmt: skip
 
 
 class _Follower:
@@ -351,20 +373,33 @@ class _Follower:
         return self.report
 
 
-def _cutover(source: ItemStore, target: ItemStore, live: LiveEvaluation, options: LiveOptions, **kw: Any) -> None:
-    """Run the cut-over check when this build has one; otherwise the document says "cut-over: not checked"."""
+def _cutover(source: ItemStore, target: ItemStore, live: LiveEvaluation, options: LiveOptions, state: Path) -> None:
+    """``cutover_check`` on the live tables, its verify kept as the live verify; a crash is recorded, not raised.
+
+    The writer and the follower have stopped by now, so the check does not
+    wait for a running follower (no timeout): lag 0 for ``quiet_s``, verify,
+    in-flight classification, go / no-go / unknown.
+    """
+    from storeswap.migrate.cutover import cutover_check
+
     try:
-        from storeswap.migrate import cutover as cutover_module
-    except ImportError:
-        live.cutover = Step.skipped("cut-over: not checked (this build has no cut-over check)")
+        report = cutover_check(source, target, live.source_table, target_table=live.target_table, state_path=state,
+                               quiet_s=options.quiet_s, poll_s=min(0.25, options.quiet_s), max_details=1_000)  # fmt: skip
+    except Exception as e:
+        live.cutover = Step.error(f"the cut-over check failed: {type(e).__name__}: {e}"[:500])
+        live.verify = Step.skipped("the cut-over check, which runs it, failed")
         return
-    report = cutover_module.cutover_check(source, target, live.source_table, **kw)
-    live.cutover_go = bool(report.go)
-    live.cutover_reasons = [str(r) for r in report.reasons]
-    live.cutover_in_flight = None if report.in_flight is None else int(report.in_flight)
+    live.cutover = Step.ok()
+    live.cutover_outcome = report.outcome
+    live.cutover_reasons = list(report.reasons)
+    live.cutover_in_flight = report.in_flight.count
     live.cutover_summary = report.summary()
     live.cutover_json = report.to_json()
-    live.cutover = Step.ok()
+    if report.verify is not None:
+        live.verify_report = report.verify
+        live.verify = Step.ok()
+    else:
+        live.verify = Step.skipped("the cut-over check stopped before its verify: " + "; ".join(report.reasons))
 
 
 def run_live(
@@ -377,7 +412,6 @@ def run_live(
     """The live part for one table (see the module docstring); every failure is recorded, none raised."""
     from storeswap.migrate.copy import copy_table
     from storeswap.migrate.follow import follow_changes, start_follow
-    from storeswap.migrate.verify import verify_tables
 
     src_table, dst_table = live_table_names(entry.name, options.on)
     live = LiveEvaluation(options.rate, options.seconds, options.on, src_table, dst_table,
@@ -413,13 +447,11 @@ def run_live(
             say(f"following for {options.seconds:g} s under {options.rate:g} writes/s")
             follower = _Follower(lambda stop: follow_changes(source, target, src_table, stop=stop, poll_s=0.05, **kw))
             window_end = time.monotonic() + options.seconds
-            last: dict[str, Any] | None = None
             while time.monotonic() < window_end and follower.thread.is_alive():
                 time.sleep(min(options.sample_interval, max(0.0, window_end - time.monotonic())))
-                status = _read_status(state)
-                if status is not None and status != last:  # refreshed about once a second: one sample each
-                    last = status
-                    live.samples.append(_sample(status, time.monotonic() - writer.started))
+                sample = _sample(source, target, live, state, time.monotonic() - writer.started)
+                if sample is not None:
+                    live.samples.append(sample)
             live.writer = writer.stop()
             writer = None
             stopped = time.monotonic()
@@ -435,18 +467,8 @@ def run_live(
             if live.catch_up_report.caught_up:
                 live.catch_up_s = time.monotonic() - stopped
             live.step = Step.ok()
-            say("verifying")
-            try:
-                live.verify_report = verify_tables(source, target, src_table, dst_table, max_details=20)
-                live.verify = Step.ok()
-            except Exception as e:
-                live.verify = Step.error(f"{type(e).__name__}: {e}"[:500])
-            say("cut-over check")
-            try:
-                _cutover(source, target, live, options, target_table=dst_table, quiet_s=options.quiet_s,
-                        state_path=state)  # fmt: skip
-            except Exception as e:
-                live.cutover = Step.error(f"the cut-over check failed: {type(e).__name__}: {e}"[:500])
+            say("cut-over check (verify of base table and indexes)")
+            _cutover(source, target, live, options, state)
     except Exception as e:
         live.step = Step.error(f"{type(e).__name__}: {e}"[:500])
     finally:

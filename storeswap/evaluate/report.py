@@ -257,9 +257,9 @@ def _live_cutover_text(live: dict[str, Any]) -> str:
     if step["status"] != "ok":
         return step["reason"] if step["status"] == "skipped" else f"error: {step['reason']}"
     c = live["cutover"]
-    if c["go"]:
-        return "GO"
-    return "NO-GO: " + "; ".join(c["reasons"] or ["no reason given"])
+    if c["outcome"] == "go":
+        return "GO" + (f" ({c['in_flight']} in flight)" if c.get("in_flight") else "")
+    return f"{str(c['outcome']).upper()}: " + "; ".join(c["reasons"] or ["no reason given"])
 
 
 def _live_rows(doc: dict[str, Any]) -> list[list[str]]:
@@ -294,9 +294,12 @@ def _live_rows(doc: dict[str, Any]) -> list[list[str]]:
 
 _LIVE_INTRO = (
     "--live: a background writer wrote to the table (the built-in sample itself, or a scratch copy of yours) while "
-    "it was copied and then followed (migrate --follow); lag was sampled from the follower's checkpointed status "
-    "about once a second while the writer ran after the copy; then the writer stopped, the follower caught up, "
-    "verify compared both tables and the cut-over check gave go / no-go.  The scratch tables were deleted."
+    "it was copied and then followed (migrate --follow).  While the writer ran after the copy, lag was sampled: "
+    "the change records after the follower's checkpoint (written to the source, not yet acknowledged by the "
+    "target) and the age of the oldest of them.  Then the writer stopped, the follower caught up, and the cut-over "
+    "check (lag 0 for a quiet time, verify of base table and indexes, in-flight items) gave go / no-go.  Replay "
+    "records/s is over the whole follow, bounded by the write rate while the writer ran.  The scratch tables were "
+    "deleted."
 )
 
 

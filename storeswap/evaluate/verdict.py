@@ -24,11 +24,10 @@ target, the copy, and verify of the spec, the base table and every index.
   Not asked for, they are no part of the verdict.
 - ``--live``, when asked for: a live part that could not run (the source has
   no change stream and cannot be given one, an export source, a writer that
-  wrote nothing, verify or the cut-over check not run — including a build
-  without a cut-over check: "cut-over: not checked") makes it UNKNOWN; a
-  follower that did not catch up after the writes stopped, any difference
-  verify finds between the live source and target tables, or a no-go
-  cut-over (each of its reasons) makes it NOT SAFE.  Not asked for, the live
+  wrote nothing, a cut-over check that did not run or answered ``unknown``)
+  makes it UNKNOWN; a follower that did not catch up after the writes
+  stopped, a no-go cut-over (each of its reasons), or any difference the
+  check's verify found outside the in-flight items makes it NOT SAFE.  Not asked for, the live
   part is no part of the verdict.
 - A *caveat* is printed beside the verdict but does not change it: warning
   findings, known gaps (strict xfails) on the target for used requirements,
@@ -238,16 +237,18 @@ def _live_lines(t: TableEvaluation, out: _Lines) -> None:
     if not live.caught_up:
         out.reasons.append(Reason("live", f"the follower did not catch up within {live.catch_up_timeout_s:g} s "
                                           "after the writes stopped", name))  # fmt: skip
-    if live.verify.status != "ok" or live.verify_report is None:
-        out.did_not_run("live verify", live.verify if live.verify.status != "ok" else Step.error("no report"), name)
-    else:
-        _verify_lines(name, live.verify_report, out, step="live verify", when="after the follower caught up")
-    if live.cutover.status != "ok" or live.cutover_go is None:
+    if live.cutover.status != "ok" or live.cutover_outcome is None:
         out.did_not_run("cut-over check", live.cutover if live.cutover.status != "ok" else Step.error("no outcome"),
                         name)  # fmt: skip
-    elif not live.cutover_go:
-        for reason in live.cutover_reasons or ["no-go (no reason given)"]:
-            out.reasons.append(Reason("cut-over", f"no-go: {reason}", name))
+    elif live.cutover_outcome != "go":
+        severity = out.reasons if live.cutover_outcome == "no-go" else out.unknown
+        for reason in live.cutover_reasons or ["no reason given"]:
+            severity.append(Reason("cut-over", f"{live.cutover_outcome}: {reason}", name))
+    # The check's verify: with nothing in flight every difference is real, and is listed item by item.
+    if live.verify_report is not None and not live.cutover_in_flight:
+        _verify_lines(name, live.verify_report, out, step="live verify", when="after the follower caught up")
+    elif live.verify.status != "ok" and live.cutover.status == "ok" and live.cutover_outcome == "go":
+        out.did_not_run("live verify", live.verify, name)  # a go without a verify: never SAFE by omission
 
 
 def _table_lines(t: TableEvaluation, out: _Lines) -> None:
