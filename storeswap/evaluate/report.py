@@ -3,7 +3,7 @@
 Order, in both the HTML and the Markdown: the verdict with its reasons and
 caveats, the stores (with a banner for a local emulator), the tables, the
 readiness check, the compatibility matrix (requirement x store), the
-migration figures, the latency comparison with its charts, the environment.
+migration figures, the live migration (with ``--live``), the app tests, the latency comparison with its charts, the environment.
 Everything is rendered from the content of ``results.json`` alone (the
 evaluation document's JSON form, :meth:`~storeswap.evaluate.document.Evaluation.to_json`).  Table and
 chart helpers come from :mod:`storeswap.benchmarks.report`.

@@ -424,7 +424,8 @@ def evaluate(
     Steps, in order: the readiness check (and a read of the table to profile
     it), the contract suite against the target (and the source where it
     reaches it), the copy into the target with a verify, and the
-    access-pattern benchmark of both stores; then the verdict
+    access-pattern benchmark of both stores; with ``options.live`` the live
+    migration last (:mod:`storeswap.evaluate.live`); then the verdict
     (:func:`storeswap.evaluate.verdict.decide`).  A step that fails is
     recorded and the run goes on, so the report says what broke.
     """
