@@ -9,6 +9,7 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from rich.console import Console
@@ -103,6 +104,11 @@ def test_cli_migrate_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["migrate-status", "--state", str(state), "--json"]) == 0
     js = json.loads(capsys.readouterr().out)
     assert js["follow"]["records_replayed"] == 25 and js["follow"]["status"]["caught_up"]
+    # The same command as ``storeswap migrate status``; ``migrate`` itself keeps its options.
+    assert main(["migrate", "status", "--state", str(state), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {**js, "follow": {**js["follow"], "status_age_s": ANY}}
+    assert main(["migrate", "status", "--bogus"]) == 2
+    assert "No such option" in capsys.readouterr().err
     assert main(["migrate-status", "--state", str(tmp_path / "none.json")]) == 2
     assert "no migration state" in capsys.readouterr().err
     assert main(["migrate-status"]) == 2
@@ -181,3 +187,27 @@ def test_postgres_source_status_to_memory(tmp_path: Path, pg_url: str) -> None:
         if source.table_exists(name):
             source.delete_table(name)
         source.close()
+
+
+def test_cli_status_of_distributed_checkpoints(capsys: pytest.CaptureFixture[str], pg_url: str) -> None:
+    """--state-url lists the copies checkpointed in PostgreSQL (segments done, items), reading only."""
+    from storeswap.migrate.shared_state import SharedCopyState
+
+    copy_id = f"test-{uuid.uuid4().hex[:10]}"
+    shared = SharedCopyState(pg_url, copy_id)
+    try:
+        shared.init(3)
+        shared.advance(0, None, 40)
+        shared.advance(1, "cursor", 15)
+        assert main(["migrate", "status", "--state-url", pg_url, "--json"]) == 0
+        mine = [c for c in json.loads(capsys.readouterr().out)["copies"] if c["copy_id"] == copy_id]
+        assert [(c["segments_done"], c["segments_total"], c["items_copied"], c["complete"]) for c in mine] == [
+            (1, 3, 55, False)
+        ]
+        assert main(["migrate-status", "--state-url", pg_url]) == 0
+        assert f"copy {copy_id}: in progress; 1 of 3 segments done, 55 items copied" in capsys.readouterr().out
+        assert main(["migrate-status", "--state-url", pg_url, "--state", "x.json"]) == 2
+        assert main(["migrate-status", "--state-url", "mysql://h/db"]) == 2
+    finally:
+        shared.clear()
+        shared.close()

@@ -20,7 +20,9 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperCommand
 
 from storeswap.cli import exit_codes
 from storeswap.cli.progress import RichCopyProgress, RichFollowProgress
@@ -217,7 +219,9 @@ def migrate(
         ),
     ] = False,
 ) -> None:
-    """Copy a table between two stores: check, create the target table, parallel copy with checkpoints."""
+    """Copy a table between two stores: check, create the target table, parallel copy with checkpoints.
+
+    `storeswap migrate status --state PATH [--json]` (or migrate-status) shows a running copy's progress and lag."""
 
     target_table = target_table or table
     engine_spec = parse_engine(engine)
@@ -517,7 +521,9 @@ def cutover(
 
 
 def migrate_status(
-    state: StateOpt = None,
+    state: Annotated[
+        Path | None, typer.Option("--state", help="The copy's checkpoint file, as migrate --state wrote it.")
+    ] = None,
     state_in_target: Annotated[
         bool,
         typer.Option("--state-in-target", help="Read the state kept in the target (with --target and --table)."),
@@ -525,14 +531,34 @@ def migrate_status(
     target: Annotated[str | None, typer.Option("--target", help="Target store URL (with --state-in-target).")] = None,
     table: Annotated[str | None, typer.Option("--table", help="Source table name (with --state-in-target).")] = None,
     target_table: TargetTableOpt = None,
+    state_url: Annotated[
+        str | None,
+        typer.Option("--state-url", help="List the copies checkpointed at this postgresql:// URL (distributed engines)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Progress of a copy and its follower, read from the state (another terminal): segments, items, lag."""
     from storeswap.migrate.state import FileState, TargetState
     from storeswap.migrate.status import parse_status
 
-    if (state is None) == (not state_in_target):
-        raise typer.BadParameter("give --state PATH or --state-in-target (with --target and --table)")
+    if [state is not None, state_in_target, state_url is not None].count(True) != 1:
+        raise typer.BadParameter("give one of --state PATH, --state-in-target (with --target and --table), --state-url")
+    if state_url is not None:
+        from storeswap.migrate.shared_state import list_copies
+
+        copies = list_copies(state_url)
+        if as_json:
+            typer.echo(json.dumps({"state_url": redact_url(state_url), "copies": copies}, indent=2))
+            return
+        if not copies:
+            typer.echo(f"no copies checkpointed at {redact_url(state_url)}")
+        for c in copies:
+            done = "finished" if c["complete"] else "in progress"
+            typer.echo(
+                f"copy {c['copy_id']}: {done}; {c['segments_done']} of {c['segments_total']} segments done, "
+                f"{c['items_copied']} items copied; updated {c['updated']}"
+            )
+        return
     if state is not None:
         backend = FileState(state)
         text = backend.load()
@@ -552,9 +578,34 @@ def migrate_status(
             typer.echo(line)
 
 
+_STATUS_ARGS = "storeswap.migrate-status-args"
+
+
+class _MigrateCommand(TyperCommand):
+    """``migrate`` that also answers ``migrate status ...``: the same command as ``migrate-status``.
+
+    ``migrate`` is one command with options, not a group, so existing ``storeswap migrate --source ...``
+    invocations keep working; only a first argument ``status`` is routed to the status reader.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args[:1] == ["status"]:
+            ctx.meta[_STATUS_ARGS] = args[1:]
+            return []
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        if _STATUS_ARGS in ctx.meta:
+            status_app = typer.Typer(add_completion=False, rich_markup_mode=None)
+            status_app.command()(migrate_status)
+            command = typer.main.get_command(status_app)
+            return command.main(ctx.meta[_STATUS_ARGS], prog_name="storeswap migrate status", standalone_mode=False)
+        return super().invoke(ctx)
+
+
 def register(app: typer.Typer) -> None:
     """Add the migration commands to the ``storeswap`` app."""
-    app.command("migrate")(migrate)
+    app.command("migrate", cls=_MigrateCommand)(migrate)
     app.command("verify")(verify)
     app.command("check")(check)
     app.command("export")(export)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from storeswap.migrate.check import RULES, CheckReport, Finding, Rule, check_table
 from storeswap.migrate.copy import CopyProgress, CopyReport, copy_table
+from storeswap.migrate.cutover import CutoverReport, cutover_check
 from storeswap.migrate.export import ExportWritten, write_export
 from storeswap.migrate.export_source import ExportSource
 from storeswap.migrate.sources import ScanSource, StoreSource, open_source
@@ -32,6 +33,8 @@ from storeswap.migrate.verify import (
 
 __all__ = [
     "copy_table",
+    "cutover_check",
+    "CutoverReport",
     "CopyReport",
     "CopyProgress",
     "verify_tables",

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from storeswap.core.errors import ConfigurationError
+from storeswap.core.errors import ConfigurationError, StoreUnavailable
 from storeswap.migrate.state import SegmentState
 
-__all__ = ["SharedCopyState", "TABLE"]
+__all__ = ["SharedCopyState", "TABLE", "list_copies"]
 
 TABLE = "storeswap_copy_checkpoints"
 
@@ -114,3 +114,37 @@ class SharedCopyState:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["url"], state["copy_id"])  # type: ignore[misc]
+
+
+def list_copies(url: str) -> list[dict[str, Any]]:
+    """Every copy with checkpoints at ``url``: id, segments done and total, items written, last update (reads only)."""
+    import psycopg
+
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigurationError(f"--state-url takes a postgresql:// URL, not {url.split('://')[0]!r}")
+    from storeswap.adapters.postgres.store import parse_url
+
+    try:
+        conn = psycopg.connect(parse_url(url)[1], autocommit=True)
+    except psycopg.OperationalError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise StoreUnavailable(f"cannot connect to the --state-url database: {first}") from None
+    with conn:
+        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (TABLE,)).fetchone()
+        if not exists or not exists[0]:
+            return []
+        rows = conn.execute(
+            f"SELECT copy_id, count(*), count(*) FILTER (WHERE done), coalesce(sum(count), 0), max(updated) "
+            f"FROM {TABLE} GROUP BY copy_id ORDER BY max(updated) DESC"
+        ).fetchall()
+    return [
+        {
+            "copy_id": c,
+            "segments_total": int(n),
+            "segments_done": int(d),
+            "items_copied": int(items),
+            "complete": int(d) == int(n),
+            "updated": None if at is None else at.isoformat(timespec="seconds"),
+        }
+        for c, n, d, items, at in rows
+    ]
