@@ -20,6 +20,7 @@ from broken_store import DropsReplayedWritesStore
 
 from storeswap import ConfigurationError, GlobalIndex, KeyAttribute, Projection, TableSpec
 from storeswap.adapters.memory import MemoryStore
+from storeswap.core.errors import StoreUnavailable
 from storeswap.core.port import ItemStore
 from storeswap.core.streams import StreamMethods
 from storeswap.evaluate import Endpoint, EvaluateOptions, Evaluation, evaluate, write_evaluation
@@ -171,6 +172,23 @@ def test_a_target_that_drops_replayed_writes_is_not_safe() -> None:
     assert live is not None and live.verify_report is not None and not live.verify_report.identical
     assert live.cutover.status == "ok" and live.cutover_outcome == "no-go", live.cutover
     assert any(r.step == "cut-over" and r.text.startswith("no-go: ") for r in ev.verdict.reasons), lines
+
+
+class ReplayFailsStore(MemoryStore):
+    """A target whose deletes fail (only the replay deletes): the follower stops with the error."""
+
+    def batch_write(self, requests: Any) -> None:
+        raise StoreUnavailable("the target went away")
+
+
+def test_a_replay_that_fails_is_not_safe() -> None:
+    source = MemoryStore()
+    _seed(source)
+    ev = _run(source, ReplayFailsStore(), "orders", LiveOptions(rate=150, seconds=2.0))
+    assert ev.verdict is not None and ev.verdict.status == "NOT SAFE", ev.verdict.headline
+    assert [r.step for r in ev.verdict.reasons] == ["live"]
+    assert "the live migration failed: StoreUnavailable" in ev.verdict.reasons[0].text
+    assert source.list_tables() == ["orders"]  # the scratch copy is gone all the same
 
 
 class NoStreamStore(MemoryStore):

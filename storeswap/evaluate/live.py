@@ -434,13 +434,17 @@ def run_live(
             say("preparing the tables")
             try:
                 spec = _prepare_source(source, entry, live)
+                _drop(target, dst_table)
+                live.scratch_tables.append(f"target: {dst_table}")
+                kw: dict[str, Any] = {"target_table": dst_table, "state_path": state}
+                start_follow(source, target, src_table, **kw)
             except NotSupported as e:
                 live.step = Step.skipped(f"the source table cannot be given a change stream: {e}")
                 return live
-            _drop(target, dst_table)
-            live.scratch_tables.append(f"target: {dst_table}")
-            kw: dict[str, Any] = {"target_table": dst_table, "state_path": state}
-            start_follow(source, target, src_table, **kw)
+            except Exception as e:  # nothing was migrated yet: the live part could not run (UNKNOWN)
+                live.step = Step.skipped(f"the live run could not be prepared: {type(e).__name__}: {e}"[:500])
+                return live
+            # From here on, a failure is the migration's (the copy or the replay into the target): NOT SAFE.
             writer = LiveWriter(source, spec, options.rate, _existing_keys(source, spec), options.seed).start()
             say(f"copying under {options.rate:g} writes/s")
             live.copy_report = copy_table(source, target, src_table, **kw)

@@ -25,8 +25,8 @@ target, the copy, and verify of the spec, the base table and every index.
 - ``--live``, when asked for: a live part that could not run (the source has
   no change stream and cannot be given one, an export source, a writer that
   wrote nothing, a cut-over check that did not run or answered ``unknown``)
-  makes it UNKNOWN; a follower that did not catch up after the writes
-  stopped, a no-go cut-over (each of its reasons), or any difference the
+  makes it UNKNOWN; a copy or replay under the writer that failed, a
+  follower that did not catch up after the writes stopped, a no-go cut-over (each of its reasons), or any difference the
   check's verify found outside the in-flight items makes it NOT SAFE.  Not asked for, the live
   part is no part of the verdict.
 - A *caveat* is printed beside the verdict but does not change it: warning
@@ -219,6 +219,9 @@ def _live_lines(t: TableEvaluation, out: _Lines) -> None:
     if live is None:  # not asked for: not a part of this verdict
         return
     name = t.name
+    if live.step.status == "error":  # the copy or the replay under the writer failed, as a failed copy is
+        out.reasons.append(Reason("live", f"the live migration failed: {live.step.reason}", name))
+        return
     if live.step.status != "ok":
         out.did_not_run("live migration", live.step, name)
         return
