@@ -84,9 +84,12 @@ def _assert_healthy_live(ev: Evaluation, rate: float) -> LiveEvaluation:
     doc = live.to_json()
     rmax, rp50 = doc["lag_records_max"], doc["lag_records_p50"]
     assert rmax is not None and rp50 is not None and rmax >= rp50 >= 0
+    assert len(live.samples) >= 2 and live.peak_records_per_second is not None
+    assert live.peak_records_per_second >= 0
     print(
         f"live {ev.source.kind}->{ev.target.kind}: {w.writes} writes at {w.achieved_rate:.0f}/s (asked {rate:g}), "
-        f"{live.records_replayed} records replayed, {doc['replay_records_per_second']} records/s, lag records "
+        f"{live.records_replayed} records replayed, {doc['replay_records_per_second']} records/s (peak "
+        f"{doc['peak_records_per_second']}), lag records "
         f"max/p50 {rmax}/{rp50}, lag s max/p50 {doc['lag_seconds_max']}/{doc['lag_seconds_p50']}, catch-up "
         f"{doc['catch_up_s']} s; cut-over: {live.cutover.status} {live.cutover_summary or live.cutover.reason}"
     )

@@ -318,11 +318,23 @@ class LiveEvaluation:
         seconds = sum(r.seconds for r in runs)
         return self.records_replayed / seconds if runs and seconds > 0 else None
 
+    @property
+    def peak_records_per_second(self) -> float | None:
+        """The fastest replay between two lag samples (records applied / seconds): the follower's capacity when
+        it drained a backlog (the records written during the copy), else no more than the write rate."""
+        rates = [
+            (b.applied - a.applied) / (b.at_s - a.at_s)
+            for a, b in zip(self.samples, self.samples[1:], strict=False)
+            if b.at_s > a.at_s and b.applied >= a.applied
+        ]
+        return max(rates) if rates else None
+
     def to_json(self) -> dict[str, Any]:
         """JSON form, with the lag statistics."""
         rmax, rp50 = self.lag("lag_records")
         smax, sp50 = self.lag("lag_seconds")
         rps = self.replay_records_per_second
+        peak = self.peak_records_per_second
         return {
             "rate": self.rate,
             "window_s": self.window_s,
@@ -336,6 +348,7 @@ class LiveEvaluation:
             "catch_up": None if self.catch_up_report is None else self.catch_up_report.to_json(),
             "records_replayed": self.records_replayed,
             "replay_records_per_second": None if rps is None else round(rps, 1),
+            "peak_records_per_second": None if peak is None else round(peak, 1),
             "lag_records_max": rmax,
             "lag_records_p50": rp50,
             "lag_seconds_max": smax,
