@@ -357,6 +357,9 @@ def test_live_options_rule_never_writes_your_table() -> None:
     assert live_options_for(own_source=False, scratch=True).on == "scratch"
     with pytest.raises(ConfigurationError, match="--live-seconds"):
         live_options_for(own_source=False, scratch=False, seconds=0)
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(ConfigurationError, match="at least one thread"):
+            LiveOptions(writer_threads=bad)
 
 
 def make_seeded_source() -> MemoryStore:

@@ -120,6 +120,11 @@ def _positive(name: str) -> Callable[[Any, Any, Any], None]:
     return check
 
 
+def _threads(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"the live writer needs at least one thread, not {value!r}")
+
+
 @define(frozen=True)
 class LiveOptions:
     """How ``--live`` runs.  Constructing it validates it (ConfigurationError), before any store is touched."""
@@ -136,6 +141,8 @@ class LiveOptions:
     sample_interval: float = field(default=0.5, validator=_positive("the sample interval"))
     #: Quiet time the cut-over check asks for (lag 0 for this long).
     quiet_s: float = field(default=1.0, validator=_positive("the cut-over quiet time"))
+    #: Writer threads sharing the rate (a store with a slow round trip needs several to reach it).
+    writer_threads: int = field(default=4, validator=lambda _i, _a, v: _threads(v))
     seed: int = 1
 
 
@@ -190,27 +197,37 @@ def _key_value(kind: str, i: int) -> Any:
 
 
 class LiveWriter:
-    """Puts, conditional updates, deletes and transactions on one table at a steady rate, in a thread, until stopped.
+    """Puts, conditional updates, deletes and transactions on one table at a steady rate, in threads, until stopped.
 
     Writes go to items the table already had (``existing`` keys: updates and
     deletes) and to :data:`OWN_KEYS` keys of its own (puts, deletes,
-    transactions).  A write the store refuses as it should (a failed
-    condition, a cancelled transaction, an item that would grow too large)
-    counts as ``refused``; any other failure as an error, and the writer goes
-    on.  When it falls behind (a slow store), it does not burst to catch up.
+    transactions).  ``threads`` writers share one schedule of ``rate`` writes
+    per second (several, so a store with a slow round trip still gets the
+    rate); when they fall behind they do not burst to catch up.  A write the
+    store refuses as it should (a failed condition, a cancelled or
+    conflicting transaction, an item that would grow too large) counts as
+    ``refused``; any other failure as an error, and the writer goes on.
     """
 
-    def __init__(self, store: ItemStore, spec: TableSpec, rate: float, existing: list[Key], seed: int = 1) -> None:
+    def __init__(
+        self, store: ItemStore, spec: TableSpec, rate: float, existing: list[Key], seed: int = 1, threads: int = 4
+    ) -> None:
+        _threads(threads)
         self.store, self.spec, self.rate = store, spec, parse_live_rate(rate)
         self.table = spec.name
         self.existing = existing
-        self.rng = random.Random(seed)
+        self.seed = seed
         self.stop_event = threading.Event()
         self.counts = {"puts": 0, "updates": 0, "deletes": 0, "transactions": 0, "refused": 0, "errors": 0}
         self.first_error: str | None = None
         self.started = 0.0
         self.stopped = 0.0
-        self.thread = threading.Thread(target=self._run, name="storeswap-live-writer", daemon=True)
+        self._lock = threading.Lock()
+        self._due = 0.0
+        self.threads = [
+            threading.Thread(target=self._run, args=(i,), name=f"storeswap-live-writer-{i}", daemon=True)
+            for i in range(threads)
+        ]
 
     def _own(self, i: int) -> Key:
         key = {self.spec.partition_key.name: _key_value(self.spec.partition_key.type, i % 16)}
@@ -218,69 +235,82 @@ class LiveWriter:
             key[self.spec.sort_key.name] = _key_value(self.spec.sort_key.type, i)
         return key
 
-    def _any_key(self) -> Key:
-        if self.existing and self.rng.random() < 0.5:
-            return self.rng.choice(self.existing)
-        return self._own(self.rng.randrange(OWN_KEYS))
+    def _any_key(self, rng: random.Random) -> Key:
+        if self.existing and rng.random() < 0.5:
+            return rng.choice(self.existing)
+        return self._own(rng.randrange(OWN_KEYS))
 
-    def _one(self) -> str:
-        r = self.rng.random()
+    def _one(self, rng: random.Random) -> str:
+        r = rng.random()
         if r < 0.35:
-            item: Item = {**self._own(self.rng.randrange(OWN_KEYS)), COUNTER: Decimal(self.rng.randrange(1000)),
+            item: Item = {**self._own(rng.randrange(OWN_KEYS)), COUNTER: Decimal(rng.randrange(1000)),
                           "storeswap_live_note": "put"}  # fmt: skip
             self.store.put(self.table, item)
             return "puts"
         if r < 0.7:
             self.store.update(
-                self.table, self._any_key(), "SET #c = if_not_exists(#c, :zero) + :one",
+                self.table, self._any_key(rng), "SET #c = if_not_exists(#c, :zero) + :one",
                 condition="attribute_exists(#k)", names={"#c": COUNTER, "#k": self.spec.partition_key.name},
                 values={":zero": Decimal(0), ":one": Decimal(1)},
             )  # fmt: skip
             return "updates"
         if r < 0.9:
-            self.store.delete(self.table, self._any_key())
+            self.store.delete(self.table, self._any_key(rng))
             return "deletes"
-        i, j = self.rng.randrange(OWN_KEYS), self.rng.randrange(OWN_KEYS)
-        if i % 16 == j % 16 and i == j:
-            j = (j + 1) % OWN_KEYS
+        i = rng.randrange(OWN_KEYS)
+        j = (i + 1 + rng.randrange(OWN_KEYS - 1)) % OWN_KEYS  # another key than i
         self.store.transact_write([
             TxPut(self.table, {**self._own(i), COUNTER: Decimal(7), "storeswap_live_note": "tx"}),
             TxDelete(self.table, self._own(j)),
         ])  # fmt: skip
         return "transactions"
 
-    def _run(self) -> None:
-        interval = 1.0 / self.rate
-        due = time.monotonic()
-        while not self.stop_event.is_set():
+    def _next_due(self) -> float:
+        """The time of the next write on the shared schedule (a writer more than a second behind restarts it)."""
+        with self._lock:
             now = time.monotonic()
-            if now < due:
-                self.stop_event.wait(due - now)
-                continue
+            if now - self._due > 1.0:
+                self._due = now
+            due = self._due
+            self._due += 1.0 / self.rate
+            return due
+
+    def _count(self, kind: str, error: BaseException | None = None) -> None:
+        with self._lock:
+            self.counts[kind] += 1
+            if error is not None and self.first_error is None:
+                self.first_error = f"{type(error).__name__}: {error}"[:300]
+
+    def _run(self, n: int) -> None:
+        rng = random.Random(self.seed * 1009 + n)
+        while not self.stop_event.is_set():
+            wait = self._next_due() - time.monotonic()
+            if wait > 0 and self.stop_event.wait(wait):
+                return
             try:
-                self.counts[self._one()] += 1
+                self._count(self._one(rng))
             except (ConditionFailed, TransactionCanceled, TransactionConflict, ItemTooLarge):
-                self.counts["refused"] += 1
+                self._count("refused")
             except Exception as e:  # reported, not raised: the follower and the check still run
-                self.counts["errors"] += 1
-                if self.first_error is None:
-                    self.first_error = f"{type(e).__name__}: {e}"[:300]
-            due += interval
-            if time.monotonic() - due > 1.0:  # more than a second behind: steady from here, no burst
-                due = time.monotonic()
+                self._count("errors", e)
 
     def start(self) -> LiveWriter:
         """Start writing."""
         self.started = time.monotonic()
-        self.thread.start()
+        self._due = self.started
+        for t in self.threads:
+            t.start()
         return self
 
     def stop(self) -> LiveWriterStats:
-        """Stop, wait for the thread, and return what it did."""
+        """Stop, wait for the threads, and return what they did."""
         self.stop_event.set()
-        self.thread.join()
+        for t in self.threads:
+            t.join()
         self.stopped = time.monotonic()
-        return LiveWriterStats(self.rate, round(self.stopped - self.started, 3), **self.counts,
+        with self._lock:
+            counts = dict(self.counts)
+        return LiveWriterStats(self.rate, round(self.stopped - self.started, 3), **counts,
                                first_error=self.first_error)  # fmt: skip
 
 
@@ -445,7 +475,8 @@ def run_live(
                 live.step = Step.skipped(f"the live run could not be prepared: {type(e).__name__}: {e}"[:500])
                 return live
             # From here on, a failure is the migration's (the copy or the replay into the target): NOT SAFE.
-            writer = LiveWriter(source, spec, options.rate, _existing_keys(source, spec), options.seed).start()
+            writer = LiveWriter(source, spec, options.rate, _existing_keys(source, spec), options.seed,
+                                options.writer_threads).start()  # fmt: skip
             say(f"copying under {options.rate:g} writes/s")
             live.copy_report = copy_table(source, target, src_table, **kw)
             say(f"following for {options.seconds:g} s under {options.rate:g} writes/s")
