@@ -59,7 +59,9 @@ def _table_digest(store: ItemStore, table: str) -> str:
     return str(hash(tuple(items)))
 
 
-def _run(source: ItemStore, target: ItemStore, table: str, live: LiveOptions, target_label: str = "memory://") -> Evaluation:
+def _run(
+    source: ItemStore, target: ItemStore, table: str, live: LiveOptions, target_label: str = "memory://"
+) -> Evaluation:
     return evaluate(
         Endpoint(source, "memory://", ContractStore(builtin="memory")),
         Endpoint(target, target_label, None),

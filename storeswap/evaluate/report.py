@@ -679,7 +679,11 @@ def render_html(doc: dict[str, Any], charts: list[tuple[str, str, bytes]]) -> st
         out += ["<p>Differences found by verify:</p>", html_table(("table", "kind", "key", "fields"), diffs)]
     live_rows = _live_rows(doc)
     if live_rows:
-        out += ["<h2>Live migration</h2>", f'<p class="note">{e(_LIVE_INTRO)}</p>', html_table(_LIVE_HEADERS, live_rows)]
+        out += [
+            "<h2>Live migration</h2>",
+            f'<p class="note">{e(_LIVE_INTRO)}</p>',
+            html_table(_LIVE_HEADERS, live_rows),
+        ]
     if doc.get("app_tests"):
         out += [
             "<h2>App tests</h2>",
