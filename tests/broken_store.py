@@ -26,7 +26,7 @@ from storeswap.core.requests import Page
 from storeswap.core.schema import TableSpec
 from storeswap.core.values import BinarySet, Item, NumberSet, StringSet, item_size
 
-__all__ = ["BROKEN_STORES", "BrokenStore", "BinaryDroppingStore", "factory_spec", "make"]
+__all__ = ["BROKEN_STORES", "BrokenStore", "BinaryDroppingStore", "DropsReplayedWritesStore", "factory_spec", "make"]
 
 
 class BrokenStore(MemoryStore):
@@ -258,6 +258,40 @@ class BinaryDroppingStore(BrokenStore):
 
     def distort(self, item: Item) -> Item:
         return {k: v for k, v in item.items() if k in ("pk", "sk") or not isinstance(v, (bytes, BinarySet))}
+
+
+class DropsReplayedWritesStore(BrokenStore):
+    """Silently loses some of the writes a follower replays: every other delete, every other put of a written item.
+
+    The copy's items pass; only items that carry the live writer's marker
+    (``storeswap_live_note``, written by ``evaluate --live``) and deletes
+    (the copy never deletes) are dropped — and reported done.  Not in
+    :data:`BROKEN_STORES`: only ``evaluate --live`` replays writes, so only it can find this.
+    """
+
+    breakage = "replayed writes silently dropped"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+        self.dropped = 0
+
+    def _drop(self) -> bool:
+        self.seen += 1
+        if self.seen % 2 == 0:
+            self.dropped += 1
+            return True
+        return False
+
+    def bulk_put(self, table: str, items: Iterable[Mapping[str, Any]]) -> int:
+        items = list(items)
+        super().bulk_put(table, [i for i in items if "storeswap_live_note" not in i or not self._drop()])
+        return len(items)
+
+    def batch_write(self, requests: Any) -> None:
+        kept = [r for r in requests if getattr(r, "item", None) is not None or not self._drop()]
+        if kept:
+            super().batch_write(kept)
 
 
 #: name -> (store class, the evaluate part that must find it).

@@ -154,6 +154,30 @@ def evaluate_command(
     app_tests_timeout: Annotated[
         float, typer.Option("--app-tests-timeout", min=1, help="Seconds one app-tests run may take.")
     ] = 1800.0,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Also migrate under a background writer (puts, conditional updates, deletes, transactions) with "
+            "--follow, sample the follower's lag, let it catch up, verify and run the cut-over check. Writes to the "
+            "built-in sample tables; with your own --source it needs --live-scratch.",
+        ),
+    ] = False,
+    live_rate: Annotated[
+        str | None, typer.Option("--live-rate", help="With --live: writes per second (default 100).")
+    ] = None,
+    live_seconds: Annotated[
+        float | None,
+        typer.Option("--live-seconds", help="With --live: seconds the writer goes on after the copy (default 30)."),
+    ] = None,
+    live_scratch: Annotated[
+        bool,
+        typer.Option(
+            "--live-scratch",
+            help="With --live and your own --source: write to a scratch copy of the table on the source store "
+            "(created with a change stream, deleted afterwards), never to the table itself.",
+        ),
+    ] = False,
 ) -> None:
     """Can this table move off DynamoDB, and at what cost? Check, contract suite, copy + verify, benchmark, verdict.
 
@@ -166,6 +190,7 @@ def evaluate_command(
 
     from storeswap.connect import redact_url
     from storeswap.core.port import ItemStore
+    from storeswap.evaluate.live import live_options_for
     from storeswap.evaluate.report import banners, write_evaluation
     from storeswap.evaluate.run import Endpoint, EvaluateOptions, evaluate
     from storeswap.evaluate.samples import SAMPLE_TABLES, load_samples
@@ -185,6 +210,17 @@ def evaluate_command(
     if target is not None and target_factory is not None:
         raise typer.BadParameter("give --target or --target-factory, not both", param_hint="--target-factory")
     sample_mode = source is None and source_factory is None
+    if not live:
+        for given, name in ((live_rate, "--live-rate"), (live_seconds, "--live-seconds"), (live_scratch or None,
+                            "--live-scratch")):  # fmt: skip
+            if given is not None:
+                raise typer.BadParameter(f"{name} goes with --live", param_hint=name)
+    # Before any store is opened: a bad rate, or a live run that would write to the user's table, is refused here.
+    live_options = (
+        live_options_for(own_source=not sample_mode, scratch=live_scratch, rate=live_rate, seconds=live_seconds)
+        if live
+        else None
+    )
     source_spec = source or DEFAULT_SOURCE
     target_spec = target or DEFAULT_TARGET
     console = Console(file=sys.stderr)
@@ -254,6 +290,7 @@ def evaluate_command(
                 replace_target=replace_target or sample_mode,
                 app_tests=app_tests,
                 app_tests_timeout=app_tests_timeout,
+                live=live_options,
             )
             doc = evaluate(
                 source_ep,

@@ -28,6 +28,7 @@ from storeswap.core.schema import TableSpec
 from storeswap.evaluate.profile import TableProfile
 from storeswap.migrate.check import CheckReport
 from storeswap.migrate.copy import CopyReport
+from storeswap.migrate.follow import FollowReport
 from storeswap.migrate.verify import VerifyReport
 
 __all__ = [
@@ -41,6 +42,9 @@ __all__ = [
     "EndpointInfo",
     "AppTestsRun",
     "AppTestsEvaluation",
+    "LiveSample",
+    "LiveWriterStats",
+    "LiveEvaluation",
     "TableEvaluation",
     "Reason",
     "Verdict",
@@ -187,6 +191,187 @@ class EndpointInfo:
         return {"label": self.label, "kind": self.kind, "store": self.store, "contract": self.contract}
 
 
+@define(frozen=True)
+class LiveSample:
+    """One sample of the follower's lag while the writer ran: its checkpointed position against the stream's end."""
+
+    #: Seconds since the writer started.
+    at_s: float
+    #: Change records after the follower's checkpoint (every shard): written to the source, not yet on the target.
+    lag_records: int | None
+    #: Age of the oldest of those records, 0.0 when there is none (None: the store gives records no time).
+    lag_seconds: float | None
+    #: Records the follower had applied by then (its checkpoint).
+    applied: int
+    #: False when the sample stopped counting at its cap (``lag_records`` is then a lower bound).
+    complete: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return attrs.asdict(self)
+
+
+@define(frozen=True)
+class LiveWriterStats:
+    """What the background writer did: writes per kind, refusals (a failed condition), errors."""
+
+    rate: float
+    seconds: float
+    puts: int = 0
+    updates: int = 0
+    deletes: int = 0
+    transactions: int = 0
+    #: Writes the store refused as it should (a failed condition, a cancelled transaction, an item too large).
+    refused: int = 0
+    #: Writes that failed otherwise (the store was unreachable, an unexpected error).
+    errors: int = 0
+    first_error: str | None = None
+
+    @property
+    def writes(self) -> int:
+        """Writes the source acknowledged."""
+        return self.puts + self.updates + self.deletes + self.transactions
+
+    @property
+    def achieved_rate(self) -> float:
+        """Writes attempted per second (acknowledged, refused or failed)."""
+        return (self.writes + self.refused + self.errors) / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        out = attrs.asdict(self)
+        out["writes"] = self.writes
+        out["achieved_rate"] = round(self.achieved_rate, 1)
+        return out
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+@define
+class LiveEvaluation:
+    """``--live``: the copy and the follower under a background writer, the catch-up, verify and the cut-over check.
+
+    ``on`` says what the writer wrote: ``table`` (the evaluated table itself:
+    the built-in samples only) or ``scratch`` (a scratch copy of it on the
+    source store, deleted afterwards).  ``step`` is not ok when the live part
+    could not run (the source has no change stream, ...): the verdict is then
+    UNKNOWN.  ``cutover`` stays :data:`NOT_REACHED` (a skip, read as "did not run")
+    until the cut-over check ran.
+    """
+
+    rate: float
+    window_s: float
+    on: str
+    source_table: str
+    target_table: str
+    step: Step = NOT_REACHED
+    writer: LiveWriterStats | None = None
+    copy_report: CopyReport | None = None
+    #: The follower's run while the writer wrote.
+    follow_report: FollowReport | None = None
+    #: The follower's run after the writer stopped, until caught up (or the catch-up timeout).
+    catch_up_report: FollowReport | None = None
+    samples: list[LiveSample] = field(factory=list)
+    #: Seconds from the writer's stop until the follower caught up (None: it did not).
+    catch_up_s: float | None = None
+    catch_up_timeout_s: float = 0.0
+    #: The verify of the live tables: the one the cut-over check ran (base table and indexes).
+    verify: Step = NOT_REACHED
+    verify_report: VerifyReport | None = None
+    cutover: Step = NOT_REACHED
+    #: The cut-over check's outcome (``go``, ``no-go`` or ``unknown``; None: it did not run), reasons, report.
+    cutover_outcome: str | None = None
+    cutover_reasons: list[str] = field(factory=list)
+    #: Items that changed after the follower's position while the check's verify ran (not differences).
+    cutover_in_flight: int | None = None
+    cutover_summary: str | None = None
+    cutover_json: dict[str, Any] | None = None
+    #: Scratch tables made for the live run and deleted afterwards (store, table).
+    scratch_tables: list[str] = field(factory=list)
+
+    @property
+    def caught_up(self) -> bool:
+        """True when the follower caught up after the writer stopped."""
+        return self.catch_up_report is not None and self.catch_up_report.caught_up
+
+    def _values(self, name: str) -> list[float]:
+        return [float(v) for s in self.samples if (v := getattr(s, name)) is not None]
+
+    def lag(self, name: str) -> tuple[float | None, float | None]:
+        """(max, p50) of ``lag_records`` or ``lag_seconds`` over the samples; None where no sample knew it."""
+        values = self._values(name)
+        return (max(values), _median(values)) if values else (None, None)
+
+    @property
+    def records_replayed(self) -> int:
+        """Change records the follower applied (under the writer and while catching up)."""
+        return sum(r.records for r in (self.follow_report, self.catch_up_report) if r is not None)
+
+    @property
+    def replay_records_per_second(self) -> float | None:
+        """Records applied per second of following (both runs); under the writer it is bounded by the write rate."""
+        runs = [r for r in (self.follow_report, self.catch_up_report) if r is not None]
+        seconds = sum(r.seconds for r in runs)
+        return self.records_replayed / seconds if runs and seconds > 0 else None
+
+    @property
+    def peak_records_per_second(self) -> float | None:
+        """The fastest replay between two lag samples (records applied / seconds): the follower's capacity when
+        it drained a backlog (the records written during the copy), else no more than the write rate."""
+        rates = [
+            (b.applied - a.applied) / (b.at_s - a.at_s)
+            for a, b in zip(self.samples, self.samples[1:], strict=False)
+            if b.at_s > a.at_s and b.applied >= a.applied
+        ]
+        return max(rates) if rates else None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form, with the lag statistics."""
+        rmax, rp50 = self.lag("lag_records")
+        smax, sp50 = self.lag("lag_seconds")
+        rps = self.replay_records_per_second
+        peak = self.peak_records_per_second
+        return {
+            "rate": self.rate,
+            "window_s": self.window_s,
+            "on": self.on,
+            "source_table": self.source_table,
+            "target_table": self.target_table,
+            "step": self.step.to_json(),
+            "writer": None if self.writer is None else self.writer.to_json(),
+            "copy": None if self.copy_report is None else self.copy_report.to_json(),
+            "follow": None if self.follow_report is None else self.follow_report.to_json(),
+            "catch_up": None if self.catch_up_report is None else self.catch_up_report.to_json(),
+            "records_replayed": self.records_replayed,
+            "replay_records_per_second": None if rps is None else round(rps, 1),
+            "peak_records_per_second": None if peak is None else round(peak, 1),
+            "lag_records_max": rmax,
+            "lag_records_p50": rp50,
+            "lag_seconds_max": None if smax is None else round(smax, 3),
+            "lag_seconds_p50": None if sp50 is None else round(sp50, 3),
+            "samples": [s.to_json() for s in self.samples],
+            "caught_up": self.caught_up,
+            "catch_up_s": None if self.catch_up_s is None else round(self.catch_up_s, 3),
+            "catch_up_timeout_s": self.catch_up_timeout_s,
+            "verify_step": self.verify.to_json(),
+            "verify": None if self.verify_report is None else self.verify_report.to_json(),
+            "cutover_step": self.cutover.to_json(),
+            "cutover": {
+                "outcome": self.cutover_outcome,
+                "go": self.cutover_outcome == "go",
+                "reasons": self.cutover_reasons,
+                "in_flight": self.cutover_in_flight,
+                "summary": self.cutover_summary,
+                "report": self.cutover_json,
+            },
+            "scratch_tables": self.scratch_tables,
+        }
+
+
 @define
 class TableEvaluation:
     """Everything observed for one table: each step with the report it produced."""
@@ -207,6 +392,8 @@ class TableEvaluation:
     verify_report: VerifyReport | None = None
     bench: Step = NOT_REACHED
     bench_result: dict[str, Any] | None = None
+    #: ``--live``: None when not asked for.
+    live: LiveEvaluation | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON form: the steps, and each report in its own JSON form."""
@@ -232,6 +419,7 @@ class TableEvaluation:
             "verify": None if self.verify_report is None else self.verify_report.to_json(),
             "verify_error": self.verify.reason if self.verify.status == "error" else None,
             "bench": bench,
+            "live": None if self.live is None else self.live.to_json(),
         }
 
 

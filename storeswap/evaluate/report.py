@@ -3,7 +3,7 @@
 Order, in both the HTML and the Markdown: the verdict with its reasons and
 caveats, the stores (with a banner for a local emulator), the tables, the
 readiness check, the compatibility matrix (requirement x store), the
-migration figures, the latency comparison with its charts, the environment.
+migration figures, the live migration (with ``--live``), the app tests, the latency comparison with its charts, the environment.
 Everything is rendered from the content of ``results.json`` alone (the
 evaluation document's JSON form, :meth:`~storeswap.evaluate.document.Evaluation.to_json`).  Table and
 chart helpers come from :mod:`storeswap.benchmarks.report`.
@@ -218,6 +218,89 @@ def _migration_rows(doc: dict[str, Any]) -> list[list[str]]:
 
 
 _MIGRATION_HEADERS = ("table", "items copied", "seconds", "items/s", "verify", "items source / target, verify time")
+
+
+_LIVE_HEADERS = (
+    "table",
+    "writes/s asked / reached",
+    "writes (refused, failed)",
+    "records replayed",
+    "replay records/s (overall / peak)",
+    "lag records max / p50",
+    "lag s max / p50",
+    "catch-up s",
+    "verify",
+    "cut-over",
+)
+
+
+def _pair(a: Any, b: Any, digits: int = 0) -> str:
+    def one(x: Any) -> str:
+        return "unknown" if x is None else f"{x:,.{digits}f}"
+
+    return f"{one(a)} / {one(b)}"
+
+
+def _live_verify_text(live: dict[str, Any]) -> str:
+    step = live["verify_step"]
+    if step["status"] != "ok":
+        return f"not run: {step['reason']}"
+    v = live.get("verify") or {}
+    if v.get("identical"):
+        return "identical"
+    counts = [f"{v.get(k, 0):,} {k}" for k in ("missing", "extra", "changed") if v.get(k)]
+    return "DIFFERENT" + (f": {', '.join(counts)}" if counts else "")
+
+
+def _live_cutover_text(live: dict[str, Any]) -> str:
+    step = live["cutover_step"]
+    if step["status"] != "ok":
+        return step["reason"] if step["status"] == "skipped" else f"error: {step['reason']}"
+    c = live["cutover"]
+    if c["outcome"] == "go":
+        return "GO" + (f" ({c['in_flight']} in flight)" if c.get("in_flight") else "")
+    return f"{str(c['outcome']).upper()}: " + "; ".join(c["reasons"] or ["no reason given"])
+
+
+def _live_rows(doc: dict[str, Any]) -> list[list[str]]:
+    """One row per table evaluated with ``--live`` (none without it)."""
+    rows = []
+    for t in doc.get("tables", []):
+        live = t.get("live")
+        if live is None:
+            continue
+        if live["step"]["status"] != "ok":
+            rows.append([t["name"], f"{live['rate']:,.0f} / —", "", "", "", "", "", "", f"did not run: "
+                         f"{live['step']['reason']}", _live_cutover_text(live)])  # fmt: skip
+            continue
+        w = live.get("writer") or {}
+        caught = "not caught up" if live["catch_up_s"] is None else f"{live['catch_up_s']:.2f}"
+        rows.append(
+            [
+                f"{t['name']} ({live['on']}: {live['source_table']} → {live['target_table']})",
+                f"{live['rate']:,.0f} / {w.get('achieved_rate', 0):,.0f}",
+                f"{w.get('writes', 0):,} ({w.get('refused', 0):,}, {w.get('errors', 0):,})",
+                f"{live['records_replayed']:,}",
+                f"{fmt_number(live['replay_records_per_second'])} / {fmt_number(live.get('peak_records_per_second'))}",
+                _pair(live["lag_records_max"], live["lag_records_p50"]),
+                _pair(live["lag_seconds_max"], live["lag_seconds_p50"], 2),
+                caught,
+                _live_verify_text(live),
+                _live_cutover_text(live),
+            ]
+        )
+    return rows
+
+
+_LIVE_INTRO = (
+    "--live: a background writer wrote to the table (the built-in sample itself, or a scratch copy of yours) while "
+    "it was copied and then followed (migrate --follow).  While the writer ran after the copy, lag was sampled: "
+    "the change records after the follower's checkpoint (written to the source, not yet acknowledged by the "
+    "target) and the age of the oldest of them.  Then the writer stopped, the follower caught up, and the cut-over "
+    "check (lag 0 for a quiet time, verify of base table and indexes, in-flight items) gave go / no-go.  Replay "
+    "records/s is over the whole follow, bounded by the write rate while the writer ran.  The scratch tables were "
+    "deleted."
+)
 
 
 _APP_TESTS_HEADERS = ("store", "exit status", "passed", "failed", "skipped", "seconds", "note")
@@ -455,6 +538,9 @@ def render_markdown(doc: dict[str, Any], charts: list[tuple[str, str, bytes]] | 
     diffs = _difference_rows(doc)
     if diffs:
         parts += ["Differences found by verify:", "", md_table(("table", "kind", "key", "fields"), diffs), ""]
+    live_rows = _live_rows(doc)
+    if live_rows:
+        parts += ["## Live migration", "", _LIVE_INTRO, "", md_table(_LIVE_HEADERS, live_rows), ""]
     if doc.get("app_tests"):
         parts += ["## App tests", "", _app_tests_intro(doc), "", md_table(_APP_TESTS_HEADERS, _app_tests_rows(doc)), ""]
     parts += ["## Latency: source against target", "", _latency_intro(doc), ""]
@@ -591,6 +677,13 @@ def render_html(doc: dict[str, Any], charts: list[tuple[str, str, bytes]]) -> st
     diffs = _difference_rows(doc)
     if diffs:
         out += ["<p>Differences found by verify:</p>", html_table(("table", "kind", "key", "fields"), diffs)]
+    live_rows = _live_rows(doc)
+    if live_rows:
+        out += [
+            "<h2>Live migration</h2>",
+            f'<p class="note">{e(_LIVE_INTRO)}</p>',
+            html_table(_LIVE_HEADERS, live_rows),
+        ]
     if doc.get("app_tests"):
         out += [
             "<h2>App tests</h2>",

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import attrs
 from attrs import define, field
 
 from storeswap.core.errors import ConfigurationError, TableNotFound
@@ -31,9 +32,11 @@ from storeswap.evaluate.document import (
     ContractEvaluation,
     EndpointInfo,
     Evaluation,
+    LiveEvaluation,
     Step,
     TableEvaluation,
 )
+from storeswap.evaluate.live import LiveOptions, live_table_names, run_live
 from storeswap.evaluate.profile import Profiler, ProfilingSource, profile_table, requirement_usage
 from storeswap.evaluate.suite_target import ContractStore
 from storeswap.evaluate.verdict import decide
@@ -115,6 +118,8 @@ class EvaluateOptions:
     app_tests: str | None = None
     #: Seconds one run of the app tests may take before it counts as not finished (UNKNOWN).
     app_tests_timeout: float | None = 1800.0
+    #: ``--live``: migrate under a background writer, follow, catch up, cut-over check; None: not asked for.
+    live: LiveOptions | None = None
 
     def ops(self) -> int:
         """Timed calls per operation and store."""
@@ -220,7 +225,9 @@ def _check_step(
     profiler = Profiler(entry.spec)
     try:
         entry.check_report = check_table(
-            ProfilingSource(source.store, profiler), table, target_kind=kind,
+            ProfilingSource(source.store, profiler),
+            table,
+            target_kind=kind,
             target=target.store if isinstance(target.store, ItemStore) else None,
         )
         entry.check = Step.ok()
@@ -316,6 +323,18 @@ def _bench_step(
         workload.unbind(target.store)
 
 
+def _live_step(
+    source: Endpoint, target: Endpoint, entry: TableEvaluation, live: LiveOptions, progress: Progress
+) -> None:
+    if not isinstance(source.store, ItemStore):
+        src_table, dst_table = live_table_names(entry.name, live.on)
+        entry.live = LiveEvaluation(live.rate, live.seconds, live.on, src_table, dst_table)
+        entry.live.step = Step.skipped(f"the source is a {source.kind}: there is no store to write to and no stream")
+        return
+    assert isinstance(target.store, ItemStore)
+    entry.live = run_live(source.store, target.store, entry, live, progress)
+
+
 def _app_tests_run(outcome: Any) -> AppTestsRun:
     return AppTestsRun(
         outcome.store_kind, outcome.exit_status, round(outcome.duration_s, 3), outcome.passed, outcome.failed,
@@ -405,7 +424,8 @@ def evaluate(
     Steps, in order: the readiness check (and a read of the table to profile
     it), the contract suite against the target (and the source where it
     reaches it), the copy into the target with a verify, and the
-    access-pattern benchmark of both stores; then the verdict
+    access-pattern benchmark of both stores; with ``options.live`` the live
+    migration last (:mod:`storeswap.evaluate.live`); then the verdict
     (:func:`storeswap.evaluate.verdict.decide`).  A step that fails is
     recorded and the run goes on, so the report says what broke.
     """
@@ -440,6 +460,7 @@ def evaluate(
             "profile_limit": options.profile_limit,
             "seed": options.seed,
             "app_tests": options.app_tests,
+            "live": None if options.live is None else attrs.asdict(options.live),
         },
         source=source.describe(),
         target=target.describe(),
@@ -469,6 +490,13 @@ def evaluate(
     for entry in entries:
         _bench_step(source, target, entry, samples[entry.name], options, progress)
     ev.timings["bench_s"] = clock() - t0
+
+    if options.live is not None:
+        # Last: the writer changes the (live source) table, and nothing after it reads the table.
+        t0 = clock()
+        for entry in entries:
+            _live_step(source, target, entry, options.live, progress)
+        ev.timings["live_s"] = clock() - t0
 
     ev.emulators = [
         side.label

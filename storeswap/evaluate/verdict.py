@@ -22,6 +22,13 @@ target, the copy, and verify of the spec, the base table and every index.
   on the source and fail on the target (or, with no source run, fail on the
   target) are a reason; a command that could not run or finish is UNKNOWN.
   Not asked for, they are no part of the verdict.
+- ``--live``, when asked for: a live part that could not run (the source has
+  no change stream and cannot be given one, an export source, a writer that
+  wrote nothing, a cut-over check that did not run or answered ``unknown``)
+  makes it UNKNOWN; a copy or replay under the writer that failed, a
+  follower that did not catch up after the writes stopped, a no-go cut-over (each of its reasons), or any difference the
+  check's verify found outside the in-flight items makes it NOT SAFE.  Not asked for, the live
+  part is no part of the verdict.
 - A *caveat* is printed beside the verdict but does not change it: warning
   findings, known gaps (strict xfails) on the target for used requirements,
   failures on the target for requirements the table does not use, failures on
@@ -155,9 +162,11 @@ def _key_text(key: dict[str, Any]) -> str:
     return json.dumps(marshal_item(key), ensure_ascii=True)
 
 
-def _verify_lines(name: str, report: VerifyReport, out: _Lines) -> None:
+def _verify_lines(
+    name: str, report: VerifyReport, out: _Lines, *, step: str = "verify", when: str = "after the copy"
+) -> None:
     for diff in report.spec_differences:
-        out.reasons.append(Reason("verify", f"the target's table spec differs: {diff}", name))
+        out.reasons.append(Reason(step, f"the target's table spec differs: {diff}", name))
     if report.differing_buckets or report.source_digest != report.target_digest:
         parts = []
         counts = [
@@ -176,12 +185,12 @@ def _verify_lines(name: str, report: VerifyReport, out: _Lines) -> None:
         elif report.details:
             d = report.details[0]
             parts.append(f"e.g. item {_key_text(d.key)} {d.kind}")
-        out.reasons.append(Reason("verify", "source and target differ after the copy: " + "; ".join(parts), name))
+        out.reasons.append(Reason(step, f"source and target differ {when}: " + "; ".join(parts), name))
     for ix in report.indexes:
         if ix.identical:
             continue
         if ix.error is not None:
-            out.reasons.append(Reason("verify", f"index {ix.name} cannot be read back on the target: {ix.error}", name))
+            out.reasons.append(Reason(step, f"index {ix.name} cannot be read back on the target: {ix.error}", name))
             continue
         counts = [
             f"{n:,} {k}"
@@ -201,7 +210,48 @@ def _verify_lines(name: str, report: VerifyReport, out: _Lines) -> None:
         if ix.details:
             first = ix.details[0]
             text += f"; e.g. {first.kind} entry {_key_text(first.key)}"
-        out.reasons.append(Reason("verify", text, name))
+        out.reasons.append(Reason(step, text, name))
+
+
+def _live_lines(t: TableEvaluation, out: _Lines) -> None:
+    """``--live``: a part that could not run is UNKNOWN; not caught up, a difference or a no-go cut-over NOT SAFE."""
+    live = t.live
+    if live is None:  # not asked for: not a part of this verdict
+        return
+    name = t.name
+    if live.step.status == "error":  # the copy or the replay under the writer failed, as a failed copy is
+        out.reasons.append(Reason("live", f"the live migration failed: {live.step.reason}", name))
+        return
+    if live.step.status != "ok":
+        out.did_not_run("live migration", live.step, name)
+        return
+    writer = live.writer
+    if writer is None or writer.writes == 0:
+        why = (
+            "no report" if writer is None else f"the writer made no write ({writer.first_error or 'none acknowledged'})"
+        )
+        out.did_not_run("live migration", Step.error(why + ": nothing was followed"), name)
+    elif writer.errors:
+        out.caveats.append(Reason("live", f"{writer.errors:,} write(s) of the background writer failed: "
+                                          f"{writer.first_error}", name))  # fmt: skip
+    if writer is not None and writer.writes and writer.achieved_rate < 0.8 * writer.rate:
+        out.caveats.append(Reason("live", f"the writer reached {writer.achieved_rate:,.0f} of the {writer.rate:,.0f} "
+                                          "writes/s asked for: the lag was measured under that lower rate", name))  # fmt: skip
+    if not live.caught_up:
+        out.reasons.append(Reason("live", f"the follower did not catch up within {live.catch_up_timeout_s:g} s "
+                                          "after the writes stopped", name))  # fmt: skip
+    if live.cutover.status != "ok" or live.cutover_outcome is None:
+        out.did_not_run("cut-over check", live.cutover if live.cutover.status != "ok" else Step.error("no outcome"),
+                        name)  # fmt: skip
+    elif live.cutover_outcome != "go":
+        severity = out.reasons if live.cutover_outcome == "no-go" else out.unknown
+        for reason in live.cutover_reasons or ["no reason given"]:
+            severity.append(Reason("cut-over", f"{live.cutover_outcome}: {reason}", name))
+    # The check's verify: with nothing in flight every difference is real, and is listed item by item.
+    if live.verify_report is not None and not live.cutover_in_flight:
+        _verify_lines(name, live.verify_report, out, step="live verify", when="after the follower caught up")
+    elif live.verify.status != "ok" and live.cutover.status == "ok" and live.cutover_outcome == "go":
+        out.did_not_run("live verify", live.verify, name)  # a go without a verify: never SAFE by omission
 
 
 def _table_lines(t: TableEvaluation, out: _Lines) -> None:
@@ -261,6 +311,7 @@ def decide(ev: Evaluation) -> Verdict:
     out = _Lines()
     for t in ev.tables:
         _table_lines(t, out)
+        _live_lines(t, out)
     _contract_lines(ev, out)
     _app_tests_lines(ev, out)
     if not ev.tables:
