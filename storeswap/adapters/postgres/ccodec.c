@@ -7,6 +7,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 static PyObject *DecimalType = NULL;
@@ -134,9 +135,153 @@ static PyObject *encode_value(PyObject *self, PyObject *value) {
     return out;
 }
 
+
+/* ---- copy_rows: binary COPY rows (bucket, pk[, sk], item) of a table with S/B keys and no other columns ---- */
+
+static void be32(char *p, uint32_t v) { p[0] = (char)(v >> 24); p[1] = (char)(v >> 16); p[2] = (char)(v >> 8); p[3] = (char)v; }
+
+/* The key value's bytes: UTF-8 of an exact str (kind 'S') or an exact bytes (kind 'B'); NULL: unsupported. */
+static const char *key_bytes(PyObject *v, char kind, Py_ssize_t *n) {
+    if (kind == 'S') {
+        if (!PyUnicode_CheckExact(v)) return NULL;
+        const char *p = PyUnicode_AsUTF8AndSize(v, n);
+        if (p == NULL) PyErr_Clear();  /* lone surrogates: the Python path */
+        return p;
+    }
+    if (!PyBytes_CheckExact(v)) return NULL;
+    *n = PyBytes_GET_SIZE(v);
+    return PyBytes_AS_STRING(v);
+}
+
+/* digest(data) of hasher (a callable returning a hashlib object), as an unsigned big-endian integer. */
+static int digest_u64(PyObject *hasher, const char *p, Py_ssize_t n, uint64_t *out) {
+    PyObject *data = PyBytes_FromStringAndSize(p, n);
+    if (data == NULL) return -1;
+    PyObject *h = PyObject_CallOneArg(hasher, data);
+    Py_DECREF(data);
+    if (h == NULL) return -1;
+    PyObject *d = PyObject_CallMethod(h, "digest", NULL);
+    Py_DECREF(h);
+    if (d == NULL) return -1;
+    if (!PyBytes_Check(d) || PyBytes_GET_SIZE(d) > 8) { Py_DECREF(d); PyErr_SetString(PyExc_ValueError, "bad digest"); return -1; }
+    uint64_t v = 0;
+    const unsigned char *q = (const unsigned char *)PyBytes_AS_STRING(d);
+    for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(d); i++) v = (v << 8) | q[i];
+    Py_DECREF(d);
+    *out = v;
+    return 0;
+}
+
+static int cmp_bytes(const char *a, Py_ssize_t na, const char *b, Py_ssize_t nb) {
+    int c = memcmp(a, b, na < nb ? na : nb);
+    if (c) return c;
+    return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
+static PyObject *copy_rows(PyObject *self, PyObject *args) {
+    PyObject *items, *pk_name, *sk_name, *hash4, *hash8;
+    const char *kinds;
+    Py_buffer prefix;
+    if (!PyArg_ParseTuple(args, "O!UOsy*OO", &PyList_Type, &items, &pk_name, &sk_name, &kinds, &prefix, &hash4, &hash8))
+        return NULL;
+    int has_sk = sk_name != Py_None;
+    char pk_kind = kinds[0], sk_kind = has_sk ? kinds[1] : 0;
+    Py_ssize_t count = PyList_GET_SIZE(items);
+    PyObject *frames = PyList_New(count), *locks = PyList_New(count), *result = NULL;
+    Buf row = {PyMem_Malloc(2048), 0, 2048}, lk = {PyMem_Malloc(256), 0, 256};
+    PyObject *prev_pk = NULL, *prev_sk = NULL;  /* borrowed from items (the list keeps them alive) */
+    uint64_t prev_bucket = 0, bucket = 0;
+    int ordered = 1, unsupported = 0;
+    if (frames == NULL || locks == NULL || row.buf == NULL || lk.buf == NULL) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        if (!PyDict_CheckExact(item)) { unsupported = 1; goto done; }
+        PyObject *pkv = PyDict_GetItemWithError(item, pk_name);
+        PyObject *skv = has_sk ? PyDict_GetItemWithError(item, sk_name) : NULL;
+        if (pkv == NULL || (has_sk && skv == NULL)) { if (!PyErr_Occurred()) unsupported = 1; goto done; }
+        Py_ssize_t npk, nsk = 0;
+        const char *ppk = key_bytes(pkv, pk_kind, &npk), *psk = NULL;
+        if (ppk == NULL) { unsupported = 1; goto done; }
+        if (has_sk) {
+            psk = key_bytes(skv, sk_kind, &nsk);
+            if (psk == NULL) { unsupported = 1; goto done; }
+        }
+        /* bucket: blake2b-32 of tag + key bytes (keys.partition_bucket); scan pages come grouped by partition */
+        Py_ssize_t nprev = 0;
+        const char *pprev = prev_pk == NULL ? NULL : key_bytes(prev_pk, pk_kind, &nprev);
+        int same_pk = pprev != NULL && cmp_bytes(pprev, nprev, ppk, npk) == 0;
+        if (!same_pk) {
+            lk.len = 0;
+            if (put_tag(&lk, pk_kind) < 0 || grow(&lk, npk) < 0) goto done;
+            memcpy(lk.buf + lk.len, ppk, npk);
+            lk.len += npk;
+            if (digest_u64(hash4, lk.buf, lk.len, &bucket) < 0) goto done;
+        }
+        /* order: (bucket, pk, sk), as PostgreSQL compares bigint and bytea */
+        if (prev_pk != NULL && ordered) {
+            if (bucket != prev_bucket) ordered = bucket > prev_bucket;
+            else if (!same_pk) ordered = cmp_bytes(pprev, nprev, ppk, npk) < 0;
+            else if (has_sk) {
+                Py_ssize_t nps;
+                const char *pps = key_bytes(prev_sk, sk_kind, &nps);
+                ordered = pps != NULL && cmp_bytes(pps, nps, psk, nsk) < 0;
+            } else ordered = 0;
+        }
+        prev_pk = pkv; prev_sk = skv; prev_bucket = bucket;
+        /* lock id: blake2b-64 of the table's prefix + encode_value(pk) [+ encode_value(sk)] (Layout.lock_id) */
+        lk.len = 0;
+        if (grow(&lk, prefix.len) < 0) goto done;
+        memcpy(lk.buf, prefix.buf, prefix.len);
+        lk.len = prefix.len;
+        int r = enc(&lk, pkv, 0);
+        if (r == 0 && has_sk) r = enc(&lk, skv, 0);
+        if (r < 0) goto done;
+        if (r > 0) { unsupported = 1; goto done; }
+        uint64_t lock;
+        if (digest_u64(hash8, lk.buf, lk.len, &lock) < 0) goto done;
+        PyObject *lock_obj = PyLong_FromLongLong((long long)lock);
+        if (lock_obj == NULL) goto done;
+        PyList_SET_ITEM(locks, i, lock_obj);
+        /* the row: field count, then (length, value) per column */
+        row.len = 0;
+        if (grow(&row, 2 + 12 + 4 + npk + 4 + nsk + 4) < 0) goto done;
+        int ncols = has_sk ? 4 : 3;
+        row.buf[0] = 0; row.buf[1] = (char)ncols;
+        be32(row.buf + 2, 8);
+        be32(row.buf + 6, (uint32_t)(bucket >> 32));
+        be32(row.buf + 10, (uint32_t)bucket);
+        row.len = 14;
+        be32(row.buf + row.len, (uint32_t)npk); memcpy(row.buf + row.len + 4, ppk, npk); row.len += 4 + npk;
+        if (has_sk) { be32(row.buf + row.len, (uint32_t)nsk); memcpy(row.buf + row.len + 4, psk, nsk); row.len += 4 + nsk; }
+        Py_ssize_t at = row.len;
+        row.len += 4;
+        if (put_tag(&row, 1) < 0) goto done;  /* codec VERSION */
+        r = enc_map(&row, item, 0);
+        if (r < 0) goto done;
+        if (r > 0) { unsupported = 1; goto done; }
+        if (row.len - at - 4 > 0x7FFFFFFF) { unsupported = 1; goto done; }
+        be32(row.buf + at, (uint32_t)(row.len - at - 4));
+        PyObject *frame = PyBytes_FromStringAndSize(row.buf, row.len);
+        if (frame == NULL) goto done;
+        PyList_SET_ITEM(frames, i, frame);
+    }
+    result = Py_BuildValue("(OOO)", frames, locks, ordered ? Py_True : Py_False);
+done:
+    PyBuffer_Release(&prefix);
+    PyMem_Free(row.buf);
+    PyMem_Free(lk.buf);
+    Py_XDECREF(frames);
+    Py_XDECREF(locks);
+    if (unsupported && !PyErr_Occurred()) Py_RETURN_NONE;
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"encode_item", encode_item, METH_O, "encode_item(item) -> bytes | None: the fast path of codec.encode_item."},
     {"encode_value", encode_value, METH_O, "encode_value(value) -> bytes | None: the fast path of codec.encode_value."},
+    {"copy_rows", copy_rows, METH_VARARGS,
+     "copy_rows(items, pk, sk, kinds, lock_prefix, hash4, hash8) -> (frames, lock_ids, ordered) | None:"
+     " the fast path of bulk.copy_rows."},
     {NULL, NULL, 0, NULL},
 };
 
