@@ -22,6 +22,7 @@ from storeswap.adapters.postgres import bulk, codec
 from storeswap.adapters.postgres.layout import Layout
 from storeswap.core import values
 from storeswap.core.errors import StoreError
+from storeswap.core.keys import partition_bucket
 from storeswap.core.schema import KeyAttribute, TableSpec
 from storeswap.core.values import BinarySet, NumberSet, StringSet
 from storeswap.migrate.sample import bulk_items, sample_items
@@ -212,3 +213,14 @@ def test_layouts_with_number_keys_or_more_columns_take_the_write_row_path(spec: 
 )
 def test_items_the_framer_cannot_frame_take_the_python_path(item: dict[str, Any]) -> None:
     assert bulk.copy_rows(LAYOUTS[0], [item]) is None
+
+
+@pytest.mark.skipif(not bulk.COMPILED_ROWS, reason="the framer is not built (pure-Python run)")
+def test_framed_buckets_and_lock_ids_match_hashlib_across_block_boundaries() -> None:
+    # The framer's BLAKE2b is its own C code: keys whose hashed input spans 0-3 blocks of 128 bytes, both edges.
+    lay = LAYOUTS[0]
+    lengths = [1, 2, 100, 126, 127, 128, 129, 200, 255, 256, 257, 383, 384, 385, 1024]
+    items = [{"pk": "p" * n, "sk": "s" * m, "v": "x"} for n in lengths for m in (1, 128 - len(lay.physical) % 128, 1000)]
+    frames, locks, _ = bulk.copy_rows(LAYOUTS[0], items)  # type: ignore[misc]
+    assert locks == [lay.lock_id(it) for it in items]
+    assert [int.from_bytes(f[6:14], "big") for f in frames] == [partition_bucket(it["pk"]) for it in items]

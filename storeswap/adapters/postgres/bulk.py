@@ -22,8 +22,6 @@ CONFLICT DO UPDATE``.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -56,8 +54,6 @@ COMPILED_ROWS = _compiled_rows is not None
 #: Binary COPY framing (PostgreSQL "COPY ... (FORMAT BINARY)"): the file header and the end-of-data marker.
 COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 COPY_TRAILER = b"\xff\xff"
-_HASH4 = functools.partial(hashlib.blake2b, digest_size=4)
-_HASH8 = functools.partial(hashlib.blake2b, digest_size=8)
 
 #: Items per transaction: bounds the advisory locks one transaction holds (they share the lock table).
 CHUNK = 2000
@@ -155,7 +151,7 @@ def copy_rows(lay: Layout, items: list[Item]) -> tuple[list[bytes], list[int], b
     prefix = lay.physical.encode()
     sk = None if lay.sk is None else lay.sk.attr
     kinds = lay.pk.type + ("" if lay.sk is None else lay.sk.type)
-    return _compiled_rows(items, lay.pk.attr, sk, kinds, prefix, _HASH4, _HASH8)
+    return _compiled_rows(items, lay.pk.attr, sk, kinds, prefix)
 
 
 def bulk_put(db: PostgresDatastore, lay: Layout, reqs: list[PutRequest], *, record_changes: bool = False) -> None:
