@@ -229,10 +229,12 @@ def _write_chunk(
     record_changes: bool,
 ) -> None:
     table = spec.name
+    lock_array = "{" + ",".join(map(str, locks)) + "}"
     for attempt in db.transaction(table, gave_up="bulk_put kept conflicting with concurrent transactions"):
         with attempt as conn:
             attempt.sent = True
-            conn.execute("SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (locks,))
+            # The ids as one array literal: psycopg's list dumper costs a Python call per element.
+            conn.execute("SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (lock_array,))
             if not record_changes:
                 conn.execute("SET LOCAL storeswap.changelog = 'off'")
             elif spec.stream is not None:
