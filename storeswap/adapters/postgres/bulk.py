@@ -12,22 +12,28 @@ items' advisory locks in sorted order — the same locks single writes and
 transactions take (ADR 0009-postgres-concurrency) — so a bulk load running
 beside conditional writes cannot interleave with them or deadlock.
 
-Rows go first, under a savepoint, straight into the table with ``COPY ...
-FROM STDIN (FORMAT BINARY)``: into a fresh table (a migration) that is all.
-When a key already exists (a resumed copy, a reload) the savepoint is rolled
-back and the rows go through a temporary table created ``ON COMMIT DROP``
-(so it always has the current columns) and ``INSERT ... SELECT ... ON
-CONFLICT DO UPDATE``.
+Rows go first straight into the table with ``COPY ... FROM STDIN (FORMAT
+BINARY)``: into a fresh table (a migration) that is all.  When a key already
+exists (a resumed copy, a reload) that transaction is rolled back and the
+chunk goes, in a new one under the same locks, through a temporary table
+created ``ON COMMIT DROP`` (so it always has the current columns) and
+``INSERT ... SELECT ... ON CONFLICT DO UPDATE``.  BEGIN, the locks and the
+settings share one round trip (the cost of a page on a busy machine is its
+round trips, decision 0028).  Where the layout allows (:func:`copy_rows`), the
+rows are framed for binary COPY in C in the same pass that computes their lock
+ids, and sent as one buffer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from storeswap import settings
 from storeswap.adapters.postgres import changelog
@@ -228,26 +234,57 @@ def _write_chunk(
     direct: str,
     record_changes: bool,
 ) -> None:
+    """One chunk in one transaction: its items' locks, then COPY into the table, else staging + upsert.
+
+    The transaction is opened by hand on the pooled autocommit connection, so BEGIN, the locks (ids as one
+    array literal of integers) and the settings go in one round trip, and no savepoint is needed: when a key
+    exists, the whole transaction is rolled back and the chunk goes through the upsert in a new one.
+    """
     table = spec.name
-    lock_array = "{" + ",".join(map(str, locks)) + "}"
-    for attempt in db.transaction(table, gave_up="bulk_put kept conflicting with concurrent transactions"):
+    begin = [
+        "BEGIN",
+        "SELECT pg_advisory_xact_lock(l) FROM unnest('{" + ",".join(map(str, locks)) + "}'::bigint[]) AS l",
+    ]
+    if not record_changes:
+        begin.append("SET LOCAL storeswap.changelog = 'off'")
+    shards = record_changes and spec.stream is not None
+    direct_first = True
+    for attempt in db.transaction(
+        table, begin=False, gave_up="bulk_put kept conflicting with concurrent transactions"
+    ):
         with attempt as conn:
             attempt.sent = True
-            # The ids as one array literal: psycopg's list dumper costs a Python call per element.
-            conn.execute("SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (lock_array,))
-            if not record_changes:
-                conn.execute("SET LOCAL storeswap.changelog = 'off'")
-            elif spec.stream is not None:
-                changelog.lock_all_shards(conn, spec.name)
             try:
-                # Optimistic: into a fresh table (a migration) no key exists yet, and COPY straight
-                # into the table is half the server work of staging + upsert.
-                with conn.transaction(), conn.cursor() as cur, cur.copy(direct) as cp:
+                if direct_first:
+                    # Optimistic: into a fresh table (a migration) no key exists yet, and COPY straight
+                    # into the table is half the server work of staging + upsert.
+                    conn.execute("; ".join(begin))
+                    if shards:
+                        changelog.lock_all_shards(conn, spec.name)
+                    try:
+                        with conn.cursor() as cur, cur.copy(direct) as cp:
+                            rows.send(cp)
+                    except psycopg.errors.UniqueViolation:
+                        conn.execute("ROLLBACK")  # some keys exist (a resumed copy, a reload)
+                        direct_first = False
+                    else:
+                        conn.execute("COMMIT")
+                        return
+                conn.execute("; ".join([*begin, create]))
+                if shards:
+                    changelog.lock_all_shards(conn, spec.name)
+                with conn.cursor() as cur, cur.copy(copy) as cp:
                     rows.send(cp)
+                conn.execute(upsert)
+                conn.execute("COMMIT")
                 return
-            except psycopg.errors.UniqueViolation:
-                pass  # some keys exist (a resumed copy, a reload): the savepoint was rolled back
-            conn.execute(create)
-            with conn.cursor() as cur, cur.copy(copy) as cp:
-                rows.send(cp)
-            conn.execute(upsert)
+            except BaseException:
+                _rollback(conn)
+                raise
+
+
+def _rollback(conn: psycopg.Connection[Any]) -> None:
+    """End a hand-opened transaction after a failure (a broken connection has none left to end)."""
+    if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+        with contextlib.suppress(psycopg.Error):  # a lost connection: the server ended the transaction
+            conn.execute("ROLLBACK")
