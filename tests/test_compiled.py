@@ -18,9 +18,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storeswap.adapters.postgres import codec
+from storeswap.adapters.postgres import bulk, codec
+from storeswap.adapters.postgres.layout import Layout
 from storeswap.core import values
 from storeswap.core.errors import StoreError
+from storeswap.core.keys import partition_bucket
+from storeswap.core.schema import KeyAttribute, TableSpec
 from storeswap.core.values import BinarySet, NumberSet, StringSet
 from storeswap.migrate.sample import bulk_items, sample_items
 
@@ -41,6 +44,7 @@ EXPECT_COMPILED = not PURE and _can_compile()
 def test_the_compiled_paths_are_in_use_where_they_can_be_built() -> None:
     assert values.COMPILED is EXPECT_COMPILED, "build the extensions: python setup.py build_ext --inplace"
     assert codec.COMPILED is EXPECT_COMPILED
+    assert bulk.COMPILED_ROWS is EXPECT_COMPILED
 
 
 NUMBERS = [
@@ -137,3 +141,86 @@ def test_a_mapping_that_is_not_a_dict_takes_the_python_path() -> None:
 
     item = MappingProxyType({"pk": "p", "n": Decimal("1.0")})
     assert values.normalize_item(item) == values.normalize_item_python(item) == {"pk": "p", "n": Decimal(1)}
+
+
+# ---- the binary COPY row framer (ccodec.copy_rows) against bulk.copy_rows_python
+
+LAYOUTS = [
+    Layout.build(TableSpec("framed_ss", KeyAttribute("pk"), KeyAttribute("sk"))),
+    Layout.build(TableSpec("framed_s", KeyAttribute("pk"))),
+    Layout.build(TableSpec("framed_bs", KeyAttribute("pk", "B"), KeyAttribute("sk"))),
+]
+
+
+def _keyed(lay: Layout, i: int, item: dict[str, Any]) -> dict[str, Any]:
+    out = dict(item)
+    part = i % 7 if lay.sk is not None else i  # partitions of several items where a sort key tells them apart
+    out[lay.pk.attr] = f"p{part}\u00e9" if lay.pk.type == "S" else bytes([part, 0, 255])
+    if lay.sk is not None:
+        out[lay.sk.attr] = f"s{i:04d}\u2603"
+    return out
+
+
+@pytest.mark.skipif(not bulk.COMPILED_ROWS, reason="the framer is not built (pure-Python run)")
+@pytest.mark.parametrize("lay", LAYOUTS, ids=lambda lay: lay.spec.name)
+def test_framed_rows_are_the_reference_bytes_and_lock_ids(lay: Layout) -> None:
+    every = [values.normalize_item(_keyed(lay, i, it)) for i, it in enumerate([*sample_items(), *bulk_items(50)])]
+    # Items with typed sets take the Python encoder, so the framer hands the whole call back.
+    items = [it for it in every if not any(isinstance(v, (StringSet, NumberSet, BinarySet)) for v in it.values())]
+    assert len(items) > 50 and bulk.copy_rows(lay, every) in (None, bulk.copy_rows_python(lay, every))
+    for batch in (items, sorted(items, key=lay.key_params), items[::-1]):
+        fast = bulk.copy_rows(lay, batch)
+        assert fast is not None
+        assert fast == bulk.copy_rows_python(lay, batch)
+        assert fast[1] == [lay.lock_id(it) for it in batch]
+    assert bulk.copy_rows(lay, sorted(items, key=lay.key_params))[2] is True  # type: ignore[index]
+
+
+@pytest.mark.skipif(not bulk.COMPILED_ROWS, reason="the framer is not built (pure-Python run)")
+@settings(max_examples=200, deadline=None)
+@given(st.lists(items_st, max_size=5), st.lists(st.text(min_size=1, max_size=5), min_size=5, max_size=5))
+def test_random_items_frame_like_the_reference_or_take_the_python_path(
+    raw: list[dict[str, Any]], keys: list[str]
+) -> None:
+    lay = LAYOUTS[0]
+    items = []
+    for it, k in zip(raw, keys):
+        try:
+            items.append(values.normalize_item({**it, "pk": k, "sk": k[::-1]}))
+        except StoreError:
+            continue
+    fast = bulk.copy_rows(lay, items)
+    if fast is not None:  # None: some item needs the Python encoder (sets, lone surrogates); bulk_put uses write_row
+        assert fast == bulk.copy_rows_python(lay, items)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [TableSpec("framed_n", KeyAttribute("pk", "N")), TableSpec("framed_ttl", KeyAttribute("pk"), ttl_attribute="exp")],
+    ids=lambda s: s.name,
+)
+def test_layouts_with_number_keys_or_more_columns_take_the_write_row_path(spec: TableSpec) -> None:
+    lay = Layout.build(spec)
+    pk = Decimal(1) if spec.partition_key.type == "N" else "p"
+    assert bulk.copy_rows(lay, [values.normalize_item({"pk": pk, "exp": Decimal(5)})]) is None
+
+
+@pytest.mark.skipif(not bulk.COMPILED_ROWS, reason="the framer is not built (pure-Python run)")
+@pytest.mark.parametrize(
+    "item",
+    [{"pk": "lone \ud800", "sk": "s"}, {"pk": "p", "sk": "s", "set": StringSet({"a"})}, {"pk": b"bytes", "sk": "s"}],
+    ids=repr,
+)
+def test_items_the_framer_cannot_frame_take_the_python_path(item: dict[str, Any]) -> None:
+    assert bulk.copy_rows(LAYOUTS[0], [item]) is None
+
+
+@pytest.mark.skipif(not bulk.COMPILED_ROWS, reason="the framer is not built (pure-Python run)")
+def test_framed_buckets_and_lock_ids_match_hashlib_across_block_boundaries() -> None:
+    # The framer's BLAKE2b is its own C code: keys whose hashed input spans 0-3 blocks of 128 bytes, both edges.
+    lay = LAYOUTS[0]
+    lengths = [1, 2, 100, 126, 127, 128, 129, 200, 255, 256, 257, 383, 384, 385, 1024]
+    items = [{"pk": "p" * n, "sk": "s" * m, "v": "x"} for n in lengths for m in (1, 128 - len(lay.physical) % 128, 1000)]
+    frames, locks, _ = bulk.copy_rows(LAYOUTS[0], items)  # type: ignore[misc]
+    assert locks == [lay.lock_id(it) for it in items]
+    assert [int.from_bytes(f[6:14], "big") for f in frames] == [partition_bucket(it["pk"]) for it in items]

@@ -45,6 +45,8 @@ BUCKETS = 1 << 32
 
 
 def _check_key_value(attr: KeyAttribute, value: Any, *, max_size: int, what: str) -> None:
+    if type(value) is str and attr.type == "S" and value and len(value) * 4 <= max_size:
+        return  # the common case: a short string key (at most 4 UTF-8 bytes per character) is within the limit
     tag = type_tag(value)
     if tag != attr.type:
         raise ValidationError(

@@ -259,7 +259,7 @@ class ItemStore(StreamMethods, ABC):
         """
         spec = self.spec(table)
         rows = p.check_iterable(items, "bulk_put takes an iterable of items")
-        reqs = [p.prepare_put(spec, item=item) for item in rows]
+        reqs = p.prepare_bulk_puts(spec, rows)
         if reqs:
             self._bulk_put(spec, reqs)
         return len(reqs)

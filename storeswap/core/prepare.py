@@ -63,6 +63,7 @@ __all__ = [
     "check_iterable",
     "prepare_get",
     "prepare_put",
+    "prepare_bulk_puts",
     "prepare_update",
     "prepare_delete",
     "prepare_check",
@@ -200,6 +201,16 @@ def prepare_put(
         return PutRequest(spec, nitem, key, None, rv, return_old)
     compiled = compile_expressions(condition=condition, names=names, values=values)
     return PutRequest(spec, nitem, key, compiled.condition, rv, return_old)
+
+
+def prepare_bulk_puts(spec: TableSpec, items: Iterable[Any]) -> list[PutRequest]:
+    """Validated plain puts of many items (``bulk_put``): what :func:`prepare_put` checks for each, in one loop."""
+    out: list[PutRequest] = []
+    append = out.append
+    for item in items:
+        nitem = normalize_item(item)
+        append(PutRequest(spec, nitem, check_item_keys(spec, nitem), None, "NONE", False))
+    return out
 
 
 def prepare_update(

@@ -336,8 +336,14 @@ def item_size(item: Mapping[str, Any]) -> int:
     return sum(attribute_size(k, v) for k, v in item.items())
 
 
+#: Exact types of immutable scalar values (copy_value returns them as they are).
+_SCALAR_TYPES: Final = frozenset({str, Decimal, bytes, bool, type(None)})
+
+
 def copy_value(value: Any) -> Any:
     """Deep-copy the mutable parts (lists, maps) of a normalised value; sets and scalars are immutable."""
+    if type(value) is dict:  # an item: its scalar attributes need no call each
+        return {k: v if type(v) in _SCALAR_TYPES else copy_value(v) for k, v in value.items()}
     if isinstance(value, dict):
         return {k: copy_value(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -4,7 +4,7 @@ The full-export reader (:mod:`.export_source`) and the incremental reader
 (:mod:`.incremental`) walk an export with ``/``, ``is_file``, ``is_dir``,
 ``glob``, ``read_text`` and ``open("rb")``.  :class:`S3Path` offers exactly
 those over boto3, so both readers take a local directory or an S3 prefix
-through one code path (decision 0027):
+through one code path (decision 0028):
 
 - listings are ``ListObjectsV2`` per "directory" (``Delimiter="/"``),
   cached for the life of the :class:`S3Files` (an export does not change

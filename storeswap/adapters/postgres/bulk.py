@@ -12,29 +12,54 @@ items' advisory locks in sorted order — the same locks single writes and
 transactions take (ADR 0009-postgres-concurrency) — so a bulk load running
 beside conditional writes cannot interleave with them or deadlock.
 
-Rows go first, under a savepoint, straight into the table with ``COPY ...
-FROM STDIN (FORMAT BINARY)``: into a fresh table (a migration) that is all.
-When a key already exists (a resumed copy, a reload) the savepoint is rolled
-back and the rows go through a temporary table created ``ON COMMIT DROP``
-(so it always has the current columns) and ``INSERT ... SELECT ... ON
-CONFLICT DO UPDATE``.
+Rows go first straight into the table with ``COPY ... FROM STDIN (FORMAT
+BINARY)``: into a fresh table (a migration) that is all.  When a key already
+exists (a resumed copy, a reload) that transaction is rolled back and the
+chunk goes, in a new one under the same locks, through a temporary table
+created ``ON COMMIT DROP`` (so it always has the current columns) and
+``INSERT ... SELECT ... ON CONFLICT DO UPDATE``.  BEGIN, the locks and the
+settings share one round trip (the cost of a page on a busy machine is its
+round trips, decision 0030).  Where the layout allows (:func:`copy_rows`), the
+rows are framed for binary COPY in C in the same pass that computes their lock
+ids, and sent as one buffer.
 """
 
 from __future__ import annotations
 
+import contextlib
+import struct
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
+from storeswap import settings
 from storeswap.adapters.postgres import changelog
 from storeswap.adapters.postgres.codec import encode_item
 from storeswap.adapters.postgres.datastore import PostgresDatastore
 from storeswap.adapters.postgres.layout import Layout
 from storeswap.core.requests import PutRequest
 from storeswap.core.schema import TableSpec
+from storeswap.core.values import Item
 
-__all__ = ["bulk_put", "CHUNK"]
+__all__ = ["bulk_put", "CHUNK", "copy_rows", "copy_rows_python", "COMPILED_ROWS"]
+
+_compiled_rows: Callable[..., tuple[list[bytes], list[int], bool] | None] | None
+try:
+    from storeswap.adapters.postgres.ccodec import copy_rows as _compiled_rows
+except ImportError:  # no compiler at install time, or STORESWAP_PURE=1: rows go through psycopg's write_row
+    _compiled_rows = None
+if settings.is_set(settings.PURE):
+    _compiled_rows = None
+
+#: True when the compiled row framer (ccodec.copy_rows) is in use.
+COMPILED_ROWS = _compiled_rows is not None
+
+#: Binary COPY framing (PostgreSQL "COPY ... (FORMAT BINARY)"): the file header and the end-of-data marker.
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+COPY_TRAILER = b"\xff\xff"
 
 #: Items per transaction: bounds the advisory locks one transaction holds (they share the lock table).
 CHUNK = 2000
@@ -91,12 +116,72 @@ def _statements(lay: Layout) -> tuple[str, str, str, str]:
     return result
 
 
+def _framable(lay: Layout) -> bool:
+    """True when ``lay``'s rows are just (bucket, pk[, sk], item) with S or B keys: what copy_rows frames."""
+    cached = lay.sql_cache.get("framable")
+    if cached is None:
+        keys = [lay.pk] + ([lay.sk] if lay.sk is not None else [])
+        cached = lay.sql_cache["framable"] = lay.write_columns == ["bucket", *(k.column for k in keys), "item"] and all(
+            k.type in ("S", "B") for k in keys
+        )
+    return bool(cached)
+
+
+def copy_rows_python(lay: Layout, items: Sequence[Item]) -> tuple[list[bytes], list[int], bool]:
+    """The reference of :func:`copy_rows`: each item's binary COPY row, its lock id, and whether they are in key order."""
+    frames: list[bytes] = []
+    locks: list[int] = []
+    previous: list[Any] | None = None
+    ordered = True
+    for item in items:
+        key = lay.key_params(item)
+        blob = encode_item(item)
+        parts = [struct.pack(">hiQ", len(key) + 1, 8, key[0])]
+        parts.extend(struct.pack(">i", len(v)) + v for v in (*key[1:], blob))
+        frames.append(b"".join(parts))
+        locks.append(lay.lock_id(item))
+        if previous is not None and ordered:
+            ordered = previous < key
+        previous = key
+    return frames, locks, ordered
+
+
+def copy_rows(lay: Layout, items: list[Item]) -> tuple[list[bytes], list[int], bool] | None:
+    """Binary COPY rows of normalised ``items`` in one pass: ``(frames, lock ids, in key order)``.
+
+    The compiled framer (ccodec.c) gives the same bytes as :func:`copy_rows_python`; None when it is not built,
+    the layout has other columns than (bucket, pk[, sk], item) or N keys, or an item needs the Python encoder.
+    """
+    if _compiled_rows is None or not _framable(lay):
+        return None
+    prefix = lay.physical.encode()
+    sk = None if lay.sk is None else lay.sk.attr
+    kinds = lay.pk.type + ("" if lay.sk is None else lay.sk.type)
+    return _compiled_rows(items, lay.pk.attr, sk, kinds, prefix)
+
+
 def bulk_put(db: PostgresDatastore, lay: Layout, reqs: list[PutRequest], *, record_changes: bool = False) -> None:
     """Write validated put requests with COPY + one upsert per chunk (see the module docstring).
 
     On a table with a change stream the rows get change records only with
     ``record_changes`` (a migration's load is not an application change; changelog.py).
     """
+    framed = copy_rows(lay, [r.item for r in reqs])
+    if framed is not None and len(set(framed[1])) == len(framed[1]):  # no key twice: nothing to collapse
+        frames, locks, ordered = framed
+        order: Sequence[int] = range(len(frames))
+        if not ordered:
+            keys = [lay.key_params(r.item) for r in reqs]
+            order = sorted(order, key=keys.__getitem__)
+        create_sql, copy_sql, upsert_sql, direct_sql = _statements(lay)
+        for start in range(0, len(order), CHUNK):
+            part = order[start : start + CHUNK]
+            payload = b"".join([COPY_SIGNATURE, *(frames[i] for i in part), COPY_TRAILER])
+            _write_chunk(
+                db, lay.spec, sorted(locks[i] for i in part), _Payload(payload),
+                create_sql, copy_sql, upsert_sql, direct_sql, record_changes,
+            )
+        return
     # Last write of a key wins; the rows are built once, before any transaction starts.
     latest: dict[int, tuple[list[Any], int]] = {}
     for r in reqs:
@@ -111,43 +196,95 @@ def bulk_put(db: PostgresDatastore, lay: Layout, reqs: list[PutRequest], *, reco
         # Rows go in in table-key order (sequential index inserts: a large part of COPY's server cost);
         # _write_chunk takes the chunk's locks in lock-id order, which is what rules out deadlocks.
         chunk = sorted(rows[start : start + CHUNK], key=lambda p: p[0][:key_len])
-        _write_chunk(db, lay.spec, chunk, types, create, copy, upsert, direct, record_changes)
+        locks = sorted(lock for _, lock in chunk)
+        _write_chunk(db, lay.spec, locks, _Rows([p for p, _ in chunk], types), create, copy, upsert, direct, record_changes)
+
+
+class _Payload:
+    """Rows already framed for binary COPY (copy_rows): one write."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def send(self, cp: psycopg.Copy) -> None:
+        cp.write(self.data)
+
+
+class _Rows:
+    """Rows as parameter lists: psycopg frames them (write_row)."""
+
+    def __init__(self, rows: list[list[Any]], types: list[str]) -> None:
+        self.rows = rows
+        self.types = types
+
+    def send(self, cp: psycopg.Copy) -> None:
+        cp.set_types(self.types)
+        for params in self.rows:
+            cp.write_row(params)
 
 
 def _write_chunk(
     db: PostgresDatastore,
     spec: TableSpec,
-    chunk: list[tuple[list[Any], int]],
-    types: list[str],
+    locks: list[int],
+    rows: _Payload | _Rows,
     create: str,
     copy: str,
     upsert: str,
     direct: str,
     record_changes: bool,
 ) -> None:
+    """One chunk in one transaction: its items' locks, then COPY into the table, else staging + upsert.
+
+    The transaction is opened by hand on the pooled autocommit connection, so BEGIN, the locks (ids as one
+    array literal of integers) and the settings go in one round trip, and no savepoint is needed: when a key
+    exists, the whole transaction is rolled back and the chunk goes through the upsert in a new one.
+    """
     table = spec.name
-    locks = sorted(lock for _, lock in chunk)
-    for attempt in db.transaction(table, gave_up="bulk_put kept conflicting with concurrent transactions"):
+    begin = [
+        "BEGIN",
+        "SELECT pg_advisory_xact_lock(l) FROM unnest('{" + ",".join(map(str, locks)) + "}'::bigint[]) AS l",
+    ]
+    if not record_changes:
+        begin.append("SET LOCAL storeswap.changelog = 'off'")
+    shards = record_changes and spec.stream is not None
+    direct_first = True
+    for attempt in db.transaction(
+        table, begin=False, gave_up="bulk_put kept conflicting with concurrent transactions"
+    ):
         with attempt as conn:
             attempt.sent = True
-            conn.execute("SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (locks,))
-            if not record_changes:
-                conn.execute("SET LOCAL storeswap.changelog = 'off'")
-            elif spec.stream is not None:
-                changelog.lock_all_shards(conn, spec.name)
             try:
-                # Optimistic: into a fresh table (a migration) no key exists yet, and COPY straight
-                # into the table is half the server work of staging + upsert.
-                with conn.transaction(), conn.cursor() as cur, cur.copy(direct) as cp:
-                    cp.set_types(types)
-                    for params, _ in chunk:
-                        cp.write_row(params)
+                if direct_first:
+                    # Optimistic: into a fresh table (a migration) no key exists yet, and COPY straight
+                    # into the table is half the server work of staging + upsert.
+                    conn.execute("; ".join(begin))
+                    if shards:
+                        changelog.lock_all_shards(conn, spec.name)
+                    try:
+                        with conn.cursor() as cur, cur.copy(direct) as cp:
+                            rows.send(cp)
+                    except psycopg.errors.UniqueViolation:
+                        conn.execute("ROLLBACK")  # some keys exist (a resumed copy, a reload)
+                        direct_first = False
+                    else:
+                        conn.execute("COMMIT")
+                        return
+                conn.execute("; ".join([*begin, create]))
+                if shards:
+                    changelog.lock_all_shards(conn, spec.name)
+                with conn.cursor() as cur, cur.copy(copy) as cp:
+                    rows.send(cp)
+                conn.execute(upsert)
+                conn.execute("COMMIT")
                 return
-            except psycopg.errors.UniqueViolation:
-                pass  # some keys exist (a resumed copy, a reload): the savepoint was rolled back
-            conn.execute(create)
-            with conn.cursor() as cur, cur.copy(copy) as cp:
-                cp.set_types(types)
-                for params, _ in chunk:
-                    cp.write_row(params)
-            conn.execute(upsert)
+            except BaseException:
+                _rollback(conn)
+                raise
+
+
+def _rollback(conn: psycopg.Connection[Any]) -> None:
+    """End a hand-opened transaction after a failure (a broken connection has none left to end)."""
+    if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+        with contextlib.suppress(psycopg.Error):  # a lost connection: the server ended the transaction
+            conn.execute("ROLLBACK")

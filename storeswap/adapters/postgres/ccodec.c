@@ -7,6 +7,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 static PyObject *DecimalType = NULL;
@@ -134,9 +135,204 @@ static PyObject *encode_value(PyObject *self, PyObject *value) {
     return out;
 }
 
+
+/* ---- copy_rows: binary COPY rows (bucket, pk[, sk], item) of a table with S/B keys and no other columns ---- */
+
+static void be32(char *p, uint32_t v) { p[0] = (char)(v >> 24); p[1] = (char)(v >> 16); p[2] = (char)(v >> 8); p[3] = (char)v; }
+
+/* The key value's bytes: UTF-8 of an exact str (kind 'S') or an exact bytes (kind 'B'); NULL: unsupported. */
+static const char *key_bytes(PyObject *v, char kind, Py_ssize_t *n) {
+    if (kind == 'S') {
+        if (!PyUnicode_CheckExact(v)) return NULL;
+        const char *p = PyUnicode_AsUTF8AndSize(v, n);
+        if (p == NULL) PyErr_Clear();  /* lone surrogates: the Python path */
+        return p;
+    }
+    if (!PyBytes_CheckExact(v)) return NULL;
+    *n = PyBytes_GET_SIZE(v);
+    return PyBytes_AS_STRING(v);
+}
+
+/* BLAKE2b (RFC 7693), unkeyed, digest of outlen <= 8 bytes read as hashlib's digest() big-endian integer:
+ * the same values as keys.partition_bucket (4 bytes) and Layout.lock_id (8 bytes), tested against hashlib. */
+static const uint64_t B2_IV[8] = {0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL,
+                                  0xa54ff53a5f1d36f1ULL, 0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL,
+                                  0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL};
+static const uint8_t B2_SIGMA[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4}, {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13}, {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11}, {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5}, {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+};
+#define B2_ROTR(x, n) (((x) >> (n)) | ((x) << (64 - (n))))
+#define B2_G(a, b, c, d, x, y)                  \
+    do {                                        \
+        v[a] = v[a] + v[b] + (x);               \
+        v[d] = B2_ROTR(v[d] ^ v[a], 32);        \
+        v[c] = v[c] + v[d];                     \
+        v[b] = B2_ROTR(v[b] ^ v[c], 24);        \
+        v[a] = v[a] + v[b] + (y);               \
+        v[d] = B2_ROTR(v[d] ^ v[a], 16);        \
+        v[c] = v[c] + v[d];                     \
+        v[b] = B2_ROTR(v[b] ^ v[c], 63);        \
+    } while (0)
+
+static void b2_compress(uint64_t h[8], const unsigned char block[128], uint64_t t, int last) {
+    uint64_t v[16], m[16];
+    for (int i = 0; i < 8; i++) { v[i] = h[i]; v[i + 8] = B2_IV[i]; }
+    v[12] ^= t;
+    if (last) v[14] = ~v[14];
+    for (int i = 0; i < 16; i++) {
+        uint64_t w = 0;
+        for (int j = 7; j >= 0; j--) w = (w << 8) | block[i * 8 + j];
+        m[i] = w;
+    }
+    for (int r = 0; r < 12; r++) {
+        const uint8_t *s = B2_SIGMA[r];
+        B2_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
+        B2_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
+        B2_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
+        B2_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
+        B2_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
+        B2_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
+        B2_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
+        B2_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
+    }
+    for (int i = 0; i < 8; i++) h[i] ^= v[i] ^ v[i + 8];
+}
+
+static uint64_t blake2b_int(const char *data, Py_ssize_t n, int outlen) {
+    uint64_t h[8];
+    unsigned char block[128];
+    for (int i = 0; i < 8; i++) h[i] = B2_IV[i];
+    h[0] ^= 0x01010000ULL ^ (uint64_t)outlen;
+    uint64_t t = 0;
+    const unsigned char *p = (const unsigned char *)data;
+    while (n > 128) {
+        t += 128;
+        b2_compress(h, p, t, 0);
+        p += 128;
+        n -= 128;
+    }
+    memset(block, 0, sizeof block);
+    if (n > 0) memcpy(block, p, (size_t)n);
+    t += (uint64_t)n;
+    b2_compress(h, block, t, 1);
+    uint64_t out = 0;
+    for (int i = 0; i < outlen; i++) out = (out << 8) | ((h[i / 8] >> (8 * (i % 8))) & 0xFF);
+    return out;
+}
+
+static int cmp_bytes(const char *a, Py_ssize_t na, const char *b, Py_ssize_t nb) {
+    int c = memcmp(a, b, na < nb ? na : nb);
+    if (c) return c;
+    return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
+static PyObject *copy_rows(PyObject *self, PyObject *args) {
+    PyObject *items, *pk_name, *sk_name;
+    const char *kinds;
+    Py_buffer prefix;
+    if (!PyArg_ParseTuple(args, "O!UOsy*", &PyList_Type, &items, &pk_name, &sk_name, &kinds, &prefix)) return NULL;
+    int has_sk = sk_name != Py_None;
+    char pk_kind = kinds[0], sk_kind = has_sk ? kinds[1] : 0;
+    Py_ssize_t count = PyList_GET_SIZE(items);
+    PyObject *frames = PyList_New(count), *locks = PyList_New(count), *result = NULL;
+    Buf row = {PyMem_Malloc(2048), 0, 2048}, lk = {PyMem_Malloc(256), 0, 256};
+    PyObject *prev_pk = NULL, *prev_sk = NULL;  /* borrowed from items (the list keeps them alive) */
+    uint64_t prev_bucket = 0, bucket = 0;
+    int ordered = 1, unsupported = 0;
+    if (frames == NULL || locks == NULL || row.buf == NULL || lk.buf == NULL) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        if (!PyDict_CheckExact(item)) { unsupported = 1; goto done; }
+        PyObject *pkv = PyDict_GetItemWithError(item, pk_name);
+        PyObject *skv = has_sk ? PyDict_GetItemWithError(item, sk_name) : NULL;
+        if (pkv == NULL || (has_sk && skv == NULL)) { if (!PyErr_Occurred()) unsupported = 1; goto done; }
+        Py_ssize_t npk, nsk = 0;
+        const char *ppk = key_bytes(pkv, pk_kind, &npk), *psk = NULL;
+        if (ppk == NULL) { unsupported = 1; goto done; }
+        if (has_sk) {
+            psk = key_bytes(skv, sk_kind, &nsk);
+            if (psk == NULL) { unsupported = 1; goto done; }
+        }
+        /* bucket: blake2b-32 of tag + key bytes (keys.partition_bucket); scan pages come grouped by partition */
+        Py_ssize_t nprev = 0;
+        const char *pprev = prev_pk == NULL ? NULL : key_bytes(prev_pk, pk_kind, &nprev);
+        int same_pk = pprev != NULL && cmp_bytes(pprev, nprev, ppk, npk) == 0;
+        if (!same_pk) {
+            lk.len = 0;
+            if (put_tag(&lk, pk_kind) < 0 || grow(&lk, npk) < 0) goto done;
+            memcpy(lk.buf + lk.len, ppk, npk);
+            lk.len += npk;
+            bucket = blake2b_int(lk.buf, lk.len, 4);
+        }
+        /* order: (bucket, pk, sk), as PostgreSQL compares bigint and bytea */
+        if (prev_pk != NULL && ordered) {
+            if (bucket != prev_bucket) ordered = bucket > prev_bucket;
+            else if (!same_pk) ordered = cmp_bytes(pprev, nprev, ppk, npk) < 0;
+            else if (has_sk) {
+                Py_ssize_t nps;
+                const char *pps = key_bytes(prev_sk, sk_kind, &nps);
+                ordered = pps != NULL && cmp_bytes(pps, nps, psk, nsk) < 0;
+            } else ordered = 0;
+        }
+        prev_pk = pkv; prev_sk = skv; prev_bucket = bucket;
+        /* lock id: blake2b-64 of the table's prefix + encode_value(pk) [+ encode_value(sk)] (Layout.lock_id) */
+        lk.len = 0;
+        if (grow(&lk, prefix.len) < 0) goto done;
+        memcpy(lk.buf, prefix.buf, prefix.len);
+        lk.len = prefix.len;
+        int r = enc(&lk, pkv, 0);
+        if (r == 0 && has_sk) r = enc(&lk, skv, 0);
+        if (r < 0) goto done;
+        if (r > 0) { unsupported = 1; goto done; }
+        uint64_t lock = blake2b_int(lk.buf, lk.len, 8);
+        PyObject *lock_obj = PyLong_FromLongLong((long long)lock);
+        if (lock_obj == NULL) goto done;
+        PyList_SET_ITEM(locks, i, lock_obj);
+        /* the row: field count, then (length, value) per column */
+        row.len = 0;
+        if (grow(&row, 2 + 12 + 4 + npk + 4 + nsk + 4) < 0) goto done;
+        int ncols = has_sk ? 4 : 3;
+        row.buf[0] = 0; row.buf[1] = (char)ncols;
+        be32(row.buf + 2, 8);
+        be32(row.buf + 6, (uint32_t)(bucket >> 32));
+        be32(row.buf + 10, (uint32_t)bucket);
+        row.len = 14;
+        be32(row.buf + row.len, (uint32_t)npk); memcpy(row.buf + row.len + 4, ppk, npk); row.len += 4 + npk;
+        if (has_sk) { be32(row.buf + row.len, (uint32_t)nsk); memcpy(row.buf + row.len + 4, psk, nsk); row.len += 4 + nsk; }
+        Py_ssize_t at = row.len;
+        row.len += 4;
+        if (put_tag(&row, 1) < 0) goto done;  /* codec VERSION */
+        r = enc_map(&row, item, 0);
+        if (r < 0) goto done;
+        if (r > 0) { unsupported = 1; goto done; }
+        if (row.len - at - 4 > 0x7FFFFFFF) { unsupported = 1; goto done; }
+        be32(row.buf + at, (uint32_t)(row.len - at - 4));
+        PyObject *frame = PyBytes_FromStringAndSize(row.buf, row.len);
+        if (frame == NULL) goto done;
+        PyList_SET_ITEM(frames, i, frame);
+    }
+    result = Py_BuildValue("(OOO)", frames, locks, ordered ? Py_True : Py_False);
+done:
+    PyBuffer_Release(&prefix);
+    PyMem_Free(row.buf);
+    PyMem_Free(lk.buf);
+    Py_XDECREF(frames);
+    Py_XDECREF(locks);
+    if (unsupported && !PyErr_Occurred()) Py_RETURN_NONE;
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"encode_item", encode_item, METH_O, "encode_item(item) -> bytes | None: the fast path of codec.encode_item."},
     {"encode_value", encode_value, METH_O, "encode_value(value) -> bytes | None: the fast path of codec.encode_value."},
+    {"copy_rows", copy_rows, METH_VARARGS,
+     "copy_rows(items, pk, sk, kinds, lock_prefix) -> (frames, lock_ids, ordered) | None:"
+     " the fast path of bulk.copy_rows."},
     {NULL, NULL, 0, NULL},
 };
 
