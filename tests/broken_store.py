@@ -203,7 +203,7 @@ DROP_ABOVE = 300_000
 
 
 class BigItemsDroppedStore(BrokenStore):
-    """Bulk writes (``bulk_put``, ``batch_write``) silently drop items over 300 KB and still report them written."""
+    """Bulk writes (``bulk_put``, ``bulk_load``, ``batch_write``) silently drop items over 300 KB and still report them written."""
 
     breakage = "items over 300 KB silently dropped by bulk writes"
 
@@ -211,6 +211,8 @@ class BigItemsDroppedStore(BrokenStore):
         items = list(items)
         super().bulk_put(table, [i for i in items if item_size(i) <= DROP_ABOVE])
         return len(items)
+
+    bulk_load = bulk_put  # the migration's load goes the same broken way
 
     def batch_write(self, requests: Any) -> None:
         kept = [r for r in requests if getattr(r, "item", None) is None or item_size(r.item) <= DROP_ABOVE]
@@ -287,6 +289,8 @@ class DropsReplayedWritesStore(BrokenStore):
         items = list(items)
         super().bulk_put(table, [i for i in items if "storeswap_live_note" not in i or not self._drop()])
         return len(items)
+
+    bulk_load = bulk_put  # the follower replays through bulk_load
 
     def batch_write(self, requests: Any) -> None:
         kept = [r for r in requests if getattr(r, "item", None) is not None or not self._drop()]

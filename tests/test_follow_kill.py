@@ -24,7 +24,7 @@ dynamodb (moto) -> postgres, postgres -> dynamodb (moto) and postgres -> postgre
 
 A stale image re-applied over a newer one and never repaired leaves the key's final ``ver`` below the source's, so
 the final equality plus the per-key version is what catches a regression; the target's own change log cannot be
-used for it, because a migration's bulk loads into PostgreSQL are not change-logged (``bulk_changes=False``) and
+used for it, because a migration's loads into PostgreSQL (``bulk_load``) are not change-logged and
 moto's stream is not safe to read under the follower's parallel writers (below).
 
 The seed is printed; rerun one with ``STORESWAP_FOLLOW_KILL_SEED=N``.

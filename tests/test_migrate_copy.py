@@ -113,6 +113,8 @@ class _CrashingTarget(MemoryStore):
             raise _Crash("killed mid-page")
         return super().bulk_put(table, items)
 
+    bulk_load = bulk_put  # the copy writes with bulk_load
+
 
 def _resume_into(source: ItemStore, target: _CrashingTarget, state: Path) -> None:
     with pytest.raises(_Crash):
@@ -192,6 +194,8 @@ def test_copy_holds_one_page_per_worker() -> None:
             items = list(items)
             largest.append(len(items))
             return super().bulk_put(table, items)
+
+        bulk_load = bulk_put
 
     copy_table(source, Watch(), "orders", batch=64, segments=4)
     assert max(largest) <= 64 and sum(largest) == 2000

@@ -95,6 +95,8 @@ class Recording:
             self.applied.setdefault((it["pk"], it["sk"]), []).append(dict(it))
         return n
 
+    bulk_load = bulk_put  # the copy and the replay write with bulk_load
+
     def batch_write(self, requests: Any) -> None:
         self._store.batch_write(requests)
         for r in requests:

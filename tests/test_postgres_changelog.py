@@ -129,14 +129,15 @@ def test_the_sweep_walks_the_ttl_index(store: Any, table: str) -> None:
     assert len(removes) == 40 and all(r.by_system for r in removes)
 
 
-def test_bulk_loads_record_only_when_asked(url: str, store: Any, table: str) -> None:
-    from storeswap.adapters.postgres import PostgresStore
-
-    store.bulk_put(table, [{"pk": f"p{i}", "sk": "1"} for i in range(10)])
+def test_bulk_load_records_nothing_and_bulk_put_records_every_item(store: Any, table: str) -> None:
+    """A migration's load (bulk_load) stays out of the change log; bulk_put is an application write (S5)."""
+    store.bulk_load(table, [{"pk": f"p{i}", "sk": "1"} for i in range(10)])
     assert _all(store, table) == []
-    with PostgresStore(url, pool_size=1, bulk_changes=True) as recording:
-        recording.bulk_put(table, [{"pk": f"q{i}", "sk": "1"} for i in range(10)])
+    store.bulk_put(table, [{"pk": f"q{i}", "sk": "1"} for i in range(10)])
     assert sorted(r.keys["pk"] for r in _all(store, table)) == sorted(f"q{i}" for i in range(10))
+    # A bulk_put over loaded items records their changes too (the direct COPY fails, the upsert path records).
+    store.bulk_put(table, [{"pk": f"p{i}", "sk": "1", "n": 1} for i in range(3)])
+    assert sorted(r.keys["pk"] for r in _all(store, table) if r.kind == "MODIFY") == ["p0", "p1", "p2"]
 
 
 def test_enabling_ttl_fills_the_column_for_existing_items(store: Any) -> None:

@@ -86,7 +86,7 @@ class NoopStore(ItemStore):
     def _batch_write(self, reqs: list[PutRequest | DeleteRequest]) -> None:
         return None
 
-    def _bulk_put(self, spec: TableSpec, reqs: list[PutRequest]) -> None:
+    def _bulk_put(self, spec: TableSpec, reqs: list[PutRequest], *, changes: bool = True) -> None:
         return None
 
     def _transact_get(self, reqs: list[GetRequest]) -> list[Item | None]:

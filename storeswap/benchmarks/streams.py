@@ -47,16 +47,21 @@ def _table(store: ItemStore, stream: str | None, ttl: str | None = None) -> str:
     return name
 
 
-def _bulk(store: ItemStore, table: str, items: Iterable[dict[str, Any]], chunk: int = 50_000) -> None:
-    # bulk_put validates a whole call before writing: chunks bound the memory of a million-item load.
+def _bulk(
+    store: ItemStore, table: str, items: Iterable[dict[str, Any]], *, records: bool, chunk: int = 50_000
+) -> None:
+    # A bulk call validates all its items before writing: chunks bound the memory of a million-item load.
+    # records: bulk_put (an application write, recorded on every store, S5), else bulk_load (a load that
+    # stores able to keep out of the stream do).
+    write = store.bulk_put if records else store.bulk_load
     batch: list[dict[str, Any]] = []
     for item in items:
         batch.append(item)
         if len(batch) >= chunk:
-            store.bulk_put(table, batch)
+            write(table, batch)
             batch = []
     if batch:
-        store.bulk_put(table, batch)
+        write(table, batch)
 
 
 def _timed(fn: Callable[[], Any]) -> int:
@@ -109,15 +114,8 @@ def changelog_cost(store: ItemStore, ops: int = 3000, warmup: int = 300, seed: i
 
 
 def _load_with_records(store: ItemStore, table: str, items: Iterable[dict[str, Any]]) -> None:
-    # PostgreSQL's bulk path writes no records unless asked; the backlog needs them.
-    previous = getattr(store, "bulk_changes", None)
-    if previous is not None:
-        store.bulk_changes = True  # type: ignore[attr-defined]
-    try:
-        _bulk(store, table, items)
-    finally:
-        if previous is not None:
-            store.bulk_changes = previous  # type: ignore[attr-defined]
+    # The backlog needs records: bulk_put, which every store records (S5).
+    _bulk(store, table, items, records=True)
 
 
 def consumer_rate(store: ItemStore, backlog: int = 100_000) -> dict[str, Any]:
@@ -159,7 +157,8 @@ def sweeper_rate(store: ItemStore, expired: int = 100_000, sizes: tuple[int, ...
             _bulk(
                 store,
                 table,
-                (
+                records=False,
+                items=(
                     {"pk": f"p{i % 10000}", "sk": str(i), "exp": now - 60 if i % step == 0 else now + 86400}
                     for i in range(size)
                 ),

@@ -213,6 +213,7 @@ METHODS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "transact_get": (("transact_get",), ()),
     "transact_write": (("transact_write",), ("token",)),
     "bulk_put": (("table", "bulk_items"), ()),
+    "bulk_load": (("table", "bulk_items"), ()),
     "spec": (("table",), ()),
     "table_exists": (("table",), ()),
     "describe_table": (("table",), ()),

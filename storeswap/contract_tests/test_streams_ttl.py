@@ -270,6 +270,40 @@ def test_transactions_and_batches_record_each_changed_item_once(
     }
 
 
+@pytest.mark.req("S5")
+def test_bulk_put_records_each_changed_item_once(store: ItemStore, table_factory: TableFactory) -> None:
+    """bulk_put is an application write: one record per item it changes, on every store (a follower sees it)."""
+    table = _stream_table(table_factory)
+    store.put(table, {"pk": "p0", "sk": "1", "n": 0})
+    # p0 changes, p2-p4 are new; p4 twice in one call: the last wins.
+    written = store.bulk_put(
+        table,
+        [{"pk": "p0", "sk": "1", "n": 10}, {"pk": "p2", "sk": "1", "n": 2}, {"pk": "p3", "sk": "1", "n": 3},
+         {"pk": "p4", "sk": "1", "n": 4}, {"pk": "p4", "sk": "1", "n": 44}],
+    )  # fmt: skip
+    assert written == 5
+    by_item: dict[str, list[str]] = {}
+    for r in _records(store, table):
+        by_item.setdefault(str(r.keys["pk"]), []).append(r.kind)
+    assert by_item == {"p0": ["INSERT", "MODIFY"], "p2": ["INSERT"], "p3": ["INSERT"], "p4": ["INSERT"]}
+    last = [r for r in _records(store, table) if r.keys["pk"] == "p4"][-1]
+    assert last.new_image is not None and last.new_image["n"] == 44
+
+
+@pytest.mark.req("S5")
+def test_bulk_load_writes_what_bulk_put_writes(store: ItemStore, table_factory: TableFactory) -> None:
+    """bulk_load (a migration's load) stores the same items; only its change records may be left out."""
+    table = _stream_table(table_factory)
+    items = [{"pk": f"p{i}", "sk": "1", "n": i, "s": {"a", "b"}} for i in range(30)]
+    assert store.bulk_load(table, items) == 30
+    got = sorted(store.scan_all(table), key=lambda it: it["pk"])
+    assert got == sorted(items, key=lambda it: it["pk"])
+    keys = {str(r.keys["pk"]) for r in _records(store, table)}
+    # Stores that record loads record each item once; none records an item it did not write.
+    assert keys <= {it["pk"] for it in items}
+    assert all(len([r for r in _records(store, table) if r.keys["pk"] == k]) == 1 for k in keys)
+
+
 @pytest.mark.req("S5", "S6")
 def test_records_of_one_item_are_in_write_order_in_one_shard(store: ItemStore, table_factory: TableFactory) -> None:
     table = _stream_table(table_factory)

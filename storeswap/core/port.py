@@ -257,15 +257,36 @@ class ItemStore(StreamMethods, ABC):
         ``_bulk_put`` with their fastest bulk path (PostgreSQL: COPY); the
         default writes batches of 25.
         """
+        return self._bulk(table, items, "bulk_put", changes=True)
+
+    def bulk_load(self, table: str, items: Iterable[Mapping[str, Any]]) -> int:
+        """A migration's or a fixture's load: ``bulk_put`` that stores able to may leave out of the change stream.
+
+        Same validation, same result as :meth:`bulk_put`; the difference is
+        only in the table's change stream (S5): ``bulk_put`` is an
+        application write and records one change per item it changes on
+        every store, while a load is not an application change, so stores
+        that can skip its records do (PostgreSQL: its COPY path writes no
+        change-log rows). DynamoDB streams every write, and the memory store
+        records loads like any batch.  The migration (copy, replay, the
+        transform copy) writes with this.
+        """
+        return self._bulk(table, items, "bulk_load", changes=False)
+
+    def _bulk(self, table: str, items: Iterable[Mapping[str, Any]], name: str, *, changes: bool) -> int:
         spec = self.spec(table)
-        rows = p.check_iterable(items, "bulk_put takes an iterable of items")
+        rows = p.check_iterable(items, f"{name} takes an iterable of items")
         reqs = p.prepare_bulk_puts(spec, rows)
         if reqs:
-            self._bulk_put(spec, reqs)
+            self._bulk_put(spec, reqs, changes=changes)
         return len(reqs)
 
-    def _bulk_put(self, spec: TableSpec, reqs: list[PutRequest]) -> None:
-        """Default bulk path: de-duplicated batches of ``MAX_BATCH_WRITE``; adapters may override."""
+    def _bulk_put(self, spec: TableSpec, reqs: list[PutRequest], *, changes: bool = True) -> None:
+        """Default bulk path: de-duplicated batches of ``MAX_BATCH_WRITE``; adapters may override.
+
+        ``changes`` False: a load (:meth:`bulk_load`) an adapter may keep out of its change stream; this default
+        writes batches, which record their changes either way.
+        """
         latest: dict[tuple[Any, ...], PutRequest] = {}
         for r in reqs:
             identity = p.DistinctKeys.identity(spec.name, r.key)

@@ -171,6 +171,6 @@ def load_samples(store: ItemStore, *, replace: bool = True) -> list[str]:
             with contextlib.suppress(TableNotFound):
                 store.delete_table(spec.name)
         store.create_table(spec)
-        store.bulk_put(spec.name, _items_for(spec))
+        store.bulk_load(spec.name, _items_for(spec))
         names.append(spec.name)
     return names

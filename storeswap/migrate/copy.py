@@ -1,8 +1,8 @@
 """``copy_table``: a resumable, streaming, parallel copy of one table between any two stores.
 
 Each parallel-scan segment is read page by page (``batch`` items); a page is
-written with ``target.bulk_put`` (each adapter's fastest path) and only then
-is the segment's cursor checkpointed (:mod:`storeswap.migrate.state`).  A
+written with ``target.bulk_load`` (each adapter's fastest path; a load, so no
+change records where the store can skip them) and only then is the segment's cursor checkpointed (:mod:`storeswap.migrate.state`).  A
 pool of ``workers`` threads works through the ``segments``; memory is bounded
 by ``workers`` pages in flight, whatever the table's size.
 """
@@ -252,7 +252,7 @@ def copy_table(
             if stop.is_set():
                 return
             if page.items:
-                target.bulk_put(target_table, page.items)
+                target.bulk_load(target_table, page.items)
             state.advance(seg, page.cursor, len(page.items))
             if advance is not None and page.items:
                 advance(len(page.items))

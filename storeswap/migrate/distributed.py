@@ -119,7 +119,7 @@ def run_segment_task(task: SegmentTask) -> int:
     written = 0
     for page in src.pages(task.table, task.segment, task.total_segments, st.cursor, task.batch):
         if page.items:
-            dst.bulk_put(task.target_table, page.items)
+            dst.bulk_load(task.target_table, page.items)
         task.state.advance(task.segment, page.cursor, len(page.items))
         written += len(page.items)
     return written

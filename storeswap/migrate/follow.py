@@ -245,7 +245,7 @@ def _apply(target: ItemStore, target_table: str, images: list[tuple[Key, Item | 
     deletes = [key for key, img in images if img is None]
     # Each key appears once, so the puts and the deletes touch disjoint items and may go in any order.
     if puts:
-        target.bulk_put(target_table, puts)
+        target.bulk_load(target_table, puts)
     for i in range(0, len(deletes), _BATCH_WRITE_MAX):
         target.batch_write([BatchDelete(target_table, k) for k in deletes[i : i + _BATCH_WRITE_MAX]])
     return len(puts), len(deletes)

@@ -12,7 +12,7 @@ cannot live in a file of the process that started the copy.  It lives in
 (:func:`storeswap.migrate.copy.copy_identity`: source, target, spec, segment
 count, batch), so a checkpoint of one copy is never resumed by another.  A
 task moves its row forward only after the page it covers was written
-(``bulk_put`` returned): the same rule as the file checkpoint of
+(``bulk_load`` returned): the same rule as the file checkpoint of
 :mod:`storeswap.migrate.state`, so a task killed mid-page and retried on
 another worker re-writes at most that page, which changes nothing (a put
 replaces the whole item under its key).

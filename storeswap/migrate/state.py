@@ -28,7 +28,7 @@ cursors and counts describe another copy (decision 0011).  Endpoints are the
 stores' own redacted ``repr`` (no credentials).
 
 A segment's entry moves forward only after the page it covers has been
-written to the target (``bulk_put`` returned).  The state lives either in a
+written to the target (``bulk_load`` returned).  The state lives either in a
 file, replaced with ``os.replace`` after an ``fsync`` of a temporary file in
 the same directory (after a crash the file is the old or the new version,
 never a torn one), or as one item of the storeswap-owned table

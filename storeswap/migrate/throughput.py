@@ -142,7 +142,7 @@ def measure_copy(url: str, items: int, segments: int, batch: int, repeat: int = 
 
     source = MemoryStore()
     source.create_table(SPEC)
-    source.bulk_put(SPEC.name, bulk_items(items))
+    source.bulk_load(SPEC.name, bulk_items(items))
     source.scan(SPEC.name, limit=1, segment=0, total_segments=segments)  # build the scan order before the clock
     pg = _open(url)
     lay = Layout.build(SPEC)

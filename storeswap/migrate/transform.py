@@ -391,7 +391,7 @@ def copy_transformed(
     The target table is created from ``target_spec`` (default: the source's
     spec) when it does not exist.  When the check finds anything — or could
     not finish — nothing is written and :class:`TransformError` carries the
-    report (``error.report``).  Writes go through ``bulk_put``, ``batch``
+    report (``error.report``).  Writes go through ``bulk_load``, ``batch``
     items at a time.  Returns the check's report.
     """
     report = check_transform(source, table, fn, target_spec=target_spec, batch=batch)
@@ -405,8 +405,8 @@ def copy_transformed(
     for item in transformed_items(source, table, fn, batch=batch):
         chunk.append(item)
         if len(chunk) >= batch:
-            target.bulk_put(name, chunk)
+            target.bulk_load(name, chunk)
             chunk = []
     if chunk:
-        target.bulk_put(name, chunk)
+        target.bulk_load(name, chunk)
     return report

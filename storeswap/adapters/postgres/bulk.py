@@ -160,11 +160,11 @@ def copy_rows(lay: Layout, items: list[Item]) -> tuple[list[bytes], list[int], b
     return _compiled_rows(items, lay.pk.attr, sk, kinds, prefix)
 
 
-def bulk_put(db: PostgresDatastore, lay: Layout, reqs: list[PutRequest], *, record_changes: bool = False) -> None:
+def bulk_put(db: PostgresDatastore, lay: Layout, reqs: list[PutRequest], *, record_changes: bool = True) -> None:
     """Write validated put requests with COPY + one upsert per chunk (see the module docstring).
 
-    On a table with a change stream the rows get change records only with
-    ``record_changes`` (a migration's load is not an application change; changelog.py).
+    On a table with a change stream the rows get change records unless ``record_changes`` is False
+    (``ItemStore.bulk_load``: a migration's load is not an application change; changelog.py).
     """
     framed = copy_rows(lay, [r.item for r in reqs])
     if framed is not None and len(set(framed[1])) == len(framed[1]):  # no key twice: nothing to collapse

@@ -26,8 +26,8 @@ map order: a write whose bytes differ but whose item is equal is dropped on
 reading (S4); byte-identical writes are dropped by the trigger itself.
 
 The session settings ``storeswap.actor = 'ttl'`` (the sweeper: records carry
-the TTL identity, S2) and ``storeswap.changelog = 'off'`` (bulk loads of a
-migration, unless the store is opened with ``bulk_changes=True``) are set
+the TTL identity, S2) and ``storeswap.changelog = 'off'`` (a migration's
+``bulk_load``; ``bulk_put`` records its changes like every write, S5) are set
 with ``SET LOCAL`` inside the writing transaction only.
 """
 

@@ -119,13 +119,9 @@ class PostgresStore(ItemStore):
 
     kind = "postgres"
 
-    def __init__(
-        self, url: str, *, pool_size: int = 10, connect_timeout: float = 10.0, bulk_changes: bool = False
-    ) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, connect_timeout: float = 10.0) -> None:
         super().__init__()
         self._url = redact(url)
-        #: Whether ``bulk_put`` (COPY) writes change records on streamed tables (a migration's load does not).
-        self.bulk_changes = bulk_changes
         sa_url, self.conninfo = parse_url(url)
         #: Connections in the pool: how many calls can run at once (the gateway sizes its threads to it).
         self.pool_size = pool_size
@@ -421,9 +417,13 @@ class PostgresStore(ItemStore):
 
     # ----------------------------------------------------------------- batches
 
-    def _bulk_put(self, spec: TableSpec, reqs: list[PutRequest]) -> None:
-        """COPY-based bulk load (:mod:`.bulk`), under the same advisory locks as single writes."""
-        bulk_put(self._db, self._layout(spec), reqs, record_changes=self.bulk_changes)
+    def _bulk_put(self, spec: TableSpec, reqs: list[PutRequest], *, changes: bool = True) -> None:
+        """COPY-based bulk write (:mod:`.bulk`), under the same advisory locks as single writes.
+
+        ``bulk_put`` records its changes in the change log like any write (S5); ``bulk_load`` (a migration's
+        load, ``changes`` False) turns the change-log trigger off for its transactions.
+        """
+        bulk_put(self._db, self._layout(spec), reqs, record_changes=changes)
 
     def _fetch_many(
         self, conn: PooledConnection, reqs: list[tuple[int, Layout, dict[str, Any]]], lock: bool
