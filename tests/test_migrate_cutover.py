@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from broken_store import IndexEmptyStore
 
 from storeswap import ConfigurationError, KeyAttribute, TableSpec
 from storeswap.adapters.memory import MemoryStore
@@ -20,7 +21,6 @@ from storeswap.migrate import copy_table
 from storeswap.migrate.cutover import CutoverReport, cutover_check
 from storeswap.migrate.follow import follow_changes, start_follow
 from storeswap.migrate.state import STATE_TABLE
-from tests.broken_store import IndexEmptyStore
 
 KEYS = 60
 FAST: dict[str, Any] = {"quiet_s": 0.2, "poll_s": 0.05}
@@ -338,7 +338,7 @@ def test_postgres_to_memory(tmp_path: Path) -> None:
 
 def _live_writer_case(source: ItemStore, target: ItemStore, table: str, tmp_path: Path) -> int:
     """Writers and a follower run throughout: never a false difference; GO once writes stop and the lag drains."""
-    from tests.test_migrate_follow import Writer
+    from test_migrate_follow import Writer
 
     kw = _prepare(source, target, table, tmp_path / "s.json")
     stop = threading.Event()
