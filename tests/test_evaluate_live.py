@@ -387,3 +387,10 @@ def test_cli_live_with_live_scratch_end_to_end(tmp_path: Path, capsys: pytest.Ca
     assert rc == {"SAFE": 0, "NOT SAFE": 1, "UNKNOWN": 3}[doc["verdict"]["status"]], captured.err[-2000:]
     assert doc["verdict"]["status"] == "SAFE", doc["verdict"]
     assert "## Live migration" in (out / "report.md").read_text(encoding="utf-8")
+
+
+def test_verdict_lag_samples_that_could_not_be_read_are_a_caveat_not_a_failed_move() -> None:
+    live = _ran(cutover=Step.ok(), cutover_outcome="go", sample_errors=["Throttled: slow down", "Throttled: again"])
+    v = decide(_doc_with(live))
+    assert v.status == "SAFE", [r.render() for r in v.reasons + v.unknown]
+    assert any("2 lag sample(s) could not be read" in r.text for r in v.caveats)

@@ -342,3 +342,29 @@ def test_lag_on_a_stream_without_dense_sequences_reads_from_the_followers_positi
     r = follow_changes(source, target, "orders", until_caught_up=True, **kw)
     assert (r.records, r.records_total) == (1, 12) and set(r.lag_records.values()) == {0}
     assert verify_tables(source, target, "orders", "copy").identical
+
+
+class _LagReadFails(MemoryStore):
+    """A source whose stream end cannot be read (throttled) while its pages still can."""
+
+    def latest_position(self, table: str) -> str:
+        from storeswap.core.errors import Throttled
+
+        raise Throttled("latest_position throttled")
+
+
+def test_a_failed_lag_read_is_reported_in_the_status_and_does_not_stop_the_replay(tmp_path: Path) -> None:
+    source, target = MemoryStore(), MemoryStore()
+    _seed(source, "tbl")
+    state = tmp_path / "s.json"
+    start_follow(source, target, "tbl", target_table="copy", state_path=state)
+    copy_table(source, target, "tbl", target_table="copy", state_path=state)
+    for i in range(30):
+        source.put("tbl", {**_key(i), "n": Decimal(i + 1), "tag": "after"})
+    flaky = _LagReadFails()
+    flaky.__dict__.update(source.__dict__)  # the same tables and stream, read through the failing subclass
+    report = follow_changes(flaky, target, "tbl", target_table="copy", state_path=state, until_caught_up=True)
+    assert report.records == 30
+    status = json.loads(state.read_text())["follow"]["status"]
+    assert "Throttled" in status["lag_error"] and status["lag_records"] == {}
+    assert verify_tables(source, target, "tbl", "copy").identical

@@ -290,3 +290,50 @@ def test_unreachable_endpoint_is_store_unavailable_without_credentials(
     assert password not in str(e.value) and SECRET not in str(e.value) and "***" in str(e.value)
     rc, output = _cli(["check", "--source", f"dynamodb-export:s3://{BUCKET}/x/", "--table", "t1x"], capsys)
     assert rc == 3 and "StoreUnavailable" in output and password not in output and SECRET not in output
+
+
+class _FailingS3:
+    """An S3 client whose every GetObject fails with ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def get_object(self, **kw: Any) -> Any:
+        raise self.error
+
+
+def _client_error(code: str, status: int) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                       "GetObject")  # fmt: skip
+
+
+def _s3_failures() -> list[tuple[Exception, type[Exception]]]:
+    from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, IncompleteReadError, ReadTimeoutError
+
+    from storeswap.core.errors import StoreError, Throttled
+
+    return [
+        (_client_error("NoSuchKey", 404), ConfigurationError),
+        (_client_error("AccessDenied", 403), ConfigurationError),
+        (_client_error("SlowDown", 503), Throttled),
+        (_client_error("InternalError", 500), StoreUnavailable),
+        (_client_error("SomethingNew", 502), StoreUnavailable),
+        (_client_error("SomethingNew", 400), StoreError),
+        (EndpointConnectionError(endpoint_url="http://s3"), StoreUnavailable),
+        (ReadTimeoutError(endpoint_url="http://s3"), StoreUnavailable),
+        (ConnectTimeoutError(endpoint_url="http://s3"), StoreUnavailable),
+        (IncompleteReadError(actual_bytes=1, expected_bytes=2), StoreUnavailable),
+    ]
+
+
+def test_s3_failures_are_typed_transient_ones_never_a_usage_error() -> None:
+    """A timeout or a 5xx mid-copy is 'try again' (exit 3, resumable), not 'your command is wrong' (exit 2)."""
+    from storeswap.migrate.s3_files import S3Files
+
+    for error, expected in _s3_failures():
+        with pytest.raises(expected) as got:
+            S3Files(client=_FailingS3(error)).download("bucket", "key")
+        if expected is not ConfigurationError:
+            assert not isinstance(got.value, ConfigurationError), (error, got.value)

@@ -105,7 +105,7 @@ class AccessPatternWorkload(Workload):
         with contextlib.suppress(TableNotFound):
             store.delete_table(scratch)
         store.create_table(self.scratch_spec(scratch))
-        store.bulk_put(scratch, self.items)
+        store.bulk_load(scratch, self.items)
         self._bindings[id(store)] = _Binding(table, scratch)
 
     def unbind(self, store: ItemStore) -> None:

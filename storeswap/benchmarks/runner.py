@@ -394,7 +394,7 @@ def _load(store: ItemStore, workload: Workload, start: int, stop: int, seed: int
         chunk = list(itertools.islice(items, LOAD_CHUNK))
         if not chunk:
             break
-        store.bulk_put(BENCH_TABLE, chunk)
+        store.bulk_load(BENCH_TABLE, chunk)
         done = min(stop, done + LOAD_CHUNK)
         progress(f"loading {done}/{stop}")
     return time.perf_counter() - began

@@ -268,8 +268,10 @@ class ItemStore(StreamMethods, ABC):
         every store, while a load is not an application change, so stores
         that can skip its records do (PostgreSQL: its COPY path writes no
         change-log rows). DynamoDB streams every write, and the memory store
-        records loads like any batch.  The migration (copy, replay, the
-        transform copy) writes with this.
+        records loads like any batch.  The migration's copies (threads,
+        Dask tasks, the transform copy) and the follower's replayed puts
+        write with this; the follower's deletes and the incremental-export
+        replay go through ``batch_write`` (recorded like application writes).
         """
         return self._bulk(table, items, "bulk_load", changes=False)
 

@@ -276,6 +276,8 @@ class LiveEvaluation:
     #: The follower's run after the writer stopped, until caught up (or the catch-up timeout).
     catch_up_report: FollowReport | None = None
     samples: list[LiveSample] = field(factory=list)
+    #: Lag samples that could not be read (a stream or state read failed): a measurement gap, not a failed move.
+    sample_errors: list[str] = field(factory=list)
     #: Seconds from the writer's stop until the follower caught up (None: it did not).
     catch_up_s: float | None = None
     catch_up_timeout_s: float = 0.0

@@ -51,6 +51,7 @@ from storeswap.core.errors import (
     ConfigurationError,
     ItemTooLarge,
     NotSupported,
+    StoreError,
     TableNotFound,
     TransactionCanceled,
     TransactionConflict,
@@ -484,7 +485,11 @@ def run_live(
             window_end = time.monotonic() + options.seconds
             while time.monotonic() < window_end and follower.thread.is_alive():
                 time.sleep(min(options.sample_interval, max(0.0, window_end - time.monotonic())))
-                sample = _sample(source, target, live, state, time.monotonic() - writer.started)
+                try:
+                    sample = _sample(source, target, live, state, time.monotonic() - writer.started)
+                except (StoreError, OSError) as e:  # a lag read failed: a gap in the measurement, said in caveats
+                    live.sample_errors.append(f"{type(e).__name__}: {e}"[:300])
+                    continue
                 if sample is not None:
                     live.samples.append(sample)
             live.writer = writer.stop()

@@ -237,6 +237,9 @@ def _live_lines(t: TableEvaluation, out: _Lines) -> None:
     if writer is not None and writer.writes and writer.achieved_rate < 0.8 * writer.rate:
         out.caveats.append(Reason("live", f"the writer reached {writer.achieved_rate:,.0f} of the {writer.rate:,.0f} "
                                           "writes/s asked for: the lag was measured under that lower rate", name))  # fmt: skip
+    if live.sample_errors:
+        out.caveats.append(Reason("live", f"{len(live.sample_errors):,} lag sample(s) could not be read (the lag "
+                                  f"figures miss them): {live.sample_errors[0]}", name))  # fmt: skip
     if not live.caught_up:
         out.reasons.append(Reason("live", f"the follower did not catch up within {live.catch_up_timeout_s:g} s "
                                           "after the writes stopped", name))  # fmt: skip

@@ -25,7 +25,7 @@ from storeswap.core.port import ItemStore
 from storeswap.core.schema import TableSpec
 from storeswap.migrate.copy import CopyProgress, CopyReport, copy_identity, ensure_target_table, target_holds_items
 from storeswap.migrate.engine import Engine
-from storeswap.migrate.read_capacity import limit_read_capacity, per_worker_rcu
+from storeswap.migrate.read_capacity import attach_read_meter, limit_read_capacity, per_worker_rcu
 from storeswap.migrate.shared_state import SharedCopyState
 from storeswap.migrate.sources import ScanSource, open_source
 from storeswap.migrate.verify import DigestRunner, combine_digests, segment_digests
@@ -45,6 +45,8 @@ Endpoint = str | ScanSource
 # Stores a worker process opened, by URL: tasks of the same copy share one connection pool per worker.
 _opened: dict[str, Any] = {}
 _opened_lock = threading.Lock()
+#: The ``--max-rcu`` limiter each opened source is paced by now (None: unpaced).
+_attached: dict[str, Any] = {}
 
 
 def _cached(kind: str, url: str, opener: Callable[[str], Any]) -> Any:
@@ -61,9 +63,15 @@ def _open_source(source: Endpoint, checksums: bool = True, max_rcu: float | None
     if not isinstance(source, str):
         return source
     src: ScanSource = _cached(f"source:{checksums}", source, lambda url: open_source(url, checksums=checksums))
+    # One limiter per worker process, source and rate, shared by the worker's threads (this worker's share);
+    # attached on every task, so a later copy with another rate, or none, is paced by its own setting only.
+    # (Two copies from one source at once on one worker share the source's meter: the last task's wins.)
+    limiter = None
     if max_rcu is not None:
-        # One limiter per worker process and source, shared by the worker's threads: this worker's share.
-        _cached(f"rcu:{checksums}:{max_rcu!r}", source, lambda _url: limit_read_capacity(src, max_rcu))
+        limiter = _cached(f"rcu:{checksums}:{max_rcu!r}", source, lambda _url: limit_read_capacity(src, max_rcu))
+    attach_read_meter(src, limiter)
+    with _opened_lock:
+        _attached[f"{checksums}\x00{source}"] = limiter
     return src
 
 
@@ -73,7 +81,7 @@ def read_capacity_stats() -> list[dict[str, Any]]:
     Run it on every worker with ``client.run(read_capacity_stats)`` to see each worker's share at work.
     """
     with _opened_lock:
-        limiters = [obj for key, obj in _opened.items() if key.startswith("rcu:")]
+        limiters = [lim for lim in _attached.values() if lim is not None]
     return [{"max_rcu": lim.max_rcu, **lim.stats.to_json()} for lim in limiters]
 
 

@@ -36,7 +36,7 @@ from typing import Any
 from attrs import define
 
 from storeswap.core.changes import END, MAX_CHANGES_LIMIT, ChangeRecord, decode_position
-from storeswap.core.errors import ConfigurationError, StreamPositionExpired
+from storeswap.core.errors import ConfigurationError, StoreError, StreamPositionExpired
 from storeswap.core.port import ItemStore
 from storeswap.core.requests import BatchDelete
 from storeswap.core.schema import TableSpec
@@ -290,10 +290,19 @@ def _status(
     *,
     caught_up: bool,
 ) -> dict[str, Any]:
-    """The follower's status as stored in its checkpoint (``follow.status``), for a reader in another terminal."""
-    lag = _lag_records(source, table, position)
+    """The follower's status as stored in its checkpoint (``follow.status``), for a reader in another terminal.
+
+    Reading the lag asks the source for its stream's end; when that read fails
+    the status says so (``lag_error``, lag unknown) and the replay goes on: a
+    status is a measurement, and the next page read reports a real failure.
+    """
+    lag_error: str | None = None
+    try:
+        lag = _lag_records(source, table, position)
+    except StoreError as e:
+        lag, lag_error = {}, f"{type(e).__name__}: {e}"[:300]
     lag_s: float | None
-    if caught_up or all(v == 0 for v in lag.values()):
+    if caught_up or (lag_error is None and all(v == 0 for v in lag.values())):
         lag_s = 0.0
     else:
         lag_s = None if last_created is None else round(max(0.0, time.time() - last_created.timestamp()), 3)
@@ -304,6 +313,7 @@ def _status(
         "lag_records": lag,
         "lag_seconds": lag_s,
         "caught_up": caught_up,
+        **({"lag_error": lag_error} if lag_error is not None else {}),
     }
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "per_worker_rcu",
     "estimate_read_units",
     "limit_read_capacity",
+    "attach_read_meter",
     "RCU_BYTES",
 ]
 
@@ -227,3 +228,19 @@ def limit_read_capacity(
     limiter = ReadCapacityLimiter(rate, clock=clock, sleep=sleep)
     setter(limiter)
     return limiter
+
+
+def attach_read_meter(source: Any, limiter: ReadCapacityLimiter | None) -> None:
+    """Pace ``source``'s reads with ``limiter`` from now on, or stop pacing them (``None``).
+
+    For a source that outlives one copy (a Dask worker keeps its opened
+    sources): each task attaches its own copy's limiter, or none, so a later
+    copy without ``--max-rcu`` is not throttled by an earlier one's.  A source
+    without a read meter (not DynamoDB) takes ``None`` silently and refuses a
+    limiter, as :func:`limit_read_capacity` does.
+    """
+    setter = getattr(_store_of(source), "set_read_meter", None)
+    if callable(setter):
+        setter(limiter)
+    elif limiter is not None:
+        raise ConfigurationError("--max-rcu caps reads from a dynamodb:// source; this source has no read capacity")

@@ -32,7 +32,7 @@ import threading
 from collections.abc import Iterator
 from typing import IO, Any
 
-from storeswap.core.errors import ConfigurationError, StoreUnavailable
+from storeswap.core.errors import ConfigurationError, StoreError, StoreUnavailable, Throttled
 from storeswap.redaction import redact
 
 __all__ = ["S3Path", "S3Files", "parse_s3_url", "is_s3_url", "SPOOL_BYTES"]
@@ -58,24 +58,45 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     return bucket, key.strip("/")
 
 
+#: S3 error codes that say "try again later", not "your input is wrong".
+_TRANSIENT_CODES = frozenset(
+    {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "RequestTimeTooSkewed", "500", "503"}
+)
+
+
 def _client_error(e: Exception, where: str) -> Exception:
-    """A botocore exception as one typed, redacted storeswap error."""
-    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+    """A botocore exception as one typed, redacted storeswap error.
+
+    Wrong input (no bucket, no object, no credentials, access denied) is a
+    ConfigurationError (exit 2: fix the command); an unreachable endpoint,
+    a timeout, a broken read or a 5xx is StoreUnavailable / Throttled (exit
+    3: the copy may be resumed), never "your input is wrong"; anything else
+    is a StoreError.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
 
     if isinstance(e, NoCredentialsError):
         return ConfigurationError(f"no AWS credentials to read {where} (set AWS_PROFILE or the AWS_* variables)")
-    if isinstance(e, EndpointConnectionError):
+    if isinstance(e, BotoConnectionError):  # endpoint unreachable, connect / read timeouts, connection closed
         return StoreUnavailable(f"cannot reach S3 for {where}: {redact(str(e))}")
     if isinstance(e, ClientError):
-        code = e.response.get("Error", {}).get("Code", "")
+        code = str(e.response.get("Error", {}).get("Code", ""))
+        status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         if code in ("NoSuchBucket", "404", "NotFound"):
             return ConfigurationError(f"{where}: the bucket does not exist")
         if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
             return ConfigurationError(f"{where}: access denied ({code})")
         if code == "NoSuchKey":
             return ConfigurationError(f"{where}: no such object")
-        return ConfigurationError(f"{where}: S3 error {code}: {redact(str(e))}")
-    return ConfigurationError(f"{where}: {redact(str(e))}")
+        if code == "SlowDown":
+            return Throttled(f"{where}: S3 asked to slow down (SlowDown); rerun to resume")
+        if code in _TRANSIENT_CODES or status >= 500:
+            return StoreUnavailable(f"{where}: S3 error {code or status}, try again (rerun to resume)")
+        return StoreError(f"{where}: S3 error {code}: {redact(str(e))}")
+    if isinstance(e, BotoCoreError):  # e.g. a response cut short (IncompleteReadError)
+        return StoreUnavailable(f"{where}: reading from S3 failed: {redact(str(e))}")
+    return StoreError(f"{where}: {redact(str(e))}")
 
 
 class S3Files:

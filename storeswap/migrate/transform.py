@@ -21,7 +21,7 @@ Three pieces, each usable alone:
   ``copy_table`` to write the transformed items, and to ``verify_tables`` to
   prove the target equals the transform of the source (verify streams it
   and digests it like any source).  :func:`transformed_items` is the same
-  stream as a plain item iterator (for ``bulk_put``).
+  stream as a plain item iterator (for ``bulk_load``).
 
 The transform must be deterministic: verify runs it again and compares.
 """

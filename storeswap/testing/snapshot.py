@@ -109,7 +109,7 @@ class LoadedSnapshot:
         """Create the table and write every item of the snapshot."""
         self.store.create_table(self.spec)
         if self.snapshot.items:
-            self.store.bulk_put(self.table, self.snapshot.items)
+            self.store.bulk_load(self.table, self.snapshot.items)  # a fixture's load, not an application write
 
     def reset(self) -> None:
         """Put the table back to exactly the snapshot (recreated, so items and indexes hold nothing else)."""

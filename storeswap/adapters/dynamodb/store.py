@@ -127,10 +127,11 @@ class DynamoStore(DynamoStreamMethods, ItemStore):
         self._read_meter = meter
 
     def _close(self) -> None:
-        """Close the client's HTTP connections."""
-        close = getattr(self._client, "close", None)
-        if close is not None:
-            close()
+        """Close the HTTP connections of the DynamoDB client and of the Streams client, if one was made."""
+        for client in (self._client, self._streams_client_cache):
+            close = getattr(client, "close", None)
+            if close is not None:
+                close()
 
     # ------------------------------------------------------------------ errors
 

@@ -237,6 +237,10 @@ static PyObject *copy_rows(PyObject *self, PyObject *args) {
     Py_buffer prefix;
     if (!PyArg_ParseTuple(args, "O!UOsy*", &PyList_Type, &items, &pk_name, &sk_name, &kinds, &prefix)) return NULL;
     int has_sk = sk_name != Py_None;
+    if (strlen(kinds) != (size_t)(1 + has_sk)) {
+        PyErr_SetString(PyExc_ValueError, "copy_rows: kinds holds one kind letter per key attribute");
+        return NULL;
+    }
     char pk_kind = kinds[0], sk_kind = has_sk ? kinds[1] : 0;
     Py_ssize_t count = PyList_GET_SIZE(items);
     PyObject *frames = PyList_New(count), *locks = PyList_New(count), *result = NULL;
