@@ -262,10 +262,16 @@ def test_status_in_the_checkpoint_reports_lag(tmp_path: Path) -> None:
     status = _state(state)["follow"]["status"]
     assert (r.records, r.caught_up, sum(r.lag_records.values())) == (30, False, 70)
     assert status["lag_records"] == r.lag_records and status["records_this_run"] == 30 and not status["caught_up"]
+    # Seconds per shard: the age of each shard's oldest pending record; 0 where a shard has none pending.
+    by_shard = status["lag_seconds_by_shard"]
+    assert set(by_shard) == set(r.lag_records)
+    for k, age in by_shard.items():  # a pending record's age is known (>= 0: timestamps are coarse); none pending is 0
+        assert age is not None and age >= 0 and (r.lag_records[k] > 0 or age == 0), (by_shard, r.lag_records)
     r = follow_changes(source, target, "orders", until_caught_up=True, **kw)
     status = _state(state)["follow"]["status"]
     assert (r.records, r.records_total, r.caught_up, r.lag_seconds) == (70, 100, True, 0.0)
     assert status["caught_up"] and set(status["lag_records"].values()) == {0}
+    assert set(status["lag_seconds_by_shard"].values()) == {0.0}
     assert verify_tables(source, target, "orders", "copy").identical
 
 

@@ -19,7 +19,9 @@ from rich.progress import (
 )
 from rich.text import Text
 
-__all__ = ["RichCopyProgress", "RichFollowProgress", "lag_text"]
+from storeswap.migrate.status import lag_text
+
+__all__ = ["RichCopyProgress", "RichFollowProgress"]
 
 
 class _RateColumn(ProgressColumn):
@@ -68,16 +70,6 @@ class RichCopyProgress:
         """Move the bar (thread-safe: rich locks its task table)."""
         if self.task is not None:
             self.progress.advance(self.task, items)
-
-
-def lag_text(status: dict[str, Any]) -> str:
-    """The lag of a follower status (``follow.status``) in a few words: records per shard and seconds."""
-    lag = status.get("lag_records") or {}
-    total = None if any(v is None for v in lag.values()) else sum(lag.values())
-    per = ", ".join(f"{k}: {'?' if v is None else v}" for k, v in sorted(lag.items()))
-    secs = status.get("lag_seconds")
-    head = "?" if total is None else str(total)
-    return f"lag {head} record(s) ({per or 'no shards'}), {'?' if secs is None else f'{secs:.1f}s'}"
 
 
 class _RecordRateColumn(ProgressColumn):

@@ -280,6 +280,25 @@ def _lag_records(source: ItemStore, table: str, position: str) -> dict[str, int 
     return out
 
 
+def _lag_seconds_by_shard(source: ItemStore, table: str, position: str, lag: dict[str, int | None]) -> dict[str, float | None]:
+    """Per shard, the age of its oldest record not yet replayed (0 for a shard at its end; None: unknown).
+
+    One read of one record per shard that is behind (``lag`` > 0); a shard
+    whose backlog is unknown (DynamoDB) is left unknown rather than read on.
+    """
+    now = time.time()
+    out: dict[str, float | None] = {}
+    for shard, behind in lag.items():
+        if behind == 0:
+            out[shard] = 0.0
+        elif behind is None:
+            out[shard] = None
+        else:
+            page = source.changes(table, shard=shard, after=position, limit=1)
+            out[shard] = round(max(0.0, now - page.records[0].created.timestamp()), 3) if page.records else 0.0
+    return out
+
+
 def _status(
     source: ItemStore,
     table: str,
@@ -297,8 +316,10 @@ def _status(
     status is a measurement, and the next page read reports a real failure.
     """
     lag_error: str | None = None
+    by_shard: dict[str, float | None] = {}
     try:
         lag = _lag_records(source, table, position)
+        by_shard = _lag_seconds_by_shard(source, table, position, lag)
     except StoreError as e:
         lag, lag_error = {}, f"{type(e).__name__}: {e}"[:300]
     lag_s: float | None
@@ -312,6 +333,7 @@ def _status(
         "records_per_second": round(records / seconds, 1) if seconds > 0 else 0.0,
         "lag_records": lag,
         "lag_seconds": lag_s,
+        "lag_seconds_by_shard": by_shard,
         "caught_up": caught_up,
         **({"lag_error": lag_error} if lag_error is not None else {}),
     }

@@ -21,10 +21,31 @@ from attrs import define, field
 from storeswap.core.errors import ConfigurationError
 from storeswap.migrate.follow import STATUS_INTERVAL_S
 
-__all__ = ["MigrationStatus", "parse_status", "status_age_s", "STALE_AFTER_S"]
+__all__ = ["MigrationStatus", "parse_status", "status_age_s", "lag_text", "STALE_AFTER_S"]
 
 #: A follower status older than this (five refresh intervals) is stale.
 STALE_AFTER_S = 5 * STATUS_INTERVAL_S
+
+
+def lag_text(status: dict[str, Any]) -> str:
+    """A follower status's lag in a few words: records and the oldest pending record's age, per shard.
+
+    The one rendering of a lag, for ``migrate status`` and the live follower line.
+    """
+    lag = status.get("lag_records") or {}
+    secs_by = status.get("lag_seconds_by_shard") or {}
+    if status.get("lag_error"):
+        return f"lag unknown (the stream's end could not be read: {status['lag_error']})"
+    total = None if any(v is None for v in lag.values()) else sum(lag.values())
+
+    def shard(k: str, v: int | None) -> str:
+        age = secs_by.get(k)
+        return f"{k}: {'?' if v is None else v}" + (f" ({age:.1f}s)" if age else "")
+
+    per = ", ".join(shard(k, v) for k, v in sorted(lag.items()))
+    secs = status.get("lag_seconds")
+    head = "?" if total is None else str(total)
+    return f"lag {head} record(s) ({per or 'no shards'}), {'?' if secs is None else f'{secs:.1f}s'}"
 
 
 def status_age_s(at: object, now: dt.datetime | None = None) -> float | None:
@@ -79,14 +100,12 @@ class MigrationStatus:
             return out
         s = self.status
         lag = s.get("lag_records") or {}
-        lag_text = ", ".join(f"{k}: {'?' if v is None else v}" for k, v in sorted(lag.items())) or "none"
-        lag_s = s.get("lag_seconds")
         state = "caught up" if s.get("caught_up") else "behind" if any(lag.values()) else "replaying"
         age = "?" if self.status_age_s is None else f"{self.status_age_s:.0f}s ago"
         stale = "; STALE: the follower is not running or is stuck, this lag is from then" if self.stale else ""
         out.append(
             f"  follower: {self.records_replayed} records replayed, {s.get('records_per_second', 0):,} records/s "
-            f"(last run); {state}; lag {lag_text} record(s), {'?' if lag_s is None else f'{lag_s:.1f}s'}; "
+            f"(last run); {state}; {lag_text(s)}; "
             f"updated {s.get('at', '?')} ({age}){stale}"
         )
         return out
