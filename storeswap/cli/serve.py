@@ -9,6 +9,7 @@ import typer
 
 from storeswap.connect import open_store, redact_url
 from storeswap.core.errors import ConfigurationError
+from storeswap.numbers import parse_number
 
 __all__ = ["register", "serve_command", "NON_LOOPBACK_WARNING"]
 
@@ -54,8 +55,8 @@ def serve_command(
         verifier = SigV4Verifier(load_credentials(credentials))
     elif auth != "none":
         raise ConfigurationError(f"--auth is none or sigv4, not {auth!r}")
-    if ttl_sweep_s is not None and not ttl_sweep_s > 0:
-        raise ConfigurationError("--ttl-sweep-s is a positive number of seconds")
+    if ttl_sweep_s is not None:
+        parse_number(ttl_sweep_s, "--ttl-sweep-s is a positive number of seconds")
     if verifier is None and not is_loopback(host):
         typer.echo(NON_LOOPBACK_WARNING.format(host=host), err=True)
     if workers > 1:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import random
 import tempfile
 import threading
@@ -61,6 +60,7 @@ from storeswap.core.requests import TxDelete, TxPut
 from storeswap.core.schema import TableSpec
 from storeswap.core.values import Item, Key
 from storeswap.evaluate.document import LiveEvaluation, LiveSample, LiveWriterStats, Step, TableEvaluation
+from storeswap.numbers import parse_number
 
 __all__ = [
     "MAX_LIVE_RATE",
@@ -85,38 +85,21 @@ OWN_KEYS = 200
 LAG_CAP = 20_000
 
 
-def _rate_error(value: object) -> ConfigurationError:
-    return ConfigurationError(
-        f"--live-rate is writes per second, a number above 0 and at most {MAX_LIVE_RATE:,.0f}; not {value!r}"
-    )
-
-
 def parse_live_rate(value: object) -> float:
     """``--live-rate`` as a float; a ConfigurationError (one line) for anything else.
 
     Accepts an int, a float or their text; refuses bools, non-numbers, NaN,
     infinities, zero, negatives and rates above :data:`MAX_LIVE_RATE`.
     """
-    if isinstance(value, bool):
-        raise _rate_error(value)
-    if isinstance(value, str):
-        try:
-            rate = float(value.strip())
-        except ValueError:
-            raise _rate_error(value) from None
-    elif isinstance(value, (int, float, Decimal)):
-        rate = float(value)
-    else:
-        raise _rate_error(value)
-    if not math.isfinite(rate) or rate <= 0 or rate > MAX_LIVE_RATE:
-        raise _rate_error(value)
-    return rate
+    return parse_number(
+        value, f"--live-rate is writes per second, a number above 0 and at most {MAX_LIVE_RATE:,.0f}",
+        maximum=MAX_LIVE_RATE, text=True,
+    )  # fmt: skip
 
 
 def _positive(name: str) -> Callable[[Any, Any, Any], None]:
     def check(_inst: Any, _attr: Any, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise ConfigurationError(f"{name} must be a positive number of seconds, not {value!r}")
+        parse_number(value, f"{name} must be a positive number of seconds")
 
     return check
 

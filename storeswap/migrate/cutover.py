@@ -41,7 +41,6 @@ read.  The check only reads: neither store is written.
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -60,6 +59,7 @@ from storeswap.migrate.follow import check_followable
 from storeswap.migrate.state import CopyState, StateBackend
 from storeswap.migrate.status import STALE_AFTER_S, status_age_s
 from storeswap.migrate.verify import DEFAULT_BUCKETS, VerifyReport, bucket_of, verify_tables
+from storeswap.numbers import parse_number
 
 __all__ = ["cutover_check", "CutoverReport", "InFlight", "Outcome", "read_copy_state", "MAX_BACKLOG_RECORDS"]
 
@@ -265,11 +265,8 @@ def _backlog(source: ItemStore, table: str, spec: TableSpec, position: str, limi
 
 
 def _number(name: str, value: object, *, minimum: float, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigurationError(f"{name} is a number of seconds, not {value!r}")
-    if value < minimum or (strict and value == minimum):
-        raise ConfigurationError(f"{name} must be {'>' if strict else '>='} {minimum:g}, not {value!r}")
-    return float(value)
+    what = f"{name} is a number of seconds {'>' if strict else '>='} {minimum:g}"
+    return parse_number(value, what, minimum=minimum, above_minimum=strict)
 
 
 def _check_arguments(

@@ -34,6 +34,7 @@ from storeswap.core.errors import ConfigurationError
 from storeswap.core.values import item_size
 from storeswap.migrate.sources import StoreSource
 from storeswap.migrate.transform import TransformedSource
+from storeswap.numbers import parse_number
 
 __all__ = [
     "TokenBucket",
@@ -53,15 +54,7 @@ RCU_BYTES = 4096
 
 def parse_max_rcu(value: Any) -> float:
     """A ``--max-rcu`` value as a positive finite float; anything else is one :class:`ConfigurationError`."""
-    if isinstance(value, bool):
-        raise ConfigurationError(f"--max-rcu takes a positive number of read capacity units per second, not {value!r}")
-    try:
-        rate = float(value.strip()) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        rate = math.nan
-    if not math.isfinite(rate) or rate <= 0:
-        raise ConfigurationError(f"--max-rcu takes a positive number of read capacity units per second, not {value!r}")
-    return rate
+    return parse_number(value, "--max-rcu takes a positive number of read capacity units per second", text=True)
 
 
 def per_worker_rcu(max_rcu: float, workers: int) -> float:
