@@ -283,6 +283,12 @@ def test_cli_max_rcu(dynamo_table: tuple[str, str, MemoryStore], tmp_path: Any, 
     assert "read capacity (this process):" in out and "--max-rcu 100000" in out
     assert main(["verify", "--source", url, "--target", url, "--table", table, "--max-rcu", "50000"]) == 0
     assert "read capacity (this process):" in capsys.readouterr().out
+    # cutover verifies the source too and takes the same cap (this table has no stream: refused after the cap)
+    cut = ["cutover", "--source", url, "--target", url, "--table", table, "--state", str(tmp_path / "none.json")]
+    assert main([*cut, "--max-rcu", "lots"]) == 2
+    assert "--max-rcu takes a positive number" in capsys.readouterr().err
+    assert main([*cut, "--max-rcu", "50000"]) == 2
+    assert "has no change stream to follow" in capsys.readouterr().err
 
 
 @pytest.mark.slow

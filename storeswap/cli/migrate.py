@@ -552,6 +552,7 @@ def cutover(
     max_details: Annotated[
         int, typer.Option("--max-details", min=1, help="Differences held to tell in-flight ones from real ones.")
     ] = 10_000,
+    max_rcu: MaxRcuOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Go / no-go for switching to the target: follower caught up, then verify with in-flight items set apart.
@@ -562,7 +563,9 @@ def cutover(
     if state is not None and state_in_target:
         raise typer.BadParameter("give --state or --state-in-target, not both", param_hint="--state")
     target_table = target_table or table
+    rcu = None if max_rcu is None else parse_max_rcu(max_rcu)
     with open_store(source) as src, open_store(target) as dst:
+        limiter = None if rcu is None else limit_read_capacity(src, rcu)  # the verify scans the source
         state_path = None
         if not state_in_target:
             state_path = state or default_state_path(copy_identity(src, dst, table, target_table=target_table))
@@ -575,6 +578,7 @@ def cutover(
         typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=True))
     else:
         typer.echo(report.summary())
+        _print_paced(limiter)
     raise SystemExit({"go": exit_codes.OK, "no-go": exit_codes.NEGATIVE}.get(report.outcome, exit_codes.UNAVAILABLE))
 
 
