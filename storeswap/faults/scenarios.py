@@ -304,6 +304,10 @@ def _migrate_with_fault(
             try:
                 report = copy_table(source, target, table, segments=4, workers=4, batch=200, state_path=state)
                 if report.complete:
+                    # Judge the target only once the fault is over: a restarted moto replays its recording
+                    # (its stand-in for durability) one call at a time, and a copy that resumed meanwhile can
+                    # finish before the replay has restored what the first run wrote.
+                    timer.join()
                     result = verify_tables(source, target, table)
                     break
             except StoreError as e:
