@@ -44,7 +44,6 @@ from typing import Any, Literal
 import attrs
 from attrs import define, field
 
-from storeswap.core.changes import MAX_CHANGES_LIMIT
 from storeswap.core.errors import (
     ConditionFailed,
     ConfigurationError,
@@ -324,37 +323,17 @@ def _prepare_source(store: ItemStore, entry: TableEvaluation, live: LiveEvaluati
     return store.describe_table(live.source_table)
 
 
-def _observe(source: ItemStore, table: str, position: str, cap: int = LAG_CAP) -> tuple[int, float | None, bool]:
-    """Records after ``position`` on the source's stream (at most ``cap``), the oldest one's age, and whether all were read.
-
-    The lag as an outside observer sees it — what the target has not yet
-    acknowledged — rather than as the follower reports it after each page.
-    """
-    count, oldest, pos = 0, None, position
-    while count < cap:
-        page = source.changes(table, after=pos, limit=min(MAX_CHANGES_LIMIT, cap - count))
-        for r in page.records:
-            if r.created is not None:
-                t = r.created.timestamp()
-                oldest = t if oldest is None else min(oldest, t)
-        count += len(page.records)
-        pos = page.position
-        if not page.records:
-            break
-    age = 0.0 if count == 0 else (None if oldest is None else max(0.0, time.time() - oldest))
-    return count, age, count < cap
-
-
 def _sample(source: ItemStore, target: ItemStore, live: LiveEvaluation, state: Path, at_s: float) -> LiveSample | None:
     """One lag sample: the follower's checkpoint (read as ``storeswap cutover`` reads it) against the stream's end."""
-    from storeswap.migrate.cutover import read_copy_state
+    from storeswap.migrate.cutover import read_backlog, read_copy_state
     from storeswap.migrate.state import FileState
 
     copy_state = read_copy_state(source, target, live.source_table, live.target_table, FileState(state))
     follow = None if copy_state is None else copy_state.follow
     if follow is None or not isinstance(follow.get("position"), str):
         return None
-    records, age, complete = _observe(source, live.source_table, follow["position"])
+    backlog = read_backlog(source, live.source_table, follow["position"], LAG_CAP)
+    records, age, complete = backlog.total, backlog.age_s(), backlog.complete
     return LiveSample(round(at_s, 3), records, None if age is None else round(age, 3), int(follow.get("records", 0)),
                       complete)  # fmt: skip
 

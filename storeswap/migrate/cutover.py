@@ -61,7 +61,8 @@ from storeswap.migrate.status import STALE_AFTER_S, status_age_s
 from storeswap.migrate.verify import DEFAULT_BUCKETS, VerifyReport, bucket_of, verify_tables
 from storeswap.numbers import parse_number
 
-__all__ = ["cutover_check", "CutoverReport", "InFlight", "Outcome", "read_copy_state", "MAX_BACKLOG_RECORDS"]
+__all__ = ["cutover_check", "CutoverReport", "InFlight", "Outcome", "read_copy_state", "read_backlog", "Backlog",
+           "MAX_BACKLOG_RECORDS"]
 
 Outcome = Literal["go", "no-go", "unknown"]
 #: Records read after the follower's position at most, per look (beyond it the lag is "at least" that many).
@@ -228,40 +229,55 @@ def read_copy_state(
 
 
 @define
-class _Backlog:
-    """The records after a position: per-shard counts, their keys, the oldest one's time."""
+class Backlog:
+    """The records after a position: per-shard counts, their keys (when asked for), the oldest one's time."""
 
     per_shard: dict[str, int]
     keys: dict[bytes, dict[str, Any]]
     oldest: float | None
+    #: True when the stream was read to its end; False when ``limit`` records were read first.
     complete: bool
 
     @property
     def total(self) -> int:
+        """Records read after the position."""
         return sum(self.per_shard.values())
 
+    def age_s(self, now: float | None = None) -> float | None:
+        """The oldest record's age in seconds (0 for no backlog; None when no record carries a time)."""
+        if self.total == 0:
+            return 0.0
+        return None if self.oldest is None else max(0.0, (time.time() if now is None else now) - self.oldest)
 
-def _backlog(source: ItemStore, table: str, spec: TableSpec, position: str, limit: int) -> _Backlog:
-    """Read the stream from ``position`` to its end (at most ``limit`` records); raises StoreError."""
+
+def read_backlog(
+    source: ItemStore, table: str, position: str, limit: int, spec: TableSpec | None = None
+) -> Backlog:
+    """Read the stream from ``position`` to its end, at most ``limit`` records; raises StoreError.
+
+    The one reading of "what the follower has not replayed yet", for the
+    cut-over check and ``evaluate --live``'s lag samples.  With ``spec`` the
+    records' keys are collected too (the in-flight set).
+    """
     per_shard = {shard: 0 for shard in decode_position(position, table).shards}
     keys: dict[bytes, dict[str, Any]] = {}
     oldest: float | None = None
     read = 0
     pos = position
-    while True:
-        page = source.changes(table, after=pos, limit=MAX_CHANGES_LIMIT)
+    while read < limit:
+        page = source.changes(table, after=pos, limit=min(MAX_CHANGES_LIMIT, limit - read))
         for r in page.records:
             per_shard[r.shard] = per_shard.get(r.shard, 0) + 1
-            keys.setdefault(canonical_key(spec, r.keys), dict(r.keys))
+            if spec is not None:
+                keys.setdefault(canonical_key(spec, r.keys), dict(r.keys))
             if r.created is not None:
                 t = r.created.timestamp()
                 oldest = t if oldest is None else min(oldest, t)
         read += len(page.records)
         pos = page.position
         if not page.records:
-            return _Backlog(per_shard, keys, oldest, True)
-        if read >= limit:
-            return _Backlog(per_shard, keys, oldest, False)
+            return Backlog(per_shard, keys, oldest, True)
+    return Backlog(per_shard, keys, oldest, False)
 
 
 def _number(name: str, value: object, *, minimum: float, strict: bool = False) -> float:
@@ -363,7 +379,7 @@ def cutover_check(
 def _look(
     source: ItemStore, target: ItemStore, table: str, target_table: str, spec: TableSpec, backend: StateBackend,
     report: CutoverReport,
-) -> tuple[str, _Backlog] | None:  # fmt: skip
+) -> tuple[str, Backlog] | None:  # fmt: skip
     """Re-read the follower's checkpoint and the records after it; None (reason recorded) when that fails."""
     follow = _follow_checkpoint(read_copy_state(source, target, table, target_table, backend), backend.where, report)
     if follow is None:
@@ -373,7 +389,7 @@ def _look(
     status = follow.get("status")
     report.follower_updated = status.get("at") if isinstance(status, dict) else None
     try:
-        backlog = _backlog(source, table, spec, position, MAX_BACKLOG_RECORDS)
+        backlog = read_backlog(source, table, position, MAX_BACKLOG_RECORDS, spec)
     except StreamPositionExpired as e:
         report._add("no-go", f"the follower's position has expired ({e}): recopy with --restart")
         return None
@@ -381,9 +397,8 @@ def _look(
         report._add("unknown", f"cannot read the source's change stream: {type(e).__name__}: {e}")
         return None
     report.lag_records = dict(backlog.per_shard)
-    now = time.time()
-    report.lag_seconds = 0.0 if backlog.total == 0 else (
-        None if backlog.oldest is None else round(max(0.0, now - backlog.oldest), 3))  # fmt: skip
+    age = backlog.age_s()
+    report.lag_seconds = None if age is None else round(age, 3)
     return position, backlog
 
 
@@ -460,7 +475,7 @@ def _run(
 
     # Step 3: what changed after P0 is in flight; every other difference is real.
     try:
-        after = _backlog(source, table, spec, p0, MAX_BACKLOG_RECORDS)
+        after = read_backlog(source, table, p0, MAX_BACKLOG_RECORDS, spec)
     except StreamPositionExpired as e:
         report._add("no-go", f"the follower's position expired during the verify ({e}): recopy with --restart")
         return
@@ -481,7 +496,7 @@ def _run(
 
 
 def _recheck_in_flight(
-    source: ItemStore, target: ItemStore, table: str, target_table: str, spec: TableSpec, after: _Backlog,
+    source: ItemStore, target: ItemStore, table: str, target_table: str, spec: TableSpec, after: Backlog,
     report: CutoverReport,
 ) -> None:  # fmt: skip
     """With the follower caught up again, compare each in-flight item by key (consistent reads on both sides)."""
@@ -513,7 +528,7 @@ def _canonical(item: Item | None) -> bytes | None:
 
 
 def _classify(
-    spec: TableSpec, vr: VerifyReport, after: _Backlog, buckets: int, max_details: int, report: CutoverReport
+    spec: TableSpec, vr: VerifyReport, after: Backlog, buckets: int, max_details: int, report: CutoverReport
 ) -> None:
     """Split the verify's differences into in flight (key in ``after``) and real; record reasons."""
     flying = after.keys
