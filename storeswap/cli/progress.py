@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from rich.console import Console
 from rich.progress import (
@@ -24,6 +24,21 @@ from storeswap.migrate.status import lag_text
 __all__ = ["RichCopyProgress", "RichFollowProgress"]
 
 
+class _Display:
+    """A rich display shown while its ``with`` block runs (``self.progress`` is set by the subclass)."""
+
+    progress: Progress
+
+    def __enter__(self) -> Self:
+        self.progress.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.progress.stop()
+
+
 class _RateColumn(ProgressColumn):
     """Items per second over rich's sliding window."""
 
@@ -32,7 +47,7 @@ class _RateColumn(ProgressColumn):
         return Text("-- items/s" if speed is None else f"{speed:,.0f} items/s", style="progress.data.speed")
 
 
-class RichCopyProgress:
+class RichCopyProgress(_Display):
     """Implements :class:`storeswap.migrate.copy.CopyProgress` with a rich bar on stderr."""
 
     def __init__(self, description: str, *, console: Console | None = None, disable: bool = False) -> None:
@@ -53,15 +68,6 @@ class RichCopyProgress:
         self.description = description
         self.task: TaskID | None = None
 
-    def __enter__(self) -> RichCopyProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.progress.stop()
-
     def start(self, total: int | None, done: int) -> None:
         """Show the bar: ``total=None`` makes it indeterminate."""
         self.task = self.progress.add_task(self.description, total=total, completed=done)
@@ -80,7 +86,7 @@ class _RecordRateColumn(ProgressColumn):
         return Text("-- records/s" if speed is None else f"{speed:,.0f} records/s", style="progress.data.speed")
 
 
-class RichFollowProgress:
+class RichFollowProgress(_Display):
     """The follower's live line on stderr: records replayed, records/s, lag per shard and in seconds, caught up.
 
     ``advance`` is ``follow_changes``'s ``progress`` callback, ``status`` its ``on_status``.
@@ -101,15 +107,6 @@ class RichFollowProgress:
             speed_estimate_period=10.0,
         )
         self.task = self.progress.add_task(f"following {description}", total=None, lag="lag ?", state="starting")
-
-    def __enter__(self) -> RichFollowProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.progress.stop()
 
     def advance(self, records: int) -> None:
         """Records applied and checkpointed."""
