@@ -110,6 +110,7 @@ class Writers:
     def __init__(self, store: ItemStore, table: str, seed: int, *, serialise: bool) -> None:
         self.store, self.table = store, table
         self.stop = threading.Event()
+        self.serialised = serialise
         self.lock: Any = threading.Lock() if serialise else contextlib.nullcontext()
         self.version: dict[KeyT, int] = {}
         #: Per key, the last acknowledged write: its version, or None for a delete.
@@ -150,8 +151,30 @@ class Writers:
         with self._ops_lock:
             self.ops[op] += 1
 
+    def _pick(self, rng: random.Random, mine: list[int], op: str) -> int:
+        """A key of this thread's for ``op``'s condition (the thread owns its keys, so it knows which exist).
+
+        Left to chance, a condition meets a deleted key too rarely (about one update in a hundred here) for every
+        run to see a refusal, so one conditional write in four is aimed at a key this thread deleted.  On moto a
+        transaction is never aimed to fail and never left to chance either: moto applies a transaction's actions
+        one by one, recording each in the stream, and on a failed condition puts a deep copy of the table taken
+        before it in place of the live one; a stream reader's open shard iterator still points at the discarded
+        shard, reads the cancelled actions' records from it (writes that never happened) and nothing after, and a
+        follower restarted from that position then skips the live stream's records that reuse their sequence
+        numbers.  DynamoDB records nothing for a cancelled transaction, so there the condition must hold.
+        """
+        exists = [i for i in mine if self.expected[_kt(_key(i))] is not None]
+        if op == "tx" and self.serialised:
+            return rng.choice(exists) if exists else rng.choice(mine)
+        if rng.random() < 0.25:
+            gone = sorted(set(mine) - set(exists))
+            if gone:
+                return rng.choice(gone)
+        return rng.choice(mine)
+
     def _one(self, rng: random.Random, mine: list[int]) -> None:
-        op, i = rng.choices(("put", "update", "delete", "tx"), weights=self.weights)[0], rng.choice(mine)
+        op = rng.choices(("put", "update", "delete", "tx"), weights=self.weights)[0]
+        i = self._pick(rng, mine, op) if op == "update" else rng.choice(mine)
         k = _kt(_key(i))
         if op == "put":
             v = self._next(i)
@@ -179,7 +202,7 @@ class Writers:
             self.expected[k] = None
             self._count("delete")
         else:
-            j, d = rng.choice(mine), rng.choice(mine)
+            j, d = self._pick(rng, mine, "tx"), rng.choice(mine)
             if len({i, j, d}) < 3:
                 return
             kj, kd = _kt(_key(j)), _kt(_key(d))
@@ -260,13 +283,31 @@ def _stream_records(store: ItemStore, table: str, start: str) -> Iterator[Any]:
     return store.iter_changes(table, after=start)
 
 
-def _wait_and_kill(
-    proc: subprocess.Popen[bytes], state: Path, phase: str, rng: random.Random, deadline: float
-) -> dict[str, Any]:
-    """SIGKILL ``proc`` at a seeded random point of ``phase``; returns the state as the kill left it."""
+def _history(
+    source: ItemStore, table: str, start: str, src: dict[KeyT, dict[str, Any]], dst: dict[KeyT, dict[str, Any]]
+) -> str:
+    """For the first keys that differ: their version on each side and their stream records since ``start``."""
+    keys = sorted(k for k in src.keys() | dst.keys() if src.get(k) != dst.get(k))[:6]
+    seen: dict[KeyT, list[str]] = {k: [] for k in keys}
+    for rec in _stream_records(source, table, start):
+        k = _kt(rec.keys)
+        if k in seen:
+            ver = rec.new_image.get("ver") if rec.new_image is not None else None
+            seen[k].append(f"{rec.kind}:{ver}@{rec.shard[-8:]}/{rec.sequence}")
+    return "; ".join(
+        f"{k}: source ver {(src.get(k) or {}).get('ver')}, target ver {(dst.get(k) or {}).get('ver')}, "
+        f"stream {' '.join(seen[k]) or '-'}"
+        for k in keys
+    )
+
+
+def _wait_and_kill(proc: subprocess.Popen[bytes], state: Path, phase: str, rng: random.Random, deadline: float) -> str:
+    """SIGKILL ``proc`` at a seeded random point of ``phase``; returns the phase the kill landed in (from its state)."""
     before = _state(state)
     if phase == "copy":
-        threshold = _copied(before) + rng.randint(ITEMS // 10, ITEMS // 3)
+        # Aim inside the first third of what is left, so that the kill usually lands before the copy ends.
+        left = max(ITEMS - _copied(before), 30)
+        threshold = _copied(before) + rng.randint(left // 10, left // 3)
 
         def ready(st: dict[str, Any]) -> bool:
             return _copied(st) >= threshold
@@ -291,11 +332,14 @@ def _wait_and_kill(
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     after = _state(state)
-    if phase == "copy":
-        assert not _copy_done(after), "the copy kill landed after the copy had ended"
-    else:
+    if phase == "replay":
         assert _copy_done(after) and _replayed(after) > _replayed(before), "the replay kill missed the replay"
-    return after
+        return "replay"
+    if not _copy_done(after):
+        return "copy"
+    # A starved test process can see the copy's last pages late: the kill then fell after the copy ended, still a
+    # kill of the follower (it is named for where it landed, and the test requires at least one real copy kill).
+    return "replay" if _replayed(after) > _replayed(before) else "copy-end"
 
 
 @pytest.mark.parametrize(("source_kind", "target_kind"), DIRECTIONS, ids=[f"{s}->{t}" for s, t in DIRECTIONS])
@@ -330,8 +374,7 @@ def test_follow_killed_during_copy_and_replay_loses_and_duplicates_nothing(
         with writers:
             for n, phase in enumerate(SCHEDULE):
                 proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                _wait_and_kill(proc, state, phase, rng, deadline)
-                kills.append(phase)
+                kills.append(_wait_and_kill(proc, state, phase, rng, deadline))
                 laps.append((f"run{n + 1}-{phase}", time.monotonic()))
         assert not writers.errors, writers.errors
         start = str(_state(state)["follow"]["start"])
@@ -377,10 +420,12 @@ def test_follow_killed_during_copy_and_replay_loses_and_duplicates_nothing(
             + ")"
         )
         assert all(ops[o] > 0 for o in ("put", "update", "delete", "tx")), ops
-        assert ops["update_refused"] + ops["tx_refused"] > 0, "no condition was ever refused: the writers test little"
+        assert ops["update_refused"] > 0, "no condition was ever refused: the writers test little"
+        if source_kind == "dynamodb":  # see Writers._pick: on moto the transactions' conditions always hold
+            assert ops["tx_refused"] == 0, ops
         assert stream > 0 and replayed == stream
         assert kills.count("copy") >= 1 and kills.count("replay") >= 1
-        assert (lost, duplicated, changed) == (0, 0, 0)
+        assert (lost, duplicated, changed) == (0, 0, 0), _history(source, name, start, src_items, dst_items)
         assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-2000:]
         assert vr.get("identical") is True and vr["indexes"] and all(ix["identical"] for ix in vr["indexes"]), vr
     finally:
