@@ -59,8 +59,30 @@ __all__ = [
 
 @define(slots=False)
 class _SpecCache:
+    """The cached specs, and a generation that every :meth:`ItemStore.forget` (and table deletion) advances.
+
+    A look-up caches what it read only if no forget happened while it read: otherwise a describe that read the
+    catalog just before another process's DDL could put the old spec back after the notification dropped it,
+    and it would stay until the next change of that table.
+    """
+
     specs: dict[str, TableSpec] = field(factory=dict)
     lock: threading.Lock = field(factory=threading.Lock)
+    generation: int = 0
+
+    def put(self, spec: TableSpec, read_at: int) -> None:
+        """Cache ``spec``, read when the generation was ``read_at``, unless a forget has happened since."""
+        with self.lock:
+            if self.generation == read_at:
+                self.specs[spec.name] = spec
+
+    def drop(self, name: str | None) -> None:
+        with self.lock:
+            self.generation += 1
+            if name is None:
+                self.specs.clear()
+            else:
+                self.specs.pop(name, None)
 
 
 def _table_name(name: object) -> str:
@@ -94,24 +116,23 @@ class ItemStore(StreamMethods, ABC):
         """Create a table; :class:`TableExists` when the name is taken."""
         if not isinstance(spec, TableSpec):
             raise ValidationError(f"create_table takes a TableSpec, not {type(spec).__name__}")
+        read_at = self._spec_cache.generation
         self._create_table(spec)
-        with self._spec_cache.lock:
-            self._spec_cache.specs[spec.name] = spec
+        self._spec_cache.put(spec, read_at)
         return spec
 
     def describe_table(self, name: str) -> TableSpec:
         """The table's spec; :class:`TableNotFound` when there is none."""
         validate_table_name(name)
+        read_at = self._spec_cache.generation
         spec = self._describe_table(name)
-        with self._spec_cache.lock:
-            self._spec_cache.specs[name] = spec
+        self._spec_cache.put(spec, read_at)
         return spec
 
     def delete_table(self, name: str) -> None:
         """Delete a table and all its items; :class:`TableNotFound` when there is none."""
         validate_table_name(name)
-        with self._spec_cache.lock:
-            self._spec_cache.specs.pop(name, None)
+        self._spec_cache.drop(name)
         self._delete_table(name)
 
     def list_tables(self) -> list[str]:
@@ -135,11 +156,7 @@ class ItemStore(StreamMethods, ABC):
 
     def forget(self, table: str | None = None) -> None:
         """Drop a cached spec (after another process changed the table); with no table, every cached spec."""
-        with self._spec_cache.lock:
-            if table is None:
-                self._spec_cache.specs.clear()
-            else:
-                self._spec_cache.specs.pop(_table_name(table), None)
+        self._spec_cache.drop(None if table is None else _table_name(table))
 
     # ------------------------------------------------------------------ items
 
