@@ -165,16 +165,16 @@ class DaskEngine(Engine):
         self._cluster: Any = None
         if spec.kind == "processes":
             n = spec.workers or os.cpu_count() or 1
-            self._cluster = LocalCluster(
+            self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=n,
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=":0",
                 silence_logs=logging.ERROR,
             )
-            self.client: Any = Client(self._cluster)
+            self.client: Any = Client(self._cluster)  # type: ignore[no-untyped-call]
         elif spec.kind == "dask":
-            self.client = Client(f"tcp://{spec.address}", timeout=30)
+            self.client = Client(f"tcp://{spec.address}", timeout=30)  # type: ignore[no-untyped-call]
         else:
             raise ConfigurationError(f"DaskEngine runs processes or dask:// engines, not {spec}")
 
@@ -243,17 +243,17 @@ class DaskProcesses:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         self.address = f"127.0.0.1:{port}"
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        quiet = subprocess.DEVNULL
         self.scheduler = subprocess.Popen(
             [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
              "--dashboard-address", ":0"],
-            **quiet,
+            stdout=quiet, stderr=quiet,
         )
         self.workers = [
             subprocess.Popen(
                 [sys.executable, "-m", "distributed.cli.dask_worker", f"tcp://{self.address}", "--no-nanny",
                  "--nthreads", str(threads_per_worker), "--host", "127.0.0.1", "--dashboard-address", ":0"],
-                **quiet,
+                stdout=quiet, stderr=quiet,
             )
             for _ in range(workers)
         ]
@@ -265,7 +265,7 @@ class DaskProcesses:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                with Client(f"tcp://{self.address}", timeout=10) as c:
+                with Client(f"tcp://{self.address}", timeout=10) as c:  # type: ignore[no-untyped-call]
                     c.wait_for_workers(n, timeout=max(1.0, deadline - time.monotonic()))
                     return
             except (OSError, TimeoutError):

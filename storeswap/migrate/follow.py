@@ -295,7 +295,12 @@ def _lag_seconds_by_shard(source: ItemStore, table: str, position: str, lag: dic
             out[shard] = None
         else:
             page = source.changes(table, shard=shard, after=position, limit=1)
-            out[shard] = round(max(0.0, now - page.records[0].created.timestamp()), 3) if page.records else 0.0
+            if not page.records:
+                out[shard] = 0.0
+                continue
+            created = page.records[0].created
+            # A record with no creation time (a store that does not keep one) leaves the shard's age unknown.
+            out[shard] = None if created is None else round(max(0.0, now - created.timestamp()), 3)
     return out
 
 

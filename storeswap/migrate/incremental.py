@@ -442,7 +442,7 @@ def prepare_chain(
     chain: list[IncrementalExport] = (
         [e for e in exports if isinstance(e, IncrementalExport)]
         if isinstance(exports, Sequence) and exports and all(isinstance(e, IncrementalExport) for e in exports)
-        else open_incrementals(exports)  # type: ignore[arg-type]
+        else open_incrementals(exports)
     )
     chain.sort(key=lambda e: (e.from_time, e.to_time))
     if not chain:

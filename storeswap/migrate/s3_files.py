@@ -161,7 +161,7 @@ class S3Files:
             spool.close()
             raise _client_error(e, f"s3://{bucket}/{key}") from None
         spool.seek(0)
-        return spool  # type: ignore[return-value]
+        return spool
 
 
 class S3Path:
