@@ -128,3 +128,14 @@ def test_a_trimmed_position_is_a_typed_error(store: DynamoStore) -> None:
     stale = encode_position(Position("lineage", ARN, {"parent": "1", "child": None}))
     with pytest.raises(StreamPositionExpired):
         store.changes("lineage", after=stale)
+
+
+def test_the_latest_position_takes_a_closed_shards_end_from_its_description(store: DynamoStore) -> None:
+    from storeswap.core.changes import decode_position
+
+    position = store.latest_position("lineage")
+    reads = [kw["ShardIterator"].split("|")[0] for name, kw in store.streams_client.calls if name == "get_records"]
+    assert "parent" not in reads and "child" in reads  # only the open shard is read to its tip
+    assert decode_position(position, "lineage").shards == {"parent": "101", "child": "200"}
+    # And the position is where it says: nothing of either shard is read again from it.
+    assert store.changes("lineage", after=position).records == []

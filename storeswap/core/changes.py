@@ -135,11 +135,16 @@ class ChangePage:
 
 @define(frozen=True, slots=True)
 class Shard:
-    """One shard of a stream: its id, its parent (read before it, S6) and whether it is closed."""
+    """One shard of a stream: its id, its parent (read before it, S6) and whether it is closed.
+
+    ``end`` is a closed shard's last sequence number when the store's description gives it (DynamoDB's
+    ``EndingSequenceNumber``), so a position at its end needs no read of the shard.
+    """
 
     id: str
     parent: str | None = None
     closed: bool = False
+    end: str | None = None
 
 
 def _shard_tuple(shards: Iterable[Shard]) -> tuple[Shard, ...]:

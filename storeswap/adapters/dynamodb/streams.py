@@ -102,8 +102,8 @@ class DynamoStreamMethods:
             with self._calling((), write=False, stream=True):
                 desc = self.streams_client.describe_stream(**params)["StreamDescription"]
             for s in desc.get("Shards", ()):
-                closed = "EndingSequenceNumber" in (s.get("SequenceNumberRange") or {})
-                shards.append(Shard(s["ShardId"], s.get("ParentShardId"), closed))
+                end = (s.get("SequenceNumberRange") or {}).get("EndingSequenceNumber")
+                shards.append(Shard(s["ShardId"], s.get("ParentShardId"), end is not None, end))
             last = desc.get("LastEvaluatedShardId")
             if not last:
                 break
@@ -154,7 +154,11 @@ class DynamoStreamMethods:
         return ShardRead(records, position, exhausted=iterator is None)
 
     def _shard_end(self, spec: TableSpec, info: StreamInfo, shard: Shard) -> str | None:
-        # DynamoDB has no "sequence number of the newest record" call: read the shard to its tip once,
+        if shard.end is not None:
+            # A closed shard's description names its last sequence number: a 24-hour stream holds many
+            # closed shards (they roll over every few hours), each a long read at five GetRecords a second.
+            return shard.end
+        # DynamoDB has no "sequence number of the newest record" call for an open shard: read it to its tip once,
         # so that the position is a durable sequence number rather than a LATEST that moves on.
         position: str | None = None
         while True:
