@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -224,6 +225,12 @@ class MemoryStore(ItemStore):
     ) -> QueryResult:
         out: list[Item] = []
         last: Item | None = None
+        if filter is None and projection is None and index.name is None:
+            # The plain read (a copy's scan): whole items, each the caller's own copy, without a call per step.
+            out = [copy_value(item) for item in itertools.islice(candidates, limit)]
+            if limit is not None and len(out) >= limit:
+                return QueryResult(out, extract_key(spec, out[-1]))
+            return QueryResult(out, None)
         for item in candidates:
             view = index_view(index, spec, item)
             if filter is not None and not evaluate(filter, view):

@@ -40,7 +40,6 @@ from storeswap.adapters.postgres import changelog
 from storeswap.adapters.postgres.codec import encode_item
 from storeswap.adapters.postgres.datastore import PostgresDatastore
 from storeswap.adapters.postgres.layout import Layout
-from storeswap.core.requests import PutRequest
 from storeswap.core.schema import TableSpec
 from storeswap.core.values import Item
 
@@ -160,18 +159,18 @@ def copy_rows(lay: Layout, items: list[Item]) -> tuple[list[bytes], list[int], b
     return _compiled_rows(items, lay.pk.attr, sk, kinds, prefix)
 
 
-def bulk_put(db: PostgresDatastore, lay: Layout, reqs: list[PutRequest], *, record_changes: bool = True) -> None:
-    """Write validated put requests with COPY + one upsert per chunk (see the module docstring).
+def bulk_put(db: PostgresDatastore, lay: Layout, items: list[Item], *, record_changes: bool = True) -> None:
+    """Write validated items (a ``BulkPutRequest``'s) with COPY + one upsert per chunk (see the module docstring).
 
     On a table with a change stream the rows get change records unless ``record_changes`` is False
     (``ItemStore.bulk_load``: a migration's load is not an application change; changelog.py).
     """
-    framed = copy_rows(lay, [r.item for r in reqs])
+    framed = copy_rows(lay, items)
     if framed is not None and len(set(framed[1])) == len(framed[1]):  # no key twice: nothing to collapse
         frames, locks, ordered = framed
         order: Sequence[int] = range(len(frames))
         if not ordered:
-            keys = [lay.key_params(r.item) for r in reqs]
+            keys = [lay.key_params(item) for item in items]
             order = sorted(order, key=keys.__getitem__)
         create_sql, copy_sql, upsert_sql, direct_sql = _statements(lay)
         for start in range(0, len(order), CHUNK):
@@ -184,10 +183,10 @@ def bulk_put(db: PostgresDatastore, lay: Layout, reqs: list[PutRequest], *, reco
         return
     # Last write of a key wins; the rows are built once, before any transaction starts.
     latest: dict[int, tuple[list[Any], int]] = {}
-    for r in reqs:
-        lock = lay.lock_id(r.key)
+    for item in items:
+        lock = lay.lock_id(item)
         latest.pop(lock, None)
-        latest[lock] = (lay.row_params(r.item, encode_item(r.item)), lock)
+        latest[lock] = (lay.row_params(item, encode_item(item)), lock)
     rows = list(latest.values())
     types = _column_types(lay)
     create, copy, upsert, direct = _statements(lay)
