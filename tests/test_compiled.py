@@ -178,6 +178,23 @@ def test_framed_rows_are_the_reference_bytes_and_lock_ids(lay: Layout) -> None:
 
 
 @pytest.mark.skipif(not bulk.COMPILED_ROWS, reason="the framer is not built (pure-Python run)")
+@pytest.mark.parametrize("lay", LAYOUTS, ids=lambda lay: lay.spec.name)
+def test_a_whole_ordered_chunk_is_the_reference_stream_and_lock_list(lay: Layout) -> None:
+    every = [values.normalize_item(_keyed(lay, i, it)) for i, it in enumerate([*sample_items(), *bulk_items(50)])]
+    plain = [it for it in every if not any(isinstance(v, (StringSet, NumberSet, BinarySet)) for v in it.values())]
+    ordered = sorted(plain, key=lay.key_params)
+    fast = bulk.copy_payload(lay, ordered)
+    assert fast is not None and fast == bulk.copy_payload_python(lay, ordered)
+    assert fast[1] == bulk.lock_list(sorted(lay.lock_id(it) for it in ordered)) and "-" in fast[1]
+    assert bulk.copy_payload(lay, []) == bulk.copy_payload_python(lay, []) == (bulk.COPY_SIGNATURE + bulk.COPY_TRAILER, "")
+    # Out of key order, a key twice, or an item for the Python encoder: None, and bulk_put frames row by row.
+    assert bulk.copy_payload(lay, ordered[::-1]) is None is bulk.copy_payload_python(lay, ordered[::-1])
+    twice = [*ordered[:3], ordered[2], *ordered[3:]]
+    assert bulk.copy_payload(lay, twice) is None is bulk.copy_payload_python(lay, twice)
+    assert bulk.copy_payload(lay, sorted(every, key=lay.key_params)) is None
+
+
+@pytest.mark.skipif(not bulk.COMPILED_ROWS, reason="the framer is not built (pure-Python run)")
 @settings(max_examples=200, deadline=None)
 @given(st.lists(items_st, max_size=5), st.lists(st.text(min_size=1, max_size=5), min_size=5, max_size=5))
 def test_random_items_frame_like_the_reference_or_take_the_python_path(
@@ -193,6 +210,7 @@ def test_random_items_frame_like_the_reference_or_take_the_python_path(
     fast = bulk.copy_rows(lay, items)
     if fast is not None:  # None: some item needs the Python encoder (sets, lone surrogates); bulk_put uses write_row
         assert fast == bulk.copy_rows_python(lay, items)
+        assert bulk.copy_payload(lay, items) == bulk.copy_payload_python(lay, items)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -211,6 +210,12 @@ class MemoryStore(ItemStore):
                 hi = -(-(req.segment + 1) * BUCKETS // total)
                 start = max(start, bisect.bisect_left(orders, (lo,)))
                 stop = bisect.bisect_left(orders, (hi,))
+            if req.filter is None and req.projection is None and index.name is None:
+                # The plain read (a copy's scan): whole items, each the caller's own copy, in one slice.
+                end = stop if req.limit is None else min(stop, start + req.limit)
+                out = list(map(copy_value, items[start:end]))
+                last_key = extract_key(req.spec, out[-1]) if req.limit is not None and len(out) >= req.limit else None
+                return QueryResult(out, last_key)
             candidates = (items[i] for i in range(start, stop))
             return self._collect(req.spec, index, candidates, req.filter, req.projection, req.limit)
 
@@ -225,12 +230,6 @@ class MemoryStore(ItemStore):
     ) -> QueryResult:
         out: list[Item] = []
         last: Item | None = None
-        if filter is None and projection is None and index.name is None:
-            # The plain read (a copy's scan): whole items, each the caller's own copy, without a call per step.
-            out = [copy_value(item) for item in itertools.islice(candidates, limit)]
-            if limit is not None and len(out) >= limit:
-                return QueryResult(out, extract_key(spec, out[-1]))
-            return QueryResult(out, None)
         for item in candidates:
             view = index_view(index, spec, item)
             if filter is not None and not evaluate(filter, view):
