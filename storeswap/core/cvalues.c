@@ -185,7 +185,7 @@ static PyObject *normalize_items(PyObject *self, PyObject *args) {
         }
         Py_DECREF(item);
         if (norm == NULL) goto error;
-        int slow = 0;
+        int slow = !PyDict_Check(norm);  /* the Python rules return a dict; anything else: let them decide */
         for (Py_ssize_t k = 0; k < nkeys && !slow; k++) {
             PyObject *a = PyTuple_GET_ITEM(key_attrs, k);
             PyObject *v = PyDict_GetItemWithError(norm, PyTuple_GET_ITEM(a, 0));
