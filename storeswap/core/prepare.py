@@ -256,8 +256,9 @@ def bulk_items_python(spec: TableSpec, items: Iterable[Any]) -> list[Item]:
 
 def _fast_key_checks(spec: TableSpec) -> tuple[tuple[str, str, int, bool], ...]:
     """``(name, type, byte limit, required)`` of every key attribute ``check_item_keys`` checks, for the C loop."""
-    table = [(a, MAX_PARTITION_KEY_SIZE if a is spec.partition_key else MAX_SORT_KEY_SIZE)
-             for a in (spec.partition_key, spec.sort_key) if a is not None]
+    table = [(spec.partition_key, MAX_PARTITION_KEY_SIZE)]
+    if spec.sort_key is not None:
+        table.append((spec.sort_key, MAX_SORT_KEY_SIZE))
     names = {a.name for a, _ in table}
     out = [(a.name, a.type, limit, True) for a, limit in table]
     for index in spec.indexes():
