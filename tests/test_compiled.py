@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from storeswap.adapters.postgres import bulk, codec
 from storeswap.adapters.postgres.layout import Layout
-from storeswap.core import values
+from storeswap.core import prepare, values
 from storeswap.core.errors import StoreError
 from storeswap.core.keys import partition_bucket
-from storeswap.core.schema import KeyAttribute, TableSpec
+from storeswap.core.schema import GlobalIndex, KeyAttribute, TableSpec
 from storeswap.core.values import BinarySet, NumberSet, StringSet
 from storeswap.migrate.sample import bulk_items, sample_items
 
@@ -45,6 +45,7 @@ def test_the_compiled_paths_are_in_use_where_they_can_be_built() -> None:
     assert values.COMPILED is EXPECT_COMPILED, "build the extensions: python setup.py build_ext --inplace"
     assert codec.COMPILED is EXPECT_COMPILED
     assert bulk.COMPILED_ROWS is EXPECT_COMPILED
+    assert prepare.COMPILED_BULK_ITEMS is EXPECT_COMPILED
 
 
 NUMBERS = [
@@ -177,6 +178,23 @@ def test_framed_rows_are_the_reference_bytes_and_lock_ids(lay: Layout) -> None:
 
 
 @pytest.mark.skipif(not bulk.COMPILED_ROWS, reason="the framer is not built (pure-Python run)")
+@pytest.mark.parametrize("lay", LAYOUTS, ids=lambda lay: lay.spec.name)
+def test_a_whole_ordered_chunk_is_the_reference_stream_and_lock_list(lay: Layout) -> None:
+    every = [values.normalize_item(_keyed(lay, i, it)) for i, it in enumerate([*sample_items(), *bulk_items(50)])]
+    plain = [it for it in every if not any(isinstance(v, (StringSet, NumberSet, BinarySet)) for v in it.values())]
+    ordered = sorted(plain, key=lay.key_params)
+    fast = bulk.copy_payload(lay, ordered)
+    assert fast is not None and fast == bulk.copy_payload_python(lay, ordered)
+    assert fast[1] == bulk.lock_list(sorted(lay.lock_id(it) for it in ordered)) and "-" in fast[1]
+    assert bulk.copy_payload(lay, []) == bulk.copy_payload_python(lay, []) == (bulk.COPY_SIGNATURE + bulk.COPY_TRAILER, "")
+    # Out of key order, a key twice, or an item for the Python encoder: None, and bulk_put frames row by row.
+    assert bulk.copy_payload(lay, ordered[::-1]) is None is bulk.copy_payload_python(lay, ordered[::-1])
+    twice = [*ordered[:3], ordered[2], *ordered[3:]]
+    assert bulk.copy_payload(lay, twice) is None is bulk.copy_payload_python(lay, twice)
+    assert bulk.copy_payload(lay, sorted(every, key=lay.key_params)) is None
+
+
+@pytest.mark.skipif(not bulk.COMPILED_ROWS, reason="the framer is not built (pure-Python run)")
 @settings(max_examples=200, deadline=None)
 @given(st.lists(items_st, max_size=5), st.lists(st.text(min_size=1, max_size=5), min_size=5, max_size=5))
 def test_random_items_frame_like_the_reference_or_take_the_python_path(
@@ -192,6 +210,7 @@ def test_random_items_frame_like_the_reference_or_take_the_python_path(
     fast = bulk.copy_rows(lay, items)
     if fast is not None:  # None: some item needs the Python encoder (sets, lone surrogates); bulk_put uses write_row
         assert fast == bulk.copy_rows_python(lay, items)
+        assert bulk.copy_payload(lay, items) == bulk.copy_payload_python(lay, items)
 
 
 @pytest.mark.parametrize(
@@ -224,3 +243,134 @@ def test_framed_buckets_and_lock_ids_match_hashlib_across_block_boundaries() -> 
     frames, locks, _ = bulk.copy_rows(LAYOUTS[0], items)  # type: ignore[misc]
     assert locks == [lay.lock_id(it) for it in items]
     assert [int.from_bytes(f[6:14], "big") for f in frames] == [partition_bucket(it["pk"]) for it in items]
+
+
+# ---- a bulk's items (prepare.bulk_items: cvalues.normalize_items) against prepare.bulk_items_python
+
+BULK_SPECS = [
+    TableSpec("bulk_ss", KeyAttribute("pk"), KeyAttribute("sk")),
+    TableSpec("bulk_s", KeyAttribute("pk")),
+    TableSpec("bulk_bn", KeyAttribute("pk", "B"), KeyAttribute("sk", "N")),
+    TableSpec(
+        "bulk_gsi",
+        KeyAttribute("pk"),
+        KeyAttribute("sk"),
+        global_indexes=[GlobalIndex("by_g", KeyAttribute("g"), KeyAttribute("gn", "N")), GlobalIndex("by_sk", KeyAttribute("sk"))],
+    ),
+]
+
+key_st = st.one_of(
+    st.text(max_size=4),
+    st.text(alphabet="\U0001f600x", min_size=255, max_size=260),  # 4-byte characters around the 1024-byte limit
+    st.sampled_from(["", "x" * 511, "x" * 512, "x" * 513, "x" * 1024, "x" * 1025, "x" * 2048, "x" * 2049]),
+    st.binary(max_size=3),
+    st.sampled_from([Decimal(1), Decimal("1.50"), 7, True, None]),
+)
+keyed_items_st = st.builds(
+    lambda base, keys: {**base, **keys},
+    items_st,
+    st.dictionaries(st.sampled_from(["pk", "sk", "g", "gn"]), key_st, max_size=4),
+)
+
+
+def _bulk_outcome(fn: Any, spec: TableSpec, items: list[Any]) -> Any:
+    try:
+        out = fn(spec, iter(items))  # any iterable, read once
+    except StoreError as e:
+        return ("error", type(e), str(e))
+    return ("ok", out, [codec.encode_item_python(it) for it in out])
+
+
+@pytest.mark.parametrize("spec", BULK_SPECS, ids=lambda s: s.name)
+def test_bulk_items_are_the_reference_items_and_errors(spec: TableSpec) -> None:
+    def keyed(i: int, item: dict[str, Any]) -> dict[str, Any]:
+        pk: Any = f"p{i % 3}" if spec.partition_key.type == "S" else bytes([i % 3])
+        sk: Any = f"s{i}" if spec.sort_key is None or spec.sort_key.type == "S" else Decimal(i)
+        return {**item, "pk": pk, **({} if spec.sort_key is None else {"sk": sk})}
+
+    good = [keyed(i, it) for i, it in enumerate([*sample_items(), *bulk_items(20)])]
+    fast = _bulk_outcome(prepare.bulk_items, spec, good)
+    assert fast[0] == "ok" and fast == _bulk_outcome(prepare.bulk_items_python, spec, good)
+    assert all(a is not b for a, b in zip(fast[1], good))  # canonical copies, never the caller's dicts
+    bad_items = [
+        {"sk": "s"},  # no partition key
+        {"pk": "", "sk": "s"},
+        {"pk": "p", "sk": ""},
+        {"pk": "x" * 2049, "sk": "s"},
+        {"pk": "p", "sk": "x" * 1025},
+        {"pk": "\U0001f600" * 513, "sk": "s"},
+        {"pk": Decimal(1), "sk": "s"},
+        {"pk": "p", "sk": "s", "g": Decimal(1)},
+        {"pk": "p", "sk": "s", "gn": "not a number"},
+        {"pk": "p", "sk": "s", "f": 1.5},
+        "not an item",
+        ["pk", "p"],
+    ]
+    for bad in bad_items:
+        batch = [*good[:3], bad, *good[3:6]]
+        assert _bulk_outcome(prepare.bulk_items, spec, batch) == _bulk_outcome(prepare.bulk_items_python, spec, batch)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(BULK_SPECS), st.lists(keyed_items_st, max_size=4))
+def test_random_bulks_take_the_reference_decisions(spec: TableSpec, items: list[dict[str, Any]]) -> None:
+    assert _bulk_outcome(prepare.bulk_items, spec, items) == _bulk_outcome(prepare.bulk_items_python, spec, items)
+
+
+def test_a_bulk_is_one_request_that_gives_put_requests_on_demand() -> None:
+    spec = BULK_SPECS[0]
+    req = prepare.prepare_bulk_puts(spec, [{"pk": "a", "sk": "1", "n": 1}, {"pk": "a", "sk": "1", "n": 2}])
+    assert len(req) == 2 and req.items[1] == {"pk": "a", "sk": "1", "n": Decimal(2)}
+    assert req.keys() == [{"pk": "a", "sk": "1"}] * 2
+    assert [(p.item, p.key, p.condition) for p in req.puts()] == [(i, k, None) for i, k in zip(req.items, req.keys())]
+
+
+# ---- the item copy (values.copy_value: cvalues.copy_item) against values.copy_value_python
+
+
+class _SubDict(dict):  # type: ignore[type-arg]
+    pass
+
+
+class _SubList(list):  # type: ignore[type-arg]
+    pass
+
+
+COPY_CASES = [
+    {},
+    {"pk": "p", "n": Decimal(1), "b": b"x", "t": True, "z": None, "ss": StringSet({"a"})},
+    {"m": {"l": [1, {"deep": [[], {}]}], "e": {}}, "l": [[["x"]], {"k": "v"}]},
+    {"m": _SubDict(a=[1]), "l": _SubList([{"x": 1}])},
+    {"l": [_SubDict(a=1)], "m": {"l": _SubList()}},
+]
+
+
+@pytest.mark.parametrize("item", COPY_CASES, ids=repr)
+def test_item_copies_are_the_reference_copies_and_share_no_container(item: dict[str, Any]) -> None:
+    fast, ref = values.copy_value(item), values.copy_value_python(item)
+    assert fast == ref == item
+    assert _types(fast) == _types(ref)
+
+    def containers(v: Any) -> list[int]:
+        if isinstance(v, dict):
+            return [id(v), *(i for x in v.values() for i in containers(x))]
+        if isinstance(v, list):
+            return [id(v), *(i for x in v for i in containers(x))]
+        return []
+
+    assert not set(containers(fast)) & set(containers(item))
+
+
+@settings(max_examples=300, deadline=None)
+@given(items_st)
+def test_random_item_copies_are_the_reference_copies(item: dict[str, Any]) -> None:
+    assert _types(values.copy_value(item)) == _types(values.copy_value_python(item))
+
+
+def _types(v: Any) -> Any:
+    """A value with every container and scalar's exact type spelled out (== alone ignores dict subclasses)."""
+    if isinstance(v, dict):
+        return (type(v).__name__, sorted((k, _types(x)) for k, x in v.items()))
+    if isinstance(v, list):
+        return (type(v).__name__, [_types(x) for x in v])
+    return (type(v).__name__, repr(v))

@@ -210,6 +210,12 @@ class MemoryStore(ItemStore):
                 hi = -(-(req.segment + 1) * BUCKETS // total)
                 start = max(start, bisect.bisect_left(orders, (lo,)))
                 stop = bisect.bisect_left(orders, (hi,))
+            if req.filter is None and req.projection is None and index.name is None:
+                # The plain read (a copy's scan): whole items, each the caller's own copy, in one slice.
+                end = stop if req.limit is None else min(stop, start + req.limit)
+                out = list(map(copy_value, items[start:end]))
+                last_key = extract_key(req.spec, out[-1]) if req.limit is not None and len(out) >= req.limit else None
+                return QueryResult(out, last_key)
             candidates = (items[i] for i in range(start, stop))
             return self._collect(req.spec, index, candidates, req.filter, req.projection, req.limit)
 

@@ -15,6 +15,7 @@ from typing import Any
 from storeswap.core.errors import TableExists, TableNotFound
 from storeswap.core.port import ItemStore
 from storeswap.core.requests import (
+    BulkPutRequest,
     DeleteRequest,
     GetRequest,
     PutRequest,
@@ -86,7 +87,7 @@ class NoopStore(ItemStore):
     def _batch_write(self, reqs: list[PutRequest | DeleteRequest]) -> None:
         return None
 
-    def _bulk_put(self, spec: TableSpec, reqs: list[PutRequest], *, changes: bool = True) -> None:
+    def _bulk_put(self, req: BulkPutRequest, *, changes: bool = True) -> None:
         return None
 
     def _transact_get(self, reqs: list[GetRequest]) -> list[Item | None]:

@@ -73,9 +73,9 @@ static long canonical_number_size(const char *t, Py_ssize_t n) {
     return (digits + m + 1) / 2 + 1;
 }
 
-static PyObject *normalize_item(PyObject *self, PyObject *args) {
-    PyObject *item, *normalize_value, *value_size;
-    if (!PyArg_ParseTuple(args, "OOO", &item, &normalize_value, &value_size)) return NULL;
+/* The canonical copy of `item` (a new reference), Py_None (a new reference) when the Python rules must
+ * decide, or NULL with an error set. */
+static PyObject *fast_normalize(PyObject *item, PyObject *normalize_value, PyObject *value_size) {
     if (!PyDict_CheckExact(item)) Py_RETURN_NONE;
     PyObject *out = PyDict_New();
     if (out == NULL) return NULL;
@@ -144,9 +144,135 @@ error:
     return NULL;
 }
 
+static PyObject *normalize_item(PyObject *self, PyObject *args) {
+    PyObject *item, *normalize_value, *value_size;
+    if (!PyArg_ParseTuple(args, "OOO", &item, &normalize_value, &value_size)) return NULL;
+    return fast_normalize(item, normalize_value, value_size);
+}
+
+/* ---- normalize_items: a bulk's items, normalised and their key attributes checked, in one pass ----
+ *
+ * normalize_items(items, normalize_value, value_size, normalize_python, key_attrs, check_keys) -> list
+ *
+ * For each item, in order: the fast path above, else normalize_python(item) (the reference, which raises the
+ * error); then each (name, kind, limit, required) of key_attrs: a present exact non-empty str of kind S with at
+ * most limit / 4 characters passes (4 UTF-8 bytes per character at most), an absent attribute that is not
+ * required passes; anything else hands the normalised item to check_keys (keys.check_item_keys), the rule. */
+static PyObject *normalize_items(PyObject *self, PyObject *args) {
+    PyObject *items, *normalize_value, *value_size, *normalize_python, *key_attrs, *check_keys;
+    if (!PyArg_ParseTuple(args, "OOOOO!O", &items, &normalize_value, &value_size, &normalize_python,
+                          &PyTuple_Type, &key_attrs, &check_keys))
+        return NULL;
+    Py_ssize_t nkeys = PyTuple_GET_SIZE(key_attrs);
+    for (Py_ssize_t k = 0; k < nkeys; k++) {
+        PyObject *a = PyTuple_GET_ITEM(key_attrs, k);
+        if (!PyTuple_CheckExact(a) || PyTuple_GET_SIZE(a) != 4 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(a, 0)) ||
+            !PyUnicode_CheckExact(PyTuple_GET_ITEM(a, 1)) || !PyLong_CheckExact(PyTuple_GET_ITEM(a, 2))) {
+            PyErr_SetString(PyExc_TypeError, "normalize_items: key_attrs holds (name, kind, limit, required) tuples");
+            return NULL;
+        }
+    }
+    PyObject *it = PyObject_GetIter(items);
+    if (it == NULL) return NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL) { Py_DECREF(it); return NULL; }
+    PyObject *item;
+    while ((item = PyIter_Next(it)) != NULL) {
+        PyObject *norm = fast_normalize(item, normalize_value, value_size);
+        if (norm == Py_None) {
+            Py_DECREF(norm);
+            norm = PyObject_CallOneArg(normalize_python, item);
+        }
+        Py_DECREF(item);
+        if (norm == NULL) goto error;
+        int slow = !PyDict_Check(norm);  /* the Python rules return a dict; anything else: let them decide */
+        for (Py_ssize_t k = 0; k < nkeys && !slow; k++) {
+            PyObject *a = PyTuple_GET_ITEM(key_attrs, k);
+            PyObject *v = PyDict_GetItemWithError(norm, PyTuple_GET_ITEM(a, 0));
+            if (v == NULL) {
+                if (PyErr_Occurred()) { Py_DECREF(norm); goto error; }
+                slow = PyObject_IsTrue(PyTuple_GET_ITEM(a, 3)) != 0;
+                continue;
+            }
+            Py_ssize_t n = PyUnicode_CheckExact(v) ? PyUnicode_GET_LENGTH(v) : 0;
+            long limit = PyLong_AsLong(PyTuple_GET_ITEM(a, 2));
+            if (limit == -1 && PyErr_Occurred()) { Py_DECREF(norm); goto error; }
+            slow = !(PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(a, 1), "S") == 0 && n > 0 && n * 4 <= limit);
+        }
+        if (slow) {
+            PyObject *r = PyObject_CallOneArg(check_keys, norm);
+            if (r == NULL) { Py_DECREF(norm); goto error; }
+            Py_DECREF(r);
+        }
+        int rc = PyList_Append(out, norm);
+        Py_DECREF(norm);
+        if (rc < 0) goto error;
+    }
+    if (PyErr_Occurred()) goto error;
+    Py_DECREF(it);
+    return out;
+error:
+    Py_DECREF(it);
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* ---- copy_item: values.copy_value of an item (exact dict) whose maps and lists are exact dicts and lists ----
+ * Returns None for anything else (the caller runs the Python copy_value). */
+static PyObject *copy_tree(PyObject *v, int depth);
+
+static int needs_python(PyObject *v) {
+    return (PyDict_Check(v) && !PyDict_CheckExact(v)) || (PyList_Check(v) && !PyList_CheckExact(v));
+}
+
+static PyObject *copy_tree(PyObject *v, int depth) {
+    if (depth > 64) Py_RETURN_NONE;
+    if (PyDict_CheckExact(v)) {
+        PyObject *out = PyDict_Copy(v);
+        if (out == NULL) return NULL;
+        Py_ssize_t pos = 0;
+        PyObject *k, *x;
+        while (PyDict_Next(v, &pos, &k, &x)) {
+            if (needs_python(x)) { Py_DECREF(out); Py_RETURN_NONE; }
+            if (!PyDict_CheckExact(x) && !PyList_CheckExact(x)) continue;
+            PyObject *c = copy_tree(x, depth + 1);
+            if (c == NULL || c == Py_None) { Py_DECREF(out); return c; }
+            int rc = PyDict_SetItem(out, k, c);  /* an existing key: the dict's layout does not change */
+            Py_DECREF(c);
+            if (rc < 0) { Py_DECREF(out); return NULL; }
+        }
+        return out;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(v);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = PyList_GET_ITEM(v, i), *c;
+        if (needs_python(x)) { Py_DECREF(out); Py_RETURN_NONE; }
+        if (PyDict_CheckExact(x) || PyList_CheckExact(x)) {
+            c = copy_tree(x, depth + 1);
+            if (c == NULL || c == Py_None) { Py_DECREF(out); return c; }
+        } else {
+            Py_INCREF(x);
+            c = x;
+        }
+        PyList_SET_ITEM(out, i, c);
+    }
+    return out;
+}
+
+static PyObject *copy_item(PyObject *self, PyObject *item) {
+    if (!PyDict_CheckExact(item)) Py_RETURN_NONE;
+    return copy_tree(item, 0);
+}
+
 static PyMethodDef methods[] = {
     {"normalize_item", normalize_item, METH_VARARGS,
      "normalize_item(item, normalize_value, value_size) -> dict | None: the fast path of values.normalize_item."},
+    {"normalize_items", normalize_items, METH_VARARGS,
+     "normalize_items(items, normalize_value, value_size, normalize_python, key_attrs, check_keys) -> list:"
+     " the fast path of prepare.bulk_items_python."},
+    {"copy_item", copy_item, METH_O, "copy_item(item) -> dict | None: the fast path of values.copy_value for an item."},
     {NULL, NULL, 0, NULL},
 };
 

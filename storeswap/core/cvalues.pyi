@@ -6,3 +6,12 @@ from typing import Any
 def normalize_item(
     item: Any, normalize_value: Callable[..., Any], value_size: Callable[[Any], int]
 ) -> dict[str, Any] | None: ...
+def normalize_items(
+    items: Any,
+    normalize_value: Callable[..., Any],
+    value_size: Callable[[Any], int],
+    normalize_python: Callable[[Any], dict[str, Any]],
+    key_attrs: tuple[tuple[str, str, int, bool], ...],
+    check_keys: Callable[[dict[str, Any]], Any],
+) -> list[dict[str, Any]]: ...
+def copy_item(item: Any) -> dict[str, Any] | None: ...

@@ -26,6 +26,7 @@ from storeswap.core.prepare import MAX_BATCH_GET, MAX_BATCH_WRITE, MAX_TRANSACTI
 from storeswap.core.requests import (
     BatchDelete,
     BatchPut,
+    BulkPutRequest,
     DeleteRequest,
     ExprInput,
     GetRequest,
@@ -295,20 +296,20 @@ class ItemStore(StreamMethods, ABC):
     def _bulk(self, table: str, items: Iterable[Mapping[str, Any]], name: str, *, changes: bool) -> int:
         spec = self.spec(table)
         rows = p.check_iterable(items, f"{name} takes an iterable of items")
-        reqs = p.prepare_bulk_puts(spec, rows)
-        if reqs:
-            self._bulk_put(spec, reqs, changes=changes)
-        return len(reqs)
+        req = p.prepare_bulk_puts(spec, rows)
+        if req.items:
+            self._bulk_put(req, changes=changes)
+        return len(req)
 
-    def _bulk_put(self, spec: TableSpec, reqs: list[PutRequest], *, changes: bool = True) -> None:
+    def _bulk_put(self, req: BulkPutRequest, *, changes: bool = True) -> None:
         """Default bulk path: de-duplicated batches of ``MAX_BATCH_WRITE``; adapters may override.
 
         ``changes`` False: a load (:meth:`bulk_load`) an adapter may keep out of its change stream; this default
         writes batches, which record their changes either way.
         """
         latest: dict[tuple[Any, ...], PutRequest] = {}
-        for r in reqs:
-            identity = p.DistinctKeys.identity(spec.name, r.key)
+        for r in req.puts():
+            identity = p.DistinctKeys.identity(req.spec.name, r.key)
             latest.pop(identity, None)
             latest[identity] = r
         unique = list(latest.values())

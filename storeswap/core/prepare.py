@@ -25,6 +25,7 @@ from storeswap.core.keys import check_item_keys, decode_cursor, encode_cursor, n
 from storeswap.core.requests import (
     BatchDelete,
     BatchPut,
+    BulkPutRequest,
     CheckRequest,
     DeleteRequest,
     ExprInput,
@@ -48,7 +49,18 @@ from storeswap.core.requests import (
     WriteRequest,
 )
 from storeswap.core.schema import IndexKeys, TableSpec
-from storeswap.core.values import KeyDict, item_size, normalize_item
+from storeswap.core.values import (
+    COMPILED,
+    MAX_PARTITION_KEY_SIZE,
+    MAX_SORT_KEY_SIZE,
+    Item,
+    KeyDict,
+    item_size,
+    normalize_item,
+    normalize_item_python,
+    normalize_value,
+    value_size,
+)
 
 __all__ = [
     "MAX_BATCH_WRITE",
@@ -64,6 +76,9 @@ __all__ = [
     "prepare_get",
     "prepare_put",
     "prepare_bulk_puts",
+    "bulk_items",
+    "bulk_items_python",
+    "COMPILED_BULK_ITEMS",
     "prepare_update",
     "prepare_delete",
     "prepare_check",
@@ -203,14 +218,66 @@ def prepare_put(
     return PutRequest(spec, nitem, key, compiled.condition, rv, return_old)
 
 
-def prepare_bulk_puts(spec: TableSpec, items: Iterable[Any]) -> list[PutRequest]:
-    """Validated plain puts of many items (``bulk_put``): what :func:`prepare_put` checks for each, in one loop."""
-    out: list[PutRequest] = []
+def prepare_bulk_puts(spec: TableSpec, items: Iterable[Any]) -> BulkPutRequest:
+    """Validated plain puts of many items (``bulk_put``): what :func:`prepare_put` checks for each, as one request."""
+    return BulkPutRequest(spec, bulk_items(spec, items))
+
+
+def bulk_items(spec: TableSpec, items: Iterable[Any]) -> list[Item]:
+    """Each item normalised and its key attributes checked, in order; the first bad item raises its error.
+
+    Runs the compiled loop (:mod:`storeswap.core.cvalues`) when it is built: its fast paths decide only
+    what they can (exact dicts of plain values; short string keys) and hand everything else to
+    ``normalize_item_python`` and ``check_item_keys``, so the rules and the errors are those of
+    :func:`bulk_items_python`, the reference.
+    """
+    if _compiled_items is None:
+        return bulk_items_python(spec, items)
+    return _compiled_items(
+        items,
+        normalize_value,
+        value_size,
+        normalize_item_python,
+        _fast_key_checks(spec),
+        lambda item: check_item_keys(spec, item),
+    )
+
+
+def bulk_items_python(spec: TableSpec, items: Iterable[Any]) -> list[Item]:
+    """The pure-Python :func:`bulk_items`: ``normalize_item`` then ``check_item_keys`` for each item."""
+    out: list[Item] = []
     append = out.append
     for item in items:
         nitem = normalize_item(item)
-        append(PutRequest(spec, nitem, check_item_keys(spec, nitem), None, "NONE", False))
+        check_item_keys(spec, nitem)
+        append(nitem)
     return out
+
+
+def _fast_key_checks(spec: TableSpec) -> tuple[tuple[str, str, int, bool], ...]:
+    """``(name, type, byte limit, required)`` of every key attribute ``check_item_keys`` checks, for the C loop."""
+    table = [(spec.partition_key, MAX_PARTITION_KEY_SIZE)]
+    if spec.sort_key is not None:
+        table.append((spec.sort_key, MAX_SORT_KEY_SIZE))
+    names = {a.name for a, _ in table}
+    out = [(a.name, a.type, limit, True) for a, limit in table]
+    for index in spec.indexes():
+        for attr, limit in ((index.partition_key, MAX_PARTITION_KEY_SIZE), (index.sort_key, MAX_SORT_KEY_SIZE)):
+            if attr is not None and attr.name not in names:
+                out.append((attr.name, attr.type, limit, False))
+    return tuple(out)
+
+
+_compiled_items: Callable[..., list[Item]] | None
+try:
+    from storeswap.core.cvalues import normalize_items as _compiled_items
+except ImportError:  # no compiler at install time, or STORESWAP_PURE=1: the pure-Python loop
+    _compiled_items = None
+if not COMPILED:
+    _compiled_items = None
+
+#: True when :func:`bulk_items` runs the compiled loop.
+COMPILED_BULK_ITEMS = _compiled_items is not None
 
 
 def prepare_update(

@@ -21,6 +21,7 @@ from typing import Any, Literal, Union
 from attrs import define
 
 from storeswap.core.expressions.ast import Condition, KeyCondition, Projection, UpdateExpr
+from storeswap.core.keys import extract_key
 from storeswap.core.schema import IndexKeys, TableSpec
 from storeswap.core.values import Item, KeyDict
 
@@ -41,6 +42,7 @@ __all__ = [
     "ReturnValues",
     "GetRequest",
     "PutRequest",
+    "BulkPutRequest",
     "UpdateRequest",
     "DeleteRequest",
     "CheckRequest",
@@ -162,6 +164,33 @@ class PutRequest:
     condition: Condition | None = None
     return_values: ReturnValues = "NONE"
     return_old_on_failure: bool = False
+
+
+@define(frozen=True, slots=True)
+class BulkPutRequest:
+    """Unconditional puts of many items (``bulk_put`` / ``bulk_load``): one request for the whole bulk.
+
+    ``items`` are normalised and their key attributes checked (:func:`~storeswap.core.prepare.prepare_bulk_puts`),
+    in the caller's order, duplicates kept (the last write of a key wins).  There is no :class:`PutRequest` per
+    item: building one each was a large part of a bulk load's CPU (decision 0031); :meth:`puts` builds them for
+    an adapter that writes one request at a time.
+    """
+
+    spec: TableSpec
+    items: list[Item]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def keys(self) -> list[KeyDict]:
+        """Each item's table key, in order."""
+        spec = self.spec
+        return [extract_key(spec, item) for item in self.items]
+
+    def puts(self) -> list[PutRequest]:
+        """One plain :class:`PutRequest` per item, in order."""
+        spec = self.spec
+        return [PutRequest(spec, item, extract_key(spec, item)) for item in self.items]
 
 
 @define(frozen=True, slots=True)

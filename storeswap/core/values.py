@@ -43,6 +43,7 @@ __all__ = [
     "attribute_size",
     "number_size",
     "copy_value",
+    "copy_value_python",
 ]
 
 Item = dict[str, Any]
@@ -261,15 +262,17 @@ def normalize_item_python(item: Mapping[str, Any]) -> Item:
 
 
 _compiled: Callable[[Any, Any, Any], Item | None] | None
+_compiled_copy: Callable[[Any], Item | None] | None
 try:
+    from storeswap.core.cvalues import copy_item as _compiled_copy
     from storeswap.core.cvalues import normalize_item as _compiled
 except ImportError:  # no compiler at install time, or STORESWAP_PURE=1: the pure-Python path
-    _compiled = None
+    _compiled = _compiled_copy = None
 
-#: True when the compiled fast path of :func:`normalize_item` is in use.
+#: True when the compiled fast paths of :func:`normalize_item` and :func:`copy_value` are in use.
 COMPILED: Final = _compiled is not None and not os.environ.get("STORESWAP_PURE")
 if not COMPILED:
-    _compiled = None
+    _compiled = _compiled_copy = None
 
 
 def _str_size(s: str) -> int:
@@ -341,11 +344,24 @@ _SCALAR_TYPES: Final = frozenset({str, Decimal, bytes, bool, type(None)})
 
 
 def copy_value(value: Any) -> Any:
-    """Deep-copy the mutable parts (lists, maps) of a normalised value; sets and scalars are immutable."""
+    """Deep-copy the mutable parts (lists, maps) of a normalised value; sets and scalars are immutable.
+
+    An item (an exact dict) goes through the compiled copy when it is built (None: maps or lists of other
+    types inside, which :func:`copy_value_python` copies).
+    """
+    if _compiled_copy is not None and type(value) is dict:
+        out = _compiled_copy(value)
+        if out is not None:
+            return out
+    return copy_value_python(value)
+
+
+def copy_value_python(value: Any) -> Any:
+    """The pure-Python :func:`copy_value`: the reference the compiled copy is tested against."""
     if type(value) is dict:  # an item: its scalar attributes need no call each
-        return {k: v if type(v) in _SCALAR_TYPES else copy_value(v) for k, v in value.items()}
+        return {k: v if type(v) in _SCALAR_TYPES else copy_value_python(v) for k, v in value.items()}
     if isinstance(value, dict):
-        return {k: copy_value(v) for k, v in value.items()}
+        return {k: copy_value_python(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [copy_value(v) for v in value]
+        return [copy_value_python(v) for v in value]
     return value

@@ -40,19 +40,29 @@ from storeswap.adapters.postgres import changelog
 from storeswap.adapters.postgres.codec import encode_item
 from storeswap.adapters.postgres.datastore import PostgresDatastore
 from storeswap.adapters.postgres.layout import Layout
-from storeswap.core.requests import PutRequest
 from storeswap.core.schema import TableSpec
 from storeswap.core.values import Item
 
-__all__ = ["bulk_put", "CHUNK", "copy_rows", "copy_rows_python", "COMPILED_ROWS"]
+__all__ = [
+    "bulk_put",
+    "CHUNK",
+    "copy_rows",
+    "copy_rows_python",
+    "copy_payload",
+    "copy_payload_python",
+    "lock_list",
+    "COMPILED_ROWS",
+]
 
 _compiled_rows: Callable[..., tuple[list[bytes], list[int], bool] | None] | None
+_compiled_payload: Callable[..., tuple[bytes, str] | None] | None
 try:
+    from storeswap.adapters.postgres.ccodec import copy_payload as _compiled_payload
     from storeswap.adapters.postgres.ccodec import copy_rows as _compiled_rows
 except ImportError:  # no compiler at install time, or STORESWAP_PURE=1: rows go through psycopg's write_row
-    _compiled_rows = None
+    _compiled_rows = _compiled_payload = None
 if settings.is_set(settings.PURE):
-    _compiled_rows = None
+    _compiled_rows = _compiled_payload = None
 
 #: True when the compiled row framer (ccodec.copy_rows) is in use.
 COMPILED_ROWS = _compiled_rows is not None
@@ -160,34 +170,67 @@ def copy_rows(lay: Layout, items: list[Item]) -> tuple[list[bytes], list[int], b
     return _compiled_rows(items, lay.pk.attr, sk, kinds, prefix)
 
 
-def bulk_put(db: PostgresDatastore, lay: Layout, reqs: list[PutRequest], *, record_changes: bool = True) -> None:
-    """Write validated put requests with COPY + one upsert per chunk (see the module docstring).
+def lock_list(ids: Sequence[int]) -> str:
+    """The text of a ``bigint[]`` literal's elements, in the order given: ``1,-2,3``."""
+    return ",".join(map(str, ids))
+
+
+def copy_payload_python(lay: Layout, items: Sequence[Item]) -> tuple[bytes, str] | None:
+    """The reference of :func:`copy_payload`, from :func:`copy_rows_python`."""
+    frames, locks, ordered = copy_rows_python(lay, items)
+    if not ordered or len(set(locks)) != len(locks):
+        return None
+    return b"".join([COPY_SIGNATURE, *frames, COPY_TRAILER]), lock_list(sorted(locks))
+
+
+def copy_payload(lay: Layout, items: list[Item]) -> tuple[bytes, str] | None:
+    """One chunk in one pass: its whole binary COPY stream and its sorted lock ids as :func:`lock_list` text.
+
+    For normalised ``items`` in key order with no key twice (a scan page: what a migration writes) the
+    compiled framer builds the stream in one buffer, without a ``bytes`` object per row; None otherwise, or
+    when :func:`copy_rows` would give None, and ``bulk_put`` frames rows one by one.  The same bytes as
+    :func:`copy_payload_python`.
+    """
+    if _compiled_payload is None or not _framable(lay):
+        return None
+    sk = None if lay.sk is None else lay.sk.attr
+    kinds = lay.pk.type + ("" if lay.sk is None else lay.sk.type)
+    return _compiled_payload(items, lay.pk.attr, sk, kinds, lay.physical.encode())
+
+
+def bulk_put(db: PostgresDatastore, lay: Layout, items: list[Item], *, record_changes: bool = True) -> None:
+    """Write validated items (a ``BulkPutRequest``'s) with COPY + one upsert per chunk (see the module docstring).
 
     On a table with a change stream the rows get change records unless ``record_changes`` is False
     (``ItemStore.bulk_load``: a migration's load is not an application change; changelog.py).
     """
-    framed = copy_rows(lay, [r.item for r in reqs])
+    if len(items) <= CHUNK:
+        whole = copy_payload(lay, items)
+        if whole is not None:  # one chunk, in key order, no key twice: one buffer
+            _write_chunk(db, lay.spec, whole[1], _Payload(whole[0]), *_statements(lay), record_changes)
+            return
+    framed = copy_rows(lay, items)
     if framed is not None and len(set(framed[1])) == len(framed[1]):  # no key twice: nothing to collapse
         frames, locks, ordered = framed
         order: Sequence[int] = range(len(frames))
         if not ordered:
-            keys = [lay.key_params(r.item) for r in reqs]
+            keys = [lay.key_params(item) for item in items]
             order = sorted(order, key=keys.__getitem__)
         create_sql, copy_sql, upsert_sql, direct_sql = _statements(lay)
         for start in range(0, len(order), CHUNK):
             part = order[start : start + CHUNK]
             payload = b"".join([COPY_SIGNATURE, *(frames[i] for i in part), COPY_TRAILER])
             _write_chunk(
-                db, lay.spec, sorted(locks[i] for i in part), _Payload(payload),
+                db, lay.spec, lock_list(sorted(locks[i] for i in part)), _Payload(payload),
                 create_sql, copy_sql, upsert_sql, direct_sql, record_changes,
             )
         return
     # Last write of a key wins; the rows are built once, before any transaction starts.
     latest: dict[int, tuple[list[Any], int]] = {}
-    for r in reqs:
-        lock = lay.lock_id(r.key)
+    for item in items:
+        lock = lay.lock_id(item)
         latest.pop(lock, None)
-        latest[lock] = (lay.row_params(r.item, encode_item(r.item)), lock)
+        latest[lock] = (lay.row_params(item, encode_item(item)), lock)
     rows = list(latest.values())
     types = _column_types(lay)
     create, copy, upsert, direct = _statements(lay)
@@ -196,7 +239,7 @@ def bulk_put(db: PostgresDatastore, lay: Layout, reqs: list[PutRequest], *, reco
         # Rows go in in table-key order (sequential index inserts: a large part of COPY's server cost);
         # _write_chunk takes the chunk's locks in lock-id order, which is what rules out deadlocks.
         chunk = sorted(rows[start : start + CHUNK], key=lambda p: p[0][:key_len])
-        locks = sorted(lock for _, lock in chunk)
+        locks = lock_list(sorted(lock for _, lock in chunk))
         _write_chunk(db, lay.spec, locks, _Rows([p for p, _ in chunk], types), create, copy, upsert, direct, record_changes)
 
 
@@ -226,7 +269,7 @@ class _Rows:
 def _write_chunk(
     db: PostgresDatastore,
     spec: TableSpec,
-    locks: list[int],
+    locks: str,
     rows: _Payload | _Rows,
     create: str,
     copy: str,
@@ -234,7 +277,8 @@ def _write_chunk(
     direct: str,
     record_changes: bool,
 ) -> None:
-    """One chunk in one transaction: its items' locks, then COPY into the table, else staging + upsert.
+    """One chunk in one transaction: its items' locks (``locks``: sorted ids, :func:`lock_list`), then COPY into
+    the table, else staging + upsert.
 
     The transaction is opened by hand on the pooled autocommit connection, so BEGIN, the locks (ids as one
     array literal of integers) and the settings go in one round trip, and no savepoint is needed: when a key
@@ -243,7 +287,7 @@ def _write_chunk(
     table = spec.name
     begin = [
         "BEGIN",
-        "SELECT pg_advisory_xact_lock(l) FROM unnest('{" + ",".join(map(str, locks)) + "}'::bigint[]) AS l",
+        "SELECT pg_advisory_xact_lock(l) FROM unnest('{" + locks + "}'::bigint[]) AS l",
     ]
     if not record_changes:
         begin.append("SET LOCAL storeswap.changelog = 'off'")

@@ -231,102 +231,188 @@ static int cmp_bytes(const char *a, Py_ssize_t na, const char *b, Py_ssize_t nb)
     return na < nb ? -1 : na > nb ? 1 : 0;
 }
 
-static PyObject *copy_rows(PyObject *self, PyObject *args) {
-    PyObject *items, *pk_name, *sk_name;
-    const char *kinds;
+/* The framing state of one call: the key attributes, the lock prefix, and the previous row (order, bucket reuse). */
+typedef struct {
+    PyObject *pk_name, *sk_name;
+    int has_sk;
+    char pk_kind, sk_kind;
     Py_buffer prefix;
-    if (!PyArg_ParseTuple(args, "O!UOsy*", &PyList_Type, &items, &pk_name, &sk_name, &kinds, &prefix)) return NULL;
-    int has_sk = sk_name != Py_None;
-    if (strlen(kinds) != (size_t)(1 + has_sk)) {
+    PyObject *prev_pk, *prev_sk;  /* borrowed from items (the list keeps them alive) */
+    uint64_t prev_bucket, bucket;
+    int ordered;
+    Buf lk;
+} Framer;
+
+/* Parse (items, pk, sk, kinds, lock_prefix); 0 ok (release with framer_done), -1 error. */
+static int framer_init(Framer *f, PyObject *args, PyObject **items) {
+    const char *kinds;
+    memset(f, 0, sizeof *f);
+    if (!PyArg_ParseTuple(args, "O!UOsy*", &PyList_Type, items, &f->pk_name, &f->sk_name, &kinds, &f->prefix))
+        return -1;
+    f->has_sk = f->sk_name != Py_None;
+    if (strlen(kinds) != (size_t)(1 + f->has_sk)) {
+        PyBuffer_Release(&f->prefix);
         PyErr_SetString(PyExc_ValueError, "copy_rows: kinds holds one kind letter per key attribute");
-        return NULL;
+        return -1;
     }
-    char pk_kind = kinds[0], sk_kind = has_sk ? kinds[1] : 0;
+    f->pk_kind = kinds[0];
+    f->sk_kind = f->has_sk ? kinds[1] : 0;
+    f->ordered = 1;
+    f->lk.buf = PyMem_Malloc(256);
+    f->lk.cap = 256;
+    if (f->lk.buf == NULL) { PyBuffer_Release(&f->prefix); PyErr_NoMemory(); return -1; }
+    return 0;
+}
+
+static void framer_done(Framer *f) {
+    PyBuffer_Release(&f->prefix);
+    PyMem_Free(f->lk.buf);
+}
+
+/* Append `item`'s binary COPY row to `row` and set *lock to its lock id: 0 ok, -1 Python error, 1 unsupported. */
+static int frame_row(Framer *f, PyObject *item, Buf *row, uint64_t *lock) {
+    if (!PyDict_CheckExact(item)) return 1;
+    PyObject *pkv = PyDict_GetItemWithError(item, f->pk_name);
+    PyObject *skv = f->has_sk ? PyDict_GetItemWithError(item, f->sk_name) : NULL;
+    if (pkv == NULL || (f->has_sk && skv == NULL)) return PyErr_Occurred() ? -1 : 1;
+    Py_ssize_t npk, nsk = 0;
+    const char *ppk = key_bytes(pkv, f->pk_kind, &npk), *psk = NULL;
+    if (ppk == NULL) return 1;
+    if (f->has_sk) {
+        psk = key_bytes(skv, f->sk_kind, &nsk);
+        if (psk == NULL) return 1;
+    }
+    Buf *lk = &f->lk;
+    /* bucket: blake2b-32 of tag + key bytes (keys.partition_bucket); scan pages come grouped by partition */
+    Py_ssize_t nprev = 0;
+    const char *pprev = f->prev_pk == NULL ? NULL : key_bytes(f->prev_pk, f->pk_kind, &nprev);
+    int same_pk = pprev != NULL && cmp_bytes(pprev, nprev, ppk, npk) == 0;
+    if (!same_pk) {
+        lk->len = 0;
+        if (put_tag(lk, f->pk_kind) < 0 || grow(lk, npk) < 0) return -1;
+        memcpy(lk->buf + lk->len, ppk, npk);
+        lk->len += npk;
+        f->bucket = blake2b_int(lk->buf, lk->len, 4);
+    }
+    uint64_t bucket = f->bucket;
+    /* order: (bucket, pk, sk), as PostgreSQL compares bigint and bytea */
+    if (f->prev_pk != NULL && f->ordered) {
+        if (bucket != f->prev_bucket) f->ordered = bucket > f->prev_bucket;
+        else if (!same_pk) f->ordered = cmp_bytes(pprev, nprev, ppk, npk) < 0;
+        else if (f->has_sk) {
+            Py_ssize_t nps;
+            const char *pps = key_bytes(f->prev_sk, f->sk_kind, &nps);
+            f->ordered = pps != NULL && cmp_bytes(pps, nps, psk, nsk) < 0;
+        } else f->ordered = 0;
+    }
+    f->prev_pk = pkv; f->prev_sk = skv; f->prev_bucket = bucket;
+    /* lock id: blake2b-64 of the table's prefix + encode_value(pk) [+ encode_value(sk)] (Layout.lock_id) */
+    lk->len = 0;
+    if (grow(lk, f->prefix.len) < 0) return -1;
+    memcpy(lk->buf, f->prefix.buf, f->prefix.len);
+    lk->len = f->prefix.len;
+    int r = enc(lk, pkv, 0);
+    if (r == 0 && f->has_sk) r = enc(lk, skv, 0);
+    if (r) return r;
+    *lock = blake2b_int(lk->buf, lk->len, 8);
+    /* the row: field count, then (length, value) per column */
+    if (grow(row, 2 + 12 + 4 + npk + 4 + nsk + 4) < 0) return -1;
+    char *p = row->buf + row->len;
+    p[0] = 0; p[1] = (char)(f->has_sk ? 4 : 3);
+    be32(p + 2, 8);
+    be32(p + 6, (uint32_t)(bucket >> 32));
+    be32(p + 10, (uint32_t)bucket);
+    row->len += 14;
+    be32(row->buf + row->len, (uint32_t)npk); memcpy(row->buf + row->len + 4, ppk, npk); row->len += 4 + npk;
+    if (f->has_sk) { be32(row->buf + row->len, (uint32_t)nsk); memcpy(row->buf + row->len + 4, psk, nsk); row->len += 4 + nsk; }
+    Py_ssize_t at = row->len;
+    row->len += 4;
+    if (put_tag(row, 1) < 0) return -1;  /* codec VERSION */
+    r = enc_map(row, item, 0);
+    if (r) return r;
+    if (row->len - at - 4 > 0x7FFFFFFF) return 1;
+    be32(row->buf + at, (uint32_t)(row->len - at - 4));
+    return 0;
+}
+
+static PyObject *copy_rows(PyObject *self, PyObject *args) {
+    Framer f;
+    PyObject *items;
+    if (framer_init(&f, args, &items) < 0) return NULL;
     Py_ssize_t count = PyList_GET_SIZE(items);
     PyObject *frames = PyList_New(count), *locks = PyList_New(count), *result = NULL;
-    Buf row = {PyMem_Malloc(2048), 0, 2048}, lk = {PyMem_Malloc(256), 0, 256};
-    PyObject *prev_pk = NULL, *prev_sk = NULL;  /* borrowed from items (the list keeps them alive) */
-    uint64_t prev_bucket = 0, bucket = 0;
-    int ordered = 1, unsupported = 0;
-    if (frames == NULL || locks == NULL || row.buf == NULL || lk.buf == NULL) { PyErr_NoMemory(); goto done; }
+    Buf row = {PyMem_Malloc(2048), 0, 2048};
+    int unsupported = 0;
+    if (frames == NULL || locks == NULL || row.buf == NULL) { if (!PyErr_Occurred()) PyErr_NoMemory(); goto done; }
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *item = PyList_GET_ITEM(items, i);
-        if (!PyDict_CheckExact(item)) { unsupported = 1; goto done; }
-        PyObject *pkv = PyDict_GetItemWithError(item, pk_name);
-        PyObject *skv = has_sk ? PyDict_GetItemWithError(item, sk_name) : NULL;
-        if (pkv == NULL || (has_sk && skv == NULL)) { if (!PyErr_Occurred()) unsupported = 1; goto done; }
-        Py_ssize_t npk, nsk = 0;
-        const char *ppk = key_bytes(pkv, pk_kind, &npk), *psk = NULL;
-        if (ppk == NULL) { unsupported = 1; goto done; }
-        if (has_sk) {
-            psk = key_bytes(skv, sk_kind, &nsk);
-            if (psk == NULL) { unsupported = 1; goto done; }
-        }
-        /* bucket: blake2b-32 of tag + key bytes (keys.partition_bucket); scan pages come grouped by partition */
-        Py_ssize_t nprev = 0;
-        const char *pprev = prev_pk == NULL ? NULL : key_bytes(prev_pk, pk_kind, &nprev);
-        int same_pk = pprev != NULL && cmp_bytes(pprev, nprev, ppk, npk) == 0;
-        if (!same_pk) {
-            lk.len = 0;
-            if (put_tag(&lk, pk_kind) < 0 || grow(&lk, npk) < 0) goto done;
-            memcpy(lk.buf + lk.len, ppk, npk);
-            lk.len += npk;
-            bucket = blake2b_int(lk.buf, lk.len, 4);
-        }
-        /* order: (bucket, pk, sk), as PostgreSQL compares bigint and bytea */
-        if (prev_pk != NULL && ordered) {
-            if (bucket != prev_bucket) ordered = bucket > prev_bucket;
-            else if (!same_pk) ordered = cmp_bytes(pprev, nprev, ppk, npk) < 0;
-            else if (has_sk) {
-                Py_ssize_t nps;
-                const char *pps = key_bytes(prev_sk, sk_kind, &nps);
-                ordered = pps != NULL && cmp_bytes(pps, nps, psk, nsk) < 0;
-            } else ordered = 0;
-        }
-        prev_pk = pkv; prev_sk = skv; prev_bucket = bucket;
-        /* lock id: blake2b-64 of the table's prefix + encode_value(pk) [+ encode_value(sk)] (Layout.lock_id) */
-        lk.len = 0;
-        if (grow(&lk, prefix.len) < 0) goto done;
-        memcpy(lk.buf, prefix.buf, prefix.len);
-        lk.len = prefix.len;
-        int r = enc(&lk, pkv, 0);
-        if (r == 0 && has_sk) r = enc(&lk, skv, 0);
+        uint64_t lock;
+        row.len = 0;
+        int r = frame_row(&f, PyList_GET_ITEM(items, i), &row, &lock);
         if (r < 0) goto done;
         if (r > 0) { unsupported = 1; goto done; }
-        uint64_t lock = blake2b_int(lk.buf, lk.len, 8);
         PyObject *lock_obj = PyLong_FromLongLong((long long)lock);
         if (lock_obj == NULL) goto done;
         PyList_SET_ITEM(locks, i, lock_obj);
-        /* the row: field count, then (length, value) per column */
-        row.len = 0;
-        if (grow(&row, 2 + 12 + 4 + npk + 4 + nsk + 4) < 0) goto done;
-        int ncols = has_sk ? 4 : 3;
-        row.buf[0] = 0; row.buf[1] = (char)ncols;
-        be32(row.buf + 2, 8);
-        be32(row.buf + 6, (uint32_t)(bucket >> 32));
-        be32(row.buf + 10, (uint32_t)bucket);
-        row.len = 14;
-        be32(row.buf + row.len, (uint32_t)npk); memcpy(row.buf + row.len + 4, ppk, npk); row.len += 4 + npk;
-        if (has_sk) { be32(row.buf + row.len, (uint32_t)nsk); memcpy(row.buf + row.len + 4, psk, nsk); row.len += 4 + nsk; }
-        Py_ssize_t at = row.len;
-        row.len += 4;
-        if (put_tag(&row, 1) < 0) goto done;  /* codec VERSION */
-        r = enc_map(&row, item, 0);
-        if (r < 0) goto done;
-        if (r > 0) { unsupported = 1; goto done; }
-        if (row.len - at - 4 > 0x7FFFFFFF) { unsupported = 1; goto done; }
-        be32(row.buf + at, (uint32_t)(row.len - at - 4));
         PyObject *frame = PyBytes_FromStringAndSize(row.buf, row.len);
         if (frame == NULL) goto done;
         PyList_SET_ITEM(frames, i, frame);
     }
-    result = Py_BuildValue("(OOO)", frames, locks, ordered ? Py_True : Py_False);
+    result = Py_BuildValue("(OOO)", frames, locks, f.ordered ? Py_True : Py_False);
 done:
-    PyBuffer_Release(&prefix);
+    framer_done(&f);
     PyMem_Free(row.buf);
-    PyMem_Free(lk.buf);
     Py_XDECREF(frames);
     Py_XDECREF(locks);
+    if (unsupported && !PyErr_Occurred()) Py_RETURN_NONE;
+    return result;
+}
+
+static int cmp_lock(const void *a, const void *b) {
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* copy_payload(items, pk, sk, kinds, lock_prefix) -> (payload, lock_list) | None: the rows of items in key order
+ * and without a key twice, as one binary COPY stream (header, rows, trailer), and their lock ids sorted as the
+ * text of an array literal ("1,-2,..."); None when the items are not in key order, name a key twice, or one
+ * needs the Python encoder (copy_rows then frames them one by one). */
+static PyObject *copy_payload(PyObject *self, PyObject *args) {
+    static const char header[19] = "PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+    Framer f;
+    PyObject *items;
+    if (framer_init(&f, args, &items) < 0) return NULL;
+    Py_ssize_t count = PyList_GET_SIZE(items);
+    PyObject *result = NULL;
+    int unsupported = 0;
+    Buf out = {PyMem_Malloc(64 + count * 1100), 0, 64 + count * 1100}, text = {NULL, 0, 0};
+    long long *locks = PyMem_Malloc(sizeof(long long) * (count > 0 ? count : 1));
+    if (out.buf == NULL || locks == NULL) { PyErr_NoMemory(); goto done; }
+    memcpy(out.buf, header, 19);
+    out.len = 19;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        uint64_t lock;
+        int r = frame_row(&f, PyList_GET_ITEM(items, i), &out, &lock);
+        if (r < 0) goto done;
+        if (r > 0 || !f.ordered) { unsupported = 1; goto done; }
+        locks[i] = (long long)lock;
+    }
+    if (grow(&out, 2) < 0) goto done;
+    out.buf[out.len++] = (char)0xff;
+    out.buf[out.len++] = (char)0xff;
+    qsort(locks, (size_t)count, sizeof(long long), cmp_lock);
+    text.cap = 21 * (count > 0 ? count : 1) + 2;
+    text.buf = PyMem_Malloc(text.cap);
+    if (text.buf == NULL) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (i > 0 && locks[i] == locks[i - 1]) { unsupported = 1; goto done; }  /* a key twice: the dedup path */
+        text.len += snprintf(text.buf + text.len, 22, i > 0 ? ",%lld" : "%lld", locks[i]);
+    }
+    result = Py_BuildValue("(y#s#)", out.buf, out.len, text.buf, text.len);
+done:
+    framer_done(&f);
+    PyMem_Free(out.buf);
+    PyMem_Free(text.buf);
+    PyMem_Free(locks);
     if (unsupported && !PyErr_Occurred()) Py_RETURN_NONE;
     return result;
 }
@@ -337,6 +423,9 @@ static PyMethodDef methods[] = {
     {"copy_rows", copy_rows, METH_VARARGS,
      "copy_rows(items, pk, sk, kinds, lock_prefix) -> (frames, lock_ids, ordered) | None:"
      " the fast path of bulk.copy_rows."},
+    {"copy_payload", copy_payload, METH_VARARGS,
+     "copy_payload(items, pk, sk, kinds, lock_prefix) -> (payload, lock_list) | None:"
+     " the fast path of bulk.copy_payload."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -44,6 +44,7 @@ from storeswap.core.expressions.ast import BeginsWith, Between, Compare
 from storeswap.core.keys import BUCKETS, partition_bucket
 from storeswap.core.port import ItemStore
 from storeswap.core.requests import (
+    BulkPutRequest,
     CheckRequest,
     DeleteRequest,
     GetRequest,
@@ -417,13 +418,13 @@ class PostgresStore(ItemStore):
 
     # ----------------------------------------------------------------- batches
 
-    def _bulk_put(self, spec: TableSpec, reqs: list[PutRequest], *, changes: bool = True) -> None:
+    def _bulk_put(self, req: BulkPutRequest, *, changes: bool = True) -> None:
         """COPY-based bulk write (:mod:`.bulk`), under the same advisory locks as single writes.
 
         ``bulk_put`` records its changes in the change log like any write (S5); ``bulk_load`` (a migration's
         load, ``changes`` False) turns the change-log trigger off for its transactions.
         """
-        bulk_put(self._db, self._layout(spec), reqs, record_changes=changes)
+        bulk_put(self._db, self._layout(req.spec), req.items, record_changes=changes)
 
     def _fetch_many(
         self, conn: PooledConnection, reqs: list[tuple[int, Layout, dict[str, Any]]], lock: bool
