@@ -239,8 +239,10 @@ def bulk_put(db: PostgresDatastore, lay: Layout, items: list[Item], *, record_ch
         # Rows go in in table-key order (sequential index inserts: a large part of COPY's server cost);
         # _write_chunk takes the chunk's locks in lock-id order, which is what rules out deadlocks.
         chunk = sorted(rows[start : start + CHUNK], key=lambda p: p[0][:key_len])
-        locks = lock_list(sorted(lock for _, lock in chunk))
-        _write_chunk(db, lay.spec, locks, _Rows([p for p, _ in chunk], types), create, copy, upsert, direct, record_changes)
+        chunk_locks = lock_list(sorted(lock for _, lock in chunk))
+        _write_chunk(
+            db, lay.spec, chunk_locks, _Rows([p for p, _ in chunk], types), create, copy, upsert, direct, record_changes
+        )
 
 
 class _Payload:
