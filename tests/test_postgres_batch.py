@@ -224,3 +224,22 @@ def test_conditional_creates_racing_batches_stay_atomic(store: Any, tables: tupl
         # Either the batch came first (the create failed) or the create did and the batch overwrote it.
         assert store.get(a, {"pk": f"race{n}", "sk": 0})["by"] == "batch"
         assert kinds[(("pk", f"race{n}"), ("sk", Decimal(0)))] == (["INSERT", "MODIFY"] if create_won else ["INSERT"])
+
+
+def test_numbers_at_the_limits_and_absent_columns_round_trip_through_the_array_parameters(
+    store: Any, tables: tuple[str, str]
+) -> None:
+    """Key, index and TTL columns travel as binary arrays: extreme numbers and all-NULL columns come back as sent."""
+    a, b = tables
+    numbers = [Decimal("9.9999999999999999999999999999999999999E+125"), Decimal("-1E-130"),
+               Decimal("12345678901234567890123456789012345678"), Decimal("0"), Decimal("-0.5")]
+    store.batch_write([BatchPut(b, {"id": n}) for n in numbers])
+    assert sorted(x["id"] for x in store.scan(b).items) == sorted(numbers)
+    store.batch_write([BatchPut(a, {"pk": f"n{i}", "sk": n, "exp": n}) for i, n in enumerate(numbers)]
+                      + [BatchPut(a, {"pk": "bare", "sk": 1})])
+    assert {x["pk"]: x["sk"] for x in store.scan(a).items} == {**{f"n{i}": n for i, n in enumerate(numbers)},
+                                                                "bare": Decimal(1)}
+    assert _column(store, a, "ttl") == {**{f"n{i}".encode(): n for i, n in enumerate(numbers)}, b"bare": None}
+    assert _column(store, a, "a0") == {**{f"n{i}".encode(): None for i in range(len(numbers))}, b"bare": None}
+    store.batch_write([BatchDelete(b, {"id": n}) for n in numbers[:3]])
+    assert sorted(x["id"] for x in store.scan(b).items) == sorted(numbers[3:])

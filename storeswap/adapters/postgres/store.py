@@ -67,7 +67,7 @@ MAX_WRITE_ATTEMPTS = 100
 CHUNK_MAX = 1000
 _SCHEMA_LOCK = 0x73746F7265737761  # "storeswa": serialises catalog creation across processes
 #: Advisory locks of many items, in the order of the array (callers sort it: one lock order, ADR 0009).
-_SQL_LOCK_IDS = "SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l"
+_SQL_LOCK_IDS = "SELECT pg_advisory_xact_lock(l) FROM unnest(%b::bigint[]) AS l"
 
 
 def parse_url(url: str) -> tuple[sa.URL, str]:
