@@ -315,7 +315,7 @@ class Layout:
         if q is None:
             cols = ["bucket", "pk"] + (["sk"] if self.sk is not None else [])
             types = ["bigint", _PG_TYPE[self.pk.type]] + ([_PG_TYPE[self.sk.type]] if self.sk is not None else [])
-            arrays = sql.SQL(", ").join(sql.SQL(f"%s::{t}[]") for t in types)
+            arrays = sql.SQL(", ").join(sql.SQL(f"%b::{t}[]") for t in types)  # binary: see sql_upsert_many
             on = sql.SQL(" AND ").join(sql.SQL("t.{c} = k.{c}").format(c=sql.Identifier(c)) for c in cols)
             q = self.render(
                 "get_many",
