@@ -153,6 +153,53 @@ def test_killed_idle_connection_before_a_write_is_a_port_error(admin, app) -> No
         store.close()
 
 
+def test_a_batch_on_killed_idle_connections_is_retried_on_fresh_ones(admin, app) -> None:
+    """Nothing of a batch is applied before its COMMIT, so a dead pooled connection found earlier is retried."""
+    from storeswap import BatchDelete, BatchPut
+
+    store = _store(f"application_name={app}")
+    try:
+        table = _table(store)
+        assert _terminate(admin, app) >= 1
+        time.sleep(0.2)
+        store.batch_write([BatchPut(table, {"pk": f"b{i}", "v": i}) for i in range(5)] + [BatchDelete(table, {"pk": "k"})])
+        assert sorted(x["pk"] for x in store.scan(table).items) == [f"b{i}" for i in range(5)]
+        store.delete_table(table)
+    finally:
+        store.close()
+
+
+def test_a_batch_killed_while_it_waits_for_a_lock_applies_once(admin, app) -> None:
+    """Killed before its COMMIT was sent, the batch's transaction is gone: it runs again, and its items land once."""
+    from storeswap import BatchPut
+
+    store = _store(f"application_name={app}")
+    try:
+        table = _table(store)
+        phys = store.physical_table(table)
+        caught: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                store.batch_write([BatchPut(table, {"pk": "k", "v": 7}), BatchPut(table, {"pk": "n", "v": 8})])
+            except BaseException as e:
+                caught.append(e)
+
+        with admin.transaction():
+            admin.execute(f'SELECT 1 FROM "{phys}" FOR UPDATE')
+            t = threading.Thread(target=write)
+            t.start()
+            time.sleep(0.5)  # the batch's upsert now waits for our row lock
+            assert _terminate(admin, app) >= 1
+            time.sleep(0.2)
+        t.join(10)
+        assert caught == []
+        assert {x["pk"]: x["v"] for x in store.scan(table).items} == {"k": 7, "n": 8}
+        store.delete_table(table)
+    finally:
+        store.close()
+
+
 def test_a_table_dropped_behind_our_back_is_table_not_found(admin) -> None:
     store = _store("")
     try:

@@ -2,7 +2,8 @@
 
 Servers: the gateway over memory and over PostgreSQL (each a ``storeswap
 serve`` subprocess, so server and clients do not share a GIL; PostgreSQL also
-with ``--workers 2``) and moto's server.  Operations: GetItem, PutItem, UpdateItem, Query (10 items) and
+with ``--workers 2``, and once more with ``synchronous_commit=off`` on the
+gateway's sessions, see below) and moto's server.  Operations: GetItem, PutItem, UpdateItem, Query (10 items) and
 BatchWriteItem (25 items), at 1 and 8 concurrent clients, through a raw
 keep-alive HTTP client and through boto3.  Rounds rotate over the servers
 so that a change in machine load hits every column alike.
@@ -18,6 +19,18 @@ Also reported:
 - the DynamoDB adapter against raw boto3 with the gateway over memory as the
   server (moto's own latency hid the adapter's cost), interleaved pairs.
 
+Durability classes: moto keeps its tables in memory and flushes nothing,
+while a PostgreSQL commit waits for its WAL flush (an fsync, shared with every
+other writer of the cluster).  The ``gateway-postgres-nosync`` column runs
+the same server with ``synchronous_commit=off`` set on its own sessions only
+(:func:`nosync_url`; the server's configuration is not touched): commits
+return before the flush, the database stays consistent after a crash, but
+the last writes acknowledged (up to about three ``wal_writer_delay``, 0.6 s
+by default) can be lost, which is still more durable than moto and is the
+comparable class.  The durable columns are the default and stay in the
+table; the two ratios are reported side by side (``--no-nosync`` leaves the
+column out).
+
 No thresholds: the output is a report (Markdown on stdout, JSON with
 ``--out``).
 """
@@ -29,6 +42,7 @@ import contextlib
 import http.client
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -38,7 +52,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["main", "run"]
+__all__ = ["main", "run", "nosync_url", "NOSYNC_OPTION"]
 
 TABLE = "gw_bench"
 #: Writes go to their own table, so the read workload sees the same small table all run long.
@@ -46,6 +60,8 @@ WRITE_TABLE = "gw_bench_writes"
 PAYLOAD = "x" * 100
 OPS = ("GetItem", "PutItem", "UpdateItem", "Query10", "BatchWrite25")
 _HOST = "127.0.0.1"
+#: The libpq ``options`` setting of the nosync column: no WAL flush wait at commit, on these sessions only.
+NOSYNC_OPTION = "-c synchronous_commit=off"
 
 
 # ---------------------------------------------------------------- requests
@@ -78,10 +94,18 @@ _BOTO = {"GetItem": "get_item", "PutItem": "put_item", "UpdateItem": "update_ite
 
 
 class RawClient:
-    """A keep-alive HTTP/1.1 client speaking DynamoDB's JSON protocol (no signing: servers here do not check)."""
+    """A keep-alive HTTP/1.1 client speaking DynamoDB's JSON protocol (no signing: servers here do not check).
+
+    ``http.client`` writes the headers and the body with two ``send`` calls; the socket is corked around
+    each request (``TCP_CORK``, where the platform has it) so the request leaves in one segment, as a
+    client writing one buffer would send it, and a server does not wait for the second half (that wait is
+    the client's, not the server's, and would otherwise count in the server's ``app`` time).
+    """
 
     def __init__(self, port: int) -> None:
         self.conn = http.client.HTTPConnection(_HOST, port, timeout=60)
+        self.conn.connect()
+        self._cork = getattr(socket, "TCP_CORK", None)
         self.auth = ("AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, "
                      "SignedHeaders=host;x-amz-date;x-amz-target, Signature=" + "0" * 64)
         #: The Server-Timing header of the last response ("" when the server sent none).
@@ -89,10 +113,15 @@ class RawClient:
 
     def call(self, op: str, body: dict[str, Any]) -> bytes:
         data = json.dumps(body).encode()
+        sock = self.conn.sock
+        if self._cork is not None and sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, self._cork, 1)
         self.conn.request("POST", "/", data, {
             "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": f"DynamoDB_20120810.{_TARGETS[op]}",
             "X-Amz-Date": "20260101T000000Z", "Authorization": self.auth,
         })
+        if self._cork is not None and sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, self._cork, 0)  # uncorking sends the request
         resp = self.conn.getresponse()
         out = resp.read()
         self.last_timing = resp.getheader("server-timing") or ""
@@ -172,6 +201,17 @@ def _prepare(port: int) -> None:
     for i in range(0, len(items), 25):
         c.batch_write_item(RequestItems={TABLE: [{"PutRequest": {"Item": it}} for it in items[i:i + 25]]})
     c.close()
+
+
+def nosync_url(url: str) -> str:
+    """``url`` with ``synchronous_commit=off`` for every session it opens (libpq ``options``, appended)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    options = " ".join([*(v for k, v in query if k == "options"), NOSYNC_OPTION])
+    query = [(k, v) for k, v in query if k != "options"] + [("options", options)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 # ------------------------------------------------------------------ timing
@@ -348,8 +388,13 @@ def _adapter_ratio(port: int, calls: int) -> dict[str, dict[str, float]]:
 
 
 def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1, 8),
-        postgres: str | None = "postgres", ops: tuple[str, ...] = OPS, pg_workers: int = 2) -> dict[str, Any]:
-    """Run the benchmark; returns the results (see :func:`render`)."""
+        postgres: str | None = "postgres", ops: tuple[str, ...] = OPS, pg_workers: int = 2,
+        nosync: bool = True) -> dict[str, Any]:
+    """Run the benchmark; returns the results (see :func:`render`).
+
+    ``nosync``: also a PostgreSQL gateway (``pg_workers`` processes) whose sessions run with
+    ``synchronous_commit=off`` (moto's durability class, see the module docstring).
+    """
     from storeswap.backends.dynamodb import start_moto
 
     servers: dict[str, int] = {}
@@ -369,6 +414,10 @@ def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1,
             procs.append(proc)
             if pg_workers > 1:
                 servers[f"gateway-postgres-{pg_workers}w"], proc = start_gateway(pg_url, pg_workers)
+                procs.append(proc)
+            if nosync:
+                name = "gateway-postgres-nosync" + (f"-{pg_workers}w" if pg_workers > 1 else "")
+                servers[name], proc = start_gateway(nosync_url(pg_url), pg_workers)
                 procs.append(proc)
         moto_url = start_moto()
         servers["moto"] = int(moto_url.rsplit(":", 1)[1])
@@ -412,6 +461,10 @@ def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1,
                 proc.kill()
 
 
+def _is_nosync(server: str) -> bool:
+    return server.startswith("gateway-postgres-nosync")
+
+
 def render(result: dict[str, Any]) -> str:
     """The results as Markdown tables."""
     rows = result["rows"]
@@ -419,7 +472,9 @@ def render(result: dict[str, Any]) -> str:
     lines = [f"Load average {', '.join(f'{x:.2f}' for x in result['load'])} on {result['cpus']} CPUs; "
              f"{result['rounds']} interleaved rounds of {result['calls']} calls per cell.", ""]
     head = " | ".join(f"{s} p50 / p99 ms · req/s" for s in servers)
-    lines += [f"| op | client | conc | {head} | best gateway-postgres / moto req/s |", "|" + "---|" * (4 + len(servers))]
+    nosync = any(_is_nosync(s) for s in servers)
+    ratios = " | best durable gateway-postgres / moto req/s" + (" | nosync / moto req/s" if nosync else "")
+    lines += [f"| op | client | conc | {head}{ratios} |", "|" + "---|" * (4 + len(servers) + nosync)]
     keys = list(dict.fromkeys((r["op"], r["client"], r["clients"]) for r in rows))
     for op, client, clients in keys:
         cells, rps = [], {}
@@ -427,9 +482,12 @@ def render(result: dict[str, Any]) -> str:
             r = next(x for x in rows if (x["server"], x["op"], x["client"], x["clients"]) == (s, op, client, clients))
             cells.append(f"{r['p50_ms']:.3f} / {r['p99_ms']:.3f} · {r['rps']:.0f}")
             rps[s] = r["rps"]
-        best = max((v for k, v in rps.items() if k.startswith("gateway-postgres")), default=float("nan"))
-        factor = best / rps["moto"]
-        lines.append(f"| {op} | {client} | {clients} | {' | '.join(cells)} | {factor:.1f}x |")
+        best = max((v for k, v in rps.items() if k.startswith("gateway-postgres") and not _is_nosync(k)),
+                   default=float("nan"))
+        factors = [f"{best / rps['moto']:.1f}x"]
+        if nosync:
+            factors.append(f"{max(v for k, v in rps.items() if _is_nosync(k)) / rps['moto']:.1f}x")
+        lines.append(f"| {op} | {client} | {clients} | {' | '.join(cells)} | {' | '.join(factors)} |")
     lines += ["", "Server-side overhead: per request, the gateway's own time (Server-Timing app - store) for the "
               "same call; beside it, from the client, the gateway p50 via raw HTTP and the same port call on the "
               "same item in process, interleaved (their difference includes the client's HTTP work and loopback):",
@@ -457,11 +515,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", default="postgres", help="store for the PostgreSQL gateway ('' to leave it out)")
     parser.add_argument("--ops", default=",".join(OPS))
     parser.add_argument("--pg-workers", type=int, default=2, help="also a PostgreSQL gateway with this many worker processes (1: none)")
+    parser.add_argument("--no-nosync", dest="nosync", action="store_false",
+                        help="leave out the PostgreSQL gateway with synchronous_commit=off (moto's durability class)")
     parser.add_argument("--out", help="also write the results as JSON here")
     args = parser.parse_args(argv)
     result = run(calls=args.calls, rounds=args.rounds,
                  concurrency=tuple(int(c) for c in args.concurrency.split(",")),
-                 postgres=args.postgres or None, ops=tuple(args.ops.split(",")), pg_workers=args.pg_workers)
+                 postgres=args.postgres or None, ops=tuple(args.ops.split(",")), pg_workers=args.pg_workers,
+                 nosync=args.nosync)
     print(render(result))
     if args.out:
         with open(args.out, "w") as f:

@@ -627,10 +627,12 @@ class Operations:
             return {"UnprocessedItems": request}
         out: dict[str, Any] = {"UnprocessedItems": {}}
         metrics: dict[str, list[dict[str, Any]]] = {}
-        for w in writes:
-            m = _collection_metrics(metrics_mode, self.store.spec(w.table), w.item if isinstance(w, BatchPut) else w.key)
-            if m is not None:
-                metrics.setdefault(w.table, []).append(m)
+        if metrics_mode is not None:  # None: no metrics asked for, and nothing to validate (the hot path)
+            for w in writes:
+                key = w.item if isinstance(w, BatchPut) else w.key
+                m = _collection_metrics(metrics_mode, self.store.spec(w.table), key)
+                if m is not None:
+                    metrics.setdefault(w.table, []).append(m)
         if metrics:
             out["ItemCollectionMetrics"] = metrics
         return capacity.many(out)

@@ -26,19 +26,17 @@ ids, and sent as one buffer.
 
 from __future__ import annotations
 
-import contextlib
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.pq import TransactionStatus
 
 from storeswap import settings
 from storeswap.adapters.postgres import changelog
 from storeswap.adapters.postgres.codec import encode_item
-from storeswap.adapters.postgres.datastore import PostgresDatastore
+from storeswap.adapters.postgres.datastore import PostgresDatastore, rollback_open
 from storeswap.adapters.postgres.layout import Layout
 from storeswap.core.schema import TableSpec
 from storeswap.core.values import Item
@@ -74,26 +72,8 @@ COPY_TRAILER = b"\xff\xff"
 #: Items per transaction: bounds the advisory locks one transaction holds (they share the lock table).
 CHUNK = 2000
 
-_PG_TYPES = {"S": "bytea", "B": "bytea", "N": "numeric"}
-
-
 def _column_types(lay: Layout) -> list[str]:
-    kinds = {
-        "pk": lay.pk.type,
-        **({"sk": lay.sk.type} if lay.sk is not None else {}),
-        **{c.column: c.type for c in lay.extra},
-    }
-    out = []
-    for col in lay.write_columns:
-        if col == "bucket" or col.startswith("g"):
-            out.append("bigint")
-        elif col == "item":
-            out.append("bytea")
-        elif col == "ttl":
-            out.append("numeric")
-        else:
-            out.append(_PG_TYPES[kinds[col]])
-    return out
+    return [lay.column_type(c) for c in lay.write_columns]
 
 
 def _statements(lay: Layout) -> tuple[str, str, str, str]:
@@ -325,12 +305,5 @@ def _write_chunk(
                 conn.execute("COMMIT")
                 return
             except BaseException:
-                _rollback(conn)
+                rollback_open(conn)
                 raise
-
-
-def _rollback(conn: psycopg.Connection[Any]) -> None:
-    """End a hand-opened transaction after a failure (a broken connection has none left to end)."""
-    if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
-        with contextlib.suppress(psycopg.Error):  # a lost connection: the server ended the transaction
-            conn.execute("ROLLBACK")

@@ -26,6 +26,7 @@ Every driver exception is translated by :func:`.errors.map_error` in
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
@@ -33,13 +34,14 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 from storeswap.adapters.postgres.errors import DRIVER_ERRORS, connect_error, is_retryable_conflict, map_error
 from storeswap.core.errors import StoreError, StoreUnavailable, TableNotFound, TransactionConflict
 from storeswap.redaction import redact
 
-__all__ = ["PostgresDatastore", "PooledConnection", "Attempt", "Retry", "MAX_TX_ATTEMPTS", "is_stale"]
+__all__ = ["PostgresDatastore", "PooledConnection", "Attempt", "Retry", "MAX_TX_ATTEMPTS", "is_stale", "rollback_open"]
 
 #: Attempts of a transaction that hits deadlocks or serialisation failures.
 MAX_TX_ATTEMPTS = 8
@@ -60,6 +62,16 @@ class PooledConnection(psycopg.Connection[Any]):
 
 class Retry(Exception):
     """Raised inside an attempt to start the next one (a lost compare-and-swap race)."""
+
+
+def rollback_open(conn: psycopg.Connection[Any]) -> None:
+    """End a transaction opened by hand (``BEGIN`` on an autocommit connection) after a failure.
+
+    A broken connection has none left to end: the server ended it.
+    """
+    if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("ROLLBACK")
 
 
 def is_stale(e: BaseException) -> bool:

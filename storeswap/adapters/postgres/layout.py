@@ -272,22 +272,29 @@ class Layout:
         return sql.Identifier(self.physical)
 
     def _key_where(self) -> sql.Composable:
-        cols = ["bucket", "pk"] + (["sk"] if self.sk is not None else [])
+        cols = self._key_columns()
         return sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in cols)
 
-    def _cast(self, column: str) -> sql.Composable:
+    def column_type(self, column: str) -> str:
+        """The PostgreSQL type of one of :attr:`write_columns`."""
         if column in ("bucket",) or column.startswith("g"):
-            return sql.SQL("%s::bigint")
+            return "bigint"
         if column == "item":
-            return sql.SQL("%s::bytea")
+            return "bytea"
         if column == "ttl":
-            return sql.SQL("%s::numeric")
+            return "numeric"
         kc = {"pk": self.pk, "sk": self.sk, **{c.column: c for c in self.extra}}[column]
         assert kc is not None
-        return sql.SQL(f"%s::{_PG_TYPE[kc.type]}")
+        return _PG_TYPE[kc.type]
+
+    def _cast(self, column: str) -> sql.Composable:
+        return sql.SQL(f"%s::{self.column_type(column)}")
+
+    def _key_columns(self) -> list[str]:
+        return ["bucket", "pk"] + (["sk"] if self.sk is not None else [])
 
     def _conflict_target(self) -> sql.Composable:
-        return sql.SQL(", ").join(map(sql.Identifier, ["bucket", "pk"] + (["sk"] if self.sk is not None else [])))
+        return sql.SQL(", ").join(map(sql.Identifier, self._key_columns()))
 
     def render(self, key: Any, composed: sql.Composable) -> str:
         """Render and remember a statement (one rendering per table and statement shape)."""
@@ -308,7 +315,7 @@ class Layout:
         if q is None:
             cols = ["bucket", "pk"] + (["sk"] if self.sk is not None else [])
             types = ["bigint", _PG_TYPE[self.pk.type]] + ([_PG_TYPE[self.sk.type]] if self.sk is not None else [])
-            arrays = sql.SQL(", ").join(sql.SQL(f"%s::{t}[]") for t in types)
+            arrays = sql.SQL(", ").join(sql.SQL(f"%b::{t}[]") for t in types)  # binary: see sql_upsert_many
             on = sql.SQL(" AND ").join(sql.SQL("t.{c} = k.{c}").format(c=sql.Identifier(c)) for c in cols)
             q = self.render(
                 "get_many",
@@ -345,6 +352,46 @@ class Layout:
                     self._insert_head(),
                     self._conflict_target(),
                     sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates),
+                ),
+            )
+        return q
+
+    def sql_upsert_many(self) -> str:
+        """Unconditional puts of many items in one statement: one array per :attr:`write_columns` column.
+
+        Takes no locks itself: the caller holds every item's advisory lock already (a batch takes them
+        all first, sorted; ADR 0009-postgres-concurrency).  The arrays go in binary (``%b``): psycopg's
+        text format escapes every element of a ``bytea[]`` with a regular expression, five times the cost.  The keys must be distinct (``ON CONFLICT DO
+        UPDATE`` cannot touch a row twice in one statement; the port rejects duplicates in a batch, T1).
+        """
+        q: str | None = self.sql_cache.get("upsert_many")
+        if q is None:
+            cols = self.write_columns
+            updates = [c for c in cols if c not in ("bucket", "pk", "sk")]
+            q = self.render(
+                "upsert_many",
+                sql.SQL("INSERT INTO {} ({}) SELECT * FROM unnest({}) ON CONFLICT ({}) DO UPDATE SET {}").format(
+                    self.ident,
+                    sql.SQL(", ").join(map(sql.Identifier, cols)),
+                    sql.SQL(", ").join(sql.SQL(f"%b::{self.column_type(c)}[]") for c in cols),
+                    self._conflict_target(),
+                    sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates),
+                ),
+            )
+        return q
+
+    def sql_delete_many(self) -> str:
+        """Unconditional deletes of many keys in one statement: arrays of ``bucket, pk[, sk]`` (locks held by the caller)."""
+        q: str | None = self.sql_cache.get("delete_many")
+        if q is None:
+            cols = self._key_columns()
+            q = self.render(
+                "delete_many",
+                sql.SQL("DELETE FROM {} AS t USING unnest({}) AS d({}) WHERE {}").format(
+                    self.ident,
+                    sql.SQL(", ").join(sql.SQL(f"%b::{self.column_type(c)}[]") for c in cols),
+                    sql.SQL(", ").join(map(sql.Identifier, cols)),
+                    sql.SQL(" AND ").join(sql.SQL("t.{c} = d.{c}").format(c=sql.Identifier(c)) for c in cols),
                 ),
             )
         return q

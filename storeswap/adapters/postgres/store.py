@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from storeswap.adapters.postgres import changelog
 from storeswap.adapters.postgres.bulk import bulk_put
 from storeswap.adapters.postgres.codec import decode_item, encode_item
-from storeswap.adapters.postgres.datastore import PooledConnection, PostgresDatastore, Retry
+from storeswap.adapters.postgres.datastore import PooledConnection, PostgresDatastore, Retry, rollback_open
 from storeswap.adapters.postgres.layout import CATALOG, METADATA, TOKENS, KeyColumn, Layout
 from storeswap.core.changes import Shard, ShardRead, StreamInfo
 from storeswap.core.engine import index_view, plan_transaction, plan_write
@@ -67,6 +67,8 @@ MAX_WRITE_ATTEMPTS = 100
 #: Rows fetched per round when a filter may reject rows (doubles up to the maximum).
 CHUNK_MAX = 1000
 _SCHEMA_LOCK = 0x73746F7265737761  # "storeswa": serialises catalog creation across processes
+#: Advisory locks of many items, in the order of the array (callers sort it: one lock order, ADR 0009).
+_SQL_LOCK_IDS = "SELECT pg_advisory_xact_lock(l) FROM unnest(%b::bigint[]) AS l"
 
 
 def parse_url(url: str) -> tuple[sa.URL, str]:
@@ -481,24 +483,52 @@ class PostgresStore(ItemStore):
         return next(iter(names)) if len(names) == 1 else None
 
     def _batch_write(self, reqs: list[PutRequest | DeleteRequest]) -> None:
-        # One transaction; items in advisory-lock order, every write under its item's lock, so a batch
-        # and a transaction over the same items cannot deadlock (ADR 0009-postgres-concurrency).
-        ordered = sorted(((self._layout(r.spec).lock_id(r.key), r) for r in reqs), key=lambda p: p[0])
+        """One transaction: every item's advisory lock (sorted), the shard counters, then per table one
+        multi-row upsert for the puts and one multi-row delete for the deletes.
+
+        The lock order is the transactions' (ADR 0009-postgres-concurrency, 0021): advisory locks in
+        lock-id order, then the stream's shard counters sorted, then the rows, so a batch and a
+        transaction over the same items cannot deadlock.  The trigger writes one change record per row
+        the statements change (S5).  The keys are distinct (the port rejects duplicates, T1), which a
+        multi-row ``ON CONFLICT DO UPDATE`` needs.  BEGIN, the locks and the writes go in one pipelined
+        round trip, COMMIT in a second (so a stale connection found before COMMIT is retried: nothing
+        was applied); rows go in table-key order.
+        """
+        locks: list[int] = []
+        puts: dict[str, tuple[Layout, list[list[Any]]]] = {}
+        deletes: dict[str, tuple[Layout, list[list[Any]]]] = {}
+        for r in reqs:
+            lay = self._layout(r.spec)
+            locks.append(lay.lock_id(r.key))
+            if isinstance(r, PutRequest):
+                puts.setdefault(lay.physical, (lay, []))[1].append(lay.row_params(r.item, encode_item(r.item)))
+            else:
+                deletes.setdefault(lay.physical, (lay, []))[1].append(lay.key_params(r.key))
+        locks.sort()
+        statements: list[tuple[str, list[list[Any]]]] = []
+        for group, sql_of in ((puts, Layout.sql_upsert_many), (deletes, Layout.sql_delete_many)):
+            for lay, rows in group.values():
+                nkeys = 2 if lay.sk is None else 3  # rows start with the key: bucket, pk[, sk]
+                rows.sort(key=lambda row: row[:nkeys])
+                statements.append((sql_of(lay), [list(col) for col in zip(*rows)]))
         for attempt in self._db.transaction(
-            self._table_hint(reqs), gave_up="batch_write kept conflicting with concurrent transactions"
+            self._table_hint(reqs),
+            begin=False,
+            gave_up="batch_write kept conflicting with concurrent transactions",
         ):
-            with attempt as conn, conn.pipeline():
-                attempt.sent = True
-                changelog.lock_shards(conn, ((r.spec, r.key) for _, r in ordered))
-                for lock, r in ordered:
-                    lay = self._layout(r.spec)
-                    if isinstance(r, PutRequest):
-                        params = lay.row_params(r.item, encode_item(r.item))
-                        params.append(lock)
-                        conn.execute(lay.sql_upsert(), params, prepare=True)
-                    else:
-                        conn.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (lock,), prepare=True)
-                        conn.execute(lay.sql_delete(), lay.key_params(r.key), prepare=True)
+            with attempt as conn:
+                try:
+                    with conn.pipeline():
+                        conn.execute("BEGIN")
+                        conn.execute(_SQL_LOCK_IDS, (locks,), prepare=True)
+                        changelog.lock_shards(conn, ((r.spec, r.key) for r in reqs))
+                        for query, columns in statements:
+                            conn.execute(query, columns, prepare=True)
+                    attempt.sent = True
+                    conn.execute("COMMIT")
+                except BaseException:
+                    rollback_open(conn)
+                    raise
 
     # ------------------------------------------------------------ transactions
 
@@ -512,7 +542,7 @@ class PostgresStore(ItemStore):
                     return
                 # Sorted advisory locks first: they also cover items that do not exist yet,
                 # which a row lock cannot (no phantom inserts between our read and our commit).
-                conn.execute("SELECT pg_advisory_xact_lock(l) FROM unnest(%s::bigint[]) AS l", (locks,), prepare=True)
+                conn.execute(_SQL_LOCK_IDS, (locks,), prepare=True)
                 changelog.lock_shards(conn, ((r.spec, r.key) for r in reqs))
                 found = self._fetch_many(conn, entries, True)
                 olds = [found.get(i) for i in range(len(reqs))]
