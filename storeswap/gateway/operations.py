@@ -186,9 +186,15 @@ def _write_units(size: int) -> float:
     return _units(size, 1024, 1.0)
 
 
-def _collection_metrics(mode: Any, spec: TableSpec, key: Mapping[str, Any]) -> dict[str, Any] | None:
+def _metrics_mode(mode: Any) -> str | None:
+    """ReturnItemCollectionMetrics, checked (before any write: a bad value must leave the table untouched)."""
     if mode not in (None, "NONE", "SIZE"):
         raise ValidationError(f"{_INVALID}ReturnItemCollectionMetrics is SIZE or NONE, not {mode!r}")
+    return "SIZE" if mode == "SIZE" else None
+
+
+def _collection_metrics(mode: str | None, spec: TableSpec, key: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The metrics of one written key, for a mode :func:`_metrics_mode` checked."""
     # DynamoDB reports item collections only for tables with local secondary indexes.
     if mode != "SIZE" or not spec.local_indexes:
         return None
@@ -373,16 +379,22 @@ class Operations:
             capacity.add(table, _read_units(0 if item is None else item_size(item), consistent), read=True)
         return capacity.one(out)
 
+    @staticmethod
+    def _asked(body: dict[str, Any]) -> tuple[_Capacity, str | None]:
+        """A write's ReturnConsumedCapacity and ReturnItemCollectionMetrics, checked before it writes."""
+        return _Capacity(body.get("ReturnConsumedCapacity")), _metrics_mode(body.get("ReturnItemCollectionMetrics"))
+
     def _written(
-        self, body: dict[str, Any], table: str, key: Mapping[str, Any], attrs: Any, sized: Mapping[str, Any]
+        self, asked: tuple[_Capacity, str | None], table: str, key: Mapping[str, Any], attrs: Any,
+        sized: Mapping[str, Any],
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if attrs:
             out["Attributes"] = encode_item(attrs)
-        capacity = _Capacity(body.get("ReturnConsumedCapacity"))
+        capacity, metrics_mode = asked
         if capacity.mode is not None:  # sizing an item costs more than the rest of a small write's translation
             capacity.add(table, _write_units(item_size(sized)), read=False)
-        metrics = _collection_metrics(body.get("ReturnItemCollectionMetrics"), self.store.spec(table), key)
+        metrics = _collection_metrics(metrics_mode, self.store.spec(table), key)
         if metrics is not None:
             out["ItemCollectionMetrics"] = metrics
         return capacity.one(out)
@@ -391,11 +403,12 @@ class Operations:
         """PutItem (ConditionExpression or Expected)."""
         table = _table(body)
         item = decode_item(_required(body, "Item"))
+        asked = self._asked(body)
         old = self.store.put(
             table, item, condition=_condition(body), names=_names(body), values=_values(body),
             return_values=body.get("ReturnValues", "NONE"), return_old_on_failure=_return_old(body),
         )
-        return self._written(body, table, item, old, item)
+        return self._written(asked, table, item, old, item)
 
     def update_item(self, body: dict[str, Any]) -> dict[str, Any]:
         """UpdateItem (UpdateExpression or AttributeUpdates; neither creates the bare key item)."""
@@ -409,15 +422,19 @@ class Operations:
                 update = None
         condition = _condition(body)
         rv = body.get("ReturnValues", "NONE")
+        asked = self._asked(body)
         if update is None:
-            return self._touch(body, table, key, condition, rv)
+            return self._touch(body, asked, table, key, condition, rv)
         attrs = self.store.update(
             table, key, update, condition=condition, names=_names(body), values=_values(body),
             return_values=rv, return_old_on_failure=_return_old(body),
         )
-        return self._written(body, table, key, attrs, attrs or key)
+        return self._written(asked, table, key, attrs, attrs or key)
 
-    def _touch(self, body: dict[str, Any], table: str, key: dict[str, Any], condition: Any, rv: Any) -> dict[str, Any]:
+    def _touch(
+        self, body: dict[str, Any], asked: tuple[_Capacity, str | None], table: str, key: dict[str, Any],
+        condition: Any, rv: Any,
+    ) -> dict[str, Any]:
         """UpdateItem without any update: DynamoDB creates the item with only its key when it is missing."""
         if condition is not None or body.get("ExpressionAttributeValues") or body.get("ExpressionAttributeNames"):
             raise ValidationError(
@@ -432,17 +449,18 @@ class Operations:
         except ConditionFailed:
             old = self.store.get(table, key, consistent=True)
         attrs = {"ALL_OLD": old, "ALL_NEW": old if old is not None else key}.get(rv)
-        return self._written(body, table, key, attrs, key)
+        return self._written(asked, table, key, attrs, key)
 
     def delete_item(self, body: dict[str, Any]) -> dict[str, Any]:
         """DeleteItem (ConditionExpression or Expected)."""
         table = _table(body)
         key = decode_item(_required(body, "Key"), "Key")
+        asked = self._asked(body)
         old = self.store.delete(
             table, key, condition=_condition(body), names=_names(body), values=_values(body),
             return_values=body.get("ReturnValues", "NONE"), return_old_on_failure=_return_old(body),
         )
-        return self._written(body, table, key, old, old or key)
+        return self._written(asked, table, key, old, old or key)
 
     # ------------------------------------------------------------ query / scan
 
@@ -602,8 +620,7 @@ class Operations:
         request = _required(body, "RequestItems")
         if not isinstance(request, dict) or not request:
             raise ValidationError(f"{_INVALID}RequestItems must name at least one table")
-        capacity = _Capacity(body.get("ReturnConsumedCapacity"))
-        metrics_mode = body.get("ReturnItemCollectionMetrics")
+        capacity, metrics_mode = self._asked(body)
         writes: list[BatchPut | BatchDelete] = []
         for table, ops in request.items():
             if not isinstance(ops, list) or not ops:
@@ -627,7 +644,7 @@ class Operations:
             return {"UnprocessedItems": request}
         out: dict[str, Any] = {"UnprocessedItems": {}}
         metrics: dict[str, list[dict[str, Any]]] = {}
-        if metrics_mode is not None:  # None: no metrics asked for, and nothing to validate (the hot path)
+        if metrics_mode is not None:  # None: no metrics asked for (the hot path)
             for w in writes:
                 key = w.item if isinstance(w, BatchPut) else w.key
                 m = _collection_metrics(metrics_mode, self.store.spec(w.table), key)
@@ -665,8 +682,7 @@ class Operations:
         items = _required(body, "TransactItems")
         if not isinstance(items, list):
             raise ValidationError("TransactItems is a list")
-        capacity = _Capacity(body.get("ReturnConsumedCapacity"))
-        metrics_mode = body.get("ReturnItemCollectionMetrics")
+        capacity, metrics_mode = self._asked(body)
         actions: list[TxAction] = []
         touched: list[tuple[str, dict[str, Any]]] = []
         for entry in items:
