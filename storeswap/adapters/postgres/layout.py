@@ -407,13 +407,19 @@ class Layout:
         return q
 
     def sql_replace(self) -> str:
-        """Compare-and-swap: replace the item only if its stored bytes are still the ones we read."""
+        """Compare-and-swap: replace the item only if its stored bytes are still the ones we read.
+
+        Parameters: the new values, the item's lock id, the key, the bytes read.  Like every single-item write
+        it takes the item's advisory lock before the row's (ADR 0009): a transaction or a batch holds the item
+        lock before the stream's shard counters, so a write that took the row first and then waited for a
+        counter (the change-log trigger) could deadlock with one.
+        """
         q: str | None = self.sql_cache.get("replace")
         if q is None:
             cols = [c for c in self.write_columns if c not in ("bucket", "pk", "sk")]
             q = self.render(
                 "replace",
-                sql.SQL("UPDATE {} SET {} WHERE {} AND item = %s::bytea").format(
+                sql.SQL("UPDATE {} SET {} FROM pg_advisory_xact_lock(%s::bigint) WHERE {} AND item = %s::bytea").format(
                     self.ident,
                     sql.SQL(", ").join(sql.SQL("{} = ").format(sql.Identifier(c)) + self._cast(c) for c in cols),
                     self._key_where(),
@@ -437,20 +443,31 @@ class Layout:
         return q
 
     def sql_delete_if(self) -> str:
-        """Compare-and-delete: delete only if the stored bytes are still the ones we read."""
+        """Compare-and-delete: delete only if the stored bytes are still the ones we read.
+
+        Parameters: the item's lock id, the key, the bytes read (the lock first, as in :meth:`sql_replace`).
+        """
         q: str | None = self.sql_cache.get("delete_if")
         if q is None:
             q = self.render(
                 "delete_if",
-                sql.SQL("DELETE FROM {} WHERE {} AND item = %s::bytea").format(self.ident, self._key_where()),
+                sql.SQL("DELETE FROM {} USING pg_advisory_xact_lock(%s::bigint) WHERE {} AND item = %s::bytea").format(
+                    self.ident, self._key_where()
+                ),
             )
         return q
 
     def sql_delete(self) -> str:
-        """Unconditional delete by key."""
+        """Unconditional delete by key; parameters: the item's lock id, the key (the lock first, as in
+        :meth:`sql_replace`; inside a transaction that holds it already, a second hold of the same lock)."""
         q: str | None = self.sql_cache.get("delete")
         if q is None:
-            q = self.render("delete", sql.SQL("DELETE FROM {} WHERE {}").format(self.ident, self._key_where()))
+            q = self.render(
+                "delete",
+                sql.SQL("DELETE FROM {} USING pg_advisory_xact_lock(%s::bigint) WHERE {}").format(
+                    self.ident, self._key_where()
+                ),
+            )
         return q
 
     def sql_query(self, index: str | None, sort_op: str | None, forward: bool, after: bool) -> str:

@@ -279,7 +279,8 @@ class PostgresStore(ItemStore):
     def _delete(self, req: DeleteRequest) -> Item | None:
         if req.condition is None and req.return_values == "NONE":
             lay = self._layout(req.spec)
-            self._execute_write(lay.sql_cache.get("delete") or lay.sql_delete(), lay.key_params(req.key), req.spec.name)
+            params = [lay.lock_id(req.key), *lay.key_params(req.key)]
+            self._execute_write(lay.sql_cache.get("delete") or lay.sql_delete(), params, req.spec.name)
             return None
         return self._write(req)
 
@@ -314,7 +315,7 @@ class PostgresStore(ItemStore):
                     if old_blob is None:
                         return outcome.result
                     q = lay.sql_cache.get("delete_if") or lay.sql_delete_if()
-                    n = cur.execute(q, [*kparams, old_blob], prepare=True).rowcount
+                    n = cur.execute(q, [lay.lock_id(req.key), *kparams, old_blob], prepare=True).rowcount
                 elif old_blob is None:
                     q = lay.sql_cache.get("insert") or lay.sql_insert()
                     params = lay.row_params(new, encode_item(new))
@@ -323,6 +324,7 @@ class PostgresStore(ItemStore):
                 else:
                     q = lay.sql_cache.get("replace") or lay.sql_replace()
                     params = lay.value_params(new, encode_item(new))
+                    params.append(lay.lock_id(req.key))
                     params.extend(kparams)
                     params.append(old_blob)
                     n = cur.execute(q, params, prepare=True).rowcount
@@ -556,7 +558,7 @@ class PostgresStore(ItemStore):
                         new = outcome.new
                         if new is None:
                             if old is not None:
-                                conn.execute(lay.sql_delete(), lay.key_params(key), prepare=True)
+                                conn.execute(lay.sql_delete(), [lay.lock_id(key), *lay.key_params(key)], prepare=True)
                         elif old is None:
                             params = lay.row_params(new, encode_item(new))
                             params.append(lay.lock_id(key))
