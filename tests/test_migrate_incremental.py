@@ -310,3 +310,25 @@ def test_replay_onto_postgres(chain: tuple[History, Path, Path, list[Path]]) -> 
         if target.table_exists(name):
             target.delete_table(name)
         target.close()
+
+
+def test_a_truncated_data_file_and_a_wrong_item_count_are_reported(
+    chain: tuple[History, Path, Path, list[Path]],
+) -> None:
+    """The one-pass check (MD5, gzip, item count from one read of each file) still names each problem."""
+    from storeswap.migrate.incremental import IncrementalExport
+
+    _h, _full, root, (inc1, inc2) = chain
+    entry = json.loads((inc1 / "manifest-files.json").read_text().splitlines()[0])
+    data = root / "data" / Path(entry["dataFileS3Key"]).name
+    data.write_bytes(data.read_bytes()[:-12])  # the gzip trailer cut off: a download that stopped early
+    problems = {p.what for p in IncrementalExport(inc1).verify()}
+    assert {"md5Checksum", "gzip"} <= problems and "itemCount" not in problems
+    entry2 = json.loads((inc2 / "manifest-files.json").read_text().splitlines()[0])
+    data2 = root / "data" / Path(entry2["dataFileS3Key"]).name
+    lines = gzip.decompress(data2.read_bytes())
+    data2.write_bytes(gzip.compress(lines + lines.splitlines(keepends=True)[0], mtime=0))  # one record twice
+    problems2 = [p for p in IncrementalExport(inc2).verify() if p.file == data2]
+    assert {p.what for p in problems2} >= {"md5Checksum", "itemCount"}
+    count = next(p for p in problems2 if p.what == "itemCount")
+    assert int(count.actual) == int(count.expected) + 1

@@ -219,8 +219,22 @@ def test_missing_bucket_prefix_manifest_or_file_is_one_typed_error(
         pg.close()
 
 
-def test_incremental_exports_replay_from_s3(s3: Any, tmp_path: Path) -> None:
-    """--apply-incremental s3://...: the incremental reader walks S3 through the same paths."""
+def test_incremental_exports_replay_from_s3(s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--apply-incremental s3://...: the incremental reader walks S3 through the same paths.
+
+    Each data file is downloaded twice: once to check it (MD5, ETag, gzip and item count in one read), once to
+    replay it.
+    """
+    from storeswap.migrate.s3_files import S3Path
+
+    downloads: dict[str, int] = {}
+    real_open = S3Path.open
+
+    def counting_open(self: S3Path, mode: str = "rb") -> Any:
+        downloads[self.key] = downloads.get(self.key, 0) + 1
+        return real_open(self, mode)
+
+    monkeypatch.setattr(S3Path, "open", counting_open)
     spec = TableSpec("orders", KeyAttribute("pk"))
     source = MemoryStore()
     source.create_table(spec)
@@ -244,6 +258,8 @@ def test_incremental_exports_replay_from_s3(s3: Any, tmp_path: Path) -> None:
     copy_table(full_source, target, "orders")
     report = replay_incrementals(target, "orders", f"s3://{BUCKET}/{prefix}/AWSDynamoDB/", full_export=full_source)
     assert (report.puts, report.deletes) == (2, 1)
+    incremental = [k for k in downloads if k.startswith(f"{prefix}/AWSDynamoDB/data/")]
+    assert incremental and all(downloads[k] == 2 for k in incremental), downloads
     assert sorted((i["pk"], int(i["v"])) for i in target.scan_all("orders")) == [
         ("k0", 0), ("k1", 100), ("k3", 3), ("k4", 4), ("k9", 9),
     ]  # fmt: skip

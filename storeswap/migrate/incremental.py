@@ -166,6 +166,34 @@ def _md5(path: Any) -> bytes:
     return digest.digest()
 
 
+class _Hashing:
+    """A binary reader that adds every byte read through it to ``digest`` (one download checks and counts)."""
+
+    def __init__(self, raw: Any, digest: Any) -> None:
+        self.raw, self.digest = raw, digest
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.raw.read(size)
+        self.digest.update(data)
+        return data
+
+
+def _digest_and_count(path: Any) -> tuple[bytes, int | None, str | None]:
+    """One read of a gzip data file: its MD5, its non-empty line count and, if it does not decompress, why."""
+    digest = hashlib.md5(usedforsecurity=False)
+    count: int | None = None
+    problem: str | None = None
+    with path.open("rb") as raw:
+        try:
+            with gzip.GzipFile(fileobj=_Hashing(raw, digest), mode="rb") as lines:  # type: ignore[call-overload]
+                count = sum(1 for line in lines if line.strip())
+        except (OSError, EOFError) as e:
+            problem = str(e)
+        for chunk in iter(lambda: raw.read(1 << 20), b""):  # what gzip left unread still counts for the MD5
+            digest.update(chunk)
+    return digest.digest(), count, problem
+
+
 def _checksum_text_matches(text: str, digest: bytes) -> bool:
     # The .checksum files hold the manifest's MD5; accept hex or base64 spelling (AWS does not document which).
     text = text.strip()
@@ -237,17 +265,14 @@ class IncrementalExport:
                 if not _checksum_text_matches(expected, digest):
                     problems.append(ChecksumProblem(self.path / manifest, checksum, expected, digest.hex()))
         for f in self.files:
-            digest = _md5(f.path)
+            digest, count, unreadable = _digest_and_count(f.path)  # one read (one download from S3) per file
             if f.md5 and base64.b64encode(digest).decode() != f.md5:
                 problems.append(ChecksumProblem(f.path, "md5Checksum", f.md5, base64.b64encode(digest).decode()))
             # A multipart ETag ("<hex>-<parts>") is a digest of part digests: not comparable with a local file.
             if f.etag and "-" not in f.etag and f.etag.strip('"').lower() != digest.hex():
                 problems.append(ChecksumProblem(f.path, "etag", f.etag, digest.hex()))
-            try:
-                with open_gzip(f.path) as lines:
-                    count = sum(1 for raw in lines if raw.strip())
-            except (OSError, EOFError) as e:
-                problems.append(ChecksumProblem(f.path, "gzip", "a readable gzip file", str(e)))
+            if unreadable is not None:
+                problems.append(ChecksumProblem(f.path, "gzip", "a readable gzip file", unreadable))
                 continue
             if count != f.item_count:
                 problems.append(ChecksumProblem(f.path, "itemCount", str(f.item_count), str(count)))
