@@ -13,6 +13,7 @@ from setuptools import Extension, setup
 EXTENSIONS = [
     Extension("storeswap.core.cvalues", ["storeswap/core/cvalues.c"], optional=True),
     Extension("storeswap.adapters.postgres.ccodec", ["storeswap/adapters/postgres/ccodec.c"], optional=True),
+    Extension("storeswap.gateway.cwire", ["storeswap/gateway/cwire.c"], optional=True),
 ]
 
 setup(ext_modules=[] if os.environ.get("STORESWAP_PURE") else EXTENSIONS)

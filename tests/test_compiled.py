@@ -1,4 +1,5 @@
-"""The compiled fast paths (storeswap/core/cvalues.c, storeswap/adapters/postgres/ccodec.c) against their
+"""The compiled fast paths (storeswap/core/cvalues.c, storeswap/adapters/postgres/ccodec.c,
+storeswap/gateway/cwire.c) against their
 pure-Python references: the same canonical items, the same errors, the same bytes.
 
 The extensions are optional at install time; here they must be built (``python setup.py build_ext
@@ -25,6 +26,7 @@ from storeswap.core.errors import StoreError
 from storeswap.core.keys import partition_bucket
 from storeswap.core.schema import GlobalIndex, KeyAttribute, TableSpec
 from storeswap.core.values import BinarySet, NumberSet, StringSet
+from storeswap.gateway import wire
 from storeswap.migrate.sample import bulk_items, sample_items
 
 PURE = bool(os.environ.get("STORESWAP_PURE"))
@@ -46,6 +48,7 @@ def test_the_compiled_paths_are_in_use_where_they_can_be_built() -> None:
     assert codec.COMPILED is EXPECT_COMPILED
     assert bulk.COMPILED_ROWS is EXPECT_COMPILED
     assert prepare.COMPILED_BULK_ITEMS is EXPECT_COMPILED
+    assert wire.COMPILED is EXPECT_COMPILED
 
 
 NUMBERS = [
@@ -374,3 +377,74 @@ def _types(v: Any) -> Any:
     if isinstance(v, list):
         return (type(v).__name__, [_types(x) for x in v])
     return (type(v).__name__, repr(v))
+
+
+# ------------------------------------------------------------------ the gateway's wire decoder (cwire.c)
+
+wire_scalars = st.one_of(
+    st.text().map(lambda t: {"S": t}),
+    st.sampled_from([*NUMBERS, "", "1e", " 1 ", "1_0", "0x10", "--1", "+1", "١٢"]).map(lambda t: {"N": t}),
+    st.booleans().map(lambda b: {"BOOL": b}),
+    st.sampled_from([True, False, None, 1]).map(lambda b: {"NULL": b}),
+    st.binary(max_size=4).map(lambda b: {"B": wire.encode_value(b)["B"]}),
+    st.sampled_from(["AA==", "!!", "", 1]).map(lambda b: {"B": b}),
+    st.lists(st.text(max_size=3), max_size=3).map(lambda xs: {"SS": xs}),
+    st.lists(st.sampled_from(["1", "2", "x"]), max_size=3).map(lambda xs: {"NS": xs}),
+    st.sampled_from([{"S": 1}, {"N": 1}, {"BOOL": 1}, {"X": "1"}, {}, {"S": "a", "N": "1"}, "plain", None, 1]),
+)
+wire_values = st.recursive(
+    wire_scalars,
+    lambda inner: st.lists(inner, max_size=3).map(lambda xs: {"L": xs})
+    | st.dictionaries(st.text(max_size=4), inner, max_size=3).map(lambda m: {"M": m})
+    | st.sampled_from([{"L": {}}, {"M": []}]),
+    max_leaves=10,
+)
+wire_items = st.dictionaries(st.text(max_size=6), wire_values, max_size=6)
+
+
+def _decoded(fn: Any, typed: Any) -> Any:
+    try:
+        return ("ok", fn(typed))
+    except StoreError as e:
+        return ("error", type(e), str(e))
+
+
+def _typed(value: Any) -> Any:
+    """A decoded value with its exact types (Decimal('1') and True differ, None and {} too)."""
+    if isinstance(value, dict):
+        return ("M", sorted((k, _typed(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("L", [_typed(v) for v in value])
+    return (type(value).__name__, value if not isinstance(value, Decimal) else str(value))
+
+
+@settings(max_examples=400, deadline=None)
+@given(wire_items)
+def test_wire_items_decode_like_the_reference(typed: dict[str, Any]) -> None:
+    ours, ref = _decoded(wire.decode_item, typed), _decoded(wire.decode_item_python, typed)
+    assert ours[0] == ref[0]
+    if ours[0] == "ok":
+        assert _typed(ours[1]) == _typed(ref[1])
+    else:
+        assert ours == ref
+
+
+def test_the_wire_fast_path_decides_only_what_it_can() -> None:
+    if not EXPECT_COMPILED:
+        pytest.skip("built without the compiled extensions (STORESWAP_PURE or no compiler)")
+    from storeswap.gateway import cwire
+
+    plain = {"pk": {"S": "a"}, "n": {"N": "1.50"}, "t": {"BOOL": True}, "z": {"NULL": True},
+             "l": {"L": [{"N": "1"}, {"M": {"k": {"S": ""}, "z": {"NULL": True}}}]}}  # fmt: skip
+    out = cwire.decode_item(plain)
+    assert out == wire.decode_item_python(plain) and out is not None
+    assert type(out["n"]) is Decimal and str(out["n"]) == "1.50" and out["z"] is None and out["l"][1]["z"] is None
+    for other in ({"b": {"B": "AA=="}}, {"s": {"SS": ["a"]}}, {"n": {"N": "x"}}, {"n": {"N": 1}},
+                  {"z": {"NULL": False}}, {"x": {"S": "a", "N": "1"}}, {"x": {}}, {"x": "plain"}):  # fmt: skip
+        assert cwire.decode_item(other) is None, other
+    deep: dict[str, Any] = {"S": "leaf"}
+    for _ in range(40):
+        deep = {"L": [deep]}
+    assert cwire.decode_item({"d": deep}) is None  # deeper than the fast path walks: the Python decoder decides
+    assert wire.decode_item({"d": deep}) == wire.decode_item_python({"d": deep})
+    assert cwire.decode_item([plain]) is None and cwire.decode_item(None) is None

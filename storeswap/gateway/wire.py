@@ -17,12 +17,13 @@ import base64
 import binascii
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Final
 
+from storeswap import settings
 from storeswap.core.errors import ValidationError
 from storeswap.core.values import BinarySet, NumberSet, StringSet
 
-__all__ = ["decode_value", "decode_item", "encode_value", "encode_item", "SerializationError"]
+__all__ = ["decode_value", "decode_item", "decode_item_python", "encode_value", "encode_item", "SerializationError"]
 
 
 class SerializationError(ValidationError):
@@ -141,10 +142,36 @@ def decode_value(typed: Any, where: str = "value") -> Any:
 
 
 def decode_item(typed: Any, where: str = "Item") -> dict[str, Any]:
-    """An attribute map (``{"pk": {"S": "a"}, ...}``) as a Python item."""
+    """An attribute map (``{"pk": {"S": "a"}, ...}``) as a Python item.
+
+    The compiled fast path (:mod:`storeswap.gateway.cwire`) decodes maps of well-formed S, N, BOOL, NULL, M and L
+    values; for anything else it answers None and :func:`decode_item_python` decodes or raises.
+    """
+    if _compiled_decode is not None:
+        out = _compiled_decode(typed)
+        if out is not None:
+            return out
+    return decode_item_python(typed, where)
+
+
+def decode_item_python(typed: Any, where: str = "Item") -> dict[str, Any]:
+    """The pure-Python :func:`decode_item`: the rules and the errors, and the reference the compiled one is tested
+    against."""
     if type(typed) is not dict:
         raise SerializationError(f"{where} is a JSON object of attribute values")
     return {name: decode_value(v, name) for name, v in typed.items()}
+
+
+_compiled_decode: Callable[[Any], dict[str, Any] | None] | None
+try:
+    from storeswap.gateway.cwire import decode_item as _compiled_decode
+except ImportError:  # no compiler at install time, or STORESWAP_PURE=1: the pure-Python path
+    _compiled_decode = None
+
+#: True when the compiled fast path of :func:`decode_item` is in use.
+COMPILED: Final = _compiled_decode is not None and not settings.is_set(settings.PURE)
+if not COMPILED:
+    _compiled_decode = None
 
 
 # ---------------------------------------------------------------------- encoding

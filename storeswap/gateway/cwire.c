@@ -1,0 +1,119 @@
+/* Compiled fast path of storeswap.gateway.wire.decode_item (see wire.py).
+ *
+ * decode_item(typed) decodes an attribute map whose values use only the common
+ * AttributeValue types -- S, N, BOOL, NULL, M and L -- each well formed: a
+ * one-key JSON object whose body has the JSON type DynamoDB requires.  N
+ * becomes decimal.Decimal(text), exactly as the Python decoder does.  For
+ * anything else (B, the set types, an unknown or malformed value, a number
+ * Decimal refuses, nesting deeper than MAX_DEPTH) it returns None and the
+ * caller runs the pure-Python decoder, which decodes it or raises the error:
+ * the rules and the messages live in wire.py only.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define MAX_DEPTH 32
+
+static PyObject *DecimalType = NULL;
+/* "The Python decoder must decide": a private object, so that None can be a decoded value (NULL). */
+static PyObject *Undecided = NULL;
+
+#define UNDECIDED() return Py_NewRef(Undecided)
+
+/* The decoded value (a new reference), Undecided (a new reference) when the Python decoder must decide,
+ * or NULL with an error set (memory errors only). */
+static PyObject *decode_value(PyObject *typed, int depth);
+
+static PyObject *decode_map(PyObject *typed, int depth) {
+    if (depth > MAX_DEPTH) UNDECIDED();
+    PyObject *out = PyDict_New();
+    if (out == NULL) return NULL;
+    Py_ssize_t pos = 0;
+    PyObject *name, *value;
+    while (PyDict_Next(typed, &pos, &name, &value)) {
+        PyObject *v = decode_value(value, depth);
+        if (v == NULL || v == Undecided) {
+            Py_DECREF(out);
+            return v;
+        }
+        int rc = PyDict_SetItem(out, name, v);
+        Py_DECREF(v);
+        if (rc < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static PyObject *decode_list(PyObject *body, int depth) {
+    if (depth > MAX_DEPTH) UNDECIDED();
+    Py_ssize_t n = PyList_GET_SIZE(body);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = decode_value(PyList_GET_ITEM(body, i), depth);
+        if (v == NULL || v == Undecided) {
+            Py_DECREF(out);  /* the slots not filled yet are NULL, which a list's deallocation skips */
+            return v;
+        }
+        PyList_SET_ITEM(out, i, v);
+    }
+    return out;
+}
+
+static PyObject *decode_value(PyObject *typed, int depth) {
+    if (!PyDict_CheckExact(typed) || PyDict_GET_SIZE(typed) != 1) UNDECIDED();
+    Py_ssize_t pos = 0;
+    PyObject *tag, *body;
+    if (!PyDict_Next(typed, &pos, &tag, &body) || !PyUnicode_CheckExact(tag)) UNDECIDED();
+    if (PyUnicode_GET_LENGTH(tag) == 1) {
+        Py_UCS4 c = PyUnicode_READ_CHAR(tag, 0);
+        if (c == 'S' && PyUnicode_CheckExact(body)) return Py_NewRef(body);
+        if (c == 'N' && PyUnicode_CheckExact(body)) {
+            PyObject *d = PyObject_CallOneArg(DecimalType, body);
+            if (d == NULL) {  /* not a number: the Python decoder raises DynamoDB's error */
+                if (PyErr_ExceptionMatches(PyExc_MemoryError)) return NULL;
+                PyErr_Clear();
+                UNDECIDED();
+            }
+            return d;
+        }
+        if (c == 'M' && PyDict_CheckExact(body)) return decode_map(body, depth + 1);
+        if (c == 'L' && PyList_CheckExact(body)) return decode_list(body, depth + 1);
+        UNDECIDED();
+    }
+    if (PyUnicode_CompareWithASCIIString(tag, "BOOL") == 0 && PyBool_Check(body)) return Py_NewRef(body);
+    if (PyUnicode_CompareWithASCIIString(tag, "NULL") == 0 && body == Py_True) Py_RETURN_NONE;
+    UNDECIDED();
+}
+
+static PyObject *decode_item(PyObject *self, PyObject *typed) {
+    if (!PyDict_CheckExact(typed)) Py_RETURN_NONE;
+    PyObject *out = decode_map(typed, 0);
+    if (out == Undecided) {
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"decode_item", decode_item, METH_O,
+     "decode_item(typed) -> dict | None: the fast path of wire.decode_item (None: the Python decoder decides)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "storeswap.gateway.cwire",
+                                    "Compiled fast path of storeswap.gateway.wire.", -1, methods};
+
+PyMODINIT_FUNC PyInit_cwire(void) {
+    PyObject *decimal = PyImport_ImportModule("decimal");
+    if (decimal == NULL) return NULL;
+    DecimalType = PyObject_GetAttrString(decimal, "Decimal");
+    Py_DECREF(decimal);
+    if (DecimalType == NULL) return NULL;
+    Undecided = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
+    if (Undecided == NULL) return NULL;
+    return PyModule_Create(&module);
+}
