@@ -4,7 +4,7 @@ transactions do.
 A transaction (or a batch) holds every item's advisory lock, then the stream's shard counters, then the rows.
 A compare-and-swap update or delete that took the row first (its UPDATE / DELETE) and then waited for a shard
 counter (the change-log trigger) would deadlock with it; PostgreSQL broke the cycle only after
-``deadlock_timeout``.  Here a holder plays the transaction: it takes the item's lock and the table's shard
+``deadlock_timeout``.  So would the TTL sweeper's delete.  Here a holder plays the transaction: it takes the item's lock and the table's shard
 counters, lets the single write start and block, then asks for the row with ``NOWAIT`` — which fails at once if
 the blocked write already holds the row.
 """
@@ -39,7 +39,7 @@ def store() -> Iterator[Any]:
 @pytest.fixture
 def table(store: Any) -> Iterator[str]:
     name = f"lockorder-{uuid.uuid4().hex[:10]}"
-    store.create_table(TableSpec(name, KeyAttribute("pk"), stream="NEW_AND_OLD_IMAGES"))
+    store.create_table(TableSpec(name, KeyAttribute("pk"), stream="NEW_AND_OLD_IMAGES", ttl_attribute="exp"))
     yield name
     store.delete_table(name)
 
@@ -51,6 +51,7 @@ WRITES: dict[str, Callable[[Any, str], Any]] = {
     "delete-if": lambda s, t: s.delete(t, {"pk": "x"}, condition="n = :n", values={":n": Decimal(1)}),
     "delete": lambda s, t: s.delete(t, {"pk": "x"}),
     "put-if": lambda s, t: s.put(t, {"pk": "x", "n": Decimal(5)}, condition="attribute_exists(pk)"),
+    "ttl-sweep": lambda s, t: s.expire(t),  # the item below expired ten seconds ago
 }  # fmt: skip
 
 
@@ -63,7 +64,7 @@ def _waiting(watcher: psycopg.Connection[Any], holder_pid: int) -> list[str]:
 
 @pytest.mark.parametrize("write", list(WRITES))
 def test_a_single_write_waits_for_the_item_lock_before_it_takes_the_row(store: Any, table: str, write: str) -> None:
-    store.put(table, {"pk": "x", "n": Decimal(1)})
+    store.put(table, {"pk": "x", "n": Decimal(1), **({"exp": Decimal(int(time.time()) - 10)} if write == "ttl-sweep" else {})})
     lay = store.layout(store.spec(table))
     errors: list[BaseException] = []
     with psycopg.connect(store.conninfo, autocommit=True) as holder, psycopg.connect(
@@ -100,3 +101,5 @@ def test_a_single_write_waits_for_the_item_lock_before_it_takes_the_row(store: A
         holder.execute("COMMIT")
         t.join(10)
     assert not t.is_alive() and errors == []
+    if write == "ttl-sweep":
+        assert store.get(table, {"pk": "x"}, consistent=True) is None

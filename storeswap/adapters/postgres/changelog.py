@@ -44,7 +44,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from storeswap.adapters.postgres.codec import decode_item
-from storeswap.adapters.postgres.layout import CATALOG, METADATA, Layout, ttl_index_name
+from storeswap.adapters.postgres.layout import CATALOG, METADATA, SQL_LOCK_ITEMS, Layout, ttl_index_name
 from storeswap.core.changes import (
     LATEST,
     RETENTION_SECONDS,
@@ -498,14 +498,21 @@ def expire(conn: psycopg.Connection[Any], lay: Layout, now: Decimal) -> int:
         if not rows:
             return removed
         groups: dict[int, list[list[Any]]] = {}
+        locks: dict[int, list[int]] = {}
         for row in rows:
-            if is_expired(decode_item(row[-1]), attr, now):
-                group = groups.setdefault(row[1] % DEFAULT_SHARDS, [[] for _ in range(nkeys + 1)])
+            item = decode_item(row[-1])
+            if is_expired(item, attr, now):
+                shard = row[1] % DEFAULT_SHARDS
+                group = groups.setdefault(shard, [[] for _ in range(nkeys + 1)])
                 for column, value in zip(group, row[1:]):
                     column.append(value)
-        for group in groups.values():
+                locks.setdefault(shard, []).append(lay.lock_id(item))
+        for shard, group in groups.items():
             with conn.transaction():
                 conn.execute("SET LOCAL storeswap.actor = 'ttl'")
+                # The items' locks before their rows (then the trigger's shard counter): the order of every writer,
+                # so a sweep cannot deadlock with a transaction holding the counter and waiting for one of the rows.
+                conn.execute(SQL_LOCK_ITEMS, (sorted(locks[shard]),))
                 removed += conn.execute(delete, group).rowcount
         if len(rows) < SWEEP_BATCH:
             return removed

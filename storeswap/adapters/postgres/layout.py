@@ -51,6 +51,10 @@ __all__ = [
 ]
 
 # The catalog and token tables live in the default schema next to the data tables.
+#: Advisory locks of many items (their :meth:`Layout.lock_id`), in the order of the array: callers sort it, so
+#: that every multi-item writer takes them in one order (ADR 0009).
+SQL_LOCK_ITEMS = "SELECT pg_advisory_xact_lock(l) FROM unnest(%b::bigint[]) AS l"
+
 METADATA = sa.MetaData()
 
 #: name -> spec; ``spec`` and ``layout`` are JSON text, not jsonb: jsonb rejects U+0000 and lone surrogates,

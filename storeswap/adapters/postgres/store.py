@@ -35,7 +35,7 @@ from storeswap.adapters.postgres import changelog
 from storeswap.adapters.postgres.bulk import bulk_put
 from storeswap.adapters.postgres.codec import decode_item, encode_item
 from storeswap.adapters.postgres.datastore import PooledConnection, PostgresDatastore, Retry, rollback_open
-from storeswap.adapters.postgres.layout import CATALOG, METADATA, TOKENS, KeyColumn, Layout
+from storeswap.adapters.postgres.layout import CATALOG, METADATA, SQL_LOCK_ITEMS, TOKENS, KeyColumn, Layout
 from storeswap.core.changes import Shard, ShardRead, StreamInfo
 from storeswap.core.engine import index_view, plan_transaction, plan_write
 from storeswap.core.errors import ConfigurationError, IdempotencyMismatch, TableExists, TableNotFound
@@ -67,8 +67,6 @@ MAX_WRITE_ATTEMPTS = 100
 #: Rows fetched per round when a filter may reject rows (doubles up to the maximum).
 CHUNK_MAX = 1000
 _SCHEMA_LOCK = 0x73746F7265737761  # "storeswa": serialises catalog creation across processes
-#: Advisory locks of many items, in the order of the array (callers sort it: one lock order, ADR 0009).
-_SQL_LOCK_IDS = "SELECT pg_advisory_xact_lock(l) FROM unnest(%b::bigint[]) AS l"
 
 
 def parse_url(url: str) -> tuple[sa.URL, str]:
@@ -522,7 +520,7 @@ class PostgresStore(ItemStore):
                 try:
                     with conn.pipeline():
                         conn.execute("BEGIN")
-                        conn.execute(_SQL_LOCK_IDS, (locks,), prepare=True)
+                        conn.execute(SQL_LOCK_ITEMS, (locks,), prepare=True)
                         changelog.lock_shards(conn, ((r.spec, r.key) for r in reqs))
                         for query, columns in statements:
                             conn.execute(query, columns, prepare=True)
@@ -544,7 +542,7 @@ class PostgresStore(ItemStore):
                     return
                 # Sorted advisory locks first: they also cover items that do not exist yet,
                 # which a row lock cannot (no phantom inserts between our read and our commit).
-                conn.execute(_SQL_LOCK_IDS, (locks,), prepare=True)
+                conn.execute(SQL_LOCK_ITEMS, (locks,), prepare=True)
                 changelog.lock_shards(conn, ((r.spec, r.key) for r in reqs))
                 found = self._fetch_many(conn, entries, True)
                 olds = [found.get(i) for i in range(len(reqs))]
