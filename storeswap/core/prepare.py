@@ -15,6 +15,7 @@ cached table look-up, because each item may name another table.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from storeswap.core.errors import ValidationError
@@ -59,6 +60,7 @@ from storeswap.core.values import (
     normalize_item,
     normalize_item_python,
     normalize_value,
+    type_tag,
     value_size,
 )
 
@@ -158,6 +160,20 @@ def _projection(projection: ProjectionInput) -> str | Sequence[str] | Projection
     raise ValidationError(f"a projection is a string or a list of paths, not {type(projection).__name__}")
 
 
+def _exact(value: Any) -> Any:
+    """A key value as its exact built-in type (the same characters, bytes or number)."""
+    t = type(value)
+    if t is str or t is bytes or t is Decimal:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(memoryview(value))
+    if isinstance(value, Decimal):
+        return Decimal(value)
+    return value
+
+
 class DistinctKeys:
     """The one rule "a request may not name the same item twice" (T1, T2), for batches and transactions."""
 
@@ -167,8 +183,13 @@ class DistinctKeys:
 
     @staticmethod
     def identity(table: str, key: KeyDict) -> tuple[Any, ...]:
-        """A hashable identity of one item: equal for equal keys of one table, whatever their order."""
-        return (table, *sorted((name, type(v).__name__, v) for name, v in key.items()))
+        """A hashable identity of one item: equal for equal keys of one table, whatever their order.
+
+        By DynamoDB type and value, the value as its exact built-in type: a ``str`` subclass (``StrEnum``,
+        ``numpy.str_``) names the same item as the plain string (stores write the same bytes), and its own
+        ``__hash__`` (an enum member hashes its name) must not make the two look apart.
+        """
+        return (table, *sorted((name, type_tag(v), _exact(v)) for name, v in key.items()))
 
     def add(self, table: str, key: KeyDict) -> None:
         """Remember ``table`` + ``key``; ValidationError when it was seen before."""
