@@ -60,3 +60,23 @@ def test_a_forget_from_another_thread_during_the_read() -> None:
     t.join(10)
     store.during_read = lambda: None
     assert store.spec("tbl") is NEW and store.reads == 2
+
+
+class SlowDelete(MemoryStore):
+    """Its delete lets another look-up read the catalog (which still holds the table) before the table goes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.during_delete = lambda: None
+
+    def _delete_table(self, name: str) -> None:
+        self.during_delete()
+        super()._delete_table(name)
+
+
+def test_a_look_up_during_a_delete_does_not_keep_the_deleted_tables_spec() -> None:
+    store = SlowDelete()
+    store.create_table(OLD)
+    store.during_delete = lambda: store.describe_table("tbl")  # reads the catalog, which still has the table
+    store.delete_table("tbl")
+    assert not store.table_exists("tbl") and store.list_tables() == []

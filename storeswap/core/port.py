@@ -134,7 +134,12 @@ class ItemStore(StreamMethods, ABC):
         """Delete a table and all its items; :class:`TableNotFound` when there is none."""
         validate_table_name(name)
         self._spec_cache.drop(name)
-        self._delete_table(name)
+        try:
+            self._delete_table(name)
+        finally:
+            # Again once the table is gone: a look-up that read the catalog while it was being deleted (after
+            # the first drop) must not keep the spec of a table that no longer exists.
+            self._spec_cache.drop(name)
 
     def list_tables(self) -> list[str]:
         """Names of all tables, sorted."""
