@@ -64,6 +64,9 @@ __all__ = ["PostgresStore", "parse_url"]
 TOKEN_WINDOW_SECONDS = 600
 #: Attempts of a single-item write that keeps losing compare-and-swap races.
 MAX_WRITE_ATTEMPTS = 100
+#: Lock-free compare-and-swap attempts of a single-item write before it locks the item (see ``_write``).
+OPTIMISTIC_WRITE_ATTEMPTS = 3
+_SQL_LOCK_ITEM = "SELECT pg_advisory_xact_lock(%s::bigint)"
 #: Rows fetched per round when a filter may reject rows (doubles up to the maximum).
 CHUNK_MAX = 1000
 _SCHEMA_LOCK = 0x73746F7265737761  # "storeswa": serialises catalog creation across processes
@@ -288,48 +291,76 @@ class PostgresStore(ItemStore):
             conn.hot().execute(query, params, prepare=True)
 
     def _write(self, req: PutRequest | UpdateRequest | DeleteRequest) -> Item | None:
-        """Read, plan with the core engine, then compare-and-swap; a lost race starts over."""
+        """Read, plan with the core engine, then compare-and-swap; a lost race starts over.
+
+        The first ``OPTIMISTIC_WRITE_ATTEMPTS`` attempts hold no lock while Python plans (two round trips, ADR
+        0009).  Under heavy contention a CAS can lose every race (each transaction committed between its read
+        and its write dooms it), so later attempts are pessimistic: in one transaction, the item's advisory
+        lock, the read ``FOR UPDATE``, the plan, the write, ``COMMIT`` — which no other writer can beat (every
+        insert path takes that lock; every other write of the row waits for the row lock).
+        """
         lay = self._layout(req.spec)
         kparams = lay.key_params(req.key)
         q_get = lay.sql_cache.get("get") or lay.sql_get()
-        for attempt in self._db.transaction(
+        attempts = self._db.transaction(
             req.spec.name,
             retries=MAX_WRITE_ATTEMPTS,
             begin=False,
             gave_up=f"gave up after {MAX_WRITE_ATTEMPTS} attempts racing concurrent writers",
-        ):
+        )
+        for n, attempt in enumerate(attempts):
+            locked = n >= OPTIMISTIC_WRITE_ATTEMPTS
             with attempt as conn:
                 cur = conn.hot()
-                cur.execute(q_get, kparams, prepare=True, binary=True)
-                row = cur.fetchone()
-                old_blob = None if row is None else row[0]
-                old = None if old_blob is None else decode_item(old_blob)
-                outcome = plan_write(req, old)
-                if not outcome.changed:
-                    return outcome.result
-                new = outcome.new
-                attempt.sent = True
-                if new is None:
-                    if old_blob is None:
-                        return outcome.result
-                    q = lay.sql_cache.get("delete_if") or lay.sql_delete_if()
-                    n = cur.execute(q, [lay.lock_id(req.key), *kparams, old_blob], prepare=True).rowcount
-                elif old_blob is None:
-                    q = lay.sql_cache.get("insert") or lay.sql_insert()
-                    params = lay.row_params(new, encode_item(new))
-                    params.append(lay.lock_id(req.key))
-                    n = cur.execute(q, params, prepare=True).rowcount
+                if not locked:
+                    done, result = self._plan_and_swap(cur, attempt, req, lay, kparams, q_get)
                 else:
-                    q = lay.sql_cache.get("replace") or lay.sql_replace()
-                    params = lay.value_params(new, encode_item(new))
-                    params.append(lay.lock_id(req.key))
-                    params.extend(kparams)
-                    params.append(old_blob)
-                    n = cur.execute(q, params, prepare=True).rowcount
-                if n == 1:
-                    return outcome.result
+                    try:
+                        cur.execute("BEGIN")
+                        cur.execute(_SQL_LOCK_ITEM, (lay.lock_id(req.key),), prepare=True)
+                        done, result = self._plan_and_swap(cur, attempt, req, lay, kparams, q_get + " FOR UPDATE")
+                        cur.execute("COMMIT")  # after a write, a failure here is an unknown outcome (attempt.sent)
+                    except BaseException:
+                        rollback_open(conn)
+                        raise
+                if done:
+                    return result
                 raise Retry()  # a concurrent writer changed the item between our read and our write
         raise AssertionError("unreachable")  # pragma: no cover - transaction() raises when attempts run out
+
+    @staticmethod
+    def _plan_and_swap(
+        cur: Any, attempt: Any, req: PutRequest | UpdateRequest | DeleteRequest, lay: Layout, kparams: list[Any],
+        q_get: str,
+    ) -> tuple[bool, Item | None]:
+        """One read, plan and compare-and-swap: (True, the result), or (False, None) when a writer got between."""
+        cur.execute(q_get, kparams, prepare=True, binary=True)
+        row = cur.fetchone()
+        old_blob = None if row is None else row[0]
+        old = None if old_blob is None else decode_item(old_blob)
+        outcome = plan_write(req, old)
+        if not outcome.changed:
+            return True, outcome.result
+        new = outcome.new
+        attempt.sent = True
+        if new is None:
+            if old_blob is None:
+                return True, outcome.result
+            q = lay.sql_cache.get("delete_if") or lay.sql_delete_if()
+            n = cur.execute(q, [lay.lock_id(req.key), *kparams, old_blob], prepare=True).rowcount
+        elif old_blob is None:
+            q = lay.sql_cache.get("insert") or lay.sql_insert()
+            params = lay.row_params(new, encode_item(new))
+            params.append(lay.lock_id(req.key))
+            n = cur.execute(q, params, prepare=True).rowcount
+        else:
+            q = lay.sql_cache.get("replace") or lay.sql_replace()
+            params = lay.value_params(new, encode_item(new))
+            params.append(lay.lock_id(req.key))
+            params.extend(kparams)
+            params.append(old_blob)
+            n = cur.execute(q, params, prepare=True).rowcount
+        return (True, outcome.result) if n == 1 else (False, None)
 
     # ------------------------------------------------------------ query / scan
 
