@@ -90,7 +90,7 @@ def _statements(lay: Layout) -> tuple[str, str, str, str]:
         ),
     )
     copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage, col_list)
-    key_cols = ["bucket", "pk"] + (["sk"] if lay.sk is not None else [])
+    key_cols = lay.key_columns()
     updates = [c for c in cols if c not in key_cols]
     upsert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO UPDATE SET {}").format(
         lay.ident,

@@ -244,7 +244,7 @@ def set_ttl(conn: psycopg.Connection[Any], lay: Layout, attribute: str | None) -
             conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN ttl numeric").format(lay.ident))
             # Filling the column is a data change of nobody's: it must not reach the stream.
             conn.execute("SET LOCAL storeswap.changelog = 'off'")
-            keys = ["bucket", "pk"] + (["sk"] if lay.sk is not None else [])
+            keys = lay.key_columns()
             where = sql.SQL(" AND ").join(sql.SQL("{c} = %s").format(c=sql.Identifier(c)) for c in keys)
             update = sql.SQL("UPDATE {} SET ttl = %s WHERE {}").format(lay.ident, where)
             select = sql.SQL("SELECT {}, item FROM {}").format(sql.SQL(", ").join(map(sql.Identifier, keys)), lay.ident)
@@ -448,7 +448,7 @@ def _sweep_sql(lay: Layout) -> tuple[str, str, str]:
     cached = lay.sql_cache.get("ttl_sweep")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    keys = ["bucket", "pk"] + (["sk"] if lay.sk is not None else [])
+    keys = lay.key_columns()
     key_list = sql.SQL(", ").join(map(sql.Identifier, keys))
     first = sql.SQL(
         "SELECT ttl, {k}, item FROM {t} WHERE ttl IS NOT NULL AND ttl >= %s AND ttl <= %s ORDER BY ttl, {k} LIMIT %s"
@@ -457,10 +457,7 @@ def _sweep_sql(lay: Layout) -> tuple[str, str, str]:
         "SELECT ttl, {k}, item FROM {t} WHERE ttl IS NOT NULL AND ttl >= %s AND ttl <= %s AND (ttl, {k}) > ({p})"
         " ORDER BY ttl, {k} LIMIT %s"
     ).format(k=key_list, t=lay.ident, p=sql.SQL(", ").join(sql.SQL("%s") for _ in range(len(keys) + 1)))
-    types = ["bigint", "numeric" if lay.pk.type == "N" else "bytea"]
-    if lay.sk is not None:
-        types.append("numeric" if lay.sk.type == "N" else "bytea")
-    types.append("bytea")
+    types = [*(lay.column_type(c) for c in keys), "bytea"]
     cols = [*keys, "item"]
     delete = sql.SQL("DELETE FROM {t} AS t USING unnest({arrays}) AS d({cols}) WHERE {on}").format(
         t=lay.ident,

@@ -276,7 +276,7 @@ class Layout:
         return sql.Identifier(self.physical)
 
     def _key_where(self) -> sql.Composable:
-        cols = self._key_columns()
+        cols = self.key_columns()
         return sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in cols)
 
     def column_type(self, column: str) -> str:
@@ -294,11 +294,12 @@ class Layout:
     def _cast(self, column: str) -> sql.Composable:
         return sql.SQL(f"%s::{self.column_type(column)}")
 
-    def _key_columns(self) -> list[str]:
+    def key_columns(self) -> list[str]:
+        """The primary-key columns: ``bucket, pk[, sk]``."""
         return ["bucket", "pk"] + (["sk"] if self.sk is not None else [])
 
     def _conflict_target(self) -> sql.Composable:
-        return sql.SQL(", ").join(map(sql.Identifier, self._key_columns()))
+        return sql.SQL(", ").join(map(sql.Identifier, self.key_columns()))
 
     def render(self, key: Any, composed: sql.Composable) -> str:
         """Render and remember a statement (one rendering per table and statement shape)."""
@@ -317,8 +318,8 @@ class Layout:
         """``SELECT item`` for many keys at once (unnest of key arrays), optionally ``FOR UPDATE``."""
         q: str | None = self.sql_cache.get("get_many")
         if q is None:
-            cols = ["bucket", "pk"] + (["sk"] if self.sk is not None else [])
-            types = ["bigint", _PG_TYPE[self.pk.type]] + ([_PG_TYPE[self.sk.type]] if self.sk is not None else [])
+            cols = self.key_columns()
+            types = [self.column_type(c) for c in cols]
             arrays = sql.SQL(", ").join(sql.SQL(f"%b::{t}[]") for t in types)  # binary: see sql_upsert_many
             on = sql.SQL(" AND ").join(sql.SQL("t.{c} = k.{c}").format(c=sql.Identifier(c)) for c in cols)
             q = self.render(
@@ -388,7 +389,7 @@ class Layout:
         """Unconditional deletes of many keys in one statement: arrays of ``bucket, pk[, sk]`` (locks held by the caller)."""
         q: str | None = self.sql_cache.get("delete_many")
         if q is None:
-            cols = self._key_columns()
+            cols = self.key_columns()
             q = self.render(
                 "delete_many",
                 sql.SQL("DELETE FROM {} AS t USING unnest({}) AS d({}) WHERE {}").format(
@@ -590,7 +591,7 @@ def ddl_table(layout: Layout, metadata: sa.MetaData) -> sa.Table:
     cols.extend(sa.Column(name, sa.BigInteger, nullable=True) for _, name in layout.bucket_columns)
     if layout.ttl is not None:
         cols.append(sa.Column("ttl", sa.Numeric(), nullable=True))
-    pk_cols = ["bucket", "pk"] + (["sk"] if layout.sk is not None else [])
+    pk_cols = layout.key_columns()
     table = sa.Table(
         layout.physical,
         metadata,

@@ -66,7 +66,6 @@ TOKEN_WINDOW_SECONDS = 600
 MAX_WRITE_ATTEMPTS = 100
 #: Lock-free compare-and-swap attempts of a single-item write before it locks the item (see ``_write``).
 OPTIMISTIC_WRITE_ATTEMPTS = 3
-_SQL_LOCK_ITEM = "SELECT pg_advisory_xact_lock(%s::bigint)"
 #: Rows fetched per round when a filter may reject rows (doubles up to the maximum).
 CHUNK_MAX = 1000
 _SCHEMA_LOCK = 0x73746F7265737761  # "storeswa": serialises catalog creation across processes
@@ -317,7 +316,7 @@ class PostgresStore(ItemStore):
                 else:
                     try:
                         cur.execute("BEGIN")
-                        cur.execute(_SQL_LOCK_ITEM, (lay.lock_id(req.key),), prepare=True)
+                        cur.execute(SQL_LOCK_ITEMS, ([lay.lock_id(req.key)],), prepare=True)
                         done, result = self._plan_and_swap(cur, attempt, req, lay, kparams, q_get + " FOR UPDATE")
                         cur.execute("COMMIT")  # after a write, a failure here is an unknown outcome (attempt.sent)
                     except BaseException:
