@@ -9,13 +9,14 @@ extras into it, and runs the command there.  Extra arguments are passed on:
 ``python3 dev.py test -e postgres`` runs one tox env; ``python3 dev.py
 evaluate --out DIR`` writes the report elsewhere.
 
-``test`` also bootstraps what the tests need beyond Python packages: headless
-Chromium, which the bench tests open the report in.  When it is not on
-``PATH`` (or named by ``STORESWAP_CHROMIUM``), it is installed with the
-system package manager where that is possible (apt-get, dnf or apk, as root
-or through ``sudo -n``), as ``.ci/run`` does; the binary found is handed to
-the tests as ``STORESWAP_CHROMIUM``.  Where it cannot be installed, ``test``
-stops at once with one line saying how to install it.
+``test`` also bootstraps what the tests need beyond Python packages (:data:`TOOLS`):
+headless Chromium, which the bench tests open the report in, and wrk, the
+gateway bench's compiled HTTP load client.  When one is not on ``PATH`` (or
+named by its variable, ``STORESWAP_CHROMIUM`` / ``STORESWAP_WRK``), it is
+installed with the system package manager where that is possible (apt-get,
+dnf or apk, as root or through ``sudo -n``), as ``.ci/run`` does; the binary
+found is handed to the tests in that variable.  Where one cannot be
+installed, ``test`` stops at once with one line saying how to install it.
 """
 
 from __future__ import annotations
@@ -53,23 +54,32 @@ def ensure_venv(extras: str) -> None:
 #: Names of a Chromium (or Chrome) binary, and where system packages put one.
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 SYSTEM_BIN_DIRS = ("/usr/bin", "/usr/local/bin", "/snap/bin", "/opt/homebrew/bin")
-#: Package manager commands installing Chromium: (manager, packages).
-PACKAGE_MANAGERS = (
-    ("apt-get", ("chromium",)),
-    ("dnf", ("chromium",)),
-    ("apk", ("chromium",)),
-)
+#: Package managers dev.py can install with, in the order tried.
+MANAGERS = ("apt-get", "dnf", "apk")
 
 
-def _on_path(path: str | None = None) -> str | None:
-    configured = os.environ.get("STORESWAP_CHROMIUM")
-    if configured and os.path.isfile(configured) and os.access(configured, os.X_OK):
-        return configured
-    for name in CHROMIUM_NAMES:
-        found = shutil.which(name, path=path)
-        if found:
-            return found
-    return None
+class Tool:
+    """A program the tests need beyond Python packages: how to find it, and its package's name."""
+
+    def __init__(self, label: str, names: tuple[str, ...], env: str, package: str, why: str) -> None:
+        self.label, self.names, self.env, self.package, self.why = label, names, env, package, why
+
+    def find(self, path: str | None = None) -> str | None:
+        configured = os.environ.get(self.env)
+        if configured and os.path.isfile(configured) and os.access(configured, os.X_OK):
+            return configured
+        for name in self.names:
+            found = shutil.which(name, path=path)
+            if found:
+                return found
+        return None
+
+
+CHROMIUM = Tool("headless Chromium", CHROMIUM_NAMES, "STORESWAP_CHROMIUM", "chromium",
+                "the bench tests open the report in it")
+WRK = Tool("wrk", ("wrk",), "STORESWAP_WRK", "wrk", "the gateway bench's compiled HTTP load client")
+#: What ``test`` bootstraps, handed to the tests in each tool's environment variable.
+TOOLS = (CHROMIUM, WRK)
 
 
 def _install_commands(manager: str, packages: tuple[str, ...]) -> list[list[str]]:
@@ -80,19 +90,20 @@ def _install_commands(manager: str, packages: tuple[str, ...]) -> list[list[str]
     return [["apk", "add", "--quiet", *packages]]
 
 
-def _install_chromium() -> str | None:
-    """Install Chromium with the system package manager; returns why not when that was impossible."""
+def _install(tools: tuple[Tool, ...]) -> str | None:
+    """Install ``tools`` with the system package manager, in one go; returns why not when that was impossible."""
     prefix: list[str] = []
     if hasattr(os, "geteuid") and os.geteuid() != 0:
         if shutil.which("sudo") is None:
             return "not root and no sudo"
         prefix = ["sudo", "-n"]
-    for manager, packages in PACKAGE_MANAGERS:
+    for manager in MANAGERS:
         if shutil.which(manager) is None:
             continue
-        print(f"installing headless Chromium with {manager} (the bench tests open the report in it)", flush=True)
+        for tool in tools:
+            print(f"installing {tool.label} with {manager} ({tool.why})", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in _install_commands(manager, packages):
+        for cmd in _install_commands(manager, tuple(t.package for t in tools)):
             done = subprocess.run([*prefix, *cmd], env=env, stdout=subprocess.DEVNULL, check=False)
             if done.returncode != 0:
                 return f"`{' '.join(cmd)}` failed with exit code {done.returncode}"
@@ -100,20 +111,27 @@ def _install_chromium() -> str | None:
     return "no known package manager (apt-get, dnf, apk)"
 
 
+def ensure_tools(tools: tuple[Tool, ...] = TOOLS) -> dict[str, str]:
+    """Each tool's path by its environment variable, installing the missing ones first; exits with one line when impossible."""
+    found = {t.env: t.find() for t in tools}
+    missing = tuple(t for t in tools if found[t.env] is None)
+    if missing:
+        why = _install(missing)
+        for t in missing:
+            found[t.env] = t.find() or t.find(os.pathsep.join(SYSTEM_BIN_DIRS))
+        for t in missing:
+            if found[t.env] is None:
+                sys.exit(
+                    f"error: {t.label} is needed by the tests ({t.why}) and could not be installed"
+                    + (f" ({why})" if why else "")
+                    + f": install it (Debian/Ubuntu: `apt-get install -y {t.package}`) or set {t.env} to its path"
+                )
+    return {k: v for k, v in found.items() if v is not None}
+
+
 def ensure_chromium() -> str:
     """The path of a headless Chromium, installed first when none is on PATH; exits with one line when impossible."""
-    found = _on_path()
-    if found:
-        return found
-    why = _install_chromium()
-    found = _on_path() or _on_path(os.pathsep.join(SYSTEM_BIN_DIRS))
-    if found:
-        return found
-    sys.exit(
-        "error: headless Chromium is needed by the bench tests and could not be installed"
-        + (f" ({why})" if why else "")
-        + ": install it (Debian/Ubuntu: `apt-get install -y chromium`) or set STORESWAP_CHROMIUM to its path"
-    )
+    return ensure_tools((CHROMIUM,))[CHROMIUM.env]
 
 
 def main(argv: list[str]) -> int:
@@ -125,7 +143,7 @@ def main(argv: list[str]) -> int:
     if command == "evaluate":
         return subprocess.call([str(BIN / "storeswap"), "evaluate", *rest], cwd=ROOT)
     if command == "test":
-        env = {**os.environ, "STORESWAP_CHROMIUM": ensure_chromium()}
+        env = {**os.environ, **ensure_tools()}
         return subprocess.call([str(BIN / "tox"), *rest], cwd=ROOT, env=env)
     print(f"the virtual environment is {VENV}; activate it with: . {BIN / 'activate'}")
     return 0

@@ -9,7 +9,7 @@ takes effect.  The README's "Settings" table is rendered from this module
 A leaf module: it imports nothing of storeswap, so anything may use it.
 
 ``dev.py`` (run before the virtualenv exists) and the examples read their own
-variables (``STORESWAP_VENV``, ``STORESWAP_CHROMIUM``, ``STORESWAP_EXAMPLE_STORES``);
+variables (``STORESWAP_VENV``, ``STORESWAP_CHROMIUM``, ``STORESWAP_WRK``, ``STORESWAP_EXAMPLE_STORES``);
 they are listed here so the table is complete.  So is ``STORESWAP_PURE``, which
 ``storeswap.core.values`` reads itself: the core imports nothing outside
 ``storeswap.core``.
@@ -42,6 +42,7 @@ __all__ = [
     "GATEWAY_SERVER_TIMING",
     "JUNIT_XML",
     "CHROMIUM",
+    "WRK",
     "VENV",
     "EXAMPLE_STORES",
     "get",
@@ -95,6 +96,10 @@ GATEWAY_SERVER_TIMING = Setting(
 )
 JUNIT_XML = Setting("STORESWAP_JUNIT_XML", None, "Set for an app-tests command: where its JUnit XML is expected.", "gateway")
 CHROMIUM = Setting("STORESWAP_CHROMIUM", None, "Chromium for the report screenshots (found or installed by dev.py).", "dev.py")
+WRK = Setting(
+    "STORESWAP_WRK", None, "wrk, the gateway bench's compiled HTTP load client (found or installed by dev.py).",
+    "dev.py, gateway bench",
+)
 VENV = Setting("STORESWAP_VENV", ".venv", "Virtualenv dev.py creates and uses.", "dev.py")
 EXAMPLE_STORES = Setting(
     "STORESWAP_EXAMPLE_STORES", None, "Stores the examples' tests run on (comma separated).", "examples"
@@ -125,6 +130,7 @@ SETTINGS: tuple[Setting, ...] = (
     GATEWAY_SERVER_TIMING,
     JUNIT_XML,
     CHROMIUM,
+    WRK,
     VENV,
     EXAMPLE_STORES,
 )

@@ -69,3 +69,45 @@ def test_where_nothing_can_install_it_test_stops_with_one_line(tmp_path: Path, m
     monkeypatch.setattr(dev.os, "geteuid", lambda: 1000)
     with pytest.raises(SystemExit, match=r"could not be installed \(not root and no sudo\): install it"):
         dev.ensure_chromium()
+
+
+def test_test_installs_every_missing_tool_in_one_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dev = _dev()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "apt-get").write_text("#!/bin/sh\n")
+    (bin_dir / "apt-get").chmod(0o755)
+    system = tmp_path / "system"
+    system.mkdir()
+    for tool in dev.TOOLS:
+        monkeypatch.delenv(tool.env, raising=False)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(dev, "SYSTEM_BIN_DIRS", (str(system),))
+    monkeypatch.setattr(dev.os, "geteuid", lambda: 0)
+    calls: list[list[str]] = []
+
+    def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+        calls.append(cmd)
+        if cmd[:2] == ["apt-get", "install"]:
+            for name in ("chromium", "wrk"):
+                (system / name).write_text("#!/bin/sh\n")
+                (system / name).chmod(0o755)
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(dev.subprocess, "run", run)
+    assert dev.ensure_tools() == {"STORESWAP_CHROMIUM": str(system / "chromium"), "STORESWAP_WRK": str(system / "wrk")}
+    assert calls == [["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium", "wrk"]]
+
+
+def test_a_tool_that_cannot_be_installed_stops_test_with_its_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dev = _dev()
+    browser = tmp_path / "chromium"
+    browser.write_text("#!/bin/sh\n")
+    browser.chmod(0o755)
+    for tool in dev.TOOLS:
+        monkeypatch.delenv(tool.env, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(dev, "SYSTEM_BIN_DIRS", (str(tmp_path),))
+    monkeypatch.setattr(dev.os, "geteuid", lambda: 1000)
+    with pytest.raises(SystemExit, match=r"wrk is needed by the tests .* \(not root and no sudo\): .*apt-get install -y wrk"):
+        dev.ensure_tools()

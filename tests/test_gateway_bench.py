@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from storeswap.gateway import bench
@@ -12,7 +14,7 @@ def test_the_benchmark_runs_and_reports() -> None:
     result = bench.run(calls=4, rounds=1, concurrency=(1, 2), postgres=None, ops=("GetItem", "Query10"))
     servers = {r["server"] for r in result["rows"]}
     assert servers == {"gateway-memory", "moto"}
-    assert len(result["rows"]) == 2 * 2 * 2 * 2  # servers x ops x clients x concurrency
+    assert len(result["rows"]) == 2 * 2 * len(bench.CLIENTS) * 2  # servers x ops x clients x concurrency
     assert all(r["n"] > 0 and r["p50_ms"] > 0 and r["rps"] > 0 for r in result["rows"])
     assert set(result["adapter_vs_boto3"]) == set(bench.OPS)
     text = bench.render(result)
@@ -51,3 +53,109 @@ def test_the_report_gives_the_durable_and_the_nosync_ratio_apart() -> None:
     text = bench.render(result)
     assert "| best durable gateway-postgres / moto req/s | nosync / moto req/s |" in text
     assert text.splitlines()[4].endswith("| 4.0x | 12.0x |")
+
+
+# ------------------------------------------------------------------ the wrk client
+
+
+def _wrk() -> str:
+    found = bench.find_wrk()
+    if found is None:
+        pytest.fail("wrk is needed by the gateway bench's compiled client: `python3 dev.py test` installs it "
+                    "(Debian/Ubuntu: `apt-get install -y wrk`), or set STORESWAP_WRK to its path", pytrace=False)
+    return found
+
+
+def _lua_args(args: str, n: int) -> tuple[int, ...]:
+    """The values of a wrk_body_format argument list (``n``, ``n % 200``, ...) for request number ``n``."""
+    out = []
+    for arg in filter(None, (a.strip() for a in args.split(","))):
+        name, _, mod = arg.partition(" % ")
+        assert name == "n", arg
+        out.append(n % int(mod) if mod else n)
+    return tuple(out)
+
+
+@pytest.mark.parametrize("op", bench.OPS)
+def test_wrk_requests_have_the_raw_clients_shapes(op: str) -> None:
+    fmt, args = bench.wrk_body_format(op, "t9")
+    body = json.loads(fmt.replace("%%", "%") if not args else fmt % _lua_args(args, 7))
+    raw = bench._bodies(op, 0, 7)
+    # Same tables, same attribute names and types, same payload sizes: only the key strings differ.
+    def shape(v: object) -> object:
+        if isinstance(v, dict):
+            return {k: shape(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [shape(x) for x in v]
+        return len(v) > 50 if isinstance(v, str) else v
+    assert shape(body) == shape(raw)
+    if op in ("PutItem", "BatchWrite25", "UpdateItem"):
+        assert "t9" in fmt  # the cell's tag keeps its keys apart from every other cell's
+    assert len(json.dumps(body)) == pytest.approx(len(json.dumps(raw)), rel=0.01)
+
+
+def test_wrk_output_is_parsed_and_a_run_without_figures_is_an_error() -> None:
+    quantiles = ",".join(str(100 + k) for k in range(bench.WRK_QUANTILES))
+    out = ("Running 1s test @ http://127.0.0.1:1/\n"
+           "STORESWAP requests=1234 duration_us=1000500 status_errors=2 socket_errors=1\n"
+           f"STORESWAP quantiles_us={quantiles}\n")
+    got = bench.parse_wrk(out)
+    assert (got["requests"], got["seconds"], got["status_errors"], got["socket_errors"]) == (1234, 1.0005, 2, 1)
+    assert got["quantiles_ms"][0] == 0.1 and len(got["quantiles_ms"]) == bench.WRK_QUANTILES
+    with pytest.raises(RuntimeError, match="wrk printed no figures"):
+        bench.parse_wrk("PANIC: unprotected error in call to Lua API\n")
+
+
+def test_rounds_pool_by_their_requests() -> None:
+    fast = {"requests": 9000, "quantiles_ms": [1.0] * 10}
+    slow = {"requests": 1000, "quantiles_ms": [5.0] * 10}
+    assert bench._pool([fast, slow], 0.5) == 1.0  # 90 % of the requests took 1 ms
+    assert bench._pool([fast, slow], 0.95) == 5.0
+    assert bench._pool([slow], 0.5) == 5.0
+
+
+@pytest.mark.slow
+def test_a_wrk_cell_sends_every_request_as_counted(tmp_path: object) -> None:
+    """Every PutItem wrk counts is an item in the table afterwards (plus those still in flight at the end): the
+    script's requests are well formed and the figures are the server's answers; an error response raises."""
+    wrk = _wrk()
+    port, proc = bench.start_gateway("memory")
+    try:
+        bench._prepare(port)
+        figures = bench._wrk_cell(wrk, port, "PutItem", 2, 1, "check")
+        assert figures["requests"] > 0 and figures["seconds"] > 0.5
+        client = bench._boto_client(port)
+        pages = client.get_paginator("scan").paginate(TableName=bench.WRITE_TABLE, Select="COUNT")
+        stored = sum(p["Count"] for p in pages)
+        # wrk counts the answers that came back within the run; up to one request per connection was in flight.
+        assert figures["requests"] <= stored <= figures["requests"] + 2
+        client.delete_table(TableName=bench.TABLE)
+        with pytest.raises(RuntimeError, match="error responses"):  # every GetItem: ResourceNotFoundException
+            bench._wrk_cell(wrk, port, "GetItem", 1, 1, "x")
+        client.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_the_wrk_client_beside_the_others() -> None:
+    _wrk()
+    result = bench.run(calls=4, rounds=2, concurrency=(1, 2), postgres=None, ops=("GetItem",), wrk_seconds=1)
+    assert result["not_run"] == []
+    wrk_rows = [r for r in result["rows"] if r["client"] == "wrk"]
+    assert {(r["server"], r["clients"]) for r in wrk_rows} == {(s, c) for s in ("gateway-memory", "moto") for c in (1, 2)}
+    assert all(r["n"] > 0 and 0 < r["p50_ms"] <= r["p99_ms"] and r["rps"] > 0 for r in wrk_rows)
+    assert "| GetItem | wrk | 2 |" in bench.render(result)
+
+
+def test_without_wrk_the_report_says_it_did_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench, "find_wrk", lambda: None)
+    monkeypatch.setattr(bench, "start_gateway", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("stop here")))
+    with pytest.raises(RuntimeError, match="stop here"):
+        bench.run(clients=("wrk",))
+    with pytest.raises(ValueError, match="unknown clients"):
+        bench.run(clients=("curl",))
+    result = {"rows": [], "overhead": {}, "adapter_vs_boto3": {}, "load": (1.0, 1.0, 1.0), "cpus": 2, "calls": 1,
+              "rounds": 1, "not_run": ["wrk client: no wrk binary"]}
+    assert "Not run: wrk client: no wrk binary." in bench.render(result)

@@ -52,13 +52,15 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["main", "run", "nosync_url", "NOSYNC_OPTION"]
+__all__ = ["main", "run", "nosync_url", "NOSYNC_OPTION", "CLIENTS", "find_wrk", "wrk_script", "parse_wrk"]
 
 TABLE = "gw_bench"
 #: Writes go to their own table, so the read workload sees the same small table all run long.
 WRITE_TABLE = "gw_bench_writes"
 PAYLOAD = "x" * 100
 OPS = ("GetItem", "PutItem", "UpdateItem", "Query10", "BatchWrite25")
+#: The clients: Python's http.client (RawClient), wrk (a compiled load generator) and boto3.
+CLIENTS = ("raw", "wrk", "boto3")
 _HOST = "127.0.0.1"
 #: The libpq ``options`` setting of the nosync column: no WAL flush wait at commit, on these sessions only.
 NOSYNC_OPTION = "-c synchronous_commit=off"
@@ -102,12 +104,14 @@ class RawClient:
     the client's, not the server's, and would otherwise count in the server's ``app`` time).
     """
 
+    #: An unsigned placeholder of the header boto3 sends (no server here checks signatures).
+    AUTH = ("AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, "
+            "SignedHeaders=host;x-amz-date;x-amz-target, Signature=" + "0" * 64)
+
     def __init__(self, port: int) -> None:
         self.conn = http.client.HTTPConnection(_HOST, port, timeout=60)
         self.conn.connect()
         self._cork = getattr(socket, "TCP_CORK", None)
-        self.auth = ("AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, "
-                     "SignedHeaders=host;x-amz-date;x-amz-target, Signature=" + "0" * 64)
         #: The Server-Timing header of the last response ("" when the server sent none).
         self.last_timing = ""
 
@@ -118,7 +122,7 @@ class RawClient:
             sock.setsockopt(socket.IPPROTO_TCP, self._cork, 1)
         self.conn.request("POST", "/", data, {
             "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": f"DynamoDB_20120810.{_TARGETS[op]}",
-            "X-Amz-Date": "20260101T000000Z", "Authorization": self.auth,
+            "X-Amz-Date": "20260101T000000Z", "Authorization": self.AUTH,
         })
         if self._cork is not None and sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, self._cork, 0)  # uncorking sends the request
@@ -160,6 +164,132 @@ class BotoClient:
 
     def close(self) -> None:
         self.client.close()
+
+
+# ------------------------------------------------------------- wrk client
+
+#: Quantiles a wrk run reports (``done()`` in the script): the midpoints of 1,000 equal slices, so rounds
+#: merge by pooling their quantile points, each weighted by its round's requests / 1,000 (:func:`_pool`).
+WRK_QUANTILES = 1000
+_MARK = "\x00"
+
+
+def find_wrk() -> str | None:
+    """The wrk binary: ``STORESWAP_WRK`` (dev.py sets it), else ``wrk`` on ``PATH``; None when there is none."""
+    import shutil
+
+    from storeswap import settings
+
+    configured = settings.get(settings.WRK)
+    if configured:
+        return configured if os.path.isfile(configured) and os.access(configured, os.X_OK) else None
+    return shutil.which("wrk")
+
+
+def wrk_body_format(op: str, tag: str) -> tuple[str, str]:
+    """A Lua ``string.format`` pattern of ``op``'s request body for request number ``n``, and its arguments.
+
+    The same shapes as :func:`_bodies` (the same tables, key spaces and sizes); ``tag`` keeps the keys a wrk
+    run writes apart from every other cell's.
+    """
+    m = _MARK
+    if op == "GetItem":
+        body: dict[str, Any] = {"TableName": TABLE, "Key": {"pk": {"S": f"g#{m}"}, "sk": {"N": "0"}}}
+        args = ["n % 200"]
+    elif op == "PutItem":
+        body = {"TableName": WRITE_TABLE, "Item": {"pk": {"S": f"p#{tag}#{m}"}, "sk": {"N": "0"},
+                                                  "payload": {"S": PAYLOAD}}}
+        args = ["n"]
+    elif op == "UpdateItem":
+        body = {"TableName": WRITE_TABLE, "Key": {"pk": {"S": f"u#{tag}#{m}"}, "sk": {"N": "0"}},
+                "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}
+        args = ["n % 400"]
+    elif op == "Query10":
+        body, args = _bodies(op, 0, 0), []
+    else:
+        assert op == "BatchWrite25"
+        body = {"RequestItems": {WRITE_TABLE: [
+            {"PutRequest": {"Item": {"pk": {"S": f"b#{tag}#{m}"}, "sk": {"N": str(j)}, "payload": {"S": PAYLOAD}}}}
+            for j in range(25)
+        ]}}
+        args = ["n"] * 25
+    text = json.dumps(body).replace("%", "%%").replace("\\u0000", "%d")
+    return text, ", ".join(args)
+
+
+def wrk_script(op: str, tag: str) -> str:
+    """The Lua script of one wrk cell: ``op``'s requests (as :class:`RawClient` sends them), then its figures."""
+    fmt, args = wrk_body_format(op, tag)
+    headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": f"DynamoDB_20120810.{_TARGETS[op]}",
+               "X-Amz-Date": "20260101T000000Z", "Authorization": RawClient.AUTH}
+    lua_headers = ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items())
+    body = f"string.format([==[{fmt}]==], {args})" if args else f"[==[{fmt}]==]"
+    return f"""local n = 0
+local headers = {{{lua_headers}}}
+request = function()
+  n = n + 1
+  return wrk.format("POST", "/", headers, {body})
+end
+done = function(summary, latency, requests)
+  local q = {{}}
+  for k = 0, {WRK_QUANTILES - 1} do q[#q + 1] = latency:percentile((k + 0.5) * 100 / {WRK_QUANTILES}) end
+  local e = summary.errors
+  io.write(string.format("STORESWAP requests=%d duration_us=%d status_errors=%d socket_errors=%d\\n",
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout))
+  io.write("STORESWAP quantiles_us=" .. table.concat(q, ",") .. "\\n")
+end
+"""
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    """The figures a :func:`wrk_script` run printed: requests, seconds, errors and quantiles (ms)."""
+    fields: dict[str, str] = {}
+    for line in output.splitlines():
+        if line.startswith("STORESWAP "):
+            for part in line.split()[1:]:
+                key, _, value = part.partition("=")
+                fields[key] = value
+    if "requests" not in fields or "quantiles_us" not in fields:
+        raise RuntimeError(f"wrk printed no figures: {output[-500:]!r}")
+    return {"requests": int(fields["requests"]), "seconds": int(fields["duration_us"]) / 1e6,
+            "status_errors": int(fields["status_errors"]), "socket_errors": int(fields["socket_errors"]),
+            "quantiles_ms": [float(x) / 1000 for x in fields["quantiles_us"].split(",")]}
+
+
+def _wrk_cell(wrk: str, port: int, op: str, clients: int, seconds: int, tag: str) -> dict[str, Any]:
+    """One wrk run: ``clients`` keep-alive connections on one wrk thread for ``seconds``; its parsed figures."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(wrk_script(op, tag))
+    try:
+        done = subprocess.run(
+            [wrk, "-t1", f"-c{clients}", f"-d{seconds}s", "--timeout", "30s", "-s", f.name, f"http://{_HOST}:{port}/"],
+            capture_output=True, text=True, timeout=seconds + 60, check=False,
+        )
+    finally:
+        os.unlink(f.name)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk {op}: exit {done.returncode}: {(done.stderr or done.stdout)[-500:]}")
+    figures = parse_wrk(done.stdout)
+    if figures["status_errors"] or figures["socket_errors"] or not figures["requests"]:
+        raise RuntimeError(f"wrk {op}: {figures['status_errors']} error responses, {figures['socket_errors']} "
+                           f"socket errors in {figures['requests']} requests")
+    return figures
+
+
+def _pool(runs: list[dict[str, Any]], q: float) -> float:
+    """Quantile ``q`` of the rounds pooled: each round's quantile points weighted by its requests."""
+    points: list[tuple[float, float]] = sorted(
+        (float(x), r["requests"] / len(r["quantiles_ms"])) for r in runs for x in r["quantiles_ms"]
+    )
+    total = sum(w for _, w in points)
+    seen = 0.0
+    for x, w in points:
+        seen += w
+        if seen >= q * total:
+            return x
+    return points[-1][0]
 
 
 # ----------------------------------------------------------------- servers
@@ -389,14 +519,24 @@ def _adapter_ratio(port: int, calls: int) -> dict[str, dict[str, float]]:
 
 def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1, 8),
         postgres: str | None = "postgres", ops: tuple[str, ...] = OPS, pg_workers: int = 2,
-        nosync: bool = True) -> dict[str, Any]:
+        nosync: bool = True, clients: tuple[str, ...] = CLIENTS, wrk_seconds: int = 1) -> dict[str, Any]:
     """Run the benchmark; returns the results (see :func:`render`).
 
     ``nosync``: also a PostgreSQL gateway (``pg_workers`` processes) whose sessions run with
-    ``synchronous_commit=off`` (moto's durability class, see the module docstring).
+    ``synchronous_commit=off`` (moto's durability class, see the module docstring).  ``clients``: any of
+    ``raw`` (:class:`RawClient`, ``calls`` per cell and round), ``wrk`` (``wrk_seconds`` per cell and round)
+    and ``boto3``; a client that cannot run here (no wrk) is left out and named in ``not_run``.
     """
     from storeswap.backends.dynamodb import start_moto
 
+    unknown = set(clients) - set(CLIENTS)
+    if unknown:
+        raise ValueError(f"unknown clients {sorted(unknown)}: choose from {', '.join(CLIENTS)}")
+    not_run: list[str] = []
+    wrk = find_wrk() if "wrk" in clients else None
+    if "wrk" in clients and wrk is None:
+        not_run.append("wrk client: no wrk binary (STORESWAP_WRK, or `wrk` on PATH; Debian: apt-get install wrk)")
+        clients = tuple(c for c in clients if c != "wrk")
     servers: dict[str, int] = {}
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -427,19 +567,31 @@ def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1,
         makers = {"raw": RawClient, "boto3": BotoClient}
         for r in range(rounds):
             for op in ops:
-                for kind, make in makers.items():
-                    for clients in concurrency:
-                        per_client = max(1, calls // clients)
-                        for name, port in servers.items():
-                            lat, wall = _cell(lambda p=port, m=make: m(p), op, clients, per_client,
-                                              offset=r * 100_000 + clients * 10_000)
-                            cell = cells.setdefault((name, op, kind, clients), {"lat": [], "wall": 0.0, "n": 0})
+                for kind in clients:
+                    for conc in concurrency:
+                        per_client = max(1, calls // conc)
+                        # The PostgreSQL columns share one database: each server writes keys of its own.
+                        for s_index, (name, port) in enumerate(servers.items()):
+                            cell = cells.setdefault((name, op, kind, conc), {"lat": [], "wall": 0.0, "n": 0, "runs": []})
+                            if kind == "wrk":
+                                assert wrk is not None
+                                cell["runs"].append(_wrk_cell(wrk, port, op, conc, wrk_seconds, f"w{s_index}r{r}c{conc}"))
+                                continue
+                            lat, wall = _cell(lambda p=port, m=makers[kind]: m(p), op, conc, per_client,
+                                              offset=s_index * 1_000_000 + r * 100_000 + conc * 10_000)
                             cell["lat"].extend(lat)
                             cell["wall"] += wall
                             cell["n"] += len(lat)
         rows = []
-        for (name, op, kind, clients), cell in cells.items():
-            rows.append({"server": name, "op": op, "client": kind, "clients": clients,
+        for (name, op, kind, conc), cell in cells.items():
+            if kind == "wrk":
+                runs = cell["runs"]
+                n = sum(x["requests"] for x in runs)
+                rows.append({"server": name, "op": op, "client": kind, "clients": conc,
+                             "p50_ms": _pool(runs, 0.5), "p99_ms": _pool(runs, 0.99),
+                             "rps": n / sum(x["seconds"] for x in runs), "n": n})
+                continue
+            rows.append({"server": name, "op": op, "client": kind, "clients": conc,
                          "p50_ms": _pct(cell["lat"], 0.5), "p99_ms": _pct(cell["lat"], 0.99),
                          "rps": cell["n"] / cell["wall"], "n": cell["n"]})
         overhead = {}
@@ -451,7 +603,8 @@ def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1,
                 overhead[f"{store_kind}/{op}"] = v
         ratios = _adapter_ratio(servers["gateway-memory"], calls)
         return {"rows": rows, "overhead": overhead, "adapter_vs_boto3": ratios, "load": os.getloadavg(),
-                "cpus": os.cpu_count(), "calls": calls, "rounds": rounds}
+                "cpus": os.cpu_count(), "calls": calls, "rounds": rounds, "wrk_seconds": wrk_seconds,
+                "not_run": not_run}
     finally:
         for proc in procs:
             proc.terminate()
@@ -470,7 +623,9 @@ def render(result: dict[str, Any]) -> str:
     rows = result["rows"]
     servers = list(dict.fromkeys(r["server"] for r in rows))
     lines = [f"Load average {', '.join(f'{x:.2f}' for x in result['load'])} on {result['cpus']} CPUs; "
-             f"{result['rounds']} interleaved rounds of {result['calls']} calls per cell.", ""]
+             f"{result['rounds']} interleaved rounds of {result['calls']} calls per cell "
+             f"(wrk: {result.get('wrk_seconds', 1)} s per cell and round).", ""]
+    lines += [f"Not run: {why}." for why in result.get("not_run", [])] + ([""] if result.get("not_run") else [])
     head = " | ".join(f"{s} p50 / p99 ms · req/s" for s in servers)
     nosync = any(_is_nosync(s) for s in servers)
     ratios = " | best durable gateway-postgres / moto req/s" + (" | nosync / moto req/s" if nosync else "")
@@ -517,12 +672,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-workers", type=int, default=2, help="also a PostgreSQL gateway with this many worker processes (1: none)")
     parser.add_argument("--no-nosync", dest="nosync", action="store_false",
                         help="leave out the PostgreSQL gateway with synchronous_commit=off (moto's durability class)")
+    parser.add_argument("--clients", default=",".join(CLIENTS), help="clients to run (raw, wrk, boto3)")
+    parser.add_argument("--wrk-seconds", type=int, default=1, help="seconds per wrk cell and round")
     parser.add_argument("--out", help="also write the results as JSON here")
     args = parser.parse_args(argv)
     result = run(calls=args.calls, rounds=args.rounds,
                  concurrency=tuple(int(c) for c in args.concurrency.split(",")),
                  postgres=args.postgres or None, ops=tuple(args.ops.split(",")), pg_workers=args.pg_workers,
-                 nosync=args.nosync)
+                 nosync=args.nosync, clients=tuple(args.clients.split(",")), wrk_seconds=args.wrk_seconds)
     print(render(result))
     if args.out:
         with open(args.out, "w") as f:
