@@ -250,7 +250,9 @@ def bulk_items(spec: TableSpec, items: Iterable[Any]) -> list[Item]:
     Runs the compiled loop (:mod:`storeswap.core.cvalues`) when it is built: its fast paths decide only
     what they can (exact dicts of plain values; short string keys) and hand everything else to
     ``normalize_item_python`` and ``check_item_keys``, so the rules and the errors are those of
-    :func:`bulk_items_python`, the reference.
+    :func:`bulk_items_python`, the reference.  When ``items`` is a list whose every item is already
+    canonical (what a copy's scan page holds), the result holds those dicts themselves rather than equal
+    copies: one C pass that runs no Python code decides it for the whole list (decision 0033).
     """
     if _compiled_items is None:
         return bulk_items_python(spec, items)

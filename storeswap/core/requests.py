@@ -173,7 +173,9 @@ class BulkPutRequest:
     ``items`` are normalised and their key attributes checked (:func:`~storeswap.core.prepare.prepare_bulk_puts`),
     in the caller's order, duplicates kept (the last write of a key wins).  There is no :class:`PutRequest` per
     item: building one each was a large part of a bulk load's CPU (decision 0031); :meth:`puts` builds them for
-    an adapter that writes one request at a time.
+    an adapter that writes one request at a time.  An item may be the caller's own dict (a list of items that
+    are already canonical is taken as it is, decision 0033): an adapter reads the items, and one that keeps an
+    item after ``_bulk_put`` returns keeps a copy (the memory store copies what it stores).
     """
 
     spec: TableSpec
