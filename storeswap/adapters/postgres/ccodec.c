@@ -192,11 +192,15 @@ static void b2_compress(uint64_t h[8], const unsigned char block[128], uint64_t 
     for (int i = 0; i < 8; i++) { v[i] = h[i]; v[i + 8] = B2_IV[i]; }
     v[12] ^= t;
     if (last) v[14] = ~v[14];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(m, block, sizeof m);  /* the message words are little-endian */
+#else
     for (int i = 0; i < 16; i++) {
         uint64_t w = 0;
         for (int j = 7; j >= 0; j--) w = (w << 8) | block[i * 8 + j];
         m[i] = w;
     }
+#endif
     for (int r = 0; r < 12; r++) {
         const uint8_t *s = B2_SIGMA[r];
         B2_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
@@ -375,6 +379,19 @@ done:
     return result;
 }
 
+/* ",<v>" (or "<v>" without the comma) in decimal, as %lld writes it; returns the characters written (<= 21). */
+static Py_ssize_t put_decimal(char *p, long long v, int comma) {
+    char tmp[20];
+    int n = 0;
+    Py_ssize_t at = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    if (comma) p[at++] = ',';
+    if (v < 0) p[at++] = '-';
+    do { tmp[n++] = (char)('0' + u % 10); u /= 10; } while (u);
+    while (n) p[at++] = tmp[--n];
+    return at;
+}
+
 static int cmp_lock(const void *a, const void *b) {
     long long x = *(const long long *)a, y = *(const long long *)b;
     return x < y ? -1 : x > y;
@@ -415,7 +432,7 @@ static PyObject *copy_payload(PyObject *self, PyObject *args) {
     if (text.buf == NULL) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t i = 0; i < count; i++) {
         if (i > 0 && locks[i] == locks[i - 1]) { unsupported = 1; goto done; }  /* a key twice: the dedup path */
-        text.len += snprintf(text.buf + text.len, 22, i > 0 ? ",%lld" : "%lld", locks[i]);
+        text.len += put_decimal(text.buf + text.len, locks[i], i > 0);
     }
     if (_PyBytes_Resize(&out.obj, out.len) < 0) goto done;
     result = Py_BuildValue("(Os#)", out.obj, text.buf, text.len);
