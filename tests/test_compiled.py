@@ -24,6 +24,7 @@ from storeswap.adapters.postgres.layout import Layout
 from storeswap.core import prepare, values
 from storeswap.core.errors import StoreError
 from storeswap.core.keys import partition_bucket
+from storeswap.core.requests import LentItems
 from storeswap.core.schema import GlobalIndex, KeyAttribute, TableSpec
 from storeswap.core.values import BinarySet, NumberSet, StringSet
 from storeswap.gateway import wire
@@ -331,23 +332,28 @@ def test_random_bulks_take_the_reference_decisions(spec: TableSpec, items: list[
 
 
 @pytest.mark.skipif(not prepare.COMPILED_BULK_ITEMS, reason="the compiled loop is not built (pure-Python run)")
-def test_a_list_of_canonical_items_is_taken_as_it_is_anything_else_is_copied() -> None:
+def test_lent_canonical_items_are_taken_as_they_are_anything_else_is_copied() -> None:
     spec = BULK_SPECS[3]  # with index keys: absent index attributes pass, present ones are checked
-    canonical = [{"pk": f"p{i}", "sk": f"s{i}", "n": Decimal(i), "b": b"x", "t": True, "z": None} for i in range(5)]
+    canonical = LentItems(
+        {"pk": f"p{i}", "sk": f"s{i}", "n": Decimal(i), "b": b"x", "t": True, "z": None} for i in range(5)
+    )
     out = prepare.bulk_items(spec, canonical)
     assert out == prepare.bulk_items_python(spec, canonical)
     assert all(a is b for a, b in zip(out, canonical)) and out is not canonical
+    # A caller's plain list of the same items is copied while it is validated: its owner may still change them.
+    plain = list(canonical)
+    assert all(a is not b for a, b in zip(prepare.bulk_items(spec, plain), plain))
     # An iterator may hand out one dict it mutates: copies, as before.
     assert all(a is not b for a, b in zip(prepare.bulk_items(spec, iter(canonical)), canonical))
     # One item the C pass does not decide (a nested map, an int, a number index key): every item is copied.
     for odd in ({"m": {"a": "b"}}, {"n": 1}, {"n": Decimal("1.50")}, {"gn": Decimal(1)}):
-        batch = [*canonical[:2], {**canonical[2], **odd}, *canonical[3:]]
+        batch = LentItems([*canonical[:2], {**canonical[2], **odd}, *canonical[3:]])
         got = prepare.bulk_items(spec, batch)
         assert got == prepare.bulk_items_python(spec, batch)
         assert all(a is not b for a, b in zip(got, batch))
     # A bad item after canonical ones: the reference's error, whichever loop finds it.
     for bad in ({"pk": "", "sk": "s"}, {"pk": "p", "sk": "s", "g": Decimal(1)}, {"pk": "p"}):
-        batch = [*canonical, bad]
+        batch = LentItems([*canonical, bad])
         assert _bulk_outcome(prepare.bulk_items, spec, batch) == _bulk_outcome(prepare.bulk_items_python, spec, batch)
         with pytest.raises(StoreError):
             prepare.bulk_items(spec, batch)

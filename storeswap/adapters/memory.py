@@ -36,6 +36,7 @@ from storeswap.core.prepare import make_page, prepare_scan
 from storeswap.core.requests import (
     DeleteRequest,
     GetRequest,
+    LentItems,
     Page,
     PutRequest,
     QueryRequest,
@@ -209,7 +210,8 @@ class MemoryStore(ItemStore):
         segment: int | None = None,
         total_segments: int | None = None,
     ) -> Page:
-        """A page of a plain scan (no filter, projection or index) holding the store's own item objects, not copies.
+        """A page of a plain scan (no filter, projection or index) holding the store's own item objects, not copies
+        (a :class:`~storeswap.core.requests.LentItems`).
 
         For a reader that only reads the items and keeps none: ``copy_table`` into a target whose
         ``bulk_reads_only`` is True.  The store never changes a stored item in place (a write stores a new
@@ -242,7 +244,7 @@ class MemoryStore(ItemStore):
             if req.filter is None and req.projection is None and index.name is None:
                 # The plain read (a copy's scan): whole items, each the caller's own copy (unless shared), in one slice.
                 end = stop if req.limit is None else min(stop, start + req.limit)
-                out = items[start:end] if share else list(map(copy_value, items[start:end]))
+                out = LentItems(items[start:end]) if share else list(map(copy_value, items[start:end]))
                 last_key = extract_key(req.spec, out[-1]) if req.limit is not None and len(out) >= req.limit else None
                 return QueryResult(out, last_key)
             candidates = (items[i] for i in range(start, stop))

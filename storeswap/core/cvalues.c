@@ -161,18 +161,19 @@ static PyObject *normalize_item(PyObject *self, PyObject *args) {
 
 /* ---- normalize_items: a bulk's items, normalised and their key attributes checked, in one pass ----
  *
- * normalize_items(items, normalize_value, value_size, normalize_python, key_attrs, check_keys) -> list
+ * normalize_items(items, normalize_value, value_size, normalize_python, key_attrs, check_keys[, lent]) -> list
  *
  * For each item, in order: the fast path above, else normalize_python(item) (the reference, which raises the
  * error); then each (name, kind, limit, required) of key_attrs: a present exact non-empty str of kind S with at
  * most limit / 4 characters passes (4 UTF-8 bytes per character at most), an absent attribute that is not
  * required passes; anything else hands the normalised item to check_keys (keys.check_item_keys), the rule.
  *
- * When `items` is an exact list whose every item is already canonical and passes the key checks above (a scan
- * page: what a migration writes), the result holds the caller's dicts themselves, not equal copies: one C pass
- * that runs no Python code decides it for the whole list (nothing can change an item between its check and
- * the end of the pass), so a list with any other item, and any other iterable (a generator may hand out one
- * dict it mutates), goes through the copying loop. */
+ * When `lent` is true (`items` is a LentItems: a store's own objects, lent to a copy, that nobody changes) and
+ * every item is already canonical and passes the key checks above (a scan page: what a migration writes), the
+ * result holds those dicts themselves, not equal copies: one C pass that runs no Python code decides it for the
+ * whole list.  A list with any other item, a caller's plain list (its owner could change an item after its
+ * check, before it is written) and any other iterable (a generator may hand out one dict it mutates) go
+ * through the copying loop. */
 
 /* 1: every key attribute of the normalised `norm` passes the quick check, 0: check_keys must decide, -1: error. */
 static int keys_pass(PyObject *norm, PyObject *key_attrs) {
@@ -213,8 +214,9 @@ static PyObject *all_canonical(PyObject *items, PyObject *key_attrs) {
 
 static PyObject *normalize_items(PyObject *self, PyObject *args) {
     PyObject *items, *normalize_value, *value_size, *normalize_python, *key_attrs, *check_keys;
-    if (!PyArg_ParseTuple(args, "OOOOO!O", &items, &normalize_value, &value_size, &normalize_python,
-                          &PyTuple_Type, &key_attrs, &check_keys))
+    int lent = 0;
+    if (!PyArg_ParseTuple(args, "OOOOO!O|p", &items, &normalize_value, &value_size, &normalize_python,
+                          &PyTuple_Type, &key_attrs, &check_keys, &lent))
         return NULL;
     Py_ssize_t nkeys = PyTuple_GET_SIZE(key_attrs);
     for (Py_ssize_t k = 0; k < nkeys; k++) {
@@ -225,7 +227,7 @@ static PyObject *normalize_items(PyObject *self, PyObject *args) {
             return NULL;
         }
     }
-    if (PyList_CheckExact(items)) {
+    if (lent && PyList_Check(items)) {
         PyObject *same = all_canonical(items, key_attrs);
         if (same != Py_None) return same;  /* the items themselves, or NULL (an error) */
         Py_DECREF(same);
@@ -317,7 +319,7 @@ static PyMethodDef methods[] = {
     {"normalize_item", normalize_item, METH_VARARGS,
      "normalize_item(item, normalize_value, value_size) -> dict | None: the fast path of values.normalize_item."},
     {"normalize_items", normalize_items, METH_VARARGS,
-     "normalize_items(items, normalize_value, value_size, normalize_python, key_attrs, check_keys) -> list:"
+     "normalize_items(items, normalize_value, value_size, normalize_python, key_attrs, check_keys[, lent]) -> list:"
      " the fast path of prepare.bulk_items_python."},
     {"copy_item", copy_item, METH_O, "copy_item(item) -> dict | None: the fast path of values.copy_value for an item."},
     {NULL, NULL, 0, NULL},
