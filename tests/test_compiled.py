@@ -24,6 +24,7 @@ from storeswap.adapters.postgres.layout import Layout
 from storeswap.core import prepare, values
 from storeswap.core.errors import StoreError
 from storeswap.core.keys import partition_bucket
+from storeswap.core.requests import LentItems
 from storeswap.core.schema import GlobalIndex, KeyAttribute, TableSpec
 from storeswap.core.values import BinarySet, NumberSet, StringSet
 from storeswap.gateway import wire
@@ -198,6 +199,16 @@ def test_a_whole_ordered_chunk_is_the_reference_stream_and_lock_list(lay: Layout
 
 
 @pytest.mark.skipif(not bulk.COMPILED_ROWS, reason="the framer is not built (pure-Python run)")
+def test_a_chunk_larger_than_the_first_guess_grows_its_stream_to_the_reference_bytes() -> None:
+    # The stream is framed into a bytes object sized for ~1 KB rows; rows of 5-300 KB make it grow.
+    lay = LAYOUTS[0]
+    items = [values.normalize_item({"pk": "p", "sk": f"s{i:03d}", "v": "x" * (5000 * i * i)}) for i in range(1, 9)]
+    fast = bulk.copy_payload(lay, items)
+    assert fast is not None and fast == bulk.copy_payload_python(lay, items)
+    assert len(fast[0]) > 64 + 1100 * len(items)
+
+
+@pytest.mark.skipif(not bulk.COMPILED_ROWS, reason="the framer is not built (pure-Python run)")
 @settings(max_examples=200, deadline=None)
 @given(st.lists(items_st, max_size=5), st.lists(st.text(min_size=1, max_size=5), min_size=5, max_size=5))
 def test_random_items_frame_like_the_reference_or_take_the_python_path(
@@ -318,6 +329,34 @@ def test_bulk_items_are_the_reference_items_and_errors(spec: TableSpec) -> None:
 @given(st.sampled_from(BULK_SPECS), st.lists(keyed_items_st, max_size=4))
 def test_random_bulks_take_the_reference_decisions(spec: TableSpec, items: list[dict[str, Any]]) -> None:
     assert _bulk_outcome(prepare.bulk_items, spec, items) == _bulk_outcome(prepare.bulk_items_python, spec, items)
+
+
+@pytest.mark.skipif(not prepare.COMPILED_BULK_ITEMS, reason="the compiled loop is not built (pure-Python run)")
+def test_lent_canonical_items_are_taken_as_they_are_anything_else_is_copied() -> None:
+    spec = BULK_SPECS[3]  # with index keys: absent index attributes pass, present ones are checked
+    canonical = LentItems(
+        {"pk": f"p{i}", "sk": f"s{i}", "n": Decimal(i), "b": b"x", "t": True, "z": None} for i in range(5)
+    )
+    out = prepare.bulk_items(spec, canonical)
+    assert out == prepare.bulk_items_python(spec, canonical)
+    assert all(a is b for a, b in zip(out, canonical)) and out is not canonical
+    # A caller's plain list of the same items is copied while it is validated: its owner may still change them.
+    plain = list(canonical)
+    assert all(a is not b for a, b in zip(prepare.bulk_items(spec, plain), plain))
+    # An iterator may hand out one dict it mutates: copies, as before.
+    assert all(a is not b for a, b in zip(prepare.bulk_items(spec, iter(canonical)), canonical))
+    # One item the C pass does not decide (a nested map, an int, a number index key): every item is copied.
+    for odd in ({"m": {"a": "b"}}, {"n": 1}, {"n": Decimal("1.50")}, {"gn": Decimal(1)}):
+        batch = LentItems([*canonical[:2], {**canonical[2], **odd}, *canonical[3:]])
+        got = prepare.bulk_items(spec, batch)
+        assert got == prepare.bulk_items_python(spec, batch)
+        assert all(a is not b for a, b in zip(got, batch))
+    # A bad item after canonical ones: the reference's error, whichever loop finds it.
+    for bad in ({"pk": "", "sk": "s"}, {"pk": "p", "sk": "s", "g": Decimal(1)}, {"pk": "p"}):
+        batch = LentItems([*canonical, bad])
+        assert _bulk_outcome(prepare.bulk_items, spec, batch) == _bulk_outcome(prepare.bulk_items_python, spec, batch)
+        with pytest.raises(StoreError):
+            prepare.bulk_items(spec, batch)
 
 
 def test_a_bulk_is_one_request_that_gives_put_requests_on_demand() -> None:

@@ -12,6 +12,7 @@ import pytest
 from storeswap import KeyAttribute, NumberSet, StringSet, TableSpec
 from storeswap.adapters.memory import MemoryStore
 from storeswap.core.port import ItemStore
+from storeswap.core.prepare import COMPILED_BULK_ITEMS
 from storeswap.migrate import copy_table, diff_items, verify_tables
 from storeswap.migrate.sample import SAMPLE_SPEC, bulk_items, sample_items
 
@@ -266,3 +267,64 @@ def test_cli_migrate_and_verify_between_exports(tmp_path: Path) -> None:
         == 0
     )
     assert json.loads(state.read_text())["segments"]["0"]["done"] is True
+
+
+def test_scan_shared_reads_the_stored_objects_page_by_page_like_scan() -> None:
+    source = _filled(300)
+    for seg in range(3):
+        shared = source.scan_shared("orders", limit=40, segment=seg, total_segments=3)
+        plain = source.scan("orders", limit=40, segment=seg, total_segments=3, consistent=True)
+        again = source.scan_shared("orders", limit=40, segment=seg, total_segments=3)
+        assert shared.items == plain.items and shared.cursor == plain.cursor is not None
+        assert all(a is b for a, b in zip(shared.items, again.items))  # the store's own objects
+        assert all(a is not b for a, b in zip(plain.items, shared.items))  # scan: the caller's own copies
+        follow = source.scan_shared("orders", limit=40, cursor=shared.cursor, segment=seg, total_segments=3)
+        assert follow.items == source.scan("orders", limit=40, cursor=plain.cursor, segment=seg, total_segments=3).items
+
+
+class _Keeper(MemoryStore):
+    """A target whose bulk path keeps the item objects it is given (a bulk_reads_only False adapter may)."""
+
+    bulk_reads_only = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept: list[Any] = []
+
+    def _bulk_put(self, req: Any, *, changes: bool = True) -> None:
+        self.kept.extend(req.items)
+        super()._bulk_put(req, changes=changes)
+
+
+@pytest.mark.parametrize("reads_only", [True, False])
+def test_a_copy_hands_the_sources_own_items_only_to_a_target_that_only_reads_them(reads_only: bool) -> None:
+    # Items bulk_items takes as they are (string keys, plain values): what reaches _bulk_put is the scan's.
+    source = MemoryStore()
+    source.create_table(TableSpec("orders", KeyAttribute("pk"), KeyAttribute("sk")))
+    source.bulk_put("orders", ({"pk": f"c{i % 7}", "sk": f"{i:04d}", "n": Decimal(i)} for i in range(400)))
+    stored = {id(it) for it in source.scan_shared("orders", limit=1000).items}
+    target = _Keeper()
+    target.bulk_reads_only = reads_only
+    copy_table(source, target, "orders", segments=4, batch=50)
+    assert len(target.kept) == 400 and verify_tables(source, target, "orders", buckets=16).identical
+    shared = sum(id(it) in stored for it in target.kept)
+    # The pure-Python bulk_items (STORESWAP_PURE=1) copies every item: nothing of the source's gets through.
+    assert shared == (400 if reads_only and COMPILED_BULK_ITEMS else 0)
+    # Whatever the target got, the target's own items are copies, and the source is untouched.
+    assert all(id(it) not in stored for it in target.scan("orders", limit=1000).items)
+
+
+def test_a_transform_gets_copies_it_may_change_in_place() -> None:
+    from storeswap.migrate.transform import TransformedSource
+
+    source = _filled(200)
+    before = list(source.scan_all("orders", consistent=True))
+
+    def scribble(item: dict[str, Any]) -> dict[str, Any]:
+        item["v"] = "changed"
+        return item
+
+    target = MemoryStore()
+    copy_table(TransformedSource(source, scribble), target, "orders", segments=2, batch=30)
+    assert list(source.scan_all("orders", consistent=True)) == before
+    assert {it["v"] for it in target.scan_all("orders", consistent=True)} == {"changed"}

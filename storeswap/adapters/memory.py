@@ -32,9 +32,12 @@ from storeswap.core.errors import IdempotencyMismatch, TableExists, TableNotFoun
 from storeswap.core.expressions import evaluate
 from storeswap.core.keys import BUCKETS, extract_key, item_order, order_value, partition_bucket
 from storeswap.core.port import ItemStore
+from storeswap.core.prepare import make_page, prepare_scan
 from storeswap.core.requests import (
     DeleteRequest,
     GetRequest,
+    LentItems,
+    Page,
     PutRequest,
     QueryRequest,
     QueryResult,
@@ -92,6 +95,7 @@ class MemoryStore(ItemStore):
     """An in-process store with DynamoDB's semantics (``memory://``)."""
 
     kind = "memory"
+    bulk_reads_only = True  # the port's batches: each write stores a copy_value of its item
 
     def __init__(
         self,
@@ -195,6 +199,33 @@ class MemoryStore(ItemStore):
             return self._collect(req.spec, index, candidates, req.filter, req.projection, req.limit)
 
     def _scan(self, req: ScanRequest) -> QueryResult:
+        return self._scan_items(req, share=False)
+
+    def scan_shared(
+        self,
+        table: str,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        segment: int | None = None,
+        total_segments: int | None = None,
+    ) -> Page:
+        """A page of a plain scan (no filter, projection or index) holding the store's own item objects, not copies
+        (a :class:`~storeswap.core.requests.LentItems`).
+
+        For a reader that only reads the items and keeps none: ``copy_table`` into a target whose
+        ``bulk_reads_only`` is True.  The store never changes a stored item in place (a write stores a new
+        object), so a page read here keeps what it held; its reader must not change an item either.  Arguments,
+        validation, cursors and segments are :meth:`scan`'s.
+        """
+        req = prepare_scan(
+            self.spec(table), limit=limit, cursor=cursor, segment=segment, total_segments=total_segments,
+            consistent=True,
+        )
+        seg = (req.segment, req.total_segments) if req.total_segments > 1 else None
+        return make_page(self._scan_items(req, share=True), limit=req.limit, segment=seg)
+
+    def _scan_items(self, req: ScanRequest, *, share: bool) -> QueryResult:
         with self._lock:
             table = self._table(req.spec.name)
             index = req.index
@@ -211,9 +242,9 @@ class MemoryStore(ItemStore):
                 start = max(start, bisect.bisect_left(orders, (lo,)))
                 stop = bisect.bisect_left(orders, (hi,))
             if req.filter is None and req.projection is None and index.name is None:
-                # The plain read (a copy's scan): whole items, each the caller's own copy, in one slice.
+                # The plain read (a copy's scan): whole items, each the caller's own copy (unless shared), in one slice.
                 end = stop if req.limit is None else min(stop, start + req.limit)
-                out = list(map(copy_value, items[start:end]))
+                out = LentItems(items[start:end]) if share else list(map(copy_value, items[start:end]))
                 last_key = extract_key(req.spec, out[-1]) if req.limit is not None and len(out) >= req.limit else None
                 return QueryResult(out, last_key)
             candidates = (items[i] for i in range(start, stop))

@@ -74,11 +74,13 @@ static long canonical_number_size(const char *t, Py_ssize_t n) {
 }
 
 /* The canonical copy of `item` (a new reference), Py_None (a new reference) when the Python rules must
- * decide, or NULL with an error set. */
-static PyObject *fast_normalize(PyObject *item, PyObject *normalize_value, PyObject *value_size) {
+ * decide, or NULL with an error set.  With `check_only`, nothing is built and no Python code runs: `item`
+ * itself (a new reference) when it is already canonical (every attribute one the loop decides by itself:
+ * the copy would be an equal dict), else Py_None. */
+static PyObject *fast_normalize_mode(PyObject *item, PyObject *normalize_value, PyObject *value_size, int check_only) {
     if (!PyDict_CheckExact(item)) Py_RETURN_NONE;
-    PyObject *out = PyDict_New();
-    if (out == NULL) return NULL;
+    PyObject *out = check_only ? NULL : PyDict_New();
+    if (out == NULL && !check_only) return NULL;
     Py_ssize_t pos = 0;
     PyObject *name, *value;
     long long size = 0;
@@ -110,9 +112,11 @@ static PyObject *fast_normalize(PyObject *item, PyObject *normalize_value, PyObj
         } else {
             goto delegate;
         }
-        if (PyDict_SetItem(out, name, value) < 0) goto error;
+        if (!check_only && PyDict_SetItem(out, name, value) < 0) goto error;
         continue;
-    delegate: {
+    delegate:
+        if (check_only) goto fallback;
+        {
             /* Anything else: the Python rules, with the same arguments normalize_item passes. */
             /* Python code runs here: hold our own references to the borrowed name and value. */
             Py_INCREF(name);
@@ -135,13 +139,18 @@ static PyObject *fast_normalize(PyObject *item, PyObject *normalize_value, PyObj
         }
     }
     if (size > MAX_ITEM_SIZE) goto fallback;
+    if (check_only) { Py_INCREF(item); return item; }
     return out;
 fallback:
-    Py_DECREF(out);
+    Py_XDECREF(out);
     Py_RETURN_NONE;
 error:
-    Py_DECREF(out);
+    Py_XDECREF(out);
     return NULL;
+}
+
+static PyObject *fast_normalize(PyObject *item, PyObject *normalize_value, PyObject *value_size) {
+    return fast_normalize_mode(item, normalize_value, value_size, 0);
 }
 
 static PyObject *normalize_item(PyObject *self, PyObject *args) {
@@ -152,16 +161,62 @@ static PyObject *normalize_item(PyObject *self, PyObject *args) {
 
 /* ---- normalize_items: a bulk's items, normalised and their key attributes checked, in one pass ----
  *
- * normalize_items(items, normalize_value, value_size, normalize_python, key_attrs, check_keys) -> list
+ * normalize_items(items, normalize_value, value_size, normalize_python, key_attrs, check_keys[, lent]) -> list
  *
  * For each item, in order: the fast path above, else normalize_python(item) (the reference, which raises the
  * error); then each (name, kind, limit, required) of key_attrs: a present exact non-empty str of kind S with at
  * most limit / 4 characters passes (4 UTF-8 bytes per character at most), an absent attribute that is not
- * required passes; anything else hands the normalised item to check_keys (keys.check_item_keys), the rule. */
+ * required passes; anything else hands the normalised item to check_keys (keys.check_item_keys), the rule.
+ *
+ * When `lent` is true (`items` is a LentItems: a store's own objects, lent to a copy, that nobody changes) and
+ * every item is already canonical and passes the key checks above (a scan page: what a migration writes), the
+ * result holds those dicts themselves, not equal copies: one C pass that runs no Python code decides it for the
+ * whole list.  A list with any other item, a caller's plain list (its owner could change an item after its
+ * check, before it is written) and any other iterable (a generator may hand out one dict it mutates) go
+ * through the copying loop. */
+
+/* 1: every key attribute of the normalised `norm` passes the quick check, 0: check_keys must decide, -1: error. */
+static int keys_pass(PyObject *norm, PyObject *key_attrs) {
+    Py_ssize_t nkeys = PyTuple_GET_SIZE(key_attrs);
+    for (Py_ssize_t k = 0; k < nkeys; k++) {
+        PyObject *a = PyTuple_GET_ITEM(key_attrs, k);
+        PyObject *v = PyDict_GetItemWithError(norm, PyTuple_GET_ITEM(a, 0));
+        if (v == NULL) {
+            if (PyErr_Occurred()) return -1;
+            if (PyObject_IsTrue(PyTuple_GET_ITEM(a, 3)) != 0) return 0;
+            continue;
+        }
+        Py_ssize_t n = PyUnicode_CheckExact(v) ? PyUnicode_GET_LENGTH(v) : 0;
+        long limit = PyLong_AsLong(PyTuple_GET_ITEM(a, 2));
+        if (limit == -1 && PyErr_Occurred()) return -1;
+        if (!(PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(a, 1), "S") == 0 && n > 0 && n * 4 <= limit)) return 0;
+    }
+    return 1;
+}
+
+/* The list of `items` themselves when every one is canonical with passing keys; Py_None otherwise; NULL: error. */
+static PyObject *all_canonical(PyObject *items, PyObject *key_attrs) {
+    Py_ssize_t n = PyList_GET_SIZE(items);
+    PyObject *out = PyList_New(n);  /* allocated first: no allocation in the loop can start a collection */
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        PyObject *same = fast_normalize_mode(item, NULL, NULL, 1);
+        if (same == NULL) { Py_DECREF(out); return NULL; }
+        if (same == Py_None) { Py_DECREF(same); Py_DECREF(out); Py_RETURN_NONE; }
+        PyList_SET_ITEM(out, i, same);
+        int ok = keys_pass(same, key_attrs);
+        if (ok < 0) { Py_DECREF(out); return NULL; }
+        if (ok == 0) { Py_DECREF(out); Py_RETURN_NONE; }
+    }
+    return out;
+}
+
 static PyObject *normalize_items(PyObject *self, PyObject *args) {
     PyObject *items, *normalize_value, *value_size, *normalize_python, *key_attrs, *check_keys;
-    if (!PyArg_ParseTuple(args, "OOOOO!O", &items, &normalize_value, &value_size, &normalize_python,
-                          &PyTuple_Type, &key_attrs, &check_keys))
+    int lent = 0;
+    if (!PyArg_ParseTuple(args, "OOOOO!O|p", &items, &normalize_value, &value_size, &normalize_python,
+                          &PyTuple_Type, &key_attrs, &check_keys, &lent))
         return NULL;
     Py_ssize_t nkeys = PyTuple_GET_SIZE(key_attrs);
     for (Py_ssize_t k = 0; k < nkeys; k++) {
@@ -171,6 +226,11 @@ static PyObject *normalize_items(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "normalize_items: key_attrs holds (name, kind, limit, required) tuples");
             return NULL;
         }
+    }
+    if (lent && PyList_Check(items)) {
+        PyObject *same = all_canonical(items, key_attrs);
+        if (same != Py_None) return same;  /* the items themselves, or NULL (an error) */
+        Py_DECREF(same);
     }
     PyObject *it = PyObject_GetIter(items);
     if (it == NULL) return NULL;
@@ -185,21 +245,10 @@ static PyObject *normalize_items(PyObject *self, PyObject *args) {
         }
         Py_DECREF(item);
         if (norm == NULL) goto error;
-        int slow = !PyDict_Check(norm);  /* the Python rules return a dict; anything else: let them decide */
-        for (Py_ssize_t k = 0; k < nkeys && !slow; k++) {
-            PyObject *a = PyTuple_GET_ITEM(key_attrs, k);
-            PyObject *v = PyDict_GetItemWithError(norm, PyTuple_GET_ITEM(a, 0));
-            if (v == NULL) {
-                if (PyErr_Occurred()) { Py_DECREF(norm); goto error; }
-                slow = PyObject_IsTrue(PyTuple_GET_ITEM(a, 3)) != 0;
-                continue;
-            }
-            Py_ssize_t n = PyUnicode_CheckExact(v) ? PyUnicode_GET_LENGTH(v) : 0;
-            long limit = PyLong_AsLong(PyTuple_GET_ITEM(a, 2));
-            if (limit == -1 && PyErr_Occurred()) { Py_DECREF(norm); goto error; }
-            slow = !(PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(a, 1), "S") == 0 && n > 0 && n * 4 <= limit);
-        }
-        if (slow) {
+        /* the Python rules return a dict; anything else: let them decide */
+        int ok = PyDict_Check(norm) ? keys_pass(norm, key_attrs) : 0;
+        if (ok < 0) { Py_DECREF(norm); goto error; }
+        if (ok == 0) {
             PyObject *r = PyObject_CallOneArg(check_keys, norm);
             if (r == NULL) { Py_DECREF(norm); goto error; }
             Py_DECREF(r);
@@ -270,7 +319,7 @@ static PyMethodDef methods[] = {
     {"normalize_item", normalize_item, METH_VARARGS,
      "normalize_item(item, normalize_value, value_size) -> dict | None: the fast path of values.normalize_item."},
     {"normalize_items", normalize_items, METH_VARARGS,
-     "normalize_items(items, normalize_value, value_size, normalize_python, key_attrs, check_keys) -> list:"
+     "normalize_items(items, normalize_value, value_size, normalize_python, key_attrs, check_keys[, lent]) -> list:"
      " the fast path of prepare.bulk_items_python."},
     {"copy_item", copy_item, METH_O, "copy_item(item) -> dict | None: the fast path of values.copy_value for an item."},
     {NULL, NULL, 0, NULL},

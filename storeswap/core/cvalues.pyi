@@ -13,5 +13,6 @@ def normalize_items(
     normalize_python: Callable[[Any], dict[str, Any]],
     key_attrs: tuple[tuple[str, str, int, bool], ...],
     check_keys: Callable[[dict[str, Any]], Any],
+    lent: bool = ...,
 ) -> list[dict[str, Any]]: ...
 def copy_item(item: Any) -> dict[str, Any] | None: ...

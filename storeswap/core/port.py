@@ -105,6 +105,10 @@ class ItemStore(StreamMethods, ABC):
 
     #: Short name of the store kind: ``memory``, ``postgres``, ``dynamodb``.
     kind: str = "abstract"
+    #: True when this adapter's ``_bulk_put`` only reads the items it is given and keeps none of them (it
+    #: encodes or copies each, and changes none): ``copy_table`` may then hand it a source's own item objects
+    #: instead of copies (:meth:`storeswap.adapters.memory.MemoryStore.scan_shared`, decision 0033).
+    bulk_reads_only: bool = False
     #: Set by :meth:`close` (a class default: an adapter need not call ``super().__init__`` for it).
     _closed: bool = False
 

@@ -31,6 +31,7 @@ from storeswap.core.requests import (
     DeleteRequest,
     ExprInput,
     GetRequest,
+    LentItems,
     NamesInput,
     Page,
     ProjectionInput,
@@ -250,7 +251,10 @@ def bulk_items(spec: TableSpec, items: Iterable[Any]) -> list[Item]:
     Runs the compiled loop (:mod:`storeswap.core.cvalues`) when it is built: its fast paths decide only
     what they can (exact dicts of plain values; short string keys) and hand everything else to
     ``normalize_item_python`` and ``check_item_keys``, so the rules and the errors are those of
-    :func:`bulk_items_python`, the reference.
+    :func:`bulk_items_python`, the reference.  When ``items`` is a :class:`~storeswap.core.requests.LentItems`
+    (a store's own objects, lent to a copy) whose every item is already canonical, the result holds those
+    dicts themselves rather than equal copies: one C pass that runs no Python code decides it for the whole
+    list (decision 0033).  Any other list is copied as it is validated: the caller may still change its dicts.
     """
     if _compiled_items is None:
         return bulk_items_python(spec, items)
@@ -261,6 +265,7 @@ def bulk_items(spec: TableSpec, items: Iterable[Any]) -> list[Item]:
         normalize_item_python,
         _fast_key_checks(spec),
         lambda item: check_item_keys(spec, item),
+        type(items) is LentItems,
     )
 
 

@@ -26,6 +26,7 @@ from storeswap.core.schema import IndexKeys, TableSpec
 from storeswap.core.values import Item, KeyDict
 
 __all__ = [
+    "LentItems",
     "ExprInput",
     "NamesInput",
     "ValuesInput",
@@ -173,7 +174,9 @@ class BulkPutRequest:
     ``items`` are normalised and their key attributes checked (:func:`~storeswap.core.prepare.prepare_bulk_puts`),
     in the caller's order, duplicates kept (the last write of a key wins).  There is no :class:`PutRequest` per
     item: building one each was a large part of a bulk load's CPU (decision 0031); :meth:`puts` builds them for
-    an adapter that writes one request at a time.
+    an adapter that writes one request at a time.  An item may be a store's own object (the
+    canonical items of a :class:`LentItems` are taken as they are, decision 0033): an adapter reads the items,
+    and one that keeps an item after ``_bulk_put`` returns keeps a copy (the memory store copies what it stores).
     """
 
     spec: TableSpec
@@ -276,6 +279,18 @@ class QueryResult:
 
     items: list[Item]
     last_key: KeyDict | None = None
+
+
+class LentItems(list):  # type: ignore[type-arg]
+    """Items a store lends instead of copying (:meth:`MemoryStore.scan_shared`): its own objects, which it never
+    changes in place, for a reader that changes and keeps none of them either.
+
+    Only a list of this exact type may pass through :func:`~storeswap.core.prepare.bulk_items` as it is
+    (every item still validated): a caller's plain list is copied while it is validated, so that a thread of
+    the caller changing an item after its check cannot change what is written (decision 0033).
+    """
+
+    __slots__ = ()
 
 
 @define(frozen=True, slots=True)

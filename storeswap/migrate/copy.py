@@ -243,12 +243,20 @@ def copy_table(
     state.save()
 
     stop = threading.Event()
+    # The items of a store's pages go straight into the target's bulk_load and nowhere else: when the target
+    # only reads them (bulk_reads_only), the source need not copy them (decision 0033).  A transform is user
+    # code that may change its items, so a TransformedSource reads copies.
+    shared = src if isinstance(src, StoreSource) and target.bulk_reads_only else None
 
     def run_segment(seg: int) -> None:
         st = state.segments[seg]
         if st.done:
             return
-        for page in src.pages(table, seg, segments, st.cursor, batch):
+        if shared is not None:
+            pages = shared.pages(table, seg, segments, st.cursor, batch, shared=True)
+        else:
+            pages = src.pages(table, seg, segments, st.cursor, batch)
+        for page in pages:
             if stop.is_set():
                 return
             if page.items:

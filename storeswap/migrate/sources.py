@@ -68,12 +68,23 @@ class StoreSource:
         """The table's spec, asked of the store (not a cached one)."""
         return self.store.describe_table(table)
 
-    def pages(self, table: str, segment: int, total_segments: int, cursor: str | None, limit: int) -> Iterator[Page]:
-        """Scan one segment page by page; an empty page with a cursor is possible (Q2)."""
+    def pages(
+        self, table: str, segment: int, total_segments: int, cursor: str | None, limit: int, *, shared: bool = False
+    ) -> Iterator[Page]:
+        """Scan one segment page by page; an empty page with a cursor is possible (Q2).
+
+        ``shared``: the pages may hold the store's own item objects rather than copies, where the store offers
+        that read (``scan_shared``: the memory store); only for a reader that changes and keeps no item
+        (``copy_table`` into a target whose ``bulk_reads_only`` is True).
+        """
+        scan = getattr(self.store, "scan_shared", None) if shared else None
         while True:
-            page = self.store.scan(
-                table, limit=limit, cursor=cursor, segment=segment, total_segments=total_segments, consistent=True
-            )
+            if scan is not None:
+                page = scan(table, limit=limit, cursor=cursor, segment=segment, total_segments=total_segments)
+            else:
+                page = self.store.scan(
+                    table, limit=limit, cursor=cursor, segment=segment, total_segments=total_segments, consistent=True
+                )
             yield page
             if page.cursor is None:
                 return

@@ -232,7 +232,8 @@ class _Payload:
         self.data = data
 
     def send(self, cp: psycopg.Copy) -> None:
-        cp.write(self.data)
+        # A view: psycopg hands a buffer over 128 KB to libpq in slices, and a slice of bytes is a copy.
+        cp.write(memoryview(self.data))
 
 
 class _Rows:

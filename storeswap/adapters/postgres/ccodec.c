@@ -12,12 +12,20 @@
 
 static PyObject *DecimalType = NULL;
 
-typedef struct { char *buf; Py_ssize_t len, cap; } Buf;
+/* An output buffer: PyMem memory, or (obj set) the storage of a bytes object being built, which is handed out
+ * as the result without a copy. */
+typedef struct { char *buf; Py_ssize_t len, cap; PyObject *obj; } Buf;
 
 static int grow(Buf *b, Py_ssize_t extra) {
     if (b->len + extra <= b->cap) return 0;
     Py_ssize_t cap = b->cap * 2;
     while (cap < b->len + extra) cap *= 2;
+    if (b->obj != NULL) {
+        if (_PyBytes_Resize(&b->obj, cap) < 0) { b->buf = NULL; return -1; }  /* obj is NULL then */
+        b->buf = PyBytes_AS_STRING(b->obj);
+        b->cap = cap;
+        return 0;
+    }
     char *p = PyMem_Realloc(b->buf, cap);
     if (p == NULL) { PyErr_NoMemory(); return -1; }
     b->buf = p;
@@ -184,11 +192,15 @@ static void b2_compress(uint64_t h[8], const unsigned char block[128], uint64_t 
     for (int i = 0; i < 8; i++) { v[i] = h[i]; v[i + 8] = B2_IV[i]; }
     v[12] ^= t;
     if (last) v[14] = ~v[14];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(m, block, sizeof m);  /* the message words are little-endian */
+#else
     for (int i = 0; i < 16; i++) {
         uint64_t w = 0;
         for (int j = 7; j >= 0; j--) w = (w << 8) | block[i * 8 + j];
         m[i] = w;
     }
+#endif
     for (int r = 0; r < 12; r++) {
         const uint8_t *s = B2_SIGMA[r];
         B2_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
@@ -367,6 +379,19 @@ done:
     return result;
 }
 
+/* ",<v>" (or "<v>" without the comma) in decimal, as %lld writes it; returns the characters written (<= 21). */
+static Py_ssize_t put_decimal(char *p, long long v, int comma) {
+    char tmp[20];
+    int n = 0;
+    Py_ssize_t at = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    if (comma) p[at++] = ',';
+    if (v < 0) p[at++] = '-';
+    do { tmp[n++] = (char)('0' + u % 10); u /= 10; } while (u);
+    while (n) p[at++] = tmp[--n];
+    return at;
+}
+
 static int cmp_lock(const void *a, const void *b) {
     long long x = *(const long long *)a, y = *(const long long *)b;
     return x < y ? -1 : x > y;
@@ -384,9 +409,11 @@ static PyObject *copy_payload(PyObject *self, PyObject *args) {
     Py_ssize_t count = PyList_GET_SIZE(items);
     PyObject *result = NULL;
     int unsupported = 0;
-    Buf out = {PyMem_Malloc(64 + count * 1100), 0, 64 + count * 1100}, text = {NULL, 0, 0};
+    /* the stream is framed straight into the bytes object returned (a page is ~1 MB: no second copy) */
+    Buf out = {NULL, 0, 64 + count * 1100, PyBytes_FromStringAndSize(NULL, 64 + count * 1100)}, text = {NULL, 0, 0, NULL};
     long long *locks = PyMem_Malloc(sizeof(long long) * (count > 0 ? count : 1));
-    if (out.buf == NULL || locks == NULL) { PyErr_NoMemory(); goto done; }
+    if (out.obj == NULL || locks == NULL) { if (!PyErr_Occurred()) PyErr_NoMemory(); goto done; }
+    out.buf = PyBytes_AS_STRING(out.obj);
     memcpy(out.buf, header, 19);
     out.len = 19;
     for (Py_ssize_t i = 0; i < count; i++) {
@@ -405,12 +432,13 @@ static PyObject *copy_payload(PyObject *self, PyObject *args) {
     if (text.buf == NULL) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t i = 0; i < count; i++) {
         if (i > 0 && locks[i] == locks[i - 1]) { unsupported = 1; goto done; }  /* a key twice: the dedup path */
-        text.len += snprintf(text.buf + text.len, 22, i > 0 ? ",%lld" : "%lld", locks[i]);
+        text.len += put_decimal(text.buf + text.len, locks[i], i > 0);
     }
-    result = Py_BuildValue("(y#s#)", out.buf, out.len, text.buf, text.len);
+    if (_PyBytes_Resize(&out.obj, out.len) < 0) goto done;
+    result = Py_BuildValue("(Os#)", out.obj, text.buf, text.len);
 done:
     framer_done(&f);
-    PyMem_Free(out.buf);
+    Py_XDECREF(out.obj);
     PyMem_Free(text.buf);
     PyMem_Free(locks);
     if (unsupported && !PyErr_Occurred()) Py_RETURN_NONE;

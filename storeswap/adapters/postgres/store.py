@@ -121,6 +121,7 @@ class PostgresStore(ItemStore):
     """DynamoDB-shaped tables in PostgreSQL (``postgresql://user@host:port/db``)."""
 
     kind = "postgres"
+    bulk_reads_only = True  # _bulk_put frames each item into a COPY stream (bulk.py)
 
     def __init__(self, url: str, *, pool_size: int = 10, connect_timeout: float = 10.0) -> None:
         super().__init__()
