@@ -126,14 +126,17 @@ class StoreThreads:
             if job is None:
                 return
             loop, fut, fn, arg = job
+            del job
             try:
                 value, ok = fn(arg), True
             except BaseException as e:  # handed to the awaiting request, answered in DynamoDB's shape
                 value, ok = e, False
-            del job
+            # Drop this thread's references to the request before answering: held until the next job,
+            # the request body would be freed when that job starts, inside the next request's time.
+            del fn, arg
             with contextlib.suppress(RuntimeError):  # the loop was closed (shutdown): nobody waits for this
                 loop.call_soon_threadsafe(_resolve, fut, ok, value)
-            del fut, value
+            del loop, fut, value
 
     def shutdown(self) -> None:
         """Stop the threads once the queued jobs are done (does not wait)."""
@@ -207,8 +210,11 @@ class GatewayApp:
         start = time.perf_counter_ns() if self._tally is not None else 0
         request_id = _request_id()
         store_ns = -1
+        # The decoded request body, kept here so that it is freed after the response has been sent:
+        # freeing a 25-item batch's objects takes tens of microseconds the client need not wait for.
+        held: list[Any] = []
         try:
-            status, payload, store_ns = await self._handle(scope, receive)
+            status, payload, store_ns = await self._handle(scope, receive, held)
         except Exception as e:  # every failure is answered in DynamoDB's shape, never as a trace
             status, payload = error_body(e)
         await self._respond(send, status, payload, request_id, start, store_ns)
@@ -222,8 +228,9 @@ class GatewayApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, Any, int]:
-        """Status, response payload, and the store time in ns (-1 when not timing)."""
+    async def _handle(self, scope: Scope, receive: Receive, held: list[Any]) -> tuple[int, Any, int]:
+        """Status, response payload, and the store time in ns (-1 when not timing); the decoded body goes in
+        ``held``."""
         method = scope["method"]
         target = ""
         length = -1
@@ -254,6 +261,7 @@ class GatewayApp:
         if handler is None:
             raise unknown_operation(target)
         params = _loads(body) if body else {}
+        held.append(params)
         if not isinstance(params, dict):
             raise ApiError("SerializationException", "the request body is a JSON object", prefix=CORAL_PREFIX)
         tally = self._tally
