@@ -9,6 +9,7 @@ the pure-Python path on purpose, which the ``pure`` tox env runs.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sysconfig
@@ -480,3 +481,105 @@ def test_the_wire_fast_path_decides_only_what_it_can() -> None:
     assert cwire.decode_item({"d": deep}) is None  # deeper than the fast path walks: the Python decoder decides
     assert wire.decode_item({"d": deep}) == wire.decode_item_python({"d": deep})
     assert cwire.decode_item([plain]) is None and cwire.decode_item(None) is None
+
+
+# ------------------------------------------------ item sizes (values.item_size: cvalues.item_size) and the encoder
+
+SIZE_CASES = [
+    {},
+    {"pk": "q", "sk": Decimal(0), "payload": "x" * 100},
+    {"n": Decimal("1.50"), "e": Decimal("1E+2"), "i": 7, "neg": Decimal("-0.001"), "b": b"\x00\x01", "t": False},
+    {"é": "ü€", "z": None, "m": {"k": [1, "a", {"x": b""}]}, "s": StringSet({"a", "bc"}), "ns": NumberSet({Decimal(1)})},
+    {"lone": "a\ud800b"}, {"a\udc00": "x"},
+    {"f": 1.5}, {"x": object()},
+]
+
+
+def _size_outcome(fn: Any, item: Any) -> Any:
+    try:
+        return ("ok", fn(item))
+    except Exception as e:  # a value the size rules refuse (or, like Decimal('NaN'), do not expect): the same way
+        return ("error", type(e), str(e))
+
+
+@pytest.mark.parametrize("item", SIZE_CASES, ids=repr)
+def test_item_sizes_are_the_reference_sizes(item: dict[str, Any]) -> None:
+    assert _size_outcome(values.item_size, item) == _size_outcome(values.item_size_python, item)
+
+
+@settings(max_examples=400, deadline=None)
+@given(items_st)
+def test_random_item_sizes_are_the_reference_sizes(item: dict[str, Any]) -> None:
+    assert _size_outcome(values.item_size, item) == _size_outcome(values.item_size_python, item)
+    try:
+        canonical = values.normalize_item_python(item)
+    except StoreError:
+        return
+    assert values.item_size(canonical) == values.item_size_python(canonical)
+
+
+def test_the_size_fast_path_decides_only_what_it_can() -> None:
+    if not EXPECT_COMPILED:
+        pytest.skip("built without the compiled extensions (STORESWAP_PURE or no compiler)")
+    from storeswap.core import cvalues
+
+    plain = {"pk": "q", "sk": Decimal(0), "n": Decimal("1.50"), "m": {"a": [1]}, "é": "ü"}
+    assert cvalues.item_size(plain, values.value_size) == values.item_size_python(plain)
+    for other in ({"s": "a\ud800"}, {"a\ud800": 1}, {1: "x"}):
+        assert cvalues.item_size(other, values.value_size) is None, other
+    assert cvalues.item_size([("a", "b")], values.value_size) is None
+
+
+def _json(encoded: Any) -> Any:
+    """What the gateway writes for an encoded item, with the exact types that went into it."""
+    return json.dumps(encoded, separators=(",", ":")), _types(encoded)
+
+
+def _encoded(fn: Any, item: Any) -> Any:
+    try:
+        return ("ok", _json(fn(item)))
+    except TypeError as e:
+        return ("error", str(e))
+
+
+ENCODE_CASES = [
+    {},
+    {"pk": "q", "sk": Decimal(0), "payload": "x" * 100, "n": Decimal("-1.5E+3"), "i": 10**30, "t": True, "z": None},
+    {"m": {"l": [1, {"deep": [[], {}]}], "e": {}}, "b": b"\x00", "ss": StringSet({"b", "a"}), "lone": "\ud800"},
+    {"ns": NumberSet({Decimal(2), Decimal(1)}), "bs": BinarySet({b"b", b"a"}), "tu": (1, "a"), "ba": bytearray(b"x")},
+    {"m": _SubDict(a=[1]), "l": _SubList([{"x": 1}])}, {"l": [_SubDict(a=1)]}, {"f": 1.5}, {"l": [object()]},
+]
+
+
+@pytest.mark.parametrize("item", ENCODE_CASES, ids=repr)
+def test_items_encode_to_the_reference_json(item: dict[str, Any]) -> None:
+    assert _encoded(wire.encode_item, item) == _encoded(wire.encode_item_python, item)
+
+
+@settings(max_examples=400, deadline=None)
+@given(items_st)
+def test_random_items_encode_to_the_reference_json(item: dict[str, Any]) -> None:
+    assert _encoded(wire.encode_item, item) == _encoded(wire.encode_item_python, item)
+    try:
+        canonical = values.normalize_item_python(item)
+    except StoreError:
+        return
+    assert _encoded(wire.encode_item, canonical) == _encoded(wire.encode_item_python, canonical)
+
+
+def test_the_encoder_fast_path_decides_only_what_it_can() -> None:
+    if not EXPECT_COMPILED:
+        pytest.skip("built without the compiled extensions (STORESWAP_PURE or no compiler)")
+    from storeswap.gateway import cwire
+
+    plain = {"pk": "q", "n": Decimal("1.5"), "i": 3, "t": False, "z": None, "m": {"l": [{"s": "x"}, []]}}
+    out = cwire.encode_item(plain)
+    assert out is not None and _json(out) == _json(wire.encode_item_python(plain))
+    for other in ({"b": b"x"}, {"s": StringSet({"a"})}, {"t": (1,)}, {"m": _SubDict()}, {"f": 1.5}):
+        assert cwire.encode_item(other) is None, other
+    deep: Any = "leaf"
+    for _ in range(40):
+        deep = [deep]
+    assert cwire.encode_item({"d": deep}) is None  # deeper than the fast path walks: the Python encoder decides
+    assert _json(wire.encode_item({"d": deep})) == _json(wire.encode_item_python({"d": deep}))
+    assert cwire.encode_item([plain]) is None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import threading
+import time
+from typing import Any
 
 import pytest
 
 from storeswap import open_store
+from storeswap.gateway.app import StoreThreads
 from storeswap.gateway.server import GatewayServer
 from storeswap.gateway.timing import parse_server_timing
 
@@ -77,3 +81,70 @@ def test_store_threads_serve_concurrent_clients_and_carry_errors_back() -> None:
             t.join()
         assert failures == []
         setup.close()
+
+
+def _until(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.001)
+
+
+def test_store_threads_give_a_lone_job_to_the_thread_that_was_used_last() -> None:
+    """One client's requests stay on one warm thread instead of going round the pool (decision 0034)."""
+    pool = StoreThreads(4, name="lifo")
+
+    async def run() -> set[int]:
+        seen = set()
+        for _ in range(12):
+            await asyncio.to_thread(_until, lambda: pool.idle == 4)  # the last job's thread is idle again
+            seen.add(await pool.submit(lambda _: threading.get_ident(), None))
+        return seen
+
+    try:
+        assert len(asyncio.run(run())) == 1
+    finally:
+        pool.shutdown()
+
+
+def test_store_threads_run_jobs_at_once_up_to_their_size_and_queue_the_rest() -> None:
+    pool = StoreThreads(3, name="spread")
+    together = threading.Barrier(3, timeout=10)  # passes only when three jobs run at the same time
+    release = threading.Event()
+
+    def job(n: int) -> int:
+        if n < 3:
+            together.wait()
+            release.wait(10)
+        return n * 10
+
+    async def run() -> list[int]:
+        futs = [pool.submit(job, n) for n in range(5)]
+        await asyncio.to_thread(_until, lambda: pool.idle == 0)  # every thread has a job; two wait in the backlog
+        release.set()
+        return list(await asyncio.gather(*futs))
+
+    try:
+        assert asyncio.run(run()) == [0, 10, 20, 30, 40]
+        assert not together.broken
+    finally:
+        pool.shutdown()
+
+
+def test_store_threads_finish_queued_jobs_then_stop_after_shutdown() -> None:
+    pool = StoreThreads(1, name="stopping")
+    gate = threading.Event()
+
+    async def run() -> list[Any]:
+        first = pool.submit(lambda _: gate.wait(10), None)
+        second = pool.submit(lambda _: "queued", None)
+        failing = pool.submit(lambda _: 1 / 0, None)
+        pool.shutdown()
+        gate.set()
+        return list(await asyncio.gather(first, second, failing, return_exceptions=True))
+
+    first, second, failing = asyncio.run(run())
+    assert first is True and second == "queued" and isinstance(failing, ZeroDivisionError)
+    for t in [t for t in threading.enumerate() if t.name.startswith("stopping-")]:
+        t.join(10)
+        assert not t.is_alive()

@@ -88,3 +88,54 @@ def test_error_shapes() -> None:
     assert error_body(Throttled("slow"))[1]["__type"].endswith("#ProvisionedThroughputExceededException")
     status, body = error_body(RuntimeError("secret /path/file.py line 3"))
     assert status == 500 and body["message"] == "Internal server error"
+
+
+@pytest.mark.parametrize("capacity", [None, "TOTAL", "INDEXES"])
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_a_number_the_port_refuses_is_a_validation_error_in_batch_and_transaction_writes(
+    capacity: str | None, number: str
+) -> None:
+    """Consumed capacity is sized after the port validated the items: sizing "NaN" first answered a 500."""
+    from storeswap import open_store
+    from storeswap.core.schema import KeyAttribute, TableSpec
+    from storeswap.gateway.operations import Operations
+
+    store = open_store("memory://")
+    store.create_table(TableSpec("cap", KeyAttribute("pk")))
+    ops = Operations(store)
+    asked = {} if capacity is None else {"ReturnConsumedCapacity": capacity}
+    item = {"pk": {"S": "a"}, "n": {"N": number}}
+    for call, body in ((ops.batch_write_item, {"RequestItems": {"cap": [{"PutRequest": {"Item": item}}]}}),
+                       (ops.transact_write_items, {"TransactItems": [{"Put": {"TableName": "cap", "Item": item}}]})):
+        with pytest.raises(ValidationError) as e:
+            call({**body, **asked})
+        assert error_body(e.value)[0] == 400
+    assert store.get("cap", {"pk": "a"}) is None
+
+
+def test_batch_and_transaction_writes_report_the_capacity_of_every_write() -> None:
+    from storeswap import open_store
+    from storeswap.core.schema import KeyAttribute, TableSpec
+    from storeswap.gateway.operations import Operations
+
+    store = open_store("memory://")
+    store.create_table(TableSpec("cap", KeyAttribute("pk")))
+    store.create_table(TableSpec("cap2", KeyAttribute("pk")))
+    ops = Operations(store)
+    big = {"pk": {"S": "b"}, "x": {"S": "x" * 1500}}  # 2 write units
+    out = ops.batch_write_item({"RequestItems": {
+        "cap": [{"PutRequest": {"Item": {"pk": {"S": "a"}}}}, {"PutRequest": {"Item": big}}],
+        "cap2": [{"DeleteRequest": {"Key": {"pk": {"S": "z"}}}}],
+    }, "ReturnConsumedCapacity": "TOTAL"})
+    assert out["ConsumedCapacity"] == [
+        {"TableName": "cap", "CapacityUnits": 3.0, "WriteCapacityUnits": 3.0},
+        {"TableName": "cap2", "CapacityUnits": 1.0, "WriteCapacityUnits": 1.0},
+    ]
+    out = ops.transact_write_items({"TransactItems": [
+        {"Delete": {"TableName": "cap2", "Key": {"pk": {"S": "z"}}}},
+        {"Put": {"TableName": "cap", "Item": big}},
+    ], "ReturnConsumedCapacity": "TOTAL"})
+    assert out["ConsumedCapacity"] == [
+        {"TableName": "cap2", "CapacityUnits": 2.0, "WriteCapacityUnits": 2.0},
+        {"TableName": "cap", "CapacityUnits": 4.0, "WriteCapacityUnits": 4.0},
+    ]

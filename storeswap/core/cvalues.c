@@ -268,6 +268,72 @@ error:
 
 /* ---- copy_item: values.copy_value of an item (exact dict) whose maps and lists are exact dicts and lists ----
  * Returns None for anything else (the caller runs the Python copy_value). */
+/* item_size(item, value_size) -> int | None: the fast path of values.item_size.
+ * Top-level str, bool, None, bytes and canonical Decimal values are sized here with the rules of
+ * fast_normalize; any other value is sized by the Python value_size it is given (which raises for an
+ * unsupported type).  None when the Python code must decide: not an exact dict, a name that is not an exact
+ * str, or a string with lone surrogates. */
+static PyObject *item_size_of(PyObject *item, PyObject *value_size);
+
+static PyObject *item_size(PyObject *self, PyObject *args) {
+    PyObject *item, *value_size;
+    if (!PyArg_ParseTuple(args, "OO", &item, &value_size)) return NULL;
+    if (!PyDict_CheckExact(item)) Py_RETURN_NONE;
+    Py_INCREF(item);  /* the Python value_size may run: keep the dict alive */
+    PyObject *out = item_size_of(item, value_size);
+    Py_DECREF(item);
+    return out;
+}
+
+static PyObject *item_size_of(PyObject *item, PyObject *value_size) {
+    Py_ssize_t pos = 0;
+    PyObject *name, *value;
+    long long size = 0;
+    while (PyDict_Next(item, &pos, &name, &value)) {
+        if (!PyUnicode_CheckExact(name)) Py_RETURN_NONE;
+        Py_ssize_t nl = utf8_len(name);
+        if (nl < 0) Py_RETURN_NONE;
+        size += nl;
+        PyTypeObject *t = Py_TYPE(value);
+        if (t == &PyUnicode_Type) {
+            Py_ssize_t vl = utf8_len(value);
+            if (vl < 0) Py_RETURN_NONE;
+            size += vl;
+            continue;
+        }
+        if (t == &PyBool_Type || value == Py_None) {
+            size += 1;
+            continue;
+        }
+        if (t == &PyBytes_Type) {
+            size += PyBytes_GET_SIZE(value);
+            continue;
+        }
+        if ((PyObject *)t == DecimalType) {
+            PyObject *s = PyObject_Str(value);
+            if (s == NULL) return NULL;
+            Py_ssize_t sl;
+            const char *txt = PyUnicode_AsUTF8AndSize(s, &sl);
+            long ns = txt == NULL ? -1 : canonical_number_size(txt, sl);
+            Py_DECREF(s);
+            if (txt == NULL) return NULL;
+            if (ns >= 0) {
+                size += ns;
+                continue;
+            }
+        }
+        /* Anything else: the Python rule (PyDict_Next stays memory-safe if that code changes the dict). */
+        Py_INCREF(value);
+        PyObject *vs = PyObject_CallOneArg(value_size, value);
+        Py_DECREF(value);
+        long long v = vs == NULL ? -1 : PyLong_AsLongLong(vs);
+        Py_XDECREF(vs);
+        if (v == -1 && PyErr_Occurred()) return NULL;
+        size += v;
+    }
+    return PyLong_FromLongLong(size);
+}
+
 static PyObject *copy_tree(PyObject *v, int depth);
 
 static int needs_python(PyObject *v) {
@@ -321,6 +387,8 @@ static PyMethodDef methods[] = {
     {"normalize_items", normalize_items, METH_VARARGS,
      "normalize_items(items, normalize_value, value_size, normalize_python, key_attrs, check_keys[, lent]) -> list:"
      " the fast path of prepare.bulk_items_python."},
+    {"item_size", item_size, METH_VARARGS,
+     "item_size(item, value_size) -> int | None: the fast path of values.item_size (None: the Python code decides)."},
     {"copy_item", copy_item, METH_O, "copy_item(item) -> dict | None: the fast path of values.copy_value for an item."},
     {NULL, NULL, 0, NULL},
 };

@@ -39,6 +39,7 @@ __all__ = [
     "normalize_item_python",
     "COMPILED",
     "item_size",
+    "item_size_python",
     "value_size",
     "attribute_size",
     "number_size",
@@ -263,16 +264,18 @@ def normalize_item_python(item: Mapping[str, Any]) -> Item:
 
 _compiled: Callable[[Any, Any, Any], Item | None] | None
 _compiled_copy: Callable[[Any], Item | None] | None
+_compiled_size: Callable[[Any, Any], int | None] | None
 try:
     from storeswap.core.cvalues import copy_item as _compiled_copy
+    from storeswap.core.cvalues import item_size as _compiled_size
     from storeswap.core.cvalues import normalize_item as _compiled
 except ImportError:  # no compiler at install time, or STORESWAP_PURE=1: the pure-Python path
-    _compiled = _compiled_copy = None
+    _compiled = _compiled_copy = _compiled_size = None
 
-#: True when the compiled fast paths of :func:`normalize_item` and :func:`copy_value` are in use.
+#: True when the compiled fast paths of :func:`normalize_item`, :func:`item_size` and :func:`copy_value` are in use.
 COMPILED: Final = _compiled is not None and not os.environ.get("STORESWAP_PURE")
 if not COMPILED:
-    _compiled = _compiled_copy = None
+    _compiled = _compiled_copy = _compiled_size = None
 
 
 def _str_size(s: str) -> int:
@@ -335,7 +338,21 @@ def attribute_size(name: str, value: Any) -> int:
 
 
 def item_size(item: Mapping[str, Any]) -> int:
-    """Bytes DynamoDB counts for a whole item (V6)."""
+    """Bytes DynamoDB counts for a whole item (V6).
+
+    The compiled fast path sizes top-level strings, numbers, booleans, nulls and binary itself and every other
+    value with :func:`value_size`; for anything it cannot decide it answers None and :func:`item_size_python`
+    (the reference) sizes the item.
+    """
+    if _compiled_size is not None:
+        size = _compiled_size(item, value_size)
+        if size is not None:
+            return size
+    return item_size_python(item)
+
+
+def item_size_python(item: Mapping[str, Any]) -> int:
+    """The pure-Python :func:`item_size`: the reference the compiled one is tested against."""
     return sum(attribute_size(k, v) for k, v in item.items())
 
 

@@ -19,11 +19,11 @@ than the call).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
 import os
-import queue
 import threading
 import time
 import zlib
@@ -95,50 +95,105 @@ def _resolve(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
         fut.set_exception(value)
 
 
+class _Worker:
+    """One store thread's hand-off slot: the job it is given and the lock it sleeps on until then."""
+
+    __slots__ = ("job", "wake")
+
+    def __init__(self) -> None:
+        self.job: tuple[Any, ...] | None = None
+        self.wake = threading.Lock()
+        self.wake.acquire()  # held: the worker blocks on it until a job (or shutdown) releases it
+
+
 class StoreThreads:
-    """Threads that run blocking store calls for the event loop: one queue hand-off each way.
+    """Threads that run blocking store calls for the event loop: one hand-off each way.
 
     Leaner than ``loop.run_in_executor``: no ``concurrent.futures.Future``,
-    no future chaining, no idle-semaphore bookkeeping; a job is a tuple on a
-    ``SimpleQueue`` and its result comes back with one
+    no future chaining; a job is a tuple and its result comes back with one
     ``call_soon_threadsafe``.  The threads start with the pool, so the first
     requests do not pay for them.
+
+    A job goes to the thread that became idle *last* (a stack of idle
+    threads; jobs wait in a FIFO backlog only when every thread is busy).
+    A shared queue wakes the thread that has waited longest, so one client's
+    requests went round all the threads in turn, each woken cold; the
+    hand-off to the most recently used thread is 10-25 us shorter on this
+    machine (decision 0034).  Concurrent jobs still spread over all threads.
     """
 
     def __init__(self, size: int, name: str = "gateway") -> None:
         self.size = size
-        self._jobs: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(size)]
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._backlog: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._work, args=(_Worker(),), name=f"{name}-{i}", daemon=True) for i in range(size)
+        ]
         for t in self._threads:
             t.start()
+
+    @property
+    def idle(self) -> int:
+        """How many threads are waiting for a job."""
+        with self._lock:
+            return len(self._idle)
 
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> asyncio.Future[Any]:
         """Run ``fn(arg)`` on a thread; an asyncio future of its result (on the running loop)."""
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._jobs.put((loop, fut, fn, arg))
+        job = (loop, fut, fn, arg)
+        with self._lock:
+            if self._idle:
+                worker = self._idle.pop()
+                worker.job = job
+                worker.wake.release()
+            else:
+                self._backlog.append(job)
         return fut
 
-    def _work(self) -> None:
-        jobs = self._jobs
+    def _next(self, me: _Worker) -> tuple[Any, ...] | None:
+        """The next job for thread ``me`` (waiting for one when there is none); None once shut down."""
         while True:
-            job = jobs.get()
+            with self._lock:
+                if self._backlog:
+                    return self._backlog.popleft()
+                if self._closed:
+                    return None
+                self._idle.append(me)
+            me.wake.acquire()
+            job, me.job = me.job, None
+            if job is not None:
+                return job
+            # Woken by shutdown: finish the backlog first.
+
+    def _work(self, me: _Worker) -> None:
+        while True:
+            job = self._next(me)
             if job is None:
                 return
             loop, fut, fn, arg = job
+            del job
             try:
                 value, ok = fn(arg), True
             except BaseException as e:  # handed to the awaiting request, answered in DynamoDB's shape
                 value, ok = e, False
-            del job
+            # Drop this thread's references to the request before answering: held until the next job,
+            # the request body would be freed when that job starts, inside the next request's time.
+            del fn, arg
             with contextlib.suppress(RuntimeError):  # the loop was closed (shutdown): nobody waits for this
                 loop.call_soon_threadsafe(_resolve, fut, ok, value)
-            del fut, value
+            del loop, fut, value
 
     def shutdown(self) -> None:
         """Stop the threads once the queued jobs are done (does not wait)."""
-        for _ in self._threads:
-            self._jobs.put(None)
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.wake.release()
 
 
 def store_concurrency(store: ItemStore) -> int:
@@ -207,8 +262,11 @@ class GatewayApp:
         start = time.perf_counter_ns() if self._tally is not None else 0
         request_id = _request_id()
         store_ns = -1
+        # The decoded request body, kept here so that it is freed after the response has been sent:
+        # freeing a 25-item batch's objects takes tens of microseconds the client need not wait for.
+        held: list[Any] = []
         try:
-            status, payload, store_ns = await self._handle(scope, receive)
+            status, payload, store_ns = await self._handle(scope, receive, held)
         except Exception as e:  # every failure is answered in DynamoDB's shape, never as a trace
             status, payload = error_body(e)
         await self._respond(send, status, payload, request_id, start, store_ns)
@@ -222,8 +280,9 @@ class GatewayApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, Any, int]:
-        """Status, response payload, and the store time in ns (-1 when not timing)."""
+    async def _handle(self, scope: Scope, receive: Receive, held: list[Any]) -> tuple[int, Any, int]:
+        """Status, response payload, and the store time in ns (-1 when not timing); the decoded body goes in
+        ``held``."""
         method = scope["method"]
         target = ""
         length = -1
@@ -254,6 +313,7 @@ class GatewayApp:
         if handler is None:
             raise unknown_operation(target)
         params = _loads(body) if body else {}
+        held.append(params)
         if not isinstance(params, dict):
             raise ApiError("SerializationException", "the request body is a JSON object", prefix=CORAL_PREFIX)
         tally = self._tally

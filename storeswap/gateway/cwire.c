@@ -8,6 +8,13 @@
  * Decimal refuses, nesting deeper than MAX_DEPTH) it returns None and the
  * caller runs the pure-Python decoder, which decodes it or raises the error:
  * the rules and the messages live in wire.py only.
+ *
+ * encode_item(item) is the fast path of wire.encode_item: an attribute map of
+ * the types stores return most -- exact str, Decimal, int, bool, None, dict
+ * and list -- as AttributeValue JSON, built exactly as the Python encoder
+ * builds it ({"N": str(number)}, {"NULL": true}, ...).  For anything else
+ * (bytes, sets, other mappings or sequences, nesting deeper than MAX_DEPTH)
+ * it returns None and the caller runs the Python encoder.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -88,6 +95,86 @@ static PyObject *decode_value(PyObject *typed, int depth) {
     UNDECIDED();
 }
 
+/* ---------------------------------------------------------------- encoding */
+
+static PyObject *TAG_S, *TAG_N, *TAG_BOOL, *TAG_NULL, *TAG_M, *TAG_L;
+
+/* {tag: body}, stealing the reference to body (NULL: an error is set). */
+static PyObject *tagged(PyObject *tag, PyObject *body) {
+    if (body == NULL) return NULL;
+    PyObject *out = PyDict_New();
+    if (out != NULL && PyDict_SetItem(out, tag, body) < 0) Py_CLEAR(out);
+    Py_DECREF(body);
+    return out;
+}
+
+static PyObject *encode_value(PyObject *v, int depth);
+
+static PyObject *encode_map(PyObject *m, int depth) {
+    if (depth > MAX_DEPTH) UNDECIDED();
+    PyObject *out = PyDict_New();
+    if (out == NULL) return NULL;
+    Py_ssize_t pos = 0;
+    PyObject *name, *value;
+    while (PyDict_Next(m, &pos, &name, &value)) {
+        PyObject *e = encode_value(value, depth);
+        if (e == NULL || e == Undecided) {
+            Py_DECREF(out);
+            return e;
+        }
+        int rc = PyDict_SetItem(out, name, e);
+        Py_DECREF(e);
+        if (rc < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static PyObject *encode_list(PyObject *l, int depth) {
+    if (depth > MAX_DEPTH) UNDECIDED();
+    Py_ssize_t n = PyList_GET_SIZE(l);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *e = encode_value(PyList_GET_ITEM(l, i), depth);
+        if (e == NULL || e == Undecided) {
+            Py_DECREF(out);
+            return e;
+        }
+        PyList_SET_ITEM(out, i, e);
+    }
+    return out;
+}
+
+static PyObject *encode_value(PyObject *v, int depth) {
+    PyTypeObject *t = Py_TYPE(v);
+    if (t == &PyUnicode_Type) return tagged(TAG_S, Py_NewRef(v));
+    if ((PyObject *)t == DecimalType || t == &PyLong_Type) return tagged(TAG_N, PyObject_Str(v));
+    if (t == &PyBool_Type) return tagged(TAG_BOOL, Py_NewRef(v));
+    if (v == Py_None) return tagged(TAG_NULL, Py_NewRef(Py_True));
+    if (t == &PyDict_Type) {
+        PyObject *m = encode_map(v, depth + 1);
+        return m == NULL || m == Undecided ? m : tagged(TAG_M, m);
+    }
+    if (t == &PyList_Type) {
+        PyObject *l = encode_list(v, depth + 1);
+        return l == NULL || l == Undecided ? l : tagged(TAG_L, l);
+    }
+    UNDECIDED();
+}
+
+static PyObject *encode_item(PyObject *self, PyObject *item) {
+    if (!PyDict_CheckExact(item)) Py_RETURN_NONE;
+    PyObject *out = encode_map(item, 0);
+    if (out == Undecided) {
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    return out;
+}
+
 static PyObject *decode_item(PyObject *self, PyObject *typed) {
     if (!PyDict_CheckExact(typed)) Py_RETURN_NONE;
     PyObject *out = decode_map(typed, 0);
@@ -101,6 +188,8 @@ static PyObject *decode_item(PyObject *self, PyObject *typed) {
 static PyMethodDef methods[] = {
     {"decode_item", decode_item, METH_O,
      "decode_item(typed) -> dict | None: the fast path of wire.decode_item (None: the Python decoder decides)."},
+    {"encode_item", encode_item, METH_O,
+     "encode_item(item) -> dict | None: the fast path of wire.encode_item (None: the Python encoder decides)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -115,5 +204,12 @@ PyMODINIT_FUNC PyInit_cwire(void) {
     if (DecimalType == NULL) return NULL;
     Undecided = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
     if (Undecided == NULL) return NULL;
+    TAG_S = PyUnicode_InternFromString("S");
+    TAG_N = PyUnicode_InternFromString("N");
+    TAG_BOOL = PyUnicode_InternFromString("BOOL");
+    TAG_NULL = PyUnicode_InternFromString("NULL");
+    TAG_M = PyUnicode_InternFromString("M");
+    TAG_L = PyUnicode_InternFromString("L");
+    if (!TAG_S || !TAG_N || !TAG_BOOL || !TAG_NULL || !TAG_M || !TAG_L) return NULL;
     return PyModule_Create(&module);
 }

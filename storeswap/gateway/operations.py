@@ -629,19 +629,18 @@ class Operations:
                 if not isinstance(op, dict) or len(op) != 1:
                     raise ValidationError(f"{_INVALID}each write request has exactly one of PutRequest, DeleteRequest")
                 if "PutRequest" in op:
-                    item = decode_item((op["PutRequest"] or {}).get("Item"), "Item")
-                    writes.append(BatchPut(table, item))
-                    if capacity.mode is not None:
-                        capacity.add(table, _write_units(item_size(item)), read=False)
+                    writes.append(BatchPut(table, decode_item((op["PutRequest"] or {}).get("Item"), "Item")))
                 elif "DeleteRequest" in op:
                     writes.append(BatchDelete(table, decode_item((op["DeleteRequest"] or {}).get("Key"), "Key")))
-                    capacity.add(table, 1.0, read=False)
                 else:
                     raise ValidationError(f"{_INVALID}each write request has exactly one of PutRequest, DeleteRequest")
         try:
             self.store.batch_write(writes)
         except Throttled:
             return {"UnprocessedItems": request}
+        if capacity.mode is not None:  # sized once the port has validated them: "N": "NaN" cannot be sized
+            for w in writes:
+                capacity.add(w.table, _write_units(item_size(w.item)) if isinstance(w, BatchPut) else 1.0, read=False)
         out: dict[str, Any] = {"UnprocessedItems": {}}
         metrics: dict[str, list[dict[str, Any]]] = {}
         if metrics_mode is not None:  # None: no metrics asked for (the hot path)
@@ -685,6 +684,7 @@ class Operations:
         capacity, metrics_mode = self._asked(body)
         actions: list[TxAction] = []
         touched: list[tuple[str, dict[str, Any]]] = []
+        sized: list[tuple[str, dict[str, Any] | None]] = []  # per action: its table and, for a Put, its item
         for entry in items:
             if not isinstance(entry, dict) or len(entry) != 1:
                 raise ValidationError(f"{_INVALID}each TransactItems entry holds one of ConditionCheck, Put, Delete, Update")
@@ -699,12 +699,11 @@ class Operations:
                 item = decode_item(_required(a, "Item"))
                 actions.append(TxPut(table, item, a.get("ConditionExpression"), **common))
                 touched.append((table, item))
-                if capacity.mode is not None:
-                    capacity.add(table, _write_units(item_size(item)) * 2, read=False)
+                sized.append((table, item))
                 continue
             key = decode_item(_required(a, "Key"), "Key")
             touched.append((table, key))
-            capacity.add(table, 2.0, read=False)
+            sized.append((table, None))
             if kind == "Update":
                 actions.append(TxUpdate(table, key, _required(a, "UpdateExpression"), a.get("ConditionExpression"),
                                         **common))
@@ -716,6 +715,9 @@ class Operations:
                 raise ValidationError(f"{_INVALID}unknown TransactItems action {kind!r}")
         token = body.get("ClientRequestToken")
         self.store.transact_write(actions, token=token)
+        if capacity.mode is not None:  # sized once the port has validated the items: "N": "NaN" cannot be sized
+            for table, put in sized:
+                capacity.add(table, 2.0 if put is None else _write_units(item_size(put)) * 2, read=False)
         out: dict[str, Any] = {}
         metrics: dict[str, list[dict[str, Any]]] = {}
         for table, key in touched:

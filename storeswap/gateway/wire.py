@@ -23,7 +23,10 @@ from storeswap import settings
 from storeswap.core.errors import ValidationError
 from storeswap.core.values import BinarySet, NumberSet, StringSet
 
-__all__ = ["decode_value", "decode_item", "decode_item_python", "encode_value", "encode_item", "SerializationError"]
+__all__ = [
+    "decode_value", "decode_item", "decode_item_python", "encode_value", "encode_item", "encode_item_python",
+    "SerializationError",
+]
 
 
 class SerializationError(ValidationError):
@@ -163,15 +166,17 @@ def decode_item_python(typed: Any, where: str = "Item") -> dict[str, Any]:
 
 
 _compiled_decode: Callable[[Any], dict[str, Any] | None] | None
+_compiled_encode: Callable[[Any], dict[str, Any] | None] | None
 try:
     from storeswap.gateway.cwire import decode_item as _compiled_decode
+    from storeswap.gateway.cwire import encode_item as _compiled_encode
 except ImportError:  # no compiler at install time, or STORESWAP_PURE=1: the pure-Python path
-    _compiled_decode = None
+    _compiled_decode = _compiled_encode = None
 
-#: True when the compiled fast path of :func:`decode_item` is in use.
+#: True when the compiled fast paths of :func:`decode_item` and :func:`encode_item` are in use.
 COMPILED: Final = _compiled_decode is not None and not settings.is_set(settings.PURE)
 if not COMPILED:
-    _compiled_decode = None
+    _compiled_decode = _compiled_encode = None
 
 
 # ---------------------------------------------------------------------- encoding
@@ -219,5 +224,18 @@ def encode_value(value: Any) -> dict[str, Any]:
 
 
 def encode_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A Python item as an attribute map."""
+    """A Python item as an attribute map.
+
+    The compiled fast path (:mod:`storeswap.gateway.cwire`) encodes items of exact str, Decimal, int, bool,
+    None, dict and list values; for anything else it answers None and :func:`encode_item_python` encodes it.
+    """
+    if _compiled_encode is not None:
+        out = _compiled_encode(item)
+        if out is not None:
+            return out
+    return encode_item_python(item)
+
+
+def encode_item_python(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The pure-Python :func:`encode_item`: the reference the compiled one is tested against."""
     return {name: encode_value(v) for name, v in item.items()}
