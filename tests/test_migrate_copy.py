@@ -328,3 +328,48 @@ def test_a_transform_gets_copies_it_may_change_in_place() -> None:
     copy_table(TransformedSource(source, scribble), target, "orders", segments=2, batch=30)
     assert list(source.scan_all("orders", consistent=True)) == before
     assert {it["v"] for it in target.scan_all("orders", consistent=True)} == {"changed"}
+
+
+class _Redacting(MemoryStore):
+    """A source whose scan drops an attribute: a copy must read through it, not around it."""
+
+    def scan(self, table: str, **kw: Any) -> Any:
+        page = super().scan(table, **kw)
+        for it in page.items:
+            it.pop("secret", None)
+        return page
+
+
+class _Tagging(MemoryStore):
+    """A target whose bulk_load changes the items it is given: it must get copies, not the source's own."""
+
+    def bulk_load(self, table: str, items: Any) -> int:
+        items = list(items)
+        for it in items:
+            it["tag"] = "copied"
+        return super().bulk_load(table, items)
+
+
+def _secret_source(cls: type[MemoryStore] = MemoryStore) -> MemoryStore:
+    s = cls()
+    s.create_table(TableSpec("orders", KeyAttribute("pk"), KeyAttribute("sk")))
+    s.bulk_put("orders", ({"pk": f"c{i % 3}", "sk": f"{i:03d}", "n": Decimal(i), "secret": "s"} for i in range(20)))
+    return s
+
+
+def test_the_lending_flags_are_declared_per_class_not_inherited() -> None:
+    assert MemoryStore.lends_scans and MemoryStore.bulk_reads_only
+    assert not _Redacting.lends_scans and not _Redacting.bulk_reads_only
+    assert not _Tagging.lends_scans and not _Tagging.bulk_reads_only
+
+
+def test_a_subclass_that_overrides_scan_is_read_through_its_scan() -> None:
+    target = MemoryStore()
+    copy_table(_secret_source(_Redacting), target, "orders", segments=2)
+    assert sum("secret" in i for i in target.scan_all("orders")) == 0
+
+
+def test_a_subclass_that_changes_its_bulk_items_gets_copies() -> None:
+    source = _secret_source()
+    copy_table(source, _Tagging(), "orders", segments=2)
+    assert sum("tag" in i for i in source.scan_all("orders", consistent=True)) == 0

@@ -96,6 +96,7 @@ class MemoryStore(ItemStore):
 
     kind = "memory"
     bulk_reads_only = True  # the port's batches: each write stores a copy_value of its item
+    lends_scans = True  # scan_shared: the plain scan's items, not copies (a subclass declares it again)
 
     def __init__(
         self,

@@ -63,6 +63,7 @@ REQUIREMENTS: dict[str, str] = {
     "X1": "bad input raises the documented typed error",
     "X2": "bad input leaves every table untouched",
     "X3": "injection-shaped names and values are plain data",
+    "X4": "items passed in and handed out are the caller's own (nested maps and lists too)",
     "D1": "tables: create, describe, list, delete, TableExists / TableNotFound",
     "D2": "table names follow DynamoDB's rule",
     "M1": "a migrated table reads back identical on the target, item by item (every value type, edge sizes)",

@@ -1,4 +1,4 @@
-"""X1-X3: every bad input raises its documented error and leaves every table untouched.
+"""X1-X4: every bad input raises its documented error and leaves every table untouched; items are the caller's own.
 
 Each case runs against a table seeded with items of every type; the snapshot
 (a consistent scan) must be identical before and after the failed call.
@@ -191,3 +191,41 @@ def test_reserved_words_work_through_placeholders(store, seeded):
     )
     got = store.get(seeded, K, projection="#name, #size", names={"#name": "name", "#size": "size"})
     assert typed(got) == expect({"name": "n", "size": 3})
+
+
+READS = [
+    # (id, read returning items of SEED[0]); every one of them must hand out the caller's own containers
+    ("get", lambda s, t: [s.get(t, K)]),
+    ("get-projected", lambda s, t: [s.get(t, K, projection="m, l")]),
+    ("query", lambda s, t: list(s.query(t, "pk = :p", values={":p": "p"}, limit=1))),
+    ("query-projected", lambda s, t: list(s.query(t, "pk = :p", values={":p": "p"}, projection="m, l", limit=1))),
+    ("scan", lambda s, t: [i for i in s.scan_all(t, consistent=True) if i["sk"] == "a" and i["pk"] == "p"]),
+    ("scan-projected", lambda s, t: [i for i in s.scan_all(t, consistent=True, projection="pk, sk, m, l") if i["sk"] == "a" and i["pk"] == "p"]),
+    ("batch-get", lambda s, t: s.batch_get({t: [K]})[t]),
+]
+
+
+@pytest.mark.req("X4")
+@pytest.mark.parametrize("read", [r for _, r in READS], ids=[i for i, _ in READS])
+def test_a_returned_item_is_the_callers_own(store, seeded, read):
+    before = snapshot(store, seeded)
+    (got,) = read(store, seeded)
+    got["m"]["k"] = b"changed"
+    got["m"]["new"] = "x"
+    got["l"].append("more")
+    got["extra"] = 1
+    assert snapshot(store, seeded) == before
+
+
+@pytest.mark.req("X4")
+def test_an_item_changed_after_its_write_changes_nothing_stored(store, table):
+    item = {"pk": "p", "sk": "a", "m": {"k": "v"}, "l": [1]}
+    store.put(table, item)
+    batch = [{"pk": "p", "sk": f"b{i}", "m": {"k": "v"}} for i in range(3)]
+    store.bulk_put(table, batch)
+    before = snapshot(store, table)
+    item["m"]["k"] = "changed"
+    item["l"].append(2)
+    for b in batch:
+        b["m"]["k"] = "changed"
+    assert snapshot(store, table) == before

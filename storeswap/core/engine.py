@@ -148,7 +148,12 @@ def index_view(index: IndexKeys, spec: TableSpec, item: Item) -> Item:
 
 
 def shape(item: Item, projection: Projection | None) -> Item:
-    """A copy of ``item`` holding only the projected paths (Q7), or all of it."""
+    """A copy of ``item`` holding only the projected paths (Q7), or all of it: the caller's own (X4).
+
+    ``project`` keeps the projected values themselves (a whole map or list named by a path is the stored
+    one), so its result is copied too: a caller changing a nested map of what a read returned must not
+    change the stored item.
+    """
     if projection is None:
         return copy_value(item)  # type: ignore[no-any-return]
-    return project(projection, item)
+    return copy_value(project(projection, item))  # type: ignore[no-any-return]

@@ -93,6 +93,11 @@ def _table_name(name: object) -> str:
     return name
 
 
+#: Class attributes of :class:`ItemStore` that a subclass does not inherit: each is False unless the subclass
+#: sets it itself (a promise about code the subclass may have overridden, decision 0033).
+PER_CLASS_FLAGS = ("bulk_reads_only", "lends_scans")
+
+
 class ItemStore(StreamMethods, ABC):
     """A store of DynamoDB-shaped tables (the port).
 
@@ -108,7 +113,18 @@ class ItemStore(StreamMethods, ABC):
     #: True when this adapter's ``_bulk_put`` only reads the items it is given and keeps none of them (it
     #: encodes or copies each, and changes none): ``copy_table`` may then hand it a source's own item objects
     #: instead of copies (:meth:`storeswap.adapters.memory.MemoryStore.scan_shared`, decision 0033).
+    #: Declared by each class for itself (:data:`PER_CLASS_FLAGS`): a subclass may override the bulk path.
     bulk_reads_only: bool = False
+    #: True when this class's ``scan_shared`` lends its own item objects for a copy and its ``scan`` is the one
+    #: that method bypasses (the memory store).  Declared by each class for itself, like ``bulk_reads_only``:
+    #: a subclass that overrides ``scan`` (redaction, tracing, faults) must not be bypassed unawares.
+    lends_scans: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for flag in PER_CLASS_FLAGS:
+            if flag not in cls.__dict__:
+                setattr(cls, flag, False)
     #: Set by :meth:`close` (a class default: an adapter need not call ``super().__init__`` for it).
     _closed: bool = False
 

@@ -73,11 +73,12 @@ class StoreSource:
     ) -> Iterator[Page]:
         """Scan one segment page by page; an empty page with a cursor is possible (Q2).
 
-        ``shared``: the pages may hold the store's own item objects rather than copies, where the store offers
-        that read (``scan_shared``: the memory store); only for a reader that changes and keeps no item
-        (``copy_table`` into a target whose ``bulk_reads_only`` is True).
+        ``shared``: the pages may hold the store's own item objects rather than copies, where the store's class
+        lends them (``lends_scans``, ``scan_shared``: the memory store itself, not a subclass that does not say
+        so again); only for a reader that changes and keeps no item (``copy_table`` into a target whose
+        ``bulk_reads_only`` is True).
         """
-        scan = getattr(self.store, "scan_shared", None) if shared else None
+        scan = getattr(self.store, "scan_shared", None) if shared and self.store.lends_scans else None
         while True:
             if scan is not None:
                 page = scan(table, limit=limit, cursor=cursor, segment=segment, total_segments=total_segments)
