@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import http.client
 import json
 import os
@@ -564,7 +565,7 @@ def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1,
         for port in servers.values():
             _prepare(port)
         cells: dict[tuple[str, str, str, int], dict[str, Any]] = {}
-        makers = {"raw": RawClient, "boto3": BotoClient}
+        makers: dict[str, Callable[[int], Any]] = {"raw": RawClient, "boto3": BotoClient}
         for r in range(rounds):
             for op in ops:
                 for kind in clients:
@@ -577,7 +578,8 @@ def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1,
                                 assert wrk is not None
                                 cell["runs"].append(_wrk_cell(wrk, port, op, conc, wrk_seconds, f"w{s_index}r{r}c{conc}"))
                                 continue
-                            lat, wall = _cell(lambda p=port, m=makers[kind]: m(p), op, conc, per_client,
+                            make = functools.partial(makers[kind], port)
+                            lat, wall = _cell(make, op, conc, per_client,
                                               offset=s_index * 1_000_000 + r * 100_000 + conc * 10_000)
                             cell["lat"].extend(lat)
                             cell["wall"] += wall
