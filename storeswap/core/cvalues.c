@@ -73,6 +73,18 @@ static long canonical_number_size(const char *t, Py_ssize_t n) {
     return (digits + m + 1) / 2 + 1;
 }
 
+/* The stored size of the Decimal `value` when its text is canonical; -1 when the Python rules must decide,
+ * -2 with an error set. */
+static long decimal_size(PyObject *value) {
+    PyObject *s = PyObject_Str(value);
+    if (s == NULL) return -2;
+    Py_ssize_t sl;
+    const char *txt = PyUnicode_AsUTF8AndSize(s, &sl);
+    long ns = txt == NULL ? -2 : canonical_number_size(txt, sl);
+    Py_DECREF(s);
+    return ns;
+}
+
 /* The canonical copy of `item` (a new reference), Py_None (a new reference) when the Python rules must
  * decide, or NULL with an error set.  With `check_only`, nothing is built and no Python code runs: `item`
  * itself (a new reference) when it is already canonical (every attribute one the loop decides by itself:
@@ -100,13 +112,8 @@ static PyObject *fast_normalize_mode(PyObject *item, PyObject *normalize_value, 
         } else if (t == &PyBytes_Type) {
             size += PyBytes_GET_SIZE(value);
         } else if ((PyObject *)t == DecimalType) {
-            PyObject *s = PyObject_Str(value);
-            if (s == NULL) goto error;
-            Py_ssize_t sl;
-            const char *txt = PyUnicode_AsUTF8AndSize(s, &sl);
-            long ns = txt == NULL ? -1 : canonical_number_size(txt, sl);
-            Py_DECREF(s);
-            if (txt == NULL) goto error;
+            long ns = decimal_size(value);
+            if (ns == -2) goto error;
             if (ns < 0) goto delegate;
             size += ns;
         } else {
@@ -310,13 +317,8 @@ static PyObject *item_size_of(PyObject *item, PyObject *value_size) {
             continue;
         }
         if ((PyObject *)t == DecimalType) {
-            PyObject *s = PyObject_Str(value);
-            if (s == NULL) return NULL;
-            Py_ssize_t sl;
-            const char *txt = PyUnicode_AsUTF8AndSize(s, &sl);
-            long ns = txt == NULL ? -1 : canonical_number_size(txt, sl);
-            Py_DECREF(s);
-            if (txt == NULL) return NULL;
+            long ns = decimal_size(value);
+            if (ns == -2) return NULL;
             if (ns >= 0) {
                 size += ns;
                 continue;
