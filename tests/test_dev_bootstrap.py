@@ -34,8 +34,11 @@ def test_a_chromium_on_path_is_used_as_it_is(tmp_path: Path, monkeypatch: pytest
     assert dev.ensure_chromium() == str(browser)
 
 
-def test_without_chromium_the_package_manager_installs_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    dev = _dev()
+def _fake_apt(dev: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, installs: tuple[str, ...]) -> tuple[Path, list[list[str]]]:
+    """A root user with only ``apt-get`` on PATH, whose install puts ``installs`` into a system bin dir.
+
+    Returns that directory and the list of commands run.
+    """
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     apt = bin_dir / "apt-get"
@@ -43,7 +46,8 @@ def test_without_chromium_the_package_manager_installs_it(tmp_path: Path, monkey
     apt.chmod(0o755)
     system = tmp_path / "system"
     system.mkdir()
-    monkeypatch.delenv("STORESWAP_CHROMIUM", raising=False)
+    for tool in dev.TOOLS:
+        monkeypatch.delenv(tool.env, raising=False)
     monkeypatch.setenv("PATH", str(bin_dir))
     monkeypatch.setattr(dev, "SYSTEM_BIN_DIRS", (str(system),))
     monkeypatch.setattr(dev.os, "geteuid", lambda: 0)
@@ -52,11 +56,18 @@ def test_without_chromium_the_package_manager_installs_it(tmp_path: Path, monkey
     def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
         calls.append(cmd)
         if cmd[:2] == ["apt-get", "install"]:
-            (system / "chromium").write_text("#!/bin/sh\n")
-            (system / "chromium").chmod(0o755)
+            for name in installs:
+                (system / name).write_text("#!/bin/sh\n")
+                (system / name).chmod(0o755)
         return subprocess.CompletedProcess(cmd, 0)
 
     monkeypatch.setattr(dev.subprocess, "run", run)
+    return system, calls
+
+
+def test_without_chromium_the_package_manager_installs_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dev = _dev()
+    system, calls = _fake_apt(dev, tmp_path, monkeypatch, ("chromium",))
     assert dev.ensure_chromium() == str(system / "chromium")
     assert calls == [["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]]
 
@@ -73,28 +84,7 @@ def test_where_nothing_can_install_it_test_stops_with_one_line(tmp_path: Path, m
 
 def test_test_installs_every_missing_tool_in_one_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dev = _dev()
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "apt-get").write_text("#!/bin/sh\n")
-    (bin_dir / "apt-get").chmod(0o755)
-    system = tmp_path / "system"
-    system.mkdir()
-    for tool in dev.TOOLS:
-        monkeypatch.delenv(tool.env, raising=False)
-    monkeypatch.setenv("PATH", str(bin_dir))
-    monkeypatch.setattr(dev, "SYSTEM_BIN_DIRS", (str(system),))
-    monkeypatch.setattr(dev.os, "geteuid", lambda: 0)
-    calls: list[list[str]] = []
-
-    def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
-        calls.append(cmd)
-        if cmd[:2] == ["apt-get", "install"]:
-            for name in ("chromium", "wrk"):
-                (system / name).write_text("#!/bin/sh\n")
-                (system / name).chmod(0o755)
-        return subprocess.CompletedProcess(cmd, 0)
-
-    monkeypatch.setattr(dev.subprocess, "run", run)
+    system, calls = _fake_apt(dev, tmp_path, monkeypatch, ("chromium", "wrk"))
     assert dev.ensure_tools() == {"STORESWAP_CHROMIUM": str(system / "chromium"), "STORESWAP_WRK": str(system / "wrk")}
     assert calls == [["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium", "wrk"]]
 
