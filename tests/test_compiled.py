@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from storeswap.adapters.postgres import bulk, codec
 from storeswap.adapters.postgres.layout import Layout
 from storeswap.core import prepare, values
-from storeswap.core.errors import StoreError
+from storeswap.core.errors import StoreError, ValidationError
 from storeswap.core.keys import partition_bucket
 from storeswap.core.requests import LentItems
 from storeswap.core.schema import GlobalIndex, KeyAttribute, TableSpec
@@ -492,7 +492,23 @@ SIZE_CASES = [
     {"é": "ü€", "z": None, "m": {"k": [1, "a", {"x": b""}]}, "s": StringSet({"a", "bc"}), "ns": NumberSet({Decimal(1)})},
     {"lone": "a\ud800b"}, {"a\udc00": "x"},
     {"f": 1.5}, {"x": object()},
+    # Not numbers: the same ValidationError as everywhere else, at the top level and nested.
+    {"n": Decimal("NaN")}, {"n": Decimal("-Infinity")}, {"m": {"x": Decimal("sNaN")}}, {"l": [Decimal("Infinity")]},
+    {"ns": NumberSet({Decimal("NaN")})},
 ]
+
+
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("Infinity"), "abc", None, [1]], ids=repr)
+def test_a_size_of_what_is_not_a_number_is_a_validation_error(value: Any) -> None:
+    with pytest.raises(ValidationError):
+        values.number_size(value)
+
+
+@pytest.mark.parametrize("item", [None, "pk", 7, [("pk", "a")], Decimal("NaN")], ids=repr)
+def test_the_size_of_what_is_not_an_item_is_a_validation_error(item: Any) -> None:
+    for size in (values.item_size, values.item_size_python):
+        with pytest.raises(ValidationError, match="an item must be a mapping"):
+            size(item)
 
 
 def _size_outcome(fn: Any, item: Any) -> Any:

@@ -299,7 +299,11 @@ def number_size(value: Decimal) -> int:
     Digits are counted after trimming leading and trailing zeros; the
     coefficient is stored in base-100 pairs aligned on the decimal point, so a
     digit that falls alone on either side of a pair costs a whole byte.
+    Anything but a finite number goes through :func:`normalize_number`, the
+    one rule that refuses what is not a number (a ValidationError).
     """
+    if not (isinstance(value, Decimal) and value.is_finite()):
+        value = normalize_number(value)
     if value.is_zero():
         return 1
     _sign, digits, exponent = value.normalize(_CTX).as_tuple()
@@ -353,6 +357,8 @@ def item_size(item: Mapping[str, Any]) -> int:
 
 def item_size_python(item: Mapping[str, Any]) -> int:
     """The pure-Python :func:`item_size`: the reference the compiled one is tested against."""
+    if not isinstance(item, Mapping):
+        raise ValidationError(f"an item must be a mapping, not {type(item).__name__}")
     return sum(attribute_size(k, v) for k, v in item.items())
 
 
