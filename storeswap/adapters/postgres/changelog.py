@@ -43,6 +43,7 @@ import psycopg
 import sqlalchemy as sa
 from psycopg import sql
 
+from storeswap.adapters.postgres.arrays import Int8Array
 from storeswap.adapters.postgres.codec import decode_item
 from storeswap.adapters.postgres.layout import CATALOG, METADATA, SQL_LOCK_ITEMS, Layout, ttl_index_name
 from storeswap.core.changes import (
@@ -509,7 +510,7 @@ def expire(conn: psycopg.Connection[Any], lay: Layout, now: Decimal) -> int:
                 conn.execute("SET LOCAL storeswap.actor = 'ttl'")
                 # The items' locks before their rows (then the trigger's shard counter): the order of every writer,
                 # so a sweep cannot deadlock with a transaction holding the counter and waiting for one of the rows.
-                conn.execute(SQL_LOCK_ITEMS, (sorted(locks[shard]),))
+                conn.execute(SQL_LOCK_ITEMS, (Int8Array(sorted(locks[shard])),))
                 removed += conn.execute(delete, group).rowcount
         if len(rows) < SWEEP_BATCH:
             return removed

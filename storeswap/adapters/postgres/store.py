@@ -32,6 +32,7 @@ from psycopg import sql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from storeswap.adapters.postgres import changelog
+from storeswap.adapters.postgres.arrays import Int8Array, column_array
 from storeswap.adapters.postgres.bulk import bulk_put
 from storeswap.adapters.postgres.codec import decode_item, encode_item
 from storeswap.adapters.postgres.datastore import PooledConnection, PostgresDatastore, Retry, rollback_open
@@ -317,7 +318,7 @@ class PostgresStore(ItemStore):
                 else:
                     try:
                         cur.execute("BEGIN")
-                        cur.execute(SQL_LOCK_ITEMS, ([lay.lock_id(req.key)],), prepare=True)
+                        cur.execute(SQL_LOCK_ITEMS, (Int8Array([lay.lock_id(req.key)]),), prepare=True)
                         done, result = self._plan_and_swap(cur, attempt, req, lay, kparams, q_get + " FOR UPDATE")
                         cur.execute("COMMIT")  # after a write, a failure here is an unknown outcome (attempt.sent)
                     except BaseException:
@@ -477,7 +478,8 @@ class PostgresStore(ItemStore):
                 for col, v in zip(columns, kp):
                     col.append(v)
             q = lay.sql_lock_many() if lock else lay.sql_get_many()
-            for (blob,) in conn.execute(q, columns, binary=True).fetchall():
+            arrays = [column_array(lay.column_type(c), col) for c, col in zip(lay.key_columns(), columns)]
+            for (blob,) in conn.execute(q, arrays, binary=True).fetchall():
                 item = decode_item(blob)
                 kp = lay.key_params(item)
                 found[wanted[tuple(kp[1:])]] = item
@@ -537,11 +539,15 @@ class PostgresStore(ItemStore):
                 deletes.setdefault(lay.physical, (lay, []))[1].append(lay.key_params(r.key))
         locks.sort()
         statements: list[tuple[str, list[list[Any]]]] = []
-        for group, sql_of in ((puts, Layout.sql_upsert_many), (deletes, Layout.sql_delete_many)):
+        for group, sql_of, columns_of in (
+            (puts, Layout.sql_upsert_many, lambda lay: lay.write_columns),
+            (deletes, Layout.sql_delete_many, Layout.key_columns),
+        ):
             for lay, rows in group.values():
                 nkeys = 2 if lay.sk is None else 3  # rows start with the key: bucket, pk[, sk]
                 rows.sort(key=lambda row: row[:nkeys])
-                statements.append((sql_of(lay), [list(col) for col in zip(*rows)]))
+                arrays = [column_array(lay.column_type(c), col) for c, col in zip(columns_of(lay), zip(*rows))]
+                statements.append((sql_of(lay), arrays))
         for attempt in self._db.transaction(
             self._table_hint(reqs),
             begin=False,
@@ -551,7 +557,7 @@ class PostgresStore(ItemStore):
                 try:
                     with conn.pipeline():
                         conn.execute("BEGIN")
-                        conn.execute(SQL_LOCK_ITEMS, (locks,), prepare=True)
+                        conn.execute(SQL_LOCK_ITEMS, (Int8Array(locks),), prepare=True)
                         changelog.lock_shards(conn, ((r.spec, r.key) for r in reqs))
                         for query, columns in statements:
                             conn.execute(query, columns, prepare=True)
@@ -566,7 +572,7 @@ class PostgresStore(ItemStore):
     def _transact_write(self, reqs: list[WriteRequest], token: str | None) -> None:
         fingerprint = _fingerprint(reqs) if token is not None else ""
         entries = [(i, self._layout(r.spec), r.key) for i, r in enumerate(reqs)]
-        locks = sorted({lay.lock_id(key) for _, lay, key in entries})
+        locks = Int8Array(sorted({lay.lock_id(key) for _, lay, key in entries}))
         for attempt in self._db.transaction(self._table_hint(reqs)):
             with attempt as conn:
                 if token is not None and self._token_seen(conn, token, fingerprint):
