@@ -55,6 +55,16 @@ def test_the_report_gives_the_durable_and_the_nosync_ratio_apart() -> None:
     assert text.splitlines()[4].endswith("| 4.0x | 12.0x |")
 
 
+def test_the_report_flags_an_adapter_ratio_below_the_baseline_check() -> None:
+    ratios = {"GetItem": {"adapter_p50_ms": 1.0, "boto3_p50_ms": 1.0, "ratio": 1.0},
+              "BatchWrite25": {"adapter_p50_ms": 0.9, "boto3_p50_ms": 1.0, "ratio": 0.9}}
+    result = {"rows": [], "overhead": {}, "adapter_vs_boto3": ratios, "load": (1.0, 1.0, 1.0), "cpus": 2, "calls": 10,
+              "rounds": 1}
+    text = bench.render(result)
+    assert "| GetItem | 1.000 | 1.000 | 1.00 |" in text
+    assert "| BatchWrite25 | 0.900 | 1.000 | 0.90 ⚠ check the baseline |" in text
+
+
 # ------------------------------------------------------------------ the wrk client
 
 
