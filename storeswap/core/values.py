@@ -299,8 +299,10 @@ def number_size(value: Decimal) -> int:
     Digits are counted after trimming leading and trailing zeros; the
     coefficient is stored in base-100 pairs aligned on the decimal point, so a
     digit that falls alone on either side of a pair costs a whole byte.
-    Anything but a finite number goes through :func:`normalize_number`, the
-    one rule that refuses what is not a number (a ValidationError).
+    Anything but a finite Decimal goes through :func:`normalize_number`, the
+    one rule for numbers: what it refuses (NaN, Infinity, a non-number, an
+    int beyond DynamoDB's range) is its ValidationError; what it accepts (an
+    int, a numeric string) is sized as that number.
     """
     if not (isinstance(value, Decimal) and value.is_finite()):
         value = normalize_number(value)

@@ -10,7 +10,11 @@ dumpers write PostgreSQL's binary array format (``array_send``: ndim,
 has-null flag, element oid, then per dimension its length and lower bound,
 then each element as a 4-byte length, -1 for NULL, and its bytes) with one
 ``struct`` pack per array.  They are registered on psycopg's global
-adapters, for these two classes only, when this module is imported.
+adapters when this module is imported, by class only: their ``oid`` is 0
+(unknown), so they are not registered by oid, and a ``COPY`` with
+``set_types(["bigint[]"])`` anywhere in the process keeps psycopg's own
+dumper.  PostgreSQL takes the parameter's type from the statement's cast
+(every use here is ``%b::bigint[]`` or ``%b::bytea[]``).
 
 :func:`column_array` wraps one column of a layout's parameters by its SQL
 type; other types stay plain lists, dumped by psycopg as before.
@@ -28,11 +32,13 @@ from psycopg.adapt import Dumper
 
 __all__ = ["ByteaArray", "Int8Array", "column_array", "pack_bytea_array", "pack_int8_array"]
 
-_INT8_OID, _INT8_ARRAY_OID = 20, 1016
-_BYTEA_OID, _BYTEA_ARRAY_OID = 17, 1001
+_INT8_OID, _BYTEA_OID = 20, 17  # element oids, in the array header
 _HEAD = struct.Struct(">5i")  # ndim = 1, has_null, element oid, length, lower bound = 1
 _LEN = struct.Struct(">i")
 _NULL = b"\xff\xff\xff\xff"
+_INT8_ELEMENT = struct.Struct(">iq")
+#: One compiled struct per array length up to this (batches of 25, transactions of 100); longer arrays pack per element.
+_CACHED_LENGTHS = 128
 _INT8_STRUCTS: dict[int, struct.Struct] = {}
 
 
@@ -57,9 +63,10 @@ def pack_int8_array(values: list[int | None]) -> bytes:
     n = len(values)
     if n == 0:
         return _empty(_INT8_OID)
-    if None in values:
-        body = [_NULL if v is None else struct.pack(">iq", 8, v) for v in values]
-        return _HEAD.pack(1, 1, _INT8_OID, n, 1) + b"".join(body)
+    if n > _CACHED_LENGTHS or None in values:
+        pack = _INT8_ELEMENT.pack
+        body = [_NULL if v is None else pack(8, v) for v in values]
+        return _HEAD.pack(1, int(None in values), _INT8_OID, n, 1) + b"".join(body)
     packer = _INT8_STRUCTS.get(n)
     if packer is None:
         packer = _INT8_STRUCTS[n] = struct.Struct(">5i" + "iq" * n)
@@ -83,6 +90,8 @@ def pack_bytea_array(values: list[bytes | None]) -> bytes:
             has_null = 1
             parts.append(_NULL)
         else:
+            if type(v) is not bytes:  # a bytearray or memoryview: its bytes (len of a wide view counts items)
+                v = bytes(v)
             parts.append(pack_len(len(v)))
             parts.append(v)
     parts[0] = _HEAD.pack(1, has_null, _BYTEA_OID, n, 1)
@@ -91,7 +100,7 @@ def pack_bytea_array(values: list[bytes | None]) -> bytes:
 
 class _Int8ArrayDumper(Dumper):
     format = pq.Format.BINARY
-    oid = _INT8_ARRAY_OID
+    oid = 0  # not registered by oid (see the module docstring); the statement's cast gives the type
 
     def dump(self, obj: Any) -> bytes:
         try:
@@ -102,7 +111,7 @@ class _Int8ArrayDumper(Dumper):
 
 class _ByteaArrayDumper(Dumper):
     format = pq.Format.BINARY
-    oid = _BYTEA_ARRAY_OID
+    oid = 0
 
     def dump(self, obj: Any) -> bytes:
         try:
