@@ -23,7 +23,7 @@ from storeswap.core.schema import GlobalIndex, KeyAttribute, TableSpec
 
 INT8_CASES: list[list[int | None]] = [
     [], [0], [1, -1], [2**63 - 1, -(2**63)], list(range(-12, 13)), [5, None, 7], [None],
-    list(range(-150, 150)), [*range(200), None],  # past the cached struct lengths
+    list(range(-150, 150)), [*range(200), None],  # long arrays
 ]
 BYTEA_CASES: list[list[Any]] = [
     [], [b""], [b"a", b"\x00\xff" * 40, b""], [None, b"x"], [bytes(range(256))] * 25, [None],

@@ -9,7 +9,7 @@ GIL time (py-spy, 8 wrk connections).  :class:`Int8Array` and
 dumpers write PostgreSQL's binary array format (``array_send``: ndim,
 has-null flag, element oid, then per dimension its length and lower bound,
 then each element as a 4-byte length, -1 for NULL, and its bytes) with one
-``struct`` pack per array.  They are registered on psycopg's global
+``struct`` pack per element and one join.  They are registered on psycopg's global
 adapters when this module is imported, by class only: their ``oid`` is 0
 (unknown), so they are not registered by oid, and a ``COPY`` with
 ``set_types(["bigint[]"])`` anywhere in the process keeps psycopg's own
@@ -36,10 +36,7 @@ _INT8_OID, _BYTEA_OID = 20, 17  # element oids, in the array header
 _HEAD = struct.Struct(">5i")  # ndim = 1, has_null, element oid, length, lower bound = 1
 _LEN = struct.Struct(">i")
 _NULL = b"\xff\xff\xff\xff"
-_INT8_ELEMENT = struct.Struct(">iq")
-#: One compiled struct per array length up to this (batches of 25, transactions of 100); longer arrays pack per element.
-_CACHED_LENGTHS = 128
-_INT8_STRUCTS: dict[int, struct.Struct] = {}
+_INT8_ELEMENT = struct.Struct(">iq")  # length 8, then the value
 
 
 class Int8Array(list[int | None]):
@@ -60,21 +57,11 @@ def _empty(oid: int) -> bytes:
 
 def pack_int8_array(values: list[int | None]) -> bytes:
     """``array_send`` of a ``bigint[]``."""
-    n = len(values)
-    if n == 0:
+    if not values:
         return _empty(_INT8_OID)
-    if n > _CACHED_LENGTHS or None in values:
-        pack = _INT8_ELEMENT.pack
-        body = [_NULL if v is None else pack(8, v) for v in values]
-        return _HEAD.pack(1, int(None in values), _INT8_OID, n, 1) + b"".join(body)
-    packer = _INT8_STRUCTS.get(n)
-    if packer is None:
-        packer = _INT8_STRUCTS[n] = struct.Struct(">5i" + "iq" * n)
-    args: list[int] = [1, 0, _INT8_OID, n, 1]
-    for v in values:
-        args.append(8)
-        args.append(v)  # type: ignore[arg-type]
-    return packer.pack(*args)
+    pack = _INT8_ELEMENT.pack
+    body = [_NULL if v is None else pack(8, v) for v in values]
+    return _HEAD.pack(1, int(None in values), _INT8_OID, len(values), 1) + b"".join(body)
 
 
 def pack_bytea_array(values: list[bytes | None]) -> bytes:

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from attrs import define, field
 from psycopg import sql
 
+from storeswap.adapters.postgres.arrays import column_array
 from storeswap.adapters.postgres.codec import encode_value
 from storeswap.core.changes import ttl_expiry
 from storeswap.core.keys import partition_bucket
@@ -290,6 +291,18 @@ class Layout:
         kc = {"pk": self.pk, "sk": self.sk, **{c.column: c for c in self.extra}}[column]
         assert kc is not None
         return _PG_TYPE[kc.type]
+
+    def array_params(self, kind: str, columns: Iterable[Iterable[Any]]) -> list[list[Any]]:
+        """One ``%b::type[]`` parameter per column, typed for :mod:`.arrays`'s packers.
+
+        ``kind`` names the columns: ``"write"`` (:attr:`write_columns`, a multi-row upsert) or ``"key"``
+        (:meth:`key_columns`: a multi-row delete or read).  Their SQL types are looked up once per layout.
+        """
+        types: list[str] | None = self.sql_cache.get(("array_types", kind))
+        if types is None:
+            names = self.write_columns if kind == "write" else self.key_columns()
+            types = self.sql_cache[("array_types", kind)] = [self.column_type(c) for c in names]
+        return [column_array(t, col) for t, col in zip(types, columns)]
 
     def _cast(self, column: str) -> sql.Composable:
         return sql.SQL(f"%s::{self.column_type(column)}")

@@ -32,7 +32,7 @@ from psycopg import sql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from storeswap.adapters.postgres import changelog
-from storeswap.adapters.postgres.arrays import Int8Array, column_array
+from storeswap.adapters.postgres.arrays import Int8Array
 from storeswap.adapters.postgres.bulk import bulk_put
 from storeswap.adapters.postgres.codec import decode_item, encode_item
 from storeswap.adapters.postgres.datastore import PooledConnection, PostgresDatastore, Retry, rollback_open
@@ -478,8 +478,7 @@ class PostgresStore(ItemStore):
                 for col, v in zip(columns, kp):
                     col.append(v)
             q = lay.sql_lock_many() if lock else lay.sql_get_many()
-            arrays = [column_array(lay.column_type(c), col) for c, col in zip(lay.key_columns(), columns)]
-            for (blob,) in conn.execute(q, arrays, binary=True).fetchall():
+            for (blob,) in conn.execute(q, lay.array_params("key", columns), binary=True).fetchall():
                 item = decode_item(blob)
                 kp = lay.key_params(item)
                 found[wanted[tuple(kp[1:])]] = item
@@ -539,15 +538,11 @@ class PostgresStore(ItemStore):
                 deletes.setdefault(lay.physical, (lay, []))[1].append(lay.key_params(r.key))
         locks.sort()
         statements: list[tuple[str, list[list[Any]]]] = []
-        for group, sql_of, columns_of in (
-            (puts, Layout.sql_upsert_many, lambda lay: lay.write_columns),
-            (deletes, Layout.sql_delete_many, Layout.key_columns),
-        ):
+        for group, sql_of, kind in ((puts, Layout.sql_upsert_many, "write"), (deletes, Layout.sql_delete_many, "key")):
             for lay, rows in group.values():
                 nkeys = 2 if lay.sk is None else 3  # rows start with the key: bucket, pk[, sk]
                 rows.sort(key=lambda row: row[:nkeys])
-                arrays = [column_array(lay.column_type(c), col) for c, col in zip(columns_of(lay), zip(*rows))]
-                statements.append((sql_of(lay), arrays))
+                statements.append((sql_of(lay), lay.array_params(kind, zip(*rows))))
         for attempt in self._db.transaction(
             self._table_hint(reqs),
             begin=False,
