@@ -1,5 +1,6 @@
 """PostgreSQL bulk_put (adapters/postgres/bulk.py): the framed COPY path and the write_row path store the same
-items, replace existing ones, collapse duplicate keys, and take the same advisory locks as every other writer."""
+items, replace existing ones and collapse duplicate keys; an unlocked load and a transaction of its table never
+run together, and a load that finds existing keys (or records changes) takes every item's lock."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ import psycopg
 import pytest
 
 from storeswap.adapters.postgres import bulk
+from storeswap.adapters.postgres.arrays import Int8Array
+from storeswap.adapters.postgres.layout import SQL_LOCK_TRANSACTION
+from storeswap.core.port import TxCheck, TxPut
 from storeswap.core.schema import KeyAttribute, TableSpec
 from storeswap.core.values import StringSet
 from storeswap.migrate.sample import bulk_items
@@ -89,32 +93,131 @@ def test_number_keys_and_ttl_columns_take_the_write_row_path(store: Any) -> None
         store.delete_table(name)
 
 
-def test_a_bulk_load_waits_for_a_transaction_holding_one_of_its_items(store: Any, table: str) -> None:
-    # The same advisory lock as every writer of the item (ADR 0009): computed by the framer, not Layout.lock_id.
+def _wait_until_queued(watcher: psycopg.Connection[Any], ids: list[int], what: str) -> None:
+    """Until some session waits for one of the advisory locks ``ids`` (a condition, not a timing)."""
+    objids = [((i >> 32) & 0xFFFFFFFF, i & 0xFFFFFFFF) for i in ids]
+    deadline = time.monotonic() + 60
+    while True:
+        waiting = watcher.execute(
+            "SELECT classid::bigint, objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchall()
+        watcher.commit()
+        if any(tuple(w) in objids for w in waiting):
+            return
+        assert time.monotonic() < deadline, f"{what} never waited for the advisory lock"
+        time.sleep(0.05)
+
+
+def _in_thread(fn: Any) -> tuple[threading.Thread, threading.Event, list[BaseException]]:
+    done, errors = threading.Event(), []
+
+    def run() -> None:
+        try:
+            fn()
+            done.set()
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    return worker, done, errors
+
+
+def test_an_unlocked_load_waits_for_a_transaction_of_its_table(store: Any, table: str) -> None:
+    # The holder takes what a transaction takes (every load slot shared, then its item's lock) and holds it:
+    # the load (fresh keys: one COPY with no item lock) waits for its slot, so it cannot insert an item that the
+    # transaction read absent between that read and the transaction's commit (ADR 0009, decision 0037).
     lay = store.layout(store.spec(table))
-    items = [{"pk": "locked", "sk": str(i), "v": "bulk"} for i in range(20)]
+    items = [{"pk": "locked", "sk": str(i), "v": "bulk"} for i in range(20)]  # not in key order
+    with psycopg.connect(store.conninfo, autocommit=True) as holder, psycopg.connect(store.conninfo) as watcher:
+        holder.execute("BEGIN")
+        holder.execute(
+            SQL_LOCK_TRANSACTION, (Int8Array([lay.lock_id({"pk": "other", "sk": "1"})]), Int8Array(lay.load_slots))
+        )
+        worker, done, errors = _in_thread(lambda: store.bulk_put(table, items))
+        _wait_until_queued(watcher, list(lay.load_slots), "the bulk load")
+        assert not done.is_set() and store.get(table, {"pk": "locked", "sk": "7"}, consistent=True) is None
+        holder.execute("COMMIT")
+        worker.join(60)
+    assert done.is_set() and not errors
+    assert len([k for k in _everything(store, table) if k[0] == "locked"]) == 20
+
+
+def test_an_unlocked_load_takes_no_item_lock_and_a_writer_that_read_absent_starts_over(store: Any, table: str) -> None:
+    # A single writer (or a batch) holds item 7's lock, having read it absent.  The load of fresh keys does not
+    # wait for it; the writer's insert then finds the row (ON CONFLICT DO NOTHING: zero rows) and starts over.
+    lay = store.layout(store.spec(table))
+    items = [{"pk": "free", "sk": f"{i:02d}", "v": "bulk"} for i in range(20)]
+    with psycopg.connect(store.conninfo, autocommit=True) as holder:
+        holder.execute("BEGIN")
+        holder.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (lay.lock_id(items[7]),))
+        worker, done, errors = _in_thread(lambda: store.bulk_put(table, items))
+        worker.join(60)
+        assert done.is_set() and not errors, "the unlocked load waited for an item lock"
+        inserted = holder.execute(
+            lay.sql_insert(), [*lay.row_params({"pk": "free", "sk": "07"}, b"x"), lay.lock_id(items[7])]
+        ).rowcount
+        holder.execute("ROLLBACK")
+    assert inserted == 0
+    assert store.get(table, {"pk": "free", "sk": "07"}, consistent=True) == items[7]
+
+
+def test_a_load_of_existing_keys_waits_for_a_writer_holding_one_of_its_items(store: Any, table: str) -> None:
+    # Existing keys: the unlocked COPY fails, and the load goes the locked way, under every item's lock
+    # (computed by the framer, not Layout.lock_id).
+    lay = store.layout(store.spec(table))
+    items = [{"pk": "locked", "sk": str(i), "v": "old"} for i in range(20)]
+    store.bulk_put(table, items)
+    newer = [{**i, "v": "new"} for i in items]
     lock = lay.lock_id(items[7])
     with psycopg.connect(store.conninfo, autocommit=True) as holder, psycopg.connect(store.conninfo) as watcher:
         holder.execute("BEGIN")
         holder.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (lock,))
-        done = threading.Event()
-        worker = threading.Thread(target=lambda: (store.bulk_put(table, items), done.set()))
-        worker.start()
-        objid = (lock >> 32) & 0xFFFFFFFF, lock & 0xFFFFFFFF
-        deadline = time.monotonic() + 60
-        while True:  # wait until the bulk load is queued behind the lock (a condition, not a timing)
-            waiting = watcher.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                " AND classid::bigint = %s AND objid::bigint = %s",
-                objid,
-            ).fetchone()
-            watcher.commit()
-            if waiting is not None and waiting[0] > 0:
-                break
-            assert time.monotonic() < deadline, "the bulk load never waited for the item's advisory lock"
-            time.sleep(0.05)
-        assert not done.is_set() and store.get(table, {"pk": "locked", "sk": "7"}, consistent=True) is None
+        worker, done, errors = _in_thread(lambda: store.bulk_put(table, newer))
+        _wait_until_queued(watcher, [lock], "the bulk load of existing keys")
+        assert not done.is_set() and store.get(table, {"pk": "locked", "sk": "7"}, consistent=True)["v"] == "old"
         holder.execute("COMMIT")
         worker.join(60)
-    assert done.is_set()
-    assert len([k for k in _everything(store, table) if k[0] == "locked"]) == 20
+    assert done.is_set() and not errors
+    assert {v["v"] for k, v in _everything(store, table).items() if k[0] == "locked"} == {"new"}
+
+
+def test_a_transaction_waits_for_an_unlocked_load_of_its_table(store: Any, table: str) -> None:
+    # The holder plays a load's COPY (one slot, exclusive): a transaction that reads an item absent and writes
+    # another waits for it, whichever slot it is.
+    lay = store.layout(store.spec(table))
+    slot = lay.load_slots[5]
+    actions = [TxCheck(table, {"pk": "t", "sk": "absent"}, "attribute_not_exists(pk)"), TxPut(table, {"pk": "t", "sk": "b"})]
+    with psycopg.connect(store.conninfo, autocommit=True) as holder, psycopg.connect(store.conninfo) as watcher:
+        holder.execute("BEGIN")
+        holder.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (slot,))
+        worker, done, errors = _in_thread(lambda: store.transact_write(actions))
+        _wait_until_queued(watcher, [slot], "the transaction")
+        assert not done.is_set() and store.get(table, {"pk": "t", "sk": "b"}, consistent=True) is None
+        holder.execute("COMMIT")
+        worker.join(60)
+    assert done.is_set() and not errors
+    assert store.get(table, {"pk": "t", "sk": "b"}, consistent=True) == {"pk": "t", "sk": "b"}
+
+
+def test_a_bulk_put_that_records_changes_takes_every_item_lock(store: Any) -> None:
+    # On a table with a stream, bulk_put (an application write) records one change per item: the locked way
+    # even for fresh keys, under the items' locks and the stream's shard counters.
+    name = f"bulks-{uuid.uuid4().hex[:10]}"
+    store.create_table(TableSpec(name, KeyAttribute("pk"), KeyAttribute("sk"), stream="NEW_IMAGE"))
+    try:
+        lay = store.layout(store.spec(name))
+        items = [{"pk": "s", "sk": f"{i:02d}"} for i in range(20)]
+        lock = lay.lock_id(items[7])
+        with psycopg.connect(store.conninfo, autocommit=True) as holder, psycopg.connect(store.conninfo) as watcher:
+            holder.execute("BEGIN")
+            holder.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (lock,))
+            worker, done, errors = _in_thread(lambda: store.bulk_put(name, items))
+            _wait_until_queued(watcher, [lock], "the recorded bulk put")
+            assert not done.is_set()
+            holder.execute("COMMIT")
+            worker.join(60)
+        assert done.is_set() and not errors
+        assert len(store.changes(name).records) == 20
+    finally:
+        store.delete_table(name)

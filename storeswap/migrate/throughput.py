@@ -1,11 +1,14 @@
 """Measure migration throughput and memory: ``python -m storeswap.migrate.throughput``.
 
-1. items/s of ``copy_table`` memory -> PostgreSQL with ~1 KB items, beside a
+1. items/s of ``copy_table`` memory -> PostgreSQL with ~1 KB items (by default
+   one segment per core, at most 4, and 5,000-item pages: :func:`copy_segments`,
+   :data:`COPY_BATCH`), beside a
    raw psycopg ``COPY`` of the same rows (already encoded, into a plain table
    with the same primary key): the ratio is what the whole migration path
    (scan, validation, encoding, bulk write, checkpoints) costs over the driver.
    ``--repeat`` pairs run interleaved (ABBA); the report gives the first
-   pair's ratio and the median of the paired ratios.
+   pair's ratio and the median of the paired ratios, and the same against
+   one raw COPY per segment run in parallel (``ratio_parallel``).
 2. ``--engines`` (e.g. ``threads,processes:2,dask``): items/s of the same
    copy from a generated source on each engine (``dask`` starts a scheduler
    and two workers as separate processes on loopback), each beside a raw
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import subprocess
 import sys
 import time
@@ -39,9 +43,21 @@ from storeswap.core.schema import KeyAttribute, TableSpec
 from storeswap.core.values import Item, item_size
 from storeswap.migrate.sample import bulk_items
 
-__all__ = ["GeneratedSource", "generated_item", "main"]
+__all__ = ["COPY_BATCH", "GeneratedSource", "copy_segments", "generated_item", "main"]
 
 SPEC = TableSpec("bench_copy", KeyAttribute("pk"), KeyAttribute("sk"))
+
+#: Items per page of the measured copy: one unlocked COPY of that many rows per page (decision 0037).
+COPY_BATCH = 5000
+
+
+def copy_segments() -> int:
+    """The measured copy's segments (and threads): the machine's cores, at most 4 (decision 0037).
+
+    The client and the server share the machine here, and every segment is one COPY backend: more segments
+    than cores only make the backends take turns.
+    """
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def generated_item(i: int, size: int = 1024) -> Item:
@@ -106,24 +122,53 @@ def _open(url: str) -> Any:
 
 def _raw_copy(conninfo: str, rows: list[list[Any]]) -> float:
     """Seconds of a raw psycopg binary COPY of ``rows`` into a plain table with the same primary key."""
+    return _raw_copy_parallel(conninfo, [rows])
+
+
+def _raw_copy_parallel(conninfo: str, parts: list[list[list[Any]]]) -> float:
+    """Seconds of one raw psycopg binary COPY per part, each on its own connection and thread, all at once.
+
+    With one part, the single COPY of the issue's baseline; with one part per segment, what a competent user
+    would write to load the same rows as fast as the driver can (the copy's segments run in parallel too).
+    """
+    import threading
+
     import psycopg
 
     raw_table = f"raw_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(
+    conns = [psycopg.connect(conninfo, autocommit=True) for _ in parts]
+    try:
+        conns[0].execute(
             f"CREATE TABLE {raw_table} (bucket bigint, pk bytea, sk bytea, item bytea, PRIMARY KEY (bucket, pk, sk))"
         )
+        errors: list[BaseException] = []
+
+        def load(conn: Any, rows: list[list[Any]]) -> None:
+            try:
+                with (
+                    conn.transaction(),
+                    conn.cursor() as cur,
+                    cur.copy(f"COPY {raw_table} (bucket, pk, sk, item) FROM STDIN (FORMAT BINARY)") as cp,
+                ):
+                    cp.set_types(["bigint", "bytea", "bytea", "bytea"])
+                    for r in rows:
+                        cp.write_row(r)
+            except BaseException as exc:  # re-raised below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=load, args=(c, rows)) for c, rows in zip(conns, parts)]
         started = time.perf_counter()
-        with (
-            conn.transaction(),
-            conn.cursor() as cur,
-            cur.copy(f"COPY {raw_table} (bucket, pk, sk, item) FROM STDIN (FORMAT BINARY)") as cp,
-        ):
-            cp.set_types(["bigint", "bytea", "bytea", "bytea"])
-            for r in rows:
-                cp.write_row(r)
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         seconds = time.perf_counter() - started
-        conn.execute(f"DROP TABLE {raw_table}")
+        if errors:
+            raise errors[0]
+        conns[0].execute(f"DROP TABLE {raw_table}")
+    finally:
+        for c in conns:
+            c.close()
     return seconds
 
 
@@ -133,7 +178,10 @@ def measure_copy(url: str, items: int, segments: int, batch: int, repeat: int = 
     Each pair is one copy_table into a fresh table and one raw COPY into another, the order alternating
     between pairs (ABBA: a server warming up does not favour either side).  A full garbage collection runs
     before each side's clock, so neither pays for collecting the set-up's objects.  ``ratio`` is the first pair's;
-    ``median_ratio`` the median of the paired ratios, the figure to quote on a shared machine.
+    ``median_ratio`` the median of the paired ratios, the figure to quote on a shared machine.  Each round also
+    runs the stronger baseline, one raw COPY per segment on as many connections at once
+    (``raw_parallel_items_per_s``, ``ratio_parallel``): the copy's segments are parallel, so a single COPY
+    alone would flatter it wherever the server has more cores than one COPY uses.
     """
     import statistics
 
@@ -149,6 +197,10 @@ def measure_copy(url: str, items: int, segments: int, batch: int, repeat: int = 
     pg = _open(url)
     lay = Layout.build(SPEC)
     rows = [lay.row_params(i, encode_item(i)) for i in source.scan_all(SPEC.name)]
+    parts = [
+        [lay.row_params(i, encode_item(i)) for i in source.scan_all(SPEC.name, segment=s, total_segments=segments)]
+        for s in range(segments)
+    ]
 
     def copy_rate() -> float:
         target_table = f"bench_{uuid.uuid4().hex[:8]}"
@@ -163,15 +215,27 @@ def measure_copy(url: str, items: int, segments: int, batch: int, repeat: int = 
         gc.collect()
         return items / _raw_copy(pg.conninfo, rows)
 
+    def parallel_rate() -> float:
+        gc.collect()
+        return items / _raw_copy_parallel(pg.conninfo, parts)
+
     runs = []
     for n in range(max(1, repeat)):
         if n % 2 == 0:
             c = copy_rate()
             r = raw_rate()
+            rp = parallel_rate()
         else:
+            rp = parallel_rate()
             r = raw_rate()
             c = copy_rate()
-        runs.append({"copy_table_items_per_s": round(c), "raw_copy_items_per_s": round(r), "ratio": round(c / r, 3)})
+        runs.append({
+            "copy_table_items_per_s": round(c),
+            "raw_copy_items_per_s": round(r),
+            "ratio": round(c / r, 3),
+            "raw_parallel_items_per_s": round(rp),
+            "ratio_parallel": round(c / rp, 3),
+        })  # fmt: skip
     pg.close()
     first = runs[0]
     return {
@@ -186,6 +250,8 @@ def measure_copy(url: str, items: int, segments: int, batch: int, repeat: int = 
         "median_copy_table_items_per_s": round(statistics.median(x["copy_table_items_per_s"] for x in runs)),
         "median_raw_copy_items_per_s": round(statistics.median(x["raw_copy_items_per_s"] for x in runs)),
         "median_ratio": round(statistics.median(x["ratio"] for x in runs), 3),
+        "median_raw_parallel_items_per_s": round(statistics.median(x["raw_parallel_items_per_s"] for x in runs)),
+        "median_ratio_parallel": round(statistics.median(x["ratio_parallel"] for x in runs), 3),
     }
 
 
@@ -292,8 +358,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", help="PostgreSQL URL (default: storeswap.backends.postgres.provision())")
     p.add_argument("--items", type=int, default=100_000, help="items for the throughput run")
     p.add_argument("--rss-items", type=int, default=1_000_000, help="items for the peak-RSS run (0 to skip)")
-    p.add_argument("--segments", type=int, default=4)
-    p.add_argument("--batch", type=int, default=1000)
+    p.add_argument(
+        "--segments",
+        type=int,
+        default=copy_segments(),
+        help="segments and threads of the copy (default: the machine's cores, at most 4: one COPY backend per core)",
+    )
+    p.add_argument(
+        "--batch", type=int, default=COPY_BATCH, help=f"items per page, one COPY each (default {COPY_BATCH:,})"
+    )
     p.add_argument("--repeat", type=int, default=3, help="interleaved copy/raw pairs for the throughput run")
     p.add_argument(
         "--engines",

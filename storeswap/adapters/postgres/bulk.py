@@ -7,28 +7,38 @@ layout; this module knows nothing of the store itself.
 Semantics are those of ``bulk_put`` in the port: unconditional puts, the last
 write of a key wins (duplicates inside one call are collapsed first, since
 ``ON CONFLICT DO UPDATE`` cannot touch a row twice in one statement).  Each
-chunk of at most :data:`CHUNK` items is one transaction that takes the
-items' advisory locks in sorted order — the same locks single writes and
-transactions take (ADR 0009-postgres-concurrency) — so a bulk load running
-beside conditional writes cannot interleave with them or deadlock.
+chunk of the locked way (below) is at most :data:`CHUNK` items in one
+transaction that takes the items' advisory locks in sorted order — the same
+locks single writes and transactions take (ADR 0009-postgres-concurrency).
 
 Rows go first straight into the table with ``COPY ... FROM STDIN (FORMAT
-BINARY)``: into a fresh table (a migration) that is all.  When a key already
-exists (a resumed copy, a reload) that transaction is rolled back and the
-chunk goes, in a new one under the same locks, through a temporary table
-created ``ON COMMIT DROP`` (so it always has the current columns) and
-``INSERT ... SELECT ... ON CONFLICT DO UPDATE``.  BEGIN, the locks and the
+BINARY)``.  Where the load records no change (no stream, or ``bulk_load``)
+that first COPY takes no item lock at all, only one of the table's load
+slots (:attr:`Layout.load_slots`) exclusively, in a transaction of its own
+of any size: a blind insert cannot be beaten by a writer that read the item
+absent (single-item writes and transactions insert absent items with ``ON
+CONFLICT DO NOTHING`` and start over on zero rows), and every transaction
+holds all of the table's slots shared, so none runs beside the COPY (ADR
+0009, decision 0037).  Into a fresh table (a migration) that is all.  When a
+key already exists (a resumed copy, a reload), or the COPY lost a deadlock
+to a concurrent writer of its keys, that transaction is rolled back and the
+items go the locked way: chunks of :data:`CHUNK`, each under its items'
+advisory locks (sorted), COPY straight into the table first, else through a
+temporary table created ``ON COMMIT DROP`` (so it always has the current
+columns) and ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``.  A load that
+records changes (``bulk_put`` on a table with a stream) always goes the
+locked way, with the stream's shard counters.  BEGIN, the locks and the
 settings share one round trip (the cost of a page on a busy machine is its
-round trips, decision 0030).  Where the layout allows (:func:`copy_rows`), the
-rows are framed for binary COPY in C in the same pass that computes their lock
-ids, and sent as one buffer.
+round trips, decision 0030).  Where the layout allows (:func:`copy_rows`),
+the rows are framed for binary COPY in C in the same pass that computes
+their lock ids, and sent as one buffer.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Union
 
 import psycopg
 from psycopg import sql
@@ -37,7 +47,7 @@ from storeswap import settings
 from storeswap.adapters.postgres import changelog
 from storeswap.adapters.postgres.codec import encode_item
 from storeswap.adapters.postgres.datastore import PostgresDatastore, rollback_open
-from storeswap.adapters.postgres.layout import Layout
+from storeswap.adapters.postgres.layout import LOAD_SLOTS, Layout
 from storeswap.core.schema import TableSpec
 from storeswap.core.values import Item
 
@@ -179,16 +189,42 @@ def copy_payload(lay: Layout, items: list[Item]) -> tuple[bytes, str] | None:
 
 
 def bulk_put(db: PostgresDatastore, lay: Layout, items: list[Item], *, record_changes: bool = True) -> None:
-    """Write validated items (a ``BulkPutRequest``'s) with COPY + one upsert per chunk (see the module docstring).
+    """Write validated items (a ``BulkPutRequest``'s) with COPY (see the module docstring).
 
     On a table with a change stream the rows get change records unless ``record_changes`` is False
-    (``ItemStore.bulk_load``: a migration's load is not an application change; changelog.py).
+    (``ItemStore.bulk_load``: a migration's load is not an application change; changelog.py).  A write that
+    records changes goes the locked way; every other first tries one unlocked COPY of all its rows.
     """
-    if len(items) <= CHUNK:
+    if not items:
+        return
+    unlocked = not (record_changes and lay.spec.stream is not None)
+    statements = _statements(lay)
+    whole = None
+    if unlocked or len(items) <= CHUNK:
         whole = copy_payload(lay, items)
-        if whole is not None:  # one chunk, in key order, no key twice: one buffer
-            _write_chunk(db, lay.spec, whole[1], _Payload(whole[0]), *_statements(lay), record_changes)
-            return
+        if whole is not None:  # in key order, no key twice: one buffer
+            payload = _Payload(whole[0])
+            if unlocked and _copy_unlocked(db, lay, payload, record_changes):
+                return
+            if len(items) <= CHUNK:
+                _write_chunk(db, lay.spec, whole[1], payload, *statements, record_changes, not unlocked)
+                return
+    rows, chunks = _sorted_rows(lay, items)
+    if unlocked and (whole is None) and _copy_unlocked(db, lay, rows, record_changes):
+        return
+    for locks, part in chunks:
+        # An unlocked COPY that failed found a key or lost a deadlock: the locked way goes straight to the upsert.
+        _write_chunk(db, lay.spec, locks, part, *statements, record_changes, not unlocked)
+
+
+def _sorted_rows(lay: Layout, items: list[Item]) -> tuple[_Rowset, list[tuple[str, _Rowset]]]:
+    """All of ``items`` as rows in table-key order (the last write of a key kept), and the same rows in chunks of
+    :data:`CHUNK` with each chunk's sorted lock ids (:func:`lock_list`).
+
+    Rows go in in table-key order: sequential index inserts (a large part of COPY's server cost), and two loads
+    of overlapping keys take their rows in one order.  Locks are taken in lock-id order by ``_write_chunk``,
+    which is what rules out deadlocks between chunks.
+    """
     framed = copy_rows(lay, items)
     if framed is not None and len(set(framed[1])) == len(framed[1]):  # no key twice: nothing to collapse
         frames, locks, ordered = framed
@@ -196,33 +232,64 @@ def bulk_put(db: PostgresDatastore, lay: Layout, items: list[Item], *, record_ch
         if not ordered:
             keys = [lay.key_params(item) for item in items]
             order = sorted(order, key=keys.__getitem__)
-        create_sql, copy_sql, upsert_sql, direct_sql = _statements(lay)
-        for start in range(0, len(order), CHUNK):
-            part = order[start : start + CHUNK]
-            payload = b"".join([COPY_SIGNATURE, *(frames[i] for i in part), COPY_TRAILER])
-            _write_chunk(
-                db, lay.spec, lock_list(sorted(locks[i] for i in part)), _Payload(payload),
-                create_sql, copy_sql, upsert_sql, direct_sql, record_changes,
-            )
-        return
+
+        def payload(part: Sequence[int]) -> _Payload:
+            return _Payload(b"".join([COPY_SIGNATURE, *(frames[i] for i in part), COPY_TRAILER]))
+
+        parts = [order[start : start + CHUNK] for start in range(0, len(order), CHUNK)]
+        if len(parts) == 1:
+            one = payload(parts[0])
+            return one, [(lock_list(sorted(locks)), one)]
+        return _LazyPayload(lambda: payload(order)), [
+            (lock_list(sorted(locks[i] for i in part)), payload(part)) for part in parts
+        ]
     # Last write of a key wins; the rows are built once, before any transaction starts.
     latest: dict[int, tuple[list[Any], int]] = {}
     for item in items:
         lock = lay.lock_id(item)
         latest.pop(lock, None)
         latest[lock] = (lay.row_params(item, encode_item(item)), lock)
-    rows = list(latest.values())
-    types = _column_types(lay)
-    create, copy, upsert, direct = _statements(lay)
     key_len = 2 if lay.sk is None else 3
+    rows = sorted(latest.values(), key=lambda p: p[0][:key_len])
+    types = _column_types(lay)
+    chunks: list[tuple[str, _Rowset]] = []
     for start in range(0, len(rows), CHUNK):
-        # Rows go in in table-key order (sequential index inserts: a large part of COPY's server cost);
-        # _write_chunk takes the chunk's locks in lock-id order, which is what rules out deadlocks.
-        chunk = sorted(rows[start : start + CHUNK], key=lambda p: p[0][:key_len])
-        chunk_locks = lock_list(sorted(lock for _, lock in chunk))
-        _write_chunk(
-            db, lay.spec, chunk_locks, _Rows([p for p, _ in chunk], types), create, copy, upsert, direct, record_changes
-        )
+        chunk = rows[start : start + CHUNK]
+        chunks.append((lock_list(sorted(lock for _, lock in chunk)), _Rows([p for p, _ in chunk], types)))
+    return _Rows([p for p, _ in rows], types), chunks
+
+
+def _copy_unlocked(db: PostgresDatastore, lay: Layout, rows: _Rowset, record_changes: bool) -> bool:
+    """COPY ``rows`` straight into the table under one load slot and no item lock; False when it must go the
+    locked way (a key exists, or the COPY was chosen as a deadlock's victim), with nothing written.
+
+    The slot is the backend's own (its pid modulo :data:`LOAD_SLOTS`): loads on other connections COPY at the
+    same time, and a transaction of the table (which holds every slot shared) waits for this one, or it for them.
+    """
+    slots = ",".join(map(str, lay.load_slots))
+    begin = ["BEGIN", f"SELECT pg_advisory_xact_lock(('{{{slots}}}'::bigint[])[pg_backend_pid() % {LOAD_SLOTS} + 1])"]
+    if not record_changes:
+        begin.append("SET LOCAL storeswap.changelog = 'off'")
+    _, _, _, direct = _statements(lay)
+    for attempt in db.transaction(
+        lay.spec.name, begin=False, gave_up="bulk_put kept conflicting with concurrent transactions"
+    ):
+        with attempt as conn:
+            attempt.sent = True
+            try:
+                conn.execute("; ".join(begin))
+                try:
+                    with conn.cursor() as cur, cur.copy(direct) as cp:
+                        rows.send(cp)
+                except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
+                    conn.execute("ROLLBACK")
+                    return False
+                conn.execute("COMMIT")
+                return True
+            except BaseException:
+                rollback_open(conn)
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover - transaction() raises when attempts run out
 
 
 class _Payload:
@@ -234,6 +301,16 @@ class _Payload:
     def send(self, cp: psycopg.Copy) -> None:
         # A view: psycopg hands a buffer over 128 KB to libpq in slices, and a slice of bytes is a copy.
         cp.write(memoryview(self.data))
+
+
+class _LazyPayload:
+    """A :class:`_Payload` built when it is sent (the whole of a load that is also held in chunks)."""
+
+    def __init__(self, build: Callable[[], _Payload]) -> None:
+        self.build = build
+
+    def send(self, cp: psycopg.Copy) -> None:
+        self.build().send(cp)
 
 
 class _Rows:
@@ -249,16 +326,21 @@ class _Rows:
             cp.write_row(params)
 
 
+#: What a COPY sends: a framed buffer (built now or when sent) or parameter rows.
+_Rowset = Union["_Payload", "_LazyPayload", "_Rows"]
+
+
 def _write_chunk(
     db: PostgresDatastore,
     spec: TableSpec,
     locks: str,
-    rows: _Payload | _Rows,
+    rows: _Rowset,
     create: str,
     copy: str,
     upsert: str,
     direct: str,
     record_changes: bool,
+    direct_first: bool = True,
 ) -> None:
     """One chunk in one transaction: its items' locks (``locks``: sorted ids, :func:`lock_list`), then COPY into
     the table, else staging + upsert.
@@ -275,7 +357,6 @@ def _write_chunk(
     if not record_changes:
         begin.append("SET LOCAL storeswap.changelog = 'off'")
     shards = record_changes and spec.stream is not None
-    direct_first = True
     for attempt in db.transaction(
         table, begin=False, gave_up="bulk_put kept conflicting with concurrent transactions"
     ):

@@ -40,6 +40,9 @@ from storeswap.core.schema import IndexKeys, KeyAttribute, TableSpec
 
 __all__ = [
     "CATALOG",
+    "LOAD_SLOTS",
+    "SQL_LOCK_ITEMS",
+    "SQL_LOCK_TRANSACTION",
     "TOKENS",
     "METADATA",
     "physical_name",
@@ -55,6 +58,18 @@ __all__ = [
 #: Advisory locks of many items (their :meth:`Layout.lock_id`), in the order of the array: callers sort it, so
 #: that every multi-item writer takes them in one order (ADR 0009).
 SQL_LOCK_ITEMS = "SELECT pg_advisory_xact_lock(l) FROM unnest(%b::bigint[]) AS l"
+
+#: A transaction's locks: first every load slot of its tables in shared mode (the first array, sorted), then its
+#: items' locks (the second, sorted).  The slot locks are an InitPlan behind a one-time filter, so PostgreSQL
+#: takes them all before it takes the first item lock, even when there is none.  A bulk load's unlocked COPY holds
+#: one slot of its table exclusively (``bulk.py``): the two never run together (ADR 0009, decision 0037).
+SQL_LOCK_TRANSACTION = (
+    "SELECT pg_advisory_xact_lock(l) FROM unnest(%b::bigint[]) AS l"
+    " WHERE (SELECT count(pg_advisory_xact_lock_shared(s)) FROM unnest(%b::bigint[]) AS s) >= 0"
+)
+
+#: Load slots per table: as many bulk loads of one table COPY at once without waiting for each other.
+LOAD_SLOTS = 8
 
 METADATA = sa.MetaData()
 
@@ -224,6 +239,25 @@ class Layout:
         if self.sk is not None:
             h.update(encode_value(key[self.sk.attr]))
         return int.from_bytes(h.digest(), "big", signed=True)
+
+    @property
+    def load_slots(self) -> tuple[int, ...]:
+        """The table's :data:`LOAD_SLOTS` advisory-lock ids of bulk loads (ADR 0009, decision 0037).
+
+        An unlocked bulk COPY holds one of them exclusively; a transaction holds all of them shared.  Hashed
+        like :meth:`lock_id` from the table's name and a suffix no encoded key starts with (``0xff``).
+        """
+        cached = self.sql_cache.get("load_slots")
+        if cached is None:
+            cached = self.sql_cache["load_slots"] = tuple(
+                int.from_bytes(
+                    hashlib.blake2b(self.physical.encode() + b"\xffload-slot" + bytes([i]), digest_size=8).digest(),
+                    "big",
+                    signed=True,
+                )
+                for i in range(LOAD_SLOTS)
+            )
+        return cached
 
     def key_params(self, key: dict[str, Any]) -> list[Any]:
         """``[bucket, pk, sk]`` parameters of a table key."""

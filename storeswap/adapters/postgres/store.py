@@ -36,7 +36,15 @@ from storeswap.adapters.postgres.arrays import Int8Array
 from storeswap.adapters.postgres.bulk import bulk_put
 from storeswap.adapters.postgres.codec import decode_item, encode_item
 from storeswap.adapters.postgres.datastore import PooledConnection, PostgresDatastore, Retry, rollback_open
-from storeswap.adapters.postgres.layout import CATALOG, METADATA, SQL_LOCK_ITEMS, TOKENS, KeyColumn, Layout
+from storeswap.adapters.postgres.layout import (
+    CATALOG,
+    METADATA,
+    SQL_LOCK_ITEMS,
+    SQL_LOCK_TRANSACTION,
+    TOKENS,
+    KeyColumn,
+    Layout,
+)
 from storeswap.core.changes import Shard, ShardRead, StreamInfo
 from storeswap.core.engine import index_view, plan_transaction, plan_write
 from storeswap.core.errors import ConfigurationError, IdempotencyMismatch, TableExists, TableNotFound
@@ -568,13 +576,15 @@ class PostgresStore(ItemStore):
         fingerprint = _fingerprint(reqs) if token is not None else ""
         entries = [(i, self._layout(r.spec), r.key) for i, r in enumerate(reqs)]
         locks = Int8Array(sorted({lay.lock_id(key) for _, lay, key in entries}))
+        slots = Int8Array(sorted({s for _, lay, _ in entries for s in lay.load_slots}))
         for attempt in self._db.transaction(self._table_hint(reqs)):
             with attempt as conn:
                 if token is not None and self._token_seen(conn, token, fingerprint):
                     return
                 # Sorted advisory locks first: they also cover items that do not exist yet,
                 # which a row lock cannot (no phantom inserts between our read and our commit).
-                conn.execute(SQL_LOCK_ITEMS, (locks,), prepare=True)
+                # Before them every load slot of the tables, shared: no unlocked bulk COPY runs beside us.
+                conn.execute(SQL_LOCK_TRANSACTION, (locks, slots), prepare=True)
                 changelog.lock_shards(conn, ((r.spec, r.key) for r in reqs))
                 found = self._fetch_many(conn, entries, True)
                 olds = [found.get(i) for i in range(len(reqs))]
