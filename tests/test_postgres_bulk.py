@@ -221,3 +221,29 @@ def test_a_bulk_put_that_records_changes_takes_every_item_lock(store: Any) -> No
         assert len(store.changes(name).records) == 20
     finally:
         store.delete_table(name)
+
+
+def test_transactions_of_one_table_share_its_load_slots(store: Any, table: str) -> None:
+    # The holder holds every slot shared, as an open transaction does: another transaction does not wait for it
+    # (it takes the slots shared too; taken exclusively, or with its two lock arrays swapped, it would wait).
+    lay = store.layout(store.spec(table))
+    with psycopg.connect(store.conninfo, autocommit=True) as holder:
+        holder.execute("BEGIN")
+        holder.execute("SELECT pg_advisory_xact_lock_shared(s) FROM unnest(%s::bigint[]) AS s", (list(lay.load_slots),))
+        worker, done, errors = _in_thread(lambda: store.transact_write([TxPut(table, {"pk": "t", "sk": "shared"})]))
+        worker.join(60)
+        assert done.is_set() and not errors, "a transaction waited for another transaction's shared load slots"
+        holder.execute("COMMIT")
+
+
+def test_a_long_bulk_goes_in_parts_in_order_and_existing_keys_take_the_locked_way(store: Any, table: str) -> None:
+    n = bulk.COPY_ROWS * 2 + 7
+    old = [{"pk": "p", "sk": f"{i:06d}", "v": "old"} for i in range(bulk.COPY_ROWS + 100, bulk.COPY_ROWS + 200)]
+    store.bulk_put(table, old)  # keys in the second part exist: that part is rolled back and upserted
+    items = [{"pk": "p", "sk": f"{i:06d}", "v": "new"} for i in range(n)]
+    items.append({"pk": "p", "sk": "000003", "v": "last"})  # a key of the first part, again, in the last part
+    assert store.bulk_put(table, items) == n + 1
+    got = _everything(store, table)
+    assert len(got) == n
+    assert got[("p", "000003")]["v"] == "last"
+    assert {v["v"] for k, v in got.items() if k != ("p", "000003")} == {"new"}

@@ -27,6 +27,7 @@ PostgreSQL comes from ``--url`` or the default provisioning
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -128,16 +129,19 @@ def _raw_copy(conninfo: str, rows: list[list[Any]]) -> float:
 def _raw_copy_parallel(conninfo: str, parts: list[list[list[Any]]]) -> float:
     """Seconds of one raw psycopg binary COPY per part, each on its own connection and thread, all at once.
 
-    With one part, the single COPY of the issue's baseline; with one part per segment, what a competent user
-    would write to load the same rows as fast as the driver can (the copy's segments run in parallel too).
+    With one part, the single COPY of the issue's baseline; with one part per segment, what a user loading
+    the same rows in parallel with the driver would write (the copy's segments run in parallel too).  Whether
+    it beats one COPY depends on the cores: on two, shared with the client, it did not (docs/scale.md).
     """
     import threading
 
     import psycopg
 
     raw_table = f"raw_{uuid.uuid4().hex[:8]}"
-    conns = [psycopg.connect(conninfo, autocommit=True) for _ in parts]
+    conns: list[Any] = []
     try:
+        for _ in parts:
+            conns.append(psycopg.connect(conninfo, autocommit=True))
         conns[0].execute(
             f"CREATE TABLE {raw_table} (bucket bigint, pk bytea, sk bytea, item bytea, PRIMARY KEY (bucket, pk, sk))"
         )
@@ -165,8 +169,10 @@ def _raw_copy_parallel(conninfo: str, parts: list[list[list[Any]]]) -> float:
         seconds = time.perf_counter() - started
         if errors:
             raise errors[0]
-        conns[0].execute(f"DROP TABLE {raw_table}")
     finally:
+        if conns:
+            with contextlib.suppress(psycopg.Error):  # the original error, if any, is the one to see
+                conns[0].execute(f"DROP TABLE IF EXISTS {raw_table}")
         for c in conns:
             c.close()
     return seconds
@@ -179,9 +185,9 @@ def measure_copy(url: str, items: int, segments: int, batch: int, repeat: int = 
     between pairs (ABBA: a server warming up does not favour either side).  A full garbage collection runs
     before each side's clock, so neither pays for collecting the set-up's objects.  ``ratio`` is the first pair's;
     ``median_ratio`` the median of the paired ratios, the figure to quote on a shared machine.  Each round also
-    runs the stronger baseline, one raw COPY per segment on as many connections at once
+    runs the parallel baseline, one raw COPY per segment on as many connections at once
     (``raw_parallel_items_per_s``, ``ratio_parallel``): the copy's segments are parallel, so a single COPY
-    alone would flatter it wherever the server has more cores than one COPY uses.
+    alone would flatter it wherever the machine has cores that one COPY leaves idle.
     """
     import statistics
 

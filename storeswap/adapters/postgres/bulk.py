@@ -1,4 +1,4 @@
-"""The PostgreSQL bulk path behind ``ItemStore.bulk_put``: COPY into a staging table, then one upsert.
+"""The PostgreSQL bulk path behind ``ItemStore.bulk_put``: COPY into the table, else staging + one upsert.
 
 :class:`PostgresStore` calls :func:`bulk_put` from its ``_bulk_put`` with its
 datastore (:mod:`.datastore`, which maps every driver error) and the table's
@@ -15,7 +15,8 @@ Rows go first straight into the table with ``COPY ... FROM STDIN (FORMAT
 BINARY)``.  Where the load records no change (no stream, or ``bulk_load``)
 that first COPY takes no item lock at all, only one of the table's load
 slots (:attr:`Layout.load_slots`) exclusively, in a transaction of its own
-of any size: a blind insert cannot be beaten by a writer that read the item
+of at most :data:`COPY_ROWS` rows (a longer call is written in parts of
+that many, in order): a blind insert cannot be beaten by a writer that read the item
 absent (single-item writes and transactions insert absent items with ``ON
 CONFLICT DO NOTHING`` and start over on zero rows), and every transaction
 holds all of the table's slots shared, so none runs beside the COPY (ADR
@@ -23,11 +24,11 @@ holds all of the table's slots shared, so none runs beside the COPY (ADR
 key already exists (a resumed copy, a reload), or the COPY lost a deadlock
 to a concurrent writer of its keys, that transaction is rolled back and the
 items go the locked way: chunks of :data:`CHUNK`, each under its items'
-advisory locks (sorted), COPY straight into the table first, else through a
-temporary table created ``ON COMMIT DROP`` (so it always has the current
+advisory locks (sorted), through a temporary table created ``ON COMMIT DROP`` (so it always has the current
 columns) and ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``.  A load that
 records changes (``bulk_put`` on a table with a stream) always goes the
-locked way, with the stream's shard counters.  BEGIN, the locks and the
+locked way, with the stream's shard counters, and there each chunk first
+tries a COPY straight into the table.  BEGIN, the locks and the
 settings share one round trip (the cost of a page on a busy machine is its
 round trips, decision 0030).  Where the layout allows (:func:`copy_rows`),
 the rows are framed for binary COPY in C in the same pass that computes
@@ -54,6 +55,7 @@ from storeswap.core.values import Item
 __all__ = [
     "bulk_put",
     "CHUNK",
+    "COPY_ROWS",
     "copy_rows",
     "copy_rows_python",
     "copy_payload",
@@ -79,8 +81,13 @@ COMPILED_ROWS = _compiled_rows is not None
 COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 COPY_TRAILER = b"\xff\xff"
 
-#: Items per transaction: bounds the advisory locks one transaction holds (they share the lock table).
+#: Items per transaction of the locked way: bounds the advisory locks one transaction holds (they share the
+#: lock table).
 CHUNK = 2000
+
+#: Rows per unlocked COPY: a longer bulk is written in parts of this many (memory: the part's rows framed once
+#: or twice; a part that meets an existing key is rolled back and rewritten the locked way).
+COPY_ROWS = 5000
 
 def _column_types(lay: Layout) -> list[str]:
     return [lay.column_type(c) for c in lay.write_columns]
@@ -198,8 +205,13 @@ def bulk_put(db: PostgresDatastore, lay: Layout, items: list[Item], *, record_ch
     if not items:
         return
     unlocked = not (record_changes and lay.spec.stream is not None)
+    if unlocked and len(items) > COPY_ROWS:
+        # In order, so the last write of a key still wins; each part is its own unlocked COPY (or locked way).
+        for start in range(0, len(items), COPY_ROWS):
+            bulk_put(db, lay, items[start : start + COPY_ROWS], record_changes=record_changes)
+        return
     statements = _statements(lay)
-    whole = None
+    tried = False
     if unlocked or len(items) <= CHUNK:
         whole = copy_payload(lay, items)
         if whole is not None:  # in key order, no key twice: one buffer
@@ -209,9 +221,12 @@ def bulk_put(db: PostgresDatastore, lay: Layout, items: list[Item], *, record_ch
             if len(items) <= CHUNK:
                 _write_chunk(db, lay.spec, whole[1], payload, *statements, record_changes, not unlocked)
                 return
+            tried = unlocked
+            del whole, payload  # framed again below, chunk by chunk
     rows, chunks = _sorted_rows(lay, items)
-    if unlocked and (whole is None) and _copy_unlocked(db, lay, rows, record_changes):
+    if unlocked and not tried and _copy_unlocked(db, lay, rows, record_changes):
         return
+    del rows
     for locks, part in chunks:
         # An unlocked COPY that failed found a key or lost a deadlock: the locked way goes straight to the upsert.
         _write_chunk(db, lay.spec, locks, part, *statements, record_changes, not unlocked)
@@ -237,11 +252,10 @@ def _sorted_rows(lay: Layout, items: list[Item]) -> tuple[_Rowset, list[tuple[st
             return _Payload(b"".join([COPY_SIGNATURE, *(frames[i] for i in part), COPY_TRAILER]))
 
         parts = [order[start : start + CHUNK] for start in range(0, len(order), CHUNK)]
-        if len(parts) == 1:
-            one = payload(parts[0])
-            return one, [(lock_list(sorted(locks)), one)]
+        # Built when sent: at most one chunk's buffer (or the whole's) exists beside the frames.
         return _LazyPayload(lambda: payload(order)), [
-            (lock_list(sorted(locks[i] for i in part)), payload(part)) for part in parts
+            (lock_list(sorted(locks[i] for i in part)), _LazyPayload(lambda part=part: payload(part)))  # type: ignore[misc]
+            for part in parts
         ]
     # Last write of a key wins; the rows are built once, before any transaction starts.
     latest: dict[int, tuple[list[Any], int]] = {}
@@ -275,9 +289,9 @@ def _copy_unlocked(db: PostgresDatastore, lay: Layout, rows: _Rowset, record_cha
         lay.spec.name, begin=False, gave_up="bulk_put kept conflicting with concurrent transactions"
     ):
         with attempt as conn:
-            attempt.sent = True
             try:
-                conn.execute("; ".join(begin))
+                conn.execute("; ".join(begin))  # writes nothing: a connection lost here is retried
+                attempt.sent = True
                 try:
                     with conn.cursor() as cur, cur.copy(direct) as cp:
                         rows.send(cp)

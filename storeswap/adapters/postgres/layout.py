@@ -59,9 +59,9 @@ __all__ = [
 #: that every multi-item writer takes them in one order (ADR 0009).
 SQL_LOCK_ITEMS = "SELECT pg_advisory_xact_lock(l) FROM unnest(%b::bigint[]) AS l"
 
-#: A transaction's locks: first every load slot of its tables in shared mode (the first array, sorted), then its
-#: items' locks (the second, sorted).  The slot locks are an InitPlan behind a one-time filter, so PostgreSQL
-#: takes them all before it takes the first item lock, even when there is none.  A bulk load's unlocked COPY holds
+#: A transaction's locks, parameters ``(item lock ids, load slot ids)``, both sorted: every load slot of its
+#: tables in shared mode, then its items' locks.  The slot locks are an InitPlan behind a one-time filter, so
+#: PostgreSQL takes them all before it takes the first item lock, even when there is none.  A bulk load's unlocked COPY holds
 #: one slot of its table exclusively (``bulk.py``): the two never run together (ADR 0009, decision 0037).
 SQL_LOCK_TRANSACTION = (
     "SELECT pg_advisory_xact_lock(l) FROM unnest(%b::bigint[]) AS l"

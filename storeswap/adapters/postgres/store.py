@@ -306,7 +306,9 @@ class PostgresStore(ItemStore):
         0009).  Under heavy contention a CAS can lose every race (each transaction committed between its read
         and its write dooms it), so later attempts are pessimistic: in one transaction, the item's advisory
         lock, the read ``FOR UPDATE``, the plan, the write, ``COMMIT`` — which no other writer can beat (every
-        insert path takes that lock; every other write of the row waits for the row lock).
+        insert path but a bulk load's unlocked COPY takes that lock, and an insert of an absent item here is
+        ``ON CONFLICT DO NOTHING``, so a COPY that got in first makes it start over; every other write of the row
+        waits for the row lock; decision 0037).
         """
         lay = self._layout(req.spec)
         kparams = lay.key_params(req.key)
@@ -461,7 +463,7 @@ class PostgresStore(ItemStore):
     # ----------------------------------------------------------------- batches
 
     def _bulk_put(self, req: BulkPutRequest, *, changes: bool = True) -> None:
-        """COPY-based bulk write (:mod:`.bulk`), under the same advisory locks as single writes.
+        """COPY-based bulk write (:mod:`.bulk`): one COPY under a load slot, else under the items' advisory locks.
 
         ``bulk_put`` records its changes in the change log like any write (S5); ``bulk_load`` (a migration's
         load, ``changes`` False) turns the change-log trigger off for its transactions.
