@@ -108,6 +108,10 @@ def _wait_until_queued(watcher: psycopg.Connection[Any], ids: list[int], what: s
         time.sleep(0.05)
 
 
+def _assert(condition: bool) -> None:
+    assert condition
+
+
 def _in_thread(fn: Any) -> tuple[threading.Thread, threading.Event, list[BaseException]]:
     done, errors = threading.Event(), []
 
@@ -123,23 +127,42 @@ def _in_thread(fn: Any) -> tuple[threading.Thread, threading.Event, list[BaseExc
     return worker, done, errors
 
 
+def _waits_for_the_holder(
+    store: Any, lock_sql: str, params: tuple[Any, ...], ids: list[int], what: str, fn: Any, while_waiting: Any
+) -> None:
+    """A holder opens a transaction and takes ``lock_sql``'s locks; ``fn`` (in a thread) must queue on one of the
+    advisory locks ``ids`` and not finish; ``while_waiting()`` checks what is visible meanwhile; after the
+    holder's COMMIT ``fn`` finishes without an error."""
+    with psycopg.connect(store.conninfo, autocommit=True) as holder, psycopg.connect(store.conninfo) as watcher:
+        holder.execute("BEGIN")
+        holder.execute(lock_sql, params)
+        worker, done, errors = _in_thread(fn)
+        _wait_until_queued(watcher, ids, what)
+        assert not done.is_set()
+        while_waiting()
+        holder.execute("COMMIT")
+        worker.join(60)
+    assert done.is_set() and not errors
+
+
+ITEM_LOCK = "SELECT pg_advisory_xact_lock(%s::bigint)"
+
+
 def test_an_unlocked_load_waits_for_a_transaction_of_its_table(store: Any, table: str) -> None:
     # The holder takes what a transaction takes (every load slot shared, then its item's lock) and holds it:
     # the load (fresh keys: one COPY with no item lock) waits for its slot, so it cannot insert an item that the
     # transaction read absent between that read and the transaction's commit (ADR 0009, decision 0037).
     lay = store.layout(store.spec(table))
     items = [{"pk": "locked", "sk": str(i), "v": "bulk"} for i in range(20)]  # not in key order
-    with psycopg.connect(store.conninfo, autocommit=True) as holder, psycopg.connect(store.conninfo) as watcher:
-        holder.execute("BEGIN")
-        holder.execute(
-            SQL_LOCK_TRANSACTION, (Int8Array([lay.lock_id({"pk": "other", "sk": "1"})]), Int8Array(lay.load_slots))
-        )
-        worker, done, errors = _in_thread(lambda: store.bulk_put(table, items))
-        _wait_until_queued(watcher, list(lay.load_slots), "the bulk load")
-        assert not done.is_set() and store.get(table, {"pk": "locked", "sk": "7"}, consistent=True) is None
-        holder.execute("COMMIT")
-        worker.join(60)
-    assert done.is_set() and not errors
+    _waits_for_the_holder(
+        store,
+        SQL_LOCK_TRANSACTION,
+        (Int8Array([lay.lock_id({"pk": "other", "sk": "1"})]), Int8Array(lay.load_slots)),
+        list(lay.load_slots),
+        "the bulk load",
+        lambda: store.bulk_put(table, items),
+        lambda: _assert(store.get(table, {"pk": "locked", "sk": "7"}, consistent=True) is None),
+    )
     assert len([k for k in _everything(store, table) if k[0] == "locked"]) == 20
 
 
@@ -150,7 +173,7 @@ def test_an_unlocked_load_takes_no_item_lock_and_a_writer_that_read_absent_start
     items = [{"pk": "free", "sk": f"{i:02d}", "v": "bulk"} for i in range(20)]
     with psycopg.connect(store.conninfo, autocommit=True) as holder:
         holder.execute("BEGIN")
-        holder.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (lay.lock_id(items[7]),))
+        holder.execute(ITEM_LOCK, (lay.lock_id(items[7]),))
         worker, done, errors = _in_thread(lambda: store.bulk_put(table, items))
         worker.join(60)
         assert done.is_set() and not errors, "the unlocked load waited for an item lock"
@@ -170,15 +193,15 @@ def test_a_load_of_existing_keys_waits_for_a_writer_holding_one_of_its_items(sto
     store.bulk_put(table, items)
     newer = [{**i, "v": "new"} for i in items]
     lock = lay.lock_id(items[7])
-    with psycopg.connect(store.conninfo, autocommit=True) as holder, psycopg.connect(store.conninfo) as watcher:
-        holder.execute("BEGIN")
-        holder.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (lock,))
-        worker, done, errors = _in_thread(lambda: store.bulk_put(table, newer))
-        _wait_until_queued(watcher, [lock], "the bulk load of existing keys")
-        assert not done.is_set() and store.get(table, {"pk": "locked", "sk": "7"}, consistent=True)["v"] == "old"
-        holder.execute("COMMIT")
-        worker.join(60)
-    assert done.is_set() and not errors
+    _waits_for_the_holder(
+        store,
+        ITEM_LOCK,
+        (lock,),
+        [lock],
+        "the bulk load of existing keys",
+        lambda: store.bulk_put(table, newer),
+        lambda: _assert(store.get(table, {"pk": "locked", "sk": "7"}, consistent=True)["v"] == "old"),
+    )
     assert {v["v"] for k, v in _everything(store, table).items() if k[0] == "locked"} == {"new"}
 
 
@@ -188,15 +211,15 @@ def test_a_transaction_waits_for_an_unlocked_load_of_its_table(store: Any, table
     lay = store.layout(store.spec(table))
     slot = lay.load_slots[5]
     actions = [TxCheck(table, {"pk": "t", "sk": "absent"}, "attribute_not_exists(pk)"), TxPut(table, {"pk": "t", "sk": "b"})]
-    with psycopg.connect(store.conninfo, autocommit=True) as holder, psycopg.connect(store.conninfo) as watcher:
-        holder.execute("BEGIN")
-        holder.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (slot,))
-        worker, done, errors = _in_thread(lambda: store.transact_write(actions))
-        _wait_until_queued(watcher, [slot], "the transaction")
-        assert not done.is_set() and store.get(table, {"pk": "t", "sk": "b"}, consistent=True) is None
-        holder.execute("COMMIT")
-        worker.join(60)
-    assert done.is_set() and not errors
+    _waits_for_the_holder(
+        store,
+        ITEM_LOCK,
+        (slot,),
+        [slot],
+        "the transaction",
+        lambda: store.transact_write(actions),
+        lambda: _assert(store.get(table, {"pk": "t", "sk": "b"}, consistent=True) is None),
+    )
     assert store.get(table, {"pk": "t", "sk": "b"}, consistent=True) == {"pk": "t", "sk": "b"}
 
 
@@ -209,15 +232,9 @@ def test_a_bulk_put_that_records_changes_takes_every_item_lock(store: Any) -> No
         lay = store.layout(store.spec(name))
         items = [{"pk": "s", "sk": f"{i:02d}"} for i in range(20)]
         lock = lay.lock_id(items[7])
-        with psycopg.connect(store.conninfo, autocommit=True) as holder, psycopg.connect(store.conninfo) as watcher:
-            holder.execute("BEGIN")
-            holder.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (lock,))
-            worker, done, errors = _in_thread(lambda: store.bulk_put(name, items))
-            _wait_until_queued(watcher, [lock], "the recorded bulk put")
-            assert not done.is_set()
-            holder.execute("COMMIT")
-            worker.join(60)
-        assert done.is_set() and not errors
+        _waits_for_the_holder(
+            store, ITEM_LOCK, (lock,), [lock], "the recorded bulk put", lambda: store.bulk_put(name, items), lambda: None
+        )
         assert len(store.changes(name).records) == 20
     finally:
         store.delete_table(name)

@@ -37,6 +37,7 @@ their lock ids, and sent as one buffer.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any, Union
@@ -211,22 +212,17 @@ def bulk_put(db: PostgresDatastore, lay: Layout, items: list[Item], *, record_ch
             bulk_put(db, lay, items[start : start + COPY_ROWS], record_changes=record_changes)
         return
     statements = _statements(lay)
-    tried = False
-    if unlocked or len(items) <= CHUNK:
-        whole = copy_payload(lay, items)
-        if whole is not None:  # in key order, no key twice: one buffer
-            payload = _Payload(whole[0])
-            if unlocked and _copy_unlocked(db, lay, payload, record_changes):
-                return
-            if len(items) <= CHUNK:
-                _write_chunk(db, lay.spec, whole[1], payload, *statements, record_changes, not unlocked)
-                return
-            tried = unlocked
-            del whole, payload  # framed again below, chunk by chunk
+    whole = copy_payload(lay, items) if unlocked or len(items) <= CHUNK else None
+    if whole is not None:  # in key order, no key twice: one buffer
+        payload = _Payload(whole[0])
+        if unlocked and _copy_unlocked(db, lay, payload, record_changes):
+            return
+        if len(items) <= CHUNK:
+            _write_chunk(db, lay.spec, whole[1], payload, *statements, record_changes, not unlocked)
+            return
     rows, chunks = _sorted_rows(lay, items)
-    if unlocked and not tried and _copy_unlocked(db, lay, rows, record_changes):
+    if unlocked and whole is None and _copy_unlocked(db, lay, rows, record_changes):
         return
-    del rows
     for locks, part in chunks:
         # An unlocked COPY that failed found a key or lost a deadlock: the locked way goes straight to the upsert.
         _write_chunk(db, lay.spec, locks, part, *statements, record_changes, not unlocked)
@@ -254,8 +250,7 @@ def _sorted_rows(lay: Layout, items: list[Item]) -> tuple[_Rowset, list[tuple[st
         parts = [order[start : start + CHUNK] for start in range(0, len(order), CHUNK)]
         # Built when sent: at most one chunk's buffer (or the whole's) exists beside the frames.
         return _LazyPayload(lambda: payload(order)), [
-            (lock_list(sorted(locks[i] for i in part)), _LazyPayload(lambda part=part: payload(part)))  # type: ignore[misc]
-            for part in parts
+            (lock_list(sorted(locks[i] for i in part)), _LazyPayload(functools.partial(payload, part))) for part in parts
         ]
     # Last write of a key wins; the rows are built once, before any transaction starts.
     latest: dict[int, tuple[list[Any], int]] = {}
@@ -280,30 +275,45 @@ def _copy_unlocked(db: PostgresDatastore, lay: Layout, rows: _Rowset, record_cha
     The slot is the backend's own (its pid modulo :data:`LOAD_SLOTS`): loads on other connections COPY at the
     same time, and a transaction of the table (which holds every slot shared) waits for this one, or it for them.
     """
-    slots = ",".join(map(str, lay.load_slots))
-    begin = ["BEGIN", f"SELECT pg_advisory_xact_lock(('{{{slots}}}'::bigint[])[pg_backend_pid() % {LOAD_SLOTS} + 1])"]
+    begin = lay.sql_cache.get("bulk_slot_begin")
+    if begin is None:  # BEGIN and the backend's own slot, as one statement text per layout
+        slots = ",".join(map(str, lay.load_slots))
+        begin = lay.sql_cache["bulk_slot_begin"] = (
+            f"BEGIN; SELECT pg_advisory_xact_lock(('{{{slots}}}'::bigint[])[pg_backend_pid() % {LOAD_SLOTS} + 1])"
+        )
     if not record_changes:
-        begin.append("SET LOCAL storeswap.changelog = 'off'")
-    _, _, _, direct = _statements(lay)
+        begin += "; SET LOCAL storeswap.changelog = 'off'"
+    direct = _statements(lay)[3]
     for attempt in db.transaction(
         lay.spec.name, begin=False, gave_up="bulk_put kept conflicting with concurrent transactions"
     ):
         with attempt as conn:
             try:
-                conn.execute("; ".join(begin))  # writes nothing: a connection lost here is retried
+                conn.execute(begin)  # writes nothing: a connection lost here is retried
                 attempt.sent = True
-                try:
-                    with conn.cursor() as cur, cur.copy(direct) as cp:
-                        rows.send(cp)
-                except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
-                    conn.execute("ROLLBACK")
-                    return False
-                conn.execute("COMMIT")
-                return True
+                return _copy_and_commit(conn, direct, rows, _UNLOCKED_CONFLICTS)
             except BaseException:
                 rollback_open(conn)
                 raise
     raise AssertionError("unreachable")  # pragma: no cover - transaction() raises when attempts run out
+
+
+#: What ends an unlocked COPY with nothing written, for the locked way to redo: a key that exists, or a deadlock
+#: with a writer of its keys (decision 0037).
+_UNLOCKED_CONFLICTS = (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected)
+
+
+def _copy_and_commit(conn: Any, direct: str, rows: _Rowset, conflicts: tuple[type[BaseException], ...]) -> bool:
+    """COPY ``rows`` straight into the table in the open transaction and COMMIT; on one of ``conflicts`` roll
+    the transaction back and return False."""
+    try:
+        with conn.cursor() as cur, cur.copy(direct) as cp:
+            rows.send(cp)
+    except conflicts:
+        conn.execute("ROLLBACK")
+        return False
+    conn.execute("COMMIT")
+    return True
 
 
 class _Payload:
@@ -383,15 +393,9 @@ def _write_chunk(
                     conn.execute("; ".join(begin))
                     if shards:
                         changelog.lock_all_shards(conn, spec.name)
-                    try:
-                        with conn.cursor() as cur, cur.copy(direct) as cp:
-                            rows.send(cp)
-                    except psycopg.errors.UniqueViolation:
-                        conn.execute("ROLLBACK")  # some keys exist (a resumed copy, a reload)
-                        direct_first = False
-                    else:
-                        conn.execute("COMMIT")
+                    if _copy_and_commit(conn, direct, rows, (psycopg.errors.UniqueViolation,)):
                         return
+                    direct_first = False  # some keys exist (a resumed copy, a reload)
                 conn.execute("; ".join([*begin, create]))
                 if shards:
                     changelog.lock_all_shards(conn, spec.name)
