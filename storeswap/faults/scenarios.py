@@ -272,6 +272,10 @@ def _source_table(items: int) -> tuple[ItemStore, str]:
     return source, table
 
 
+#: Seconds the copy worker that starts a migration fault holds its next page (see :func:`_migrate_with_fault`).
+FAULT_PAUSE = 0.3
+
+
 def _migrate_with_fault(
     fault: str,
     source: ItemStore,
@@ -279,17 +283,33 @@ def _migrate_with_fault(
     open_target: Callable[[], ItemStore],
     inject: Callable[[], str],
     items: int,
-    delay: float,
 ) -> FaultRow:
-    """Copy with a state file, inject the fault mid-copy, rerun until complete, then verify."""
+    """Copy with a state file, inject the fault mid-copy, rerun until complete, then verify.
+
+    The fault starts when the first run has written a quarter of the items (not after a fixed time: a copy that
+    got faster would finish first), and the worker whose page crossed that mark holds its next page for
+    :data:`FAULT_PAUSE` seconds, so at least one segment still has pages to write once the fault is on.
+    """
     from storeswap.migrate import copy_table, verify_tables
 
     state = Path(tempfile.mkdtemp(prefix="storeswap-faults-")) / "copy.state.json"
     runs = failures = 0
     injected = ""
     errors: list[str] = []
-    timer = threading.Timer(delay, lambda: errors.append("injected: " + inject()))
-    timer.start()
+    timer = threading.Thread(target=lambda: errors.append("injected: " + inject()))
+    copied = 0
+    lock = threading.Lock()
+
+    def progress(n: int) -> None:
+        nonlocal copied
+        with lock:
+            copied += n
+            start = copied >= items // 4 and timer.ident is None
+            if start:
+                timer.start()
+        if start:
+            time.sleep(FAULT_PAUSE)
+
     report = None
     try:
         while runs < 30:
@@ -302,12 +322,15 @@ def _migrate_with_fault(
                 time.sleep(0.5)
                 continue
             try:
-                report = copy_table(source, target, table, segments=4, workers=4, batch=200, state_path=state)
+                report = copy_table(
+                    source, target, table, segments=4, workers=4, batch=200, state_path=state, progress=progress
+                )
                 if report.complete:
                     # Judge the target only once the fault is over: a restarted moto replays its recording
                     # (its stand-in for durability) one call at a time, and a copy that resumed meanwhile can
                     # finish before the replay has restored what the first run wrote.
-                    timer.join()
+                    if timer.ident is not None:
+                        timer.join()
                     result = verify_tables(source, target, table)
                     break
             except StoreError as e:
@@ -320,7 +343,8 @@ def _migrate_with_fault(
         else:
             raise RuntimeError(f"{fault}: the copy did not complete in 30 runs")
     finally:
-        timer.join()
+        if timer.ident is not None:
+            timer.join()
         shutil.rmtree(state.parent, ignore_errors=True)
     injected = next((e[len("injected: ") :] for e in errors if e.startswith("injected: ")), "")
     seen = sorted({e for e in errors if not e.startswith("injected: ")})
@@ -375,7 +399,6 @@ def pg_terminate_mid_copy(url: str, items: int) -> FaultRow:
             lambda: PostgresStore(url, pool_size=6),
             inject,
             items,
-            delay=0.1,
         )
     finally:
         with contextlib.suppress(StoreError):
@@ -423,10 +446,29 @@ def pg_restart_mid_migration(items: int) -> FaultRow:
     with private_postgres() as (url, stop, start):
 
         def inject() -> str:
-            stop()
+            # Stop the server while a COPY is in flight, not between pages: a load that lost its connection
+            # before it wrote is retried on a fresh one and would ride through the restart, proving nothing about
+            # resuming.  A lock on the target table holds the workers' COPYs until one is seen waiting for it.
+            import psycopg
+
+            admin = PostgresStore(url, pool_size=1)
+            physical = admin.physical_table(table)
+            admin.close()
+            with contextlib.suppress(psycopg.Error), psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("BEGIN")
+                conn.execute(f'LOCK TABLE "{physical}" IN ACCESS EXCLUSIVE MODE')
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:  # a condition, with a bound in case the copy is already done
+                    waiting = conn.execute(
+                        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = %s::regclass", (physical,)
+                    ).fetchone()
+                    if waiting is not None and waiting[0] > 0:
+                        break
+                    time.sleep(0.01)
+                stop()
             time.sleep(1.0)
             start()
-            return "the server stopped (SIGQUIT, immediate shutdown) mid-copy, started again after 1 s"
+            return "the server stopped (SIGQUIT, immediate shutdown) mid-COPY, started again after 1 s"
 
         return _migrate_with_fault(
             "postgres: server stopped and restarted mid-migration",
@@ -435,7 +477,6 @@ def pg_restart_mid_migration(items: int) -> FaultRow:
             lambda: PostgresStore(url, pool_size=6, connect_timeout=5),
             inject,
             items,
-            delay=0.1,
         )
 
 
@@ -556,7 +597,6 @@ def moto_killed_mid_copy(items: int) -> FaultRow:
             lambda: _dynamodb_store(url),
             inject,
             items,
-            delay=1.0,
         )
     finally:
         moto.close()
@@ -583,7 +623,6 @@ def moto_unreachable_mid_copy(items: int) -> FaultRow:
             lambda: _dynamodb_store(url),
             inject,
             items,
-            delay=1.0,
         )
     finally:
         proxy.close()
