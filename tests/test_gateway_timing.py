@@ -148,3 +148,36 @@ def test_store_threads_finish_queued_jobs_then_stop_after_shutdown() -> None:
     for t in [t for t in threading.enumerate() if t.name.startswith("stopping-")]:
         t.join(10)
         assert not t.is_alive()
+
+
+def test_the_store_time_is_each_requests_own_when_loop_calls_interleave() -> None:
+    # Loop calls of two requests share one thread (decision 0038): request a waits between its two store
+    # calls while request b runs whole.  A per-thread tally would hand a b's time (107, not 12).
+    from storeswap import loop_calls
+    from storeswap.gateway.timing import StoreTally
+
+    tally = StoreTally()
+
+    async def main() -> list[tuple[str, int]]:
+        gate = asyncio.Event()
+
+        def a(_: Any) -> tuple[str, int]:
+            def handler(_: Any) -> str:
+                tally.add(5)
+                loop_calls.await_(gate.wait())
+                tally.add(7)
+                return "a"
+
+            return tally.run(handler, None)
+
+        def b(_: Any) -> tuple[str, int]:
+            def handler(_: Any) -> str:
+                tally.add(100)
+                gate.set()
+                return "b"
+
+            return tally.run(handler, None)
+
+        return list(await asyncio.gather(loop_calls.run(a, None), loop_calls.run(b, None)))
+
+    assert asyncio.run(main()) == [("a", 12), ("b", 100)]

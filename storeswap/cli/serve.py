@@ -31,7 +31,7 @@ def serve_command(
     max_body: Annotated[int, typer.Option("--max-body", help="Largest request body accepted, in bytes.")] = 16 * 1024 * 1024,
     threads: Annotated[
         int | None,
-        typer.Option("--threads", help="Threads for store calls (default: inline for memory, else the store's pool size)."),
+        typer.Option("--threads", help="Threads for store calls (default: inline for memory, else the store's pool size, with PostgreSQL's item operations on the event loop)."),
     ] = None,
     workers: Annotated[
         int, typer.Option("--workers", help="Server processes, each with its own store connection (not for memory).")

@@ -95,7 +95,7 @@ def _table_name(name: object) -> str:
 
 #: Class attributes of :class:`ItemStore` that a subclass does not inherit: each is False unless the subclass
 #: sets it itself (a promise about code the subclass may have overridden, decision 0033).
-PER_CLASS_FLAGS = ("bulk_reads_only", "lends_scans")
+PER_CLASS_FLAGS = ("bulk_reads_only", "lends_scans", "loop_calls")
 
 
 class ItemStore(StreamMethods, ABC):
@@ -119,6 +119,11 @@ class ItemStore(StreamMethods, ABC):
     #: that method bypasses (the memory store).  Declared by each class for itself, like ``bulk_reads_only``:
     #: a subclass that overrides ``scan`` (redaction, tracing, faults) must not be bypassed unawares.
     lends_scans: bool = False
+    #: True when every wait of this class's item operations for its server (and for a pooled connection) is
+    #: awaited by the event loop when the call runs inside ``storeswap.loop_calls.run``, so that the gateway may
+    #: serve them on its loop's own thread (the PostgreSQL adapter, decision 0038).  Declared by each class for
+    #: itself: a subclass that overrides a method with code that blocks must not inherit the promise.
+    loop_calls: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -32,10 +32,10 @@ from typing import Any
 
 import orjson
 
-from storeswap import settings
+from storeswap import loop_calls, settings
 from storeswap.core.port import ItemStore
 from storeswap.gateway.errors import CORAL_PREFIX, ApiError, error_body
-from storeswap.gateway.operations import Operations, unknown_operation
+from storeswap.gateway.operations import ITEM_OPERATIONS, Operations, unknown_operation
 from storeswap.gateway.sigv4 import SigV4Verifier
 from storeswap.gateway.timing import StoreTally, TimedStore, server_timing_header
 
@@ -196,6 +196,26 @@ class StoreThreads:
             worker.wake.release()
 
 
+class LoopCalls:
+    """Store calls on the event loop's own thread (:mod:`storeswap.loop_calls`), at most ``size`` at once.
+
+    For a store that declares ``loop_calls = True``: its waits for the server are awaited by the loop, so a
+    request needs no thread hand-off at all.  ``size`` is the store's pool size: more calls at once would
+    only wait for a connection (a wait that suspends the call; the store sees to that).  A call runs to its
+    end even if its request is cancelled (a shutdown), as on a store thread: cancelled in the middle, a
+    statement would be left running on the server with the connection thrown away.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._gate = asyncio.Semaphore(size)
+
+    async def submit(self, fn: Callable[[Any], Any], arg: Any) -> Any:
+        """``fn(arg)`` on this thread, suspended while it waits for the store."""
+        async with self._gate:
+            return await asyncio.shield(loop_calls.run(fn, arg))
+
+
 def store_concurrency(store: ItemStore) -> int:
     """How many store calls can usefully run at once: the store's connection pool size (16 when it has none).
 
@@ -212,7 +232,11 @@ class GatewayApp:
     ``auth`` verifies every request's signature (None: no authentication);
     ``threads`` is the number of threads store calls run on (0: inline;
     None: inline for the memory store, otherwise the store's connection
-    pool size, so that no thread waits for a connection).
+    pool size, so that no thread waits for a connection).  With ``threads``
+    None, a store that declares ``loop_calls = True`` (PostgreSQL) serves the
+    item operations in loop calls on the event loop's thread instead
+    (:class:`LoopCalls`, decision 0038); the table, TTL and stream
+    operations stay on the threads.
     ``server_timing`` adds a ``Server-Timing`` header to every response
     (:mod:`storeswap.gateway.timing`).
     """
@@ -239,9 +263,14 @@ class GatewayApp:
         self.auth = auth
         self.max_body = max_body
         self.region = region
+        # A store whose waits the loop can await serves item operations in loop calls, with no thread hand-off
+        # (decision 0038); ``threads`` given puts every call on that many threads, as before.
+        on_loop = threads is None and store.loop_calls
         if threads is None:
             threads = 0 if store.kind == "memory" else store_concurrency(store)
         self._pool = StoreThreads(threads) if threads > 0 else None
+        self._loop_calls = LoopCalls(store_concurrency(store)) if on_loop else None
+        self._on_loop = frozenset(TARGET_PREFIX + name for name in ITEM_OPERATIONS) if on_loop else frozenset()
         self._handlers = {TARGET_PREFIX + name: h for name, h in self.operations.handlers.items()}
         self._handlers.update(
             (STREAMS_PREFIX + name, h) for name, h in self.operations.streams.handlers.items()
@@ -316,16 +345,17 @@ class GatewayApp:
         held.append(params)
         if not isinstance(params, dict):
             raise ApiError("SerializationException", "the request body is a JSON object", prefix=CORAL_PREFIX)
+        runner = self._loop_calls if target in self._on_loop else self._pool
         tally = self._tally
         if tally is not None:
-            if self._pool is None:
+            if runner is None:
                 out, store_ns = tally.run(handler, params)
             else:
-                out, store_ns = await self._pool.submit(lambda p: tally.run(handler, p), params)
+                out, store_ns = await runner.submit(lambda p: tally.run(handler, p), params)
             return 200, out, store_ns
-        if self._pool is None:
+        if runner is None:
             return 200, handler(params), -1
-        return 200, await self._pool.submit(handler, params), -1
+        return 200, await runner.submit(handler, params), -1
 
     async def _body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []

@@ -49,7 +49,7 @@ from storeswap.gateway.streams import StreamOperations, stream_arn_of, stream_la
 from storeswap.gateway.tables import TableClock, describe, spec_from_create
 from storeswap.gateway.wire import decode_item, decode_value, encode_item
 
-__all__ = ["Operations", "MAX_PAGE_BYTES", "COUNT_LIMIT"]
+__all__ = ["Operations", "MAX_PAGE_BYTES", "COUNT_LIMIT", "ITEM_OPERATIONS"]
 
 #: A Query or Scan page stops after this many bytes of evaluated items (DynamoDB's 1 MB).
 MAX_PAGE_BYTES = 1024 * 1024
@@ -200,6 +200,14 @@ def _collection_metrics(mode: str | None, spec: TableSpec, key: Mapping[str, Any
         return None
     pk = spec.partition_key.name
     return {"ItemCollectionKey": encode_item({pk: key[pk]}), "SizeEstimateRangeGB": [0.0, 1.0]}
+
+
+#: The operations on items: what a store's loop calls serve (decision 0038).  Table, TTL and stream operations
+#: (DDL, which waits for table locks that a suspended call may hold) run on store threads.
+ITEM_OPERATIONS = frozenset({
+    "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
+    "BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems",
+})
 
 
 class Operations:

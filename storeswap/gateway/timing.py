@@ -1,7 +1,7 @@
 """Server-side timing (``storeswap serve --server-timing``): what the gateway adds over the store, per request.
 
 With timing on, the gateway wraps its store in :class:`TimedStore`, which
-adds the wall time of every public store call to a per-thread tally, and
+adds the wall time of every public store call to the request's tally, and
 answers each request with a standard ``Server-Timing`` header::
 
     server-timing: store;dur=0.097, app;dur=0.142
@@ -20,7 +20,7 @@ microsecond or two per call.
 
 from __future__ import annotations
 
-import threading
+import contextvars
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,25 +31,30 @@ __all__ = ["TimedStore", "StoreTally", "server_timing_header", "parse_server_tim
 
 
 class StoreTally:
-    """Nanoseconds spent in store calls on the current thread since :meth:`reset`."""
+    """Nanoseconds spent in store calls by the request being served, since :meth:`run` started it.
+
+    The tally is a context variable: a request's handler runs on a store
+    thread, inline in its task, or in a loop call (:mod:`storeswap.loop_calls`)
+    beside other requests' calls on the same thread, and each of those has
+    its own context.
+    """
 
     def __init__(self) -> None:
-        self._local = threading.local()
-
-    def reset(self) -> None:
-        self._local.ns = 0
+        self._ns: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("store_ns", default=None)
 
     def add(self, ns: int) -> None:
-        self._local.ns = getattr(self._local, "ns", 0) + ns
-
-    @property
-    def ns(self) -> int:
-        return int(getattr(self._local, "ns", 0))
+        box = self._ns.get()
+        if box is not None:
+            box[0] += ns
 
     def run(self, handler: Callable[[Any], Any], params: Any) -> tuple[Any, int]:
-        """``handler(params)`` and the store time it took (on this thread)."""
-        self.reset()
-        return handler(params), self.ns
+        """``handler(params)`` and the store time it took."""
+        box = [0]
+        token = self._ns.set(box)
+        try:
+            return handler(params), box[0]
+        finally:
+            self._ns.reset(token)
 
 
 class TimedStore:

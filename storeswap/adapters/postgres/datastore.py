@@ -26,7 +26,9 @@ Every driver exception is translated by :func:`.errors.map_error` in
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
@@ -34,14 +36,24 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from psycopg import waiting
 from psycopg.pq import TransactionStatus
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
+from storeswap import loop_calls
 from storeswap.adapters.postgres.errors import DRIVER_ERRORS, connect_error, is_retryable_conflict, map_error
 from storeswap.core.errors import StoreError, StoreUnavailable, TableNotFound, TransactionConflict
 from storeswap.redaction import redact
 
 __all__ = ["PostgresDatastore", "PooledConnection", "Attempt", "Retry", "MAX_TX_ATTEMPTS", "is_stale", "rollback_open"]
+
+#: How often a loop call that waits for a pooled connection looks again, and how long it may block asking for
+#: one (psycopg_pool refuses a timeout of 0 even when it has one ready).
+POOL_POLL_S = 0.001
+POOL_PEEK_S = 0.005
+
+#: How often a wait for the server wakes to check for interrupts (psycopg's own default).
+WAIT_INTERVAL_S = 0.1
 
 #: Attempts of a transaction that hits deadlocks or serialisation failures.
 MAX_TX_ATTEMPTS = 8
@@ -58,6 +70,12 @@ class PooledConnection(psycopg.Connection[Any]):
         if cur is None:
             cur = self._hot = self.cursor()
         return cur
+
+    def wait(self, gen: Any, interval: float = WAIT_INTERVAL_S, timeout: float | None = None) -> Any:
+        """psycopg's wait for the server, awaited by the event loop when called on one (:mod:`storeswap.loop_calls`)."""
+        if loop_calls.inside():
+            return loop_calls.await_(waiting.wait_async(gen, self.pgconn.socket, interval=interval, timeout=timeout))
+        return super().wait(gen, interval, timeout)
 
 
 class Retry(Exception):
@@ -133,6 +151,33 @@ class PostgresDatastore:
 
     # ------------------------------------------------------------------ errors
 
+    def getconn(self) -> PooledConnection:
+        """A connection from the pool.
+
+        Inside a loop call (:mod:`storeswap.loop_calls`) a wait for one must not block the loop, whose other
+        calls may hold the connections it waits for.  The call takes a connection the pool has ready (blocking
+        at most :data:`POOL_PEEK_S`, should another thread take it first); when there is none, it asks once,
+        for as long, so that a pool below its maximum grows, then sleeps on the loop and looks again every
+        :data:`POOL_POLL_S` until one is ready or the pool's timeout has passed.
+        """
+        if not loop_calls.inside():
+            conn: PooledConnection = self.pool.getconn()
+            return conn
+        deadline = time.monotonic() + self.pool.timeout
+        asked = False
+        while True:
+            stats = self.pool.get_stats()
+            if stats.get("pool_available", 0) > 0 or not asked:
+                asked = True
+                try:
+                    conn = self.pool.getconn(timeout=POOL_PEEK_S)
+                    return conn
+                except PoolTimeout:
+                    pass
+            if time.monotonic() >= deadline:
+                raise PoolTimeout(f"couldn't get a connection after {self.pool.timeout:.2f} sec")
+            loop_calls.await_(asyncio.sleep(POOL_POLL_S))
+
     def error(self, e: BaseException, table: str | None, *, write: bool, sent: bool = True) -> StoreError:
         """The port error for driver exception ``e`` (the only translation in the adapter)."""
         err = map_error(e, write=write, sent=sent, what=table or "")
@@ -148,7 +193,7 @@ class PostgresDatastore:
     def read(self, table: str | None) -> Iterator[PooledConnection]:
         """A pooled connection for one read; driver failures mapped as a read."""
         try:
-            conn = self.pool.getconn()
+            conn = self.getconn()
             try:
                 yield conn
             finally:
@@ -160,7 +205,7 @@ class PostgresDatastore:
     def write(self, table: str | None) -> Iterator[PooledConnection]:
         """A pooled connection for one write statement; a failure may have been applied (E2)."""
         try:
-            conn = self.pool.getconn()
+            conn = self.getconn()
             try:
                 yield conn
             finally:
@@ -222,7 +267,7 @@ class Attempt:
 
     def __enter__(self) -> PooledConnection:
         try:
-            conn = self._db.pool.getconn()
+            conn = self._db.getconn()
         except DRIVER_ERRORS as e:
             raise self._db.error(e, self._table, write=self._write, sent=False) from e
         self._conn = conn

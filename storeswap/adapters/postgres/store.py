@@ -131,6 +131,7 @@ class PostgresStore(ItemStore):
 
     kind = "postgres"
     bulk_reads_only = True  # _bulk_put frames each item into a COPY stream (bulk.py)
+    loop_calls = True  # its connections wait for the server through storeswap.loop_calls when called on a loop
 
     def __init__(self, url: str, *, pool_size: int = 10, connect_timeout: float = 10.0) -> None:
         super().__init__()
