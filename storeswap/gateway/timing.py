@@ -9,7 +9,7 @@ answers each request with a standard ``Server-Timing`` header::
 ``store`` is the time spent inside port calls (``ItemStore.get`` and the
 like, the adapter's validation included), ``app`` the time from the ASGI
 app receiving the request to its response being encoded (body read, SigV4,
-JSON decode, the thread hand-off, translation, the store calls, JSON
+JSON decode, the thread hand-off if any, translation, the store calls, JSON
 encode, CRC).  ``app - store`` is then the gateway's own cost for exactly
 that call, with no client, loopback or in-process twin in the figure; what
 it leaves out is uvicorn's HTTP parsing before the app and the socket write
