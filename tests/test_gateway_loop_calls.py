@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -14,20 +15,26 @@ from storeswap.gateway.server import GatewayServer
 
 
 class _PromisingStore(MemoryStore):
-    """A memory store that says its waits are loop-aware, and records where each primitive ran."""
+    """A memory store that says its waits are loop-aware, and records where each primitive ran: in a loop
+    call or not, and on a store thread or not.  Not of kind ``memory``, so that the gateway gives it store
+    threads for what it does not run on the loop (as it does PostgreSQL)."""
 
+    kind = "promising"
     loop_calls = True
 
     def __init__(self) -> None:
         super().__init__()
-        self.seen: list[tuple[str, bool]] = []
+        self.seen: list[tuple[str, bool, bool]] = []
+
+    def _where(self, what: str) -> None:
+        self.seen.append((what, loop_calls.inside(), threading.current_thread().name.startswith("gateway-")))
 
     def _create_table(self, spec: Any) -> None:
-        self.seen.append(("create", loop_calls.inside()))
+        self._where("create")
         super()._create_table(spec)
 
     def _get(self, req: Any) -> Any:
-        self.seen.append(("get", loop_calls.inside()))
+        self._where("get")
         return super()._get(req)
 
 
@@ -52,9 +59,10 @@ def _calls(store: MemoryStore, **kwargs: Any) -> None:
 
 
 @pytest.mark.parametrize(("make", "threads", "expected"), [
-    (_PromisingStore, None, [("create", False), ("get", True)]),
-    (_PromisingStore, 3, [("create", False), ("get", False)]),
-    (_Inheriting, None, [("create", False), ("get", False)]),
+    # (primitive, in a loop call, on a store thread)
+    (_PromisingStore, None, [("create", False, True), ("get", True, False)]),
+    (_PromisingStore, 3, [("create", False, True), ("get", False, True)]),
+    (_Inheriting, None, [("create", False, True), ("get", False, True)]),
 ])
 def test_item_operations_of_a_promising_store_run_on_the_loop(make: Any, threads: int | None, expected: Any) -> None:
     store = make()

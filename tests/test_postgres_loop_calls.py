@@ -120,3 +120,29 @@ def test_more_calls_than_connections_wait_for_one_without_blocking_the_loop(smal
 
     _run_bounded(all_of_them(), 60)
     assert sorted(int(it["n"]) for it in store.scan(table).items) == list(range(12))
+
+
+def test_a_call_cancelled_while_it_waits_closes_its_connection(conninfo: str) -> None:
+    # Cancelled mid-statement, the connection is mid-exchange with the server: it is closed (so a pool
+    # replaces it), not left ACTIVE for a rollback that cannot run or for the next caller.
+    with PooledConnection.connect(conninfo, autocommit=True) as conn:
+        started: list[bool] = []
+
+        def sleep(_: Any) -> None:
+            started.append(True)
+            conn.execute("SELECT pg_sleep(30)")
+
+        async def main() -> None:
+            task = asyncio.ensure_future(loop_calls.run(sleep, None))
+            while not started:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                return
+            raise AssertionError("the call was not cancelled")
+
+        _run_bounded(main(), 20)
+        assert conn.closed

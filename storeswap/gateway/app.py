@@ -10,10 +10,12 @@ under a size limit, checks the SigV4 signature when asked to, dispatches,
 and answers with DynamoDB's headers (``x-amzn-RequestId``, ``x-amz-crc32``,
 which botocore verifies).
 
-Store calls block; with a store that waits on I/O (PostgreSQL, DynamoDB)
-they run on a thread pool so that concurrent clients overlap, while the
-in-process memory store is called inline (a thread hop would cost more
-than the call).
+Store calls block.  The in-process memory store is called inline (a thread
+hop would cost more than the call).  A store whose waits the loop can await
+(PostgreSQL, ``loop_calls = True``) serves its item operations as loop calls
+on the event loop's own thread, suspended while they wait (decision 0038);
+every other store call (DynamoDB's, and PostgreSQL's table, TTL and stream
+operations) runs on a thread pool so that concurrent clients overlap.
 """
 
 from __future__ import annotations
@@ -201,9 +203,9 @@ class LoopCalls:
 
     For a store that declares ``loop_calls = True``: its waits for the server are awaited by the loop, so a
     request needs no thread hand-off at all.  ``size`` is the store's pool size: more calls at once would
-    only wait for a connection (a wait that suspends the call; the store sees to that).  A call runs to its
-    end even if its request is cancelled (a shutdown), as on a store thread: cancelled in the middle, a
-    statement would be left running on the server with the connection thrown away.
+    only wait for a connection (a wait that suspends the call; the store sees to that).  uvicorn cancels no
+    request task while it runs; at the loop's teardown a call still waiting is cancelled, and the store
+    closes the connection it was waiting on (the pool replaces it).
     """
 
     def __init__(self, size: int) -> None:
@@ -213,14 +215,14 @@ class LoopCalls:
     async def submit(self, fn: Callable[[Any], Any], arg: Any) -> Any:
         """``fn(arg)`` on this thread, suspended while it waits for the store."""
         async with self._gate:
-            return await asyncio.shield(loop_calls.run(fn, arg))
+            return await loop_calls.run(fn, arg)
 
 
 def store_concurrency(store: ItemStore) -> int:
     """How many store calls can usefully run at once: the store's connection pool size (16 when it has none).
 
-    More threads than connections would only queue on the pool, holding the
-    GIL hand-offs and a thread each while they wait.
+    More threads (or loop calls) than connections would only queue on the
+    pool, holding a thread (or a suspended call) each while they wait.
     """
     size = getattr(store, "pool_size", None)
     return size if isinstance(size, int) and size > 0 else 16

@@ -11,7 +11,9 @@ like, the adapter's validation included), ``app`` the time from the ASGI
 app receiving the request to its response being encoded (body read, SigV4,
 JSON decode, the thread hand-off if any, translation, the store calls, JSON
 encode, CRC).  ``app - store`` is then the gateway's own cost for exactly
-that call, with no client, loopback or in-process twin in the figure; what
+that call, with no client, loopback or in-process twin in the figure (with
+one request at a time: a loop call's store time also holds what it spent
+suspended while the loop served other requests); what
 it leaves out is uvicorn's HTTP parsing before the app and the socket write
 after it.  An error response reports ``store;dur=0.000`` (the tally does
 not travel with the exception).  Off by default: the proxy costs a

@@ -73,9 +73,18 @@ class PooledConnection(psycopg.Connection[Any]):
 
     def wait(self, gen: Any, interval: float = WAIT_INTERVAL_S, timeout: float | None = None) -> Any:
         """psycopg's wait for the server, awaited by the event loop when called on one (:mod:`storeswap.loop_calls`)."""
-        if loop_calls.inside():
+        if not loop_calls.inside():
+            return super().wait(gen, interval, timeout)
+        try:
             return loop_calls.await_(waiting.wait_async(gen, self.pgconn.socket, interval=interval, timeout=timeout))
-        return super().wait(gen, interval, timeout)
+        except Exception:
+            raise
+        except BaseException:
+            # Cancelled or closed mid-wait: the server may still be running the statement and the protocol is
+            # mid-exchange.  Close the connection (no wait) so that the pool replaces it rather than reusing it
+            # or losing it in a rollback that cannot run here.
+            self.close()
+            raise
 
 
 class Retry(Exception):
@@ -156,9 +165,9 @@ class PostgresDatastore:
 
         Inside a loop call (:mod:`storeswap.loop_calls`) a wait for one must not block the loop, whose other
         calls may hold the connections it waits for.  The call takes a connection the pool has ready (blocking
-        at most :data:`POOL_PEEK_S`, should another thread take it first); when there is none, it asks once,
-        for as long, so that a pool below its maximum grows, then sleeps on the loop and looks again every
-        :data:`POOL_POLL_S` until one is ready or the pool's timeout has passed.
+        at most :data:`POOL_PEEK_S`, should another thread take it first); when there is none and the pool is
+        below its maximum, it asks once, for as long, so that the pool grows; then it sleeps on the loop and
+        looks again every :data:`POOL_POLL_S` until one is ready or the pool's timeout has passed.
         """
         if not loop_calls.inside():
             conn: PooledConnection = self.pool.getconn()
@@ -167,7 +176,8 @@ class PostgresDatastore:
         asked = False
         while True:
             stats = self.pool.get_stats()
-            if stats.get("pool_available", 0) > 0 or not asked:
+            can_grow = not asked and stats.get("pool_size", 0) < stats.get("pool_max", 0)
+            if stats.get("pool_available", 0) > 0 or can_grow:
                 asked = True
                 try:
                     conn = self.pool.getconn(timeout=POOL_PEEK_S)
