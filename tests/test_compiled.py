@@ -495,13 +495,23 @@ SIZE_CASES = [
     # Not numbers: the same ValidationError as everywhere else, at the top level and nested.
     {"n": Decimal("NaN")}, {"n": Decimal("-Infinity")}, {"m": {"x": Decimal("sNaN")}}, {"l": [Decimal("Infinity")]},
     {"ns": NumberSet({Decimal("NaN")})},
+    {"n": Decimal("1E+999999999")}, {"m": {"x": Decimal("-9E+1000000")}}, {"l": [Decimal("1E+2000000")]},
 ]
 
 
-@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("Infinity"), "abc", None, [1]], ids=repr)
+@pytest.mark.parametrize(
+    "value",
+    [Decimal("NaN"), Decimal("Infinity"), "abc", None, [1], 1.5, 0.0,
+     # Finite, but beyond even the working context: normalising them overflows to Infinity.
+     Decimal("1E+999999999"), Decimal("-9E+1000000"), Decimal("1E+2000000")],
+    ids=repr,
+)
 def test_a_size_of_what_is_not_a_number_is_a_validation_error(value: Any) -> None:
     with pytest.raises(ValidationError):
         values.number_size(value)
+    if isinstance(value, (Decimal, float)):  # the others are values of other types (a null, a list, a string)
+        with pytest.raises(ValidationError):
+            values.value_size(value)
 
 
 @pytest.mark.parametrize("item", [None, "pk", 7, [("pk", "a")], Decimal("NaN")], ids=repr)

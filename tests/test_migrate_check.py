@@ -110,11 +110,13 @@ def test_export_items_no_store_would_accept(tmp_path: Path) -> None:
         {"pk": {"S": "deep"}, "sk": {"N": "6"}, "d": marshal_item({"x": nested(33)})["x"]},  # V7
         {"pk": {"S": "huge"}, "sk": {"N": "7"}, "b": {"S": "x" * 409_600}},  # V6
         {"pk": {"S": "nosk"}},
+        # Out of range beyond even the working context (it normalises to Infinity): one more invalid item, no crash.
+        {"pk": {"S": "vast"}, "sk": {"N": "8"}, "n": {"N": "1E+999999999"}},
     ]
     report = check_table(_export(tmp_path, items), "tab", "postgres", segments=1)
     found = _ids(report)
     assert found == {
-        "invalid-item": 4,
+        "invalid-item": 5,
         "item-too-large": 1,
         "nesting-too-deep": 1,
         "key-collision": 1,

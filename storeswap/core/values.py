@@ -121,8 +121,8 @@ def type_tag(value: Any) -> str:
     raise ValidationError(f"unsupported value type {type(value).__name__}")
 
 
-def normalize_number(value: Decimal | int | str, *, where: str = "number") -> Decimal:
-    """Validate a number (V1) and return its canonical Decimal (V2).
+def normalize_number(value: Decimal | int | str | float, *, where: str = "number") -> Decimal:
+    """Validate a number (V1; a float is refused, V10) and return its canonical Decimal (V2).
 
     The canonical form has no trailing zeros and no positive exponent, so
     ``str()`` gives what DynamoDB would return: ``1.0`` → ``1``, ``1.5E2`` →
@@ -130,6 +130,8 @@ def normalize_number(value: Decimal | int | str, *, where: str = "number") -> De
     """
     if isinstance(value, bool):
         raise ValidationError(f"{where}: a bool is not a number")
+    if isinstance(value, float):  # V10, the rule normalize_value states for every value
+        raise ValidationError(f"{where}: float values are not supported (they lose precision); use Decimal")
     if type(value) is int and -_INT_LIMIT < value < _INT_LIMIT:
         # Fast path for the common case: an int of at most 38 digits is already canonical.
         return Decimal(value)
@@ -172,14 +174,12 @@ def _normalize_set(elements: Iterable[Any], where: str, depth: int) -> StringSet
     if isinstance(first, (Decimal, int)) and not isinstance(first, bool):
         out: list[Decimal] = []
         for e in items:
-            if isinstance(e, float):
-                raise ValidationError(f"{where}: float values are not supported; use Decimal")
-            if isinstance(e, bool) or not isinstance(e, (Decimal, int)):
+            if isinstance(e, bool) or not isinstance(e, (Decimal, int, float)):
                 raise ValidationError(f"{where}: a set must hold one element type")
             out.append(normalize_number(e, where=where))
         return NumberSet(out)
     if isinstance(first, float):
-        raise ValidationError(f"{where}: float values are not supported; use Decimal")
+        normalize_number(first, where=where)  # refuses it (V10)
     raise ValidationError(f"{where}: sets hold strings, numbers or binary, not {type(first).__name__}")
 
 
@@ -192,12 +192,8 @@ def normalize_value(value: Any, *, where: str = "value", depth: int = 0) -> Any:
         return value
     if isinstance(value, bool) or value is None:
         return value
-    if isinstance(value, Decimal):
+    if isinstance(value, (Decimal, int, float)):  # a float is refused there (V10)
         return normalize_number(value, where=where)
-    if isinstance(value, int):
-        return normalize_number(value, where=where)
-    if isinstance(value, float):
-        raise ValidationError(f"{where}: float values are not supported (they lose precision); use Decimal")
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, (StringSet, NumberSet, BinarySet)):
@@ -309,7 +305,10 @@ def number_size(value: Decimal) -> int:
     if value.is_zero():
         return 1
     _sign, digits, exponent = value.normalize(_CTX).as_tuple()
-    assert isinstance(exponent, int)
+    if not isinstance(exponent, int):
+        # Beyond even the working context (1E+999999999): out of DynamoDB's range, which the one rule says.
+        normalize_number(value)
+        raise ValidationError(f"number: {value} is out of range")  # pragma: no cover - the rule above refuses it
     n = len(digits)
     # Align the coefficient on base-100 pairs relative to the decimal point.
     lead = (n + exponent) % 2  # an odd digit count before the point costs a half-filled pair
