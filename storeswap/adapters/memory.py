@@ -70,6 +70,47 @@ class _Table:
         # Bumped by every write; invalidates the cached scan orders.
         self.version = 0
         self.orders: dict[tuple[str | None, int], tuple[list[tuple[Any, ...]], list[Item]]] = {}
+        # Per index (None: the table), per partition key order value, the items of that partition by table key:
+        # what a Query reads, kept by every write (the indexes of a table never change after it is created).
+        self._index_keys = (spec.table_keys(), *spec.indexes())
+        self.partitions: dict[str | None, dict[Any, dict[tuple[Any, ...], Item]]] = {
+            index.name: {} for index in self._index_keys
+        }
+
+    def put(self, k: tuple[Any, ...], new: Item) -> Item | None:
+        """Store ``new`` under table key ``k``; the item it replaced, if any."""
+        old = self.items.get(k)
+        self.items[k] = new
+        self._reindex(k, old, new)
+        return old
+
+    def pop(self, k: tuple[Any, ...]) -> Item | None:
+        """Remove the item under table key ``k``; it, or None when there was none."""
+        old = self.items.pop(k, None)
+        if old is not None:
+            self._reindex(k, old, None)
+        return old
+
+    def _reindex(self, k: tuple[Any, ...], old: Item | None, new: Item | None) -> None:
+        # Any write invalidates the cached scan orders: they hold the item objects themselves
+        # (an update replaces the object) and an update may move the item in or out of an index.
+        self.version += 1
+        for index in self._index_keys:
+            parts = self.partitions[index.name]
+            name = index.partition_key.name
+            if old is not None and in_index(index, old):
+                pv = order_value(old[name])
+                members = parts[pv]
+                del members[k]
+                if not members:
+                    del parts[pv]
+            if new is not None and in_index(index, new):
+                parts.setdefault(order_value(new[name]), {})[k] = new
+
+    def partition(self, index: IndexKeys, value: Any) -> list[Item]:
+        """The items of one partition of ``index`` (unordered)."""
+        members = self.partitions[index.name].get(order_value(value))
+        return [] if members is None else list(members.values())
 
     def scan_order(self, index: IndexKeys) -> tuple[list[tuple[Any, ...]], list[Item]]:
         cached = self.orders.get((index.name, self.version))
@@ -154,15 +195,7 @@ class MemoryStore(ItemStore):
         if not changed:
             return
         k = _key_tuple(table.spec, req.key)
-        old = table.items.get(k)
-        if new is None:
-            if table.items.pop(k, None) is not None:
-                table.version += 1
-        else:
-            # Any write invalidates the cached scan orders: they hold the item objects themselves
-            # (an update replaces the object) and an update may move the item in or out of an index.
-            table.version += 1
-            table.items[k] = copy_value(new)
+        old = table.pop(k) if new is None else table.put(k, copy_value(new))
         table.streams.record(table.spec, old, new)
 
     def _write(self, req: PutRequest | UpdateRequest | DeleteRequest) -> Item | None:
@@ -181,10 +214,9 @@ class MemoryStore(ItemStore):
         with self._lock:
             table = self._table(req.spec.name)
             index = req.index
+            kc = req.key_condition
             candidates = [
-                item
-                for item in table.items.values()
-                if in_index(index, item) and key_condition_matches(req.key_condition, index, item)
+                item for item in table.partition(index, kc.partition_value) if key_condition_matches(kc, index, item)
             ]
 
             def order(item: Item) -> tuple[Any, ...]:
@@ -352,9 +384,7 @@ class MemoryStore(ItemStore):
             attr = table.spec.ttl_attribute
             doomed = [k for k, item in table.items.items() if is_expired(item, attr, now)]
             for k in doomed:
-                old = table.items.pop(k)
-                table.version += 1
-                table.streams.record(table.spec, old, None, TTL_IDENTITY)
+                table.streams.record(table.spec, table.pop(k), None, TTL_IDENTITY)
             return len(doomed)
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from storeswap import BatchDelete
 from storeswap.adapters.memory import MemoryStore
 from storeswap.contract_tests.helpers import drain_query, drain_scan, item_sort_key, typed, unchanged
 from storeswap.contract_tests.markers import notyet
@@ -360,6 +361,33 @@ def test_global_indexes_are_sparse(store, gsi_table, settle):
         assert [i["pk"] for i in store.scan_all(gsi_table, index="by_gpk")] == ["b"]
 
     settle(check_after)
+
+
+@pytest.mark.req("Q1", "Q6")
+def test_queries_follow_every_write_of_their_partition(store, gsi_table, settle):
+    """A query of the table, a local and a global index sees deletes, replacements and updates that move an item
+    between partitions or in and out of an index: nothing stale, nothing missed."""
+    for i in range(4):
+        store.put(gsi_table, {"pk": "a", "sk": str(i), "gpk": "g", "gsk": i, "lsk": i})
+    store.put(gsi_table, {"pk": "b", "sk": "9", "gpk": "g", "gsk": 9, "lsk": 9})
+    store.delete(gsi_table, {"pk": "a", "sk": "0"})
+    store.update(gsi_table, {"pk": "a", "sk": "1"}, "SET gpk = :h", values={":h": "h"})  # to another partition
+    store.update(gsi_table, {"pk": "a", "sk": "2"}, "REMOVE gsk, lsk")  # out of both indexes
+    store.put(gsi_table, {"pk": "a", "sk": "3", "gpk": "g", "gsk": 3})  # replaced: out of the local index
+    store.batch_write([BatchDelete(gsi_table, {"pk": "b", "sk": "9"})])
+    store.put(gsi_table, {"pk": "c", "sk": "0", "gpk": "h", "gsk": 0})
+
+    def keys(items):
+        return [(i["pk"], i["sk"]) for i in items]
+
+    def check():
+        assert keys(store.query(gsi_table, "pk = :p", values={":p": "a"})) == [("a", "1"), ("a", "2"), ("a", "3")]
+        assert keys(store.query(gsi_table, "pk = :p", values={":p": "b"})) == []
+        assert keys(store.query(gsi_table, "pk = :p", index="by_lsk", values={":p": "a"})) == [("a", "1")]
+        assert keys(store.query(gsi_table, "gpk = :g", index="by_gpk", values={":g": "g"})) == [("a", "3")]
+        assert keys(store.query(gsi_table, "gpk = :h", index="by_gpk", values={":h": "h"})) == [("c", "0"), ("a", "1")]
+
+    settle(check)
 
 
 @pytest.mark.req("Q6", "X1", "X2")
