@@ -129,6 +129,16 @@ def test_export_items_no_store_would_accept(tmp_path: Path) -> None:
     assert doc["ok"] is False and doc["findings"][0]["severity"] == "blocking"
 
 
+def test_a_key_that_cannot_be_shown_as_typed_json_is_shown_as_text(tmp_path: Path) -> None:
+    # A number set holding a NaN: no store would take it, and it cannot even be sorted into DynamoDB JSON for
+    # the finding's example; the check still reports it.
+    report = check_table(_export(tmp_path, [{"pk": {"NS": ["1", "NaN"]}, "sk": {"N": "9"}}]), "tab", "postgres",
+                         segments=1)
+    found = next(f for f in report.findings if f.rule.id == "invalid-item")
+    assert found.count == 1 and "NaN" in found.examples[0]["key"]
+    assert not report.ok
+
+
 def test_unknown_target_kind() -> None:
     from storeswap import ValidationError
 

@@ -67,13 +67,22 @@ _MIN_MAGNITUDE: Final = Decimal("1E-130")
 _INT_LIMIT: Final = 10**38
 
 
+def _in_order(elements: frozenset[Any]) -> list[Any]:
+    """A set's elements sorted for its repr, which never raises: by their reprs where they cannot be compared (a
+    NaN, or mixed types in a set built without validation)."""
+    try:
+        return sorted(elements)
+    except (TypeError, ArithmeticError):
+        return sorted(elements, key=repr)
+
+
 class StringSet(frozenset[str]):
     """A DynamoDB string set (SS): non-empty, unique, unordered."""
 
     __slots__ = ()
 
     def __repr__(self) -> str:
-        return f"StringSet({sorted(self)!r})"
+        return f"StringSet({_in_order(self)!r})"
 
 
 class NumberSet(frozenset[Decimal]):
@@ -82,7 +91,7 @@ class NumberSet(frozenset[Decimal]):
     __slots__ = ()
 
     def __repr__(self) -> str:
-        return f"NumberSet({sorted(self)!r})"
+        return f"NumberSet({_in_order(self)!r})"
 
 
 class BinarySet(frozenset[bytes]):
@@ -91,7 +100,7 @@ class BinarySet(frozenset[bytes]):
     __slots__ = ()
 
     def __repr__(self) -> str:
-        return f"BinarySet({sorted(self)!r})"
+        return f"BinarySet({_in_order(self)!r})"
 
 
 _SET_TAGS: Final[dict[type, str]] = {StringSet: "SS", NumberSet: "NS", BinarySet: "BS"}

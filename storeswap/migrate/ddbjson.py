@@ -38,7 +38,10 @@ def marshal_value(value: Any) -> dict[str, Any]:
     if isinstance(value, StringSet):
         return {"SS": sorted(value)}
     if isinstance(value, NumberSet):
-        return {"NS": [str(v) for v in sorted(value)]}
+        try:
+            return {"NS": [str(v) for v in sorted(value)]}
+        except InvalidOperation:  # a NaN cannot be ordered (it is no DynamoDB number either)
+            raise ValidationError(f"a number set holds a value that is not a number: {sorted(map(str, value))}") from None
     if isinstance(value, BinarySet):
         return {"BS": [base64.b64encode(v).decode("ascii") for v in sorted(value)]}
     if isinstance(value, (set, frozenset)):
@@ -47,7 +50,11 @@ def marshal_value(value: Any) -> dict[str, Any]:
             return marshal_value(StringSet(value))
         if isinstance(first, (bytes, bytearray)):
             return marshal_value(BinarySet(bytes(v) for v in value))
-        return marshal_value(NumberSet(Decimal(v) for v in value))
+        try:
+            numbers = NumberSet(Decimal(v) for v in value)
+        except (InvalidOperation, TypeError, ValueError):
+            raise ValidationError("a set must hold strings, numbers or binary of one type") from None
+        return marshal_value(numbers)
     raise ValidationError(f"cannot marshal a value of type {type(value).__name__}")
 
 
