@@ -83,9 +83,10 @@ def projection_from_attributes(names: Any) -> Projection:
     """``AttributesToGet``: top-level attribute names, taken literally (dots are part of the name)."""
     if not isinstance(names, list) or not names:
         raise ValidationError(f"{_INVALID}AttributesToGet must be a non-empty list of names")
+    paths = tuple(_path(n) for n in names)  # each a non-empty string, before they are compared
     if len(set(names)) != len(names):
         raise ValidationError(f"{_INVALID}Duplicate value in attribute name: {names}")
-    return Projection(tuple(_path(n) for n in names))
+    return Projection(paths)
 
 
 def _one(name: str, spec: Any, *, key: bool) -> Condition:

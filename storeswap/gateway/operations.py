@@ -307,6 +307,8 @@ class Operations:
         names = self.store.list_tables()
         start = body.get("ExclusiveStartTableName")
         if start is not None:
+            if not isinstance(start, str):
+                raise ValidationError("ExclusiveStartTableName must be a string")
             names = [n for n in names if n > start]
         out: dict[str, Any] = {"TableNames": names[:limit]}
         if len(names) > limit:
