@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -136,6 +137,50 @@ def test_numbers_are_read_as_written(tmp_path: Path) -> None:
     target = MemoryStore()
     copy_table(ExportSource(out, partition_key=KeyAttribute("pk", "N")), target, "nums")
     assert target.get("nums", {"pk": Decimal("1.5")}) == {"pk": Decimal("1.5"), "ns": {Decimal(2), Decimal(3)}}
+
+
+def _hand_written(out: Path, lines: list[str], key: str = "x/data/f.json.gz", summary: object = None) -> Path:
+    (out / "data").mkdir(parents=True)
+    with gzip.open(out / "data" / "f.json.gz", "wt") as f:
+        f.writelines(line + "\n" for line in lines)
+    items = sum(1 for line in lines if line.strip())
+    (out / "manifest-files.json").write_text(json.dumps({"itemCount": items, "dataFileS3Key": key}) + "\n")
+    (out / "manifest-summary.json").write_text(json.dumps(summary or {"outputFormat": "DYNAMODB_JSON"}))
+    return out
+
+
+_ITEM = json.dumps({"Item": {"pk": {"S": "a"}}})
+
+
+@pytest.mark.parametrize(("lines", "match"), [
+    ([json.dumps({"item": {}})], 'line 1: a line is a JSON object {"Item": ...}'),
+    (["[1]"], "line 1: a line is a JSON object"),
+    ([_ITEM, '{"Item": {"pk": {"S": "b"}, "d": ' + '{"L": [' * 5000 + "]}" * 5000 + "}}"], "line 2: nested too deeply"),
+])
+def test_a_malformed_line_is_a_validation_error_naming_it(tmp_path: Path, lines: list[str], match: str) -> None:
+    out = _hand_written(tmp_path / "e", lines)
+    with pytest.raises(ValidationError, match=re.escape(match)):
+        list(ExportSource(out, partition_key=KeyAttribute("pk", "S")).iter_items())
+
+
+def test_a_manifest_key_outside_the_export_is_refused(tmp_path: Path) -> None:
+    # A file that exists outside the export: the manifest's key must not reach it.
+    with gzip.open(tmp_path / "outside.json.gz", "wt") as f:
+        f.write(_ITEM + "\n")
+    out = _hand_written(tmp_path / "e", [_ITEM], key="x/../../outside.json.gz")
+    with pytest.raises(ConfigurationError, match="is not under"):
+        ExportSource(out, partition_key=KeyAttribute("pk", "S"))
+
+
+def test_a_summary_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
+    out = _hand_written(tmp_path / "e", [_ITEM], summary=["DYNAMODB_JSON"])
+    with pytest.raises(ConfigurationError, match="is not a JSON object"):
+        ExportSource(out, partition_key=KeyAttribute("pk", "S"))
+
+
+def test_an_empty_line_is_no_item(tmp_path: Path) -> None:
+    out = _hand_written(tmp_path / "e", [_ITEM, "", json.dumps({"Item": {"pk": {"S": "b"}}})])
+    assert [i["pk"] for i in ExportSource(out, partition_key=KeyAttribute("pk", "S")).iter_items()] == ["a", "b"]
 
 
 def test_ion_and_incremental_exports_are_refused(tmp_path: Path) -> None:

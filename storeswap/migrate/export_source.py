@@ -77,6 +77,8 @@ def _find_export_dir(path: Any) -> Any:
 
 def _resolve(export_dir: Any, key: str) -> Any:
     parts = [p for p in key.split("/") if p]
+    if ".." in parts:  # an export's keys name files under it; this one would read a file outside the export
+        raise ConfigurationError(f"data file {key} of the export is not under {export_dir}")
     for i in range(len(parts)):
         candidate = export_dir.joinpath(*parts[i:])
         if candidate.is_file():
@@ -134,6 +136,8 @@ class ExportSource:
             self.summary: dict[str, Any] = json.loads((self.path / SUMMARY_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise ConfigurationError(f"cannot read {self.path / SUMMARY_FILE}: {e}") from None
+        if not isinstance(self.summary, dict):
+            raise ConfigurationError(f"{self.path / SUMMARY_FILE} is not a JSON object")
         fmt = self.summary.get("outputFormat", "DYNAMODB_JSON")
         if fmt != "DYNAMODB_JSON":
             raise ConfigurationError(f"export format {fmt} is not supported; export with DYNAMODB_JSON")
@@ -208,7 +212,8 @@ class ExportSource:
             yield Page(batch, None)
 
     def _read(self, f: ExportFile, skip: int) -> Iterator[tuple[int, Item]]:
-        n = 0
+        n = 0  # lines read (a cursor's position)
+        items = 0  # of them, the items (an empty line is none)
         try:
             # One open per file (one GET from S3): the MD5 is checked on the same bytes before any item is read.
             with f.path.open("rb") as raw:
@@ -225,19 +230,25 @@ class ExportSource:
                 with gzip.GzipFile(fileobj=raw, mode="rb") as lines:
                     for raw_line in lines:
                         n += 1
-                        if n <= skip or not raw_line.strip():
+                        if not raw_line.strip():
+                            continue
+                        items += 1
+                        if n <= skip:
                             continue
                         try:
                             record = json.loads(raw_line)
+                            if not isinstance(record, dict) or "Item" not in record:
+                                raise ValueError('a line is a JSON object {"Item": ...}')
                             item = unmarshal_item(record["Item"])
-                        except (ValueError, KeyError, TypeError) as e:
-                            raise ValidationError(f"export file {f.path.name} line {n}: {e}") from None
+                        except (ValueError, KeyError, TypeError, RecursionError) as e:
+                            what = "nested too deeply" if isinstance(e, RecursionError) else e
+                            raise ValidationError(f"export file {f.path.name} line {n}: {what}") from None
                         yield n, item
         except (OSError, EOFError) as e:
             raise ValidationError(f"export file {f.path.name} is unreadable: {e}") from None
-        if n != f.item_count:
+        if items != f.item_count:
             raise ValidationError(
-                f"export file {f.path.name} holds {n} items but the manifest says {f.item_count} (truncated?)"
+                f"export file {f.path.name} holds {items} items but the manifest says {f.item_count} (truncated?)"
             )
 
     def iter_items(self) -> Iterator[Item]:
