@@ -168,7 +168,7 @@ def test_a_manifest_key_outside_the_export_is_refused(tmp_path: Path) -> None:
     with gzip.open(tmp_path / "outside.json.gz", "wt") as f:
         f.write(_ITEM + "\n")
     out = _hand_written(tmp_path / "e", [_ITEM], key="x/../../outside.json.gz")
-    with pytest.raises(ConfigurationError, match="is not under"):
+    with pytest.raises(ConfigurationError, match=re.escape("names a file outside it ('..')")):
         ExportSource(out, partition_key=KeyAttribute("pk", "S"))
 
 
@@ -176,6 +176,18 @@ def test_a_summary_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
     out = _hand_written(tmp_path / "e", [_ITEM], summary=["DYNAMODB_JSON"])
     with pytest.raises(ConfigurationError, match="is not a JSON object"):
         ExportSource(out, partition_key=KeyAttribute("pk", "S"))
+
+
+@pytest.mark.parametrize("spec", [
+    [1], "pk", {"Table": 5}, {}, {"name": "x"}, {"partition_key": 7}, {"partition_key": None},
+    {"partition_key": {"name": "pk", "type": "Q"}}, {"partition_key": {"name": "pk", "type": "S"}, "global_indexes": 5},
+    {"KeySchema": 5}, {"Table": {"KeySchema": [{"AttributeName": "pk"}]}},
+], ids=repr)
+def test_a_spec_json_of_the_wrong_shape_is_a_configuration_error(tmp_path: Path, spec: object) -> None:
+    out = _hand_written(tmp_path / "e", [_ITEM])
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    with pytest.raises(ConfigurationError, match="JSON"):
+        ExportSource(out, spec_json=tmp_path / "spec.json").describe("tab")
 
 
 def test_an_empty_line_is_no_item(tmp_path: Path) -> None:

@@ -278,8 +278,14 @@ class TableSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TableSpec:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; what is not shaped as it writes is a :class:`ValidationError`."""
+        try:
+            return cls._from_dict(data)
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValidationError(f"not a table spec: {type(e).__name__} {e}") from None
 
+    @classmethod
+    def _from_dict(cls, data: Mapping[str, Any]) -> TableSpec:
         def key(d: Mapping[str, str] | None) -> KeyAttribute | None:
             return None if d is None else KeyAttribute(d["name"], d["type"])  # type: ignore[arg-type]
 
@@ -287,7 +293,8 @@ class TableSpec:
             return IndexProjection(d["type"], tuple(d.get("include", ())))
 
         pk = key(data["partition_key"])
-        assert pk is not None
+        if pk is None:
+            raise ValidationError("not a table spec: no partition_key")
         return cls(
             name=data["name"],
             partition_key=pk,

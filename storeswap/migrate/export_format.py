@@ -25,6 +25,10 @@ __all__ = [
     "FILES_FILE",
     "ManifestEntry",
     "read_manifest_files",
+    "read_summary",
+    "find_data_file",
+    "LINE_ERRORS",
+    "line_error",
     "export_path",
     "open_gzip",
 ]
@@ -45,6 +49,45 @@ class ManifestEntry:
     item_count: int
     md5: str | None
     etag: str | None
+
+
+#: What parsing one malformed line of a data file raises (RecursionError: nested beyond the parser's depth).
+LINE_ERRORS = (ValueError, KeyError, TypeError, RecursionError)
+
+
+def line_error(e: BaseException) -> str:
+    """What a :data:`LINE_ERRORS` error says of its line."""
+    return "nested too deeply" if isinstance(e, RecursionError) else str(e)
+
+
+def read_summary(export_dir: Any) -> dict[str, Any]:
+    """``export_dir / manifest-summary.json``, a JSON object (:class:`ConfigurationError` naming it otherwise)."""
+    summary_path = export_dir / SUMMARY_FILE
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigurationError(f"cannot read {summary_path}: {e}") from None
+    if not isinstance(summary, dict):
+        raise ConfigurationError(f"{summary_path} is not a JSON object")
+    return summary
+
+
+def find_data_file(bases: tuple[Any, ...], key: str) -> Any:
+    """The file of a manifest's ``dataFileS3Key`` under one of ``bases``: the longest suffix of the key that exists
+    under the first base that has one (so ``aws s3 sync`` of any prefix works); None when none does.
+
+    A key with a ``..`` part is refused (:class:`ConfigurationError`): an export names files under it, and such a
+    key would read one outside it.
+    """
+    parts = [p for p in key.split("/") if p]
+    if ".." in parts:
+        raise ConfigurationError(f"data file {key} of the export names a file outside it ('..')")
+    for base in bases:
+        for i in range(len(parts)):
+            candidate = base.joinpath(*parts[i:])
+            if candidate.is_file():
+                return candidate
+    return None
 
 
 def read_manifest_files(export_dir: Any) -> list[ManifestEntry]:

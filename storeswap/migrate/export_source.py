@@ -45,7 +45,16 @@ from storeswap.core.requests import Page
 from storeswap.core.schema import KeyAttribute, TableSpec
 from storeswap.core.values import Item
 from storeswap.migrate.ddbjson import unmarshal_item
-from storeswap.migrate.export_format import SPEC_FILE, SUMMARY_FILE, export_path, read_manifest_files
+from storeswap.migrate.export_format import (
+    LINE_ERRORS,
+    SPEC_FILE,
+    SUMMARY_FILE,
+    export_path,
+    find_data_file,
+    line_error,
+    read_manifest_files,
+    read_summary,
+)
 
 __all__ = ["ExportSource", "ExportFile", "spec_from_json"]
 
@@ -76,27 +85,31 @@ def _find_export_dir(path: Any) -> Any:
 
 
 def _resolve(export_dir: Any, key: str) -> Any:
-    parts = [p for p in key.split("/") if p]
-    if ".." in parts:  # an export's keys name files under it; this one would read a file outside the export
+    found = find_data_file((export_dir,), key)
+    if found is None:
         raise ConfigurationError(f"data file {key} of the export is not under {export_dir}")
-    for i in range(len(parts)):
-        candidate = export_dir.joinpath(*parts[i:])
-        if candidate.is_file():
-            return candidate
-    raise ConfigurationError(f"data file {key} of the export is not under {export_dir}")
+    return found
 
 
 def spec_from_json(data: Mapping[str, Any], name: str) -> TableSpec:
-    """A spec from ``TableSpec.to_dict`` JSON or a DynamoDB ``DescribeTable`` response, renamed to ``name``."""
-    if "Table" in data:
+    """A spec from ``TableSpec.to_dict`` JSON or a DynamoDB ``DescribeTable`` response, renamed to ``name``.
+
+    JSON of any other shape is a :class:`ConfigurationError` (it comes from a file the user names).
+    """
+    if isinstance(data, Mapping) and "Table" in data:
         data = data["Table"]
+    if not isinstance(data, Mapping):
+        raise ConfigurationError("the table spec JSON is not an object (a TableSpec or a DescribeTable response)")
     if "KeySchema" in data:
         try:
             # An AWS export carries no TTL setting, so none is taken from the description either.
             return TableSpec.from_describe(data, name=name)
         except ValidationError as e:
             raise ConfigurationError(f"the DescribeTable JSON: {e}") from None
-    return TableSpec.from_dict({**data, "name": name})
+    try:
+        return TableSpec.from_dict({**data, "name": name})
+    except ValidationError as e:
+        raise ConfigurationError(f"the table spec JSON: {e}") from None
 
 
 def _encode_position(file_index: int, line: int) -> str:
@@ -132,12 +145,7 @@ class ExportSource:
     ) -> None:
         self.path = _find_export_dir(export_path(path))
         self.check_md5 = check_md5
-        try:
-            self.summary: dict[str, Any] = json.loads((self.path / SUMMARY_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise ConfigurationError(f"cannot read {self.path / SUMMARY_FILE}: {e}") from None
-        if not isinstance(self.summary, dict):
-            raise ConfigurationError(f"{self.path / SUMMARY_FILE} is not a JSON object")
+        self.summary = read_summary(self.path)
         fmt = self.summary.get("outputFormat", "DYNAMODB_JSON")
         if fmt != "DYNAMODB_JSON":
             raise ConfigurationError(f"export format {fmt} is not supported; export with DYNAMODB_JSON")
@@ -240,9 +248,8 @@ class ExportSource:
                             if not isinstance(record, dict) or "Item" not in record:
                                 raise ValueError('a line is a JSON object {"Item": ...}')
                             item = unmarshal_item(record["Item"])
-                        except (ValueError, KeyError, TypeError, RecursionError) as e:
-                            what = "nested too deeply" if isinstance(e, RecursionError) else e
-                            raise ValidationError(f"export file {f.path.name} line {n}: {what}") from None
+                        except LINE_ERRORS as e:
+                            raise ValidationError(f"export file {f.path.name} line {n}: {line_error(e)}") from None
                         yield n, item
         except (OSError, EOFError) as e:
             raise ValidationError(f"export file {f.path.name} is unreadable: {e}") from None

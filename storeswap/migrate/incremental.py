@@ -44,7 +44,17 @@ from storeswap.core.port import MAX_BATCH_WRITE, BatchDelete, BatchPut, ItemStor
 from storeswap.core.schema import TableSpec
 from storeswap.migrate.canonical import canonical_key
 from storeswap.migrate.ddbjson import marshal_item, unmarshal_item
-from storeswap.migrate.export_format import FILES_FILE, SUMMARY_FILE, export_path, open_gzip, read_manifest_files
+from storeswap.migrate.export_format import (
+    FILES_FILE,
+    LINE_ERRORS,
+    SUMMARY_FILE,
+    export_path,
+    find_data_file,
+    line_error,
+    open_gzip,
+    read_manifest_files,
+    read_summary,
+)
 from storeswap.migrate.export_source import ExportSource
 from storeswap.migrate.s3_files import S3Path
 
@@ -202,13 +212,10 @@ def _checksum_text_matches(text: str, digest: bytes) -> bool:
 
 def _resolve(export_dir: Any, key: str) -> Any:
     """The local file of ``dataFileS3Key``: incremental data lives beside the export dir, in ``AWSDynamoDB/data``."""
-    parts = [p for p in key.split("/") if p]
-    for base in (export_dir, export_dir.parent, export_dir.parent.parent):
-        for i in range(len(parts)):
-            candidate = base.joinpath(*parts[i:])
-            if candidate.is_file():
-                return candidate
-    raise ConfigurationError(f"data file {key} of the export at {export_dir} is not there or in its parent folders")
+    found = find_data_file((export_dir, export_dir.parent, export_dir.parent.parent), key)
+    if found is None:
+        raise ConfigurationError(f"data file {key} of the export at {export_dir} is not there or in its parent folders")
+    return found
 
 
 class IncrementalExport:
@@ -217,10 +224,7 @@ class IncrementalExport:
     def __init__(self, path: Any) -> None:
         self.path = export_path(path)
         summary_path = self.path / SUMMARY_FILE
-        try:
-            self.summary: dict[str, Any] = json.loads(summary_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise ConfigurationError(f"cannot read {summary_path}: {e}") from None
+        self.summary = read_summary(self.path)
         if self.summary.get("exportType") != INCREMENTAL_EXPORT:
             raise ConfigurationError(
                 f"{self.path} is a {self.summary.get('exportType', 'FULL_EXPORT')}, not an incremental export"
@@ -300,8 +304,8 @@ class IncrementalExport:
             old = body.get("OldImage")
             new_image = None if new is None else unmarshal_item(new)
             old_image = None if old is None else unmarshal_item(old)
-        except (ValueError, KeyError, TypeError) as e:
-            raise ValidationError(f"incremental export {self.export_id}, {where}: {e}") from None
+        except LINE_ERRORS as e:
+            raise ValidationError(f"incremental export {self.export_id}, {where}: {line_error(e)}") from None
         # DynamoDB JSON writes the timestamp as {"N": "<micros>"}; a bare integer is accepted too.
         text: Any = stamp.get("N") if isinstance(stamp, Mapping) else stamp
         try:
@@ -343,10 +347,7 @@ def open_incrementals(paths: Any) -> list[IncrementalExport]:
         )
         here = []
         for c in candidates:
-            try:
-                kind = json.loads((c / SUMMARY_FILE).read_text(encoding="utf-8")).get("exportType")
-            except (OSError, ValueError) as e:
-                raise ConfigurationError(f"cannot read {c / SUMMARY_FILE}: {e}") from None
+            kind = read_summary(c).get("exportType")
             if kind == INCREMENTAL_EXPORT:
                 here.append(IncrementalExport(c))
         if not here:
