@@ -59,6 +59,12 @@ def test_load_credentials(credentials_file: Path, tmp_path: Path) -> None:
         load_credentials(empty)
     with pytest.raises(ConfigurationError):
         load_credentials(tmp_path / "missing")
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"[x]\naws_access_key_id = \xff\xfe\n")
+    with pytest.raises(ConfigurationError, match="not text"):
+        load_credentials(binary)
+    with pytest.raises(ConfigurationError):
+        load_credentials(tmp_path)  # a directory
 
 
 def test_a_correctly_signed_request_runs(gateway: GatewayServer) -> None:

@@ -190,6 +190,15 @@ def test_a_spec_json_of_the_wrong_shape_is_a_configuration_error(tmp_path: Path,
         ExportSource(out, spec_json=tmp_path / "spec.json").describe("tab")
 
 
+@pytest.mark.parametrize("victim", ["manifest-files.json", "manifest-summary.json", "storeswap-table-spec.json"])
+def test_a_manifest_or_spec_that_is_not_text_is_a_configuration_error(tmp_path: Path, victim: str) -> None:
+    out = _hand_written(tmp_path / "e", [_ITEM])
+    (out / "storeswap-table-spec.json").write_text(json.dumps(TableSpec("tab", KeyAttribute("pk")).to_dict()))
+    (out / victim).write_bytes(b"\xff\xfe{not json")
+    with pytest.raises(ConfigurationError, match="cannot read"):
+        ExportSource(out).describe("tab")
+
+
 def test_an_empty_line_is_no_item(tmp_path: Path) -> None:
     out = _hand_written(tmp_path / "e", [_ITEM, "", json.dumps({"Item": {"pk": {"S": "b"}}})])
     assert [i["pk"] for i in ExportSource(out, partition_key=KeyAttribute("pk", "S")).iter_items()] == ["a", "b"]

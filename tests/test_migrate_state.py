@@ -127,3 +127,13 @@ def test_state_in_a_postgres_target_is_found_by_a_new_connection() -> None:
         second.delete_table(name)
         second.delete_table(STATE_TABLE)
         second.close()
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not text", b"{not json", b"[1, 2]", b'{"version": "x"}'], ids=repr)
+def test_a_state_file_that_is_not_a_state_is_refused_and_nothing_copied(tmp_path: Path, content: bytes) -> None:
+    source, target = _filled(), MemoryStore()
+    state = tmp_path / "s.json"
+    state.write_bytes(content)
+    with pytest.raises(ConfigurationError):
+        copy_table(source, target, "orders", state_path=state)
+    assert not target.table_exists("orders")

@@ -41,9 +41,11 @@ def load_credentials(path: str | Path) -> dict[str, str]:
     """Access key id → secret key, from an AWS shared-credentials file."""
     parser = configparser.ConfigParser(interpolation=None)
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigurationError(f"cannot read the credentials file {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"the credentials file {path} is not text (UTF-8)") from None
     try:
         parser.read_string(text)
     except configparser.Error as e:

@@ -99,8 +99,12 @@ def read_manifest_files(export_dir: Any) -> list[ManifestEntry]:
     listing = export_dir / FILES_FILE
     if not listing.is_file():
         raise ConfigurationError(f"the export at {export_dir} has no {FILES_FILE}")
+    try:
+        text = listing.read_text(encoding="utf-8")
+    except (OSError, ValueError) as e:  # ValueError: not UTF-8 text
+        raise ConfigurationError(f"cannot read {listing}: {e}") from None
     out = []
-    for n, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:

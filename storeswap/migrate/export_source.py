@@ -112,6 +112,15 @@ def spec_from_json(data: Mapping[str, Any], name: str) -> TableSpec:
         raise ConfigurationError(f"the table spec JSON: {e}") from None
 
 
+def _spec_file(path: Any, table: str) -> TableSpec:
+    """:func:`spec_from_json` of a file's JSON (a :class:`ConfigurationError` naming it when it cannot be read)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigurationError(f"cannot read the spec file {path}: {e}") from None
+    return spec_from_json(data, table)
+
+
 def _encode_position(file_index: int, line: int) -> str:
     raw = json.dumps({"f": file_index, "l": line}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -171,17 +180,13 @@ class ExportSource:
         if self._spec is not None:
             return attrs.evolve(self._spec, name=table)
         if self._spec_json is not None:
-            try:
-                data = json.loads(self._spec_json.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as e:
-                raise ConfigurationError(f"cannot read the spec file {self._spec_json}: {e}") from None
-            return spec_from_json(data, table)
+            return _spec_file(self._spec_json, table)
         pk, sk = self._keys
         if pk is not None:
             return TableSpec(table, pk, sk)
         own = self.path / SPEC_FILE
         if own.is_file():
-            return spec_from_json(json.loads(own.read_text(encoding="utf-8")), table)
+            return _spec_file(own, table)
         raise ConfigurationError(
             "a DynamoDB export does not record its key schema: give --spec-json FILE "
             "or --partition-key name:S [--sort-key name:N]"

@@ -190,7 +190,7 @@ class FileState:
             return None
         try:
             return self.path.read_text(encoding="utf-8")
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: not UTF-8 text
             raise ConfigurationError(f"cannot read {self.where}: {e}") from None
 
     def save(self, text: str) -> None:
