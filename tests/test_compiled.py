@@ -130,6 +130,8 @@ def test_random_items_normalise_and_encode_alike(item: dict[str, Any]) -> None:
         {"f": 1.5},
         {"set": set()},
         {"n": Decimal("1E+200")},
+        # Integral Decimals of exponent 0 print every digit and no exponent: 10**125 is in range, 10**126 is not.
+        {"n": Decimal(10**125)}, {"n": Decimal(10**126)}, {"n": Decimal(-(10**126))}, {"n": Decimal(10**200)},
         {"ok": "a", "bad": object()},
         {"ns": NumberSet({Decimal("1.50")}), "bs": BinarySet({b"x"}), "i": 7, "ba": bytearray(b"z")},
     ],

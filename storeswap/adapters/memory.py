@@ -109,7 +109,11 @@ class _Table:
 
     def partition(self, index: IndexKeys, value: Any) -> list[Item]:
         """The items of one partition of ``index`` (unordered)."""
-        members = self.partitions[index.name].get(order_value(value))
+        parts = self.partitions.get(index.name)
+        if parts is None:  # a request planned on a spec cached before the table was re-created without the index
+            self.spec.index(index.name)  # raises the ValidationError for an unknown index
+            parts = {}
+        members = parts.get(order_value(value))
         return [] if members is None else list(members.values())
 
     def scan_order(self, index: IndexKeys) -> tuple[list[tuple[Any, ...]], list[Item]]:

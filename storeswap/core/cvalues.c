@@ -15,6 +15,7 @@
 
 #define MAX_ITEM_SIZE 409600
 #define MAX_NUMBER_DIGITS 38
+#define MAX_INTEGER_DIGITS 126
 
 static PyObject *DecimalType = NULL;
 static PyObject *str_where = NULL;
@@ -32,7 +33,9 @@ static Py_ssize_t utf8_len(PyObject *s) {
 
 /* Size of a Decimal whose str() is `t` (length n) when it is canonical, else -1.
  * Canonical: no exponent, no leading zeros, no trailing fractional zeros, not "-0",
- * at most 38 significant digits (no exponent in str() also bounds the magnitude). */
+ * at most 38 significant digits, at most 126 integer digits (below 1E+126, V1).  str() writes an exponent
+ * for anything below 1E-6, but not for an integral Decimal of exponent 0 however large (Decimal(10**126)),
+ * so the integer digits are bounded here. */
 static long canonical_number_size(const char *t, Py_ssize_t n) {
     Py_ssize_t i = 0;
     if (n == 1 && t[0] == '0') return 1;
@@ -48,6 +51,7 @@ static long canonical_number_size(const char *t, Py_ssize_t n) {
     if (dot < 0) {
         Py_ssize_t len = n - int_start;
         if (t[int_start] == '0') return -1;  /* "-0" or a leading zero */
+        if (len > MAX_INTEGER_DIGITS) return -1;  /* 1E+126 or more: the Python rules refuse it */
         Py_ssize_t end = n;
         while (end > int_start && t[end - 1] == '0') end--;
         digits = (long)(end - int_start);
