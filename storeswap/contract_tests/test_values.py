@@ -118,6 +118,7 @@ NUMBERS_OK = [
     "1E-130",  # smallest magnitude
     "-1E-130",
     "1" + "0" * 60,  # one significant digit however many zeros
+    "1" + "0" * 125,  # 1E+125 written out: an exponent-0 Decimal prints every digit
     "0.000000000000000000000000000000000000000000001",
 ]
 NUMBERS_BAD = [
@@ -125,6 +126,8 @@ NUMBERS_BAD = [
     "1.23456789012345678901234567890123456789",
     "1E+126",
     "-1E+126",
+    "1" + "0" * 126,  # 1E+126 written out (Decimal(10**126)): no exponent in its text, still out of range
+    "-1" + "0" * 126,
     "1E-131",
     "9.99999999999999999999999999999999999999E+125",
     "NaN",
