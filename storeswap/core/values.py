@@ -298,7 +298,7 @@ def check_item_size(item: Item) -> int:
     return size
 
 
-def number_size(value: Decimal) -> int:
+def number_size(value: Decimal | int | str) -> int:
     """Bytes DynamoDB counts for a number: one per two significant digits, plus one (V6).
 
     Digits are counted after trimming leading and trailing zeros; the
@@ -331,10 +331,8 @@ def value_size(value: Any) -> int:
         return _str_size(value)
     if isinstance(value, bool) or value is None:
         return 1
-    if isinstance(value, Decimal):
+    if isinstance(value, (Decimal, int)):  # an int goes through the one rule for numbers (a bool was taken above)
         return number_size(value)
-    if isinstance(value, int):
-        return number_size(Decimal(value))
     if isinstance(value, (bytes, bytearray)):
         return len(value)
     if isinstance(value, dict):
