@@ -7,6 +7,7 @@ the gateway's "InternalServerError"). The shapes are DynamoDB's request shapes w
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from storeswap.adapters.memory import MemoryStore
+from storeswap.gateway.app import GatewayApp
 from storeswap.gateway.errors import error_body
 from storeswap.gateway.operations import Operations
 
@@ -141,3 +143,36 @@ def test_no_streams_request_gets_a_server_error(operations: Operations, body: di
     for op in operations.streams.handlers:
         status, answer = _answer(operations, op, body)
         assert status < 500, (op, body, answer)
+
+
+def _post(app: GatewayApp, op: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    """One POST through the ASGI app (no server): its status and JSON answer."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/", "raw_path": b"/", "query_string": b"",
+             "headers": [(b"x-amz-target", f"DynamoDB_20120810.{op}".encode()),
+                         (b"content-type", b"application/x-amz-json-1.0"),
+                         (b"content-length", str(len(body)).encode())]}
+    asyncio.run(app(scope, receive, send))
+    return sent[0]["status"], json.loads(sent[1]["body"])
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000 + b"]" * 100_000,  # beyond orjson's depth and the standard parser's stack
+    b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
+    b'{"TableName": "t", "Item": {"pk": {"S": "a"}, "d": ' + b'{"L": [' * 3_000 + b"]}" * 3_000 + b"}}",
+    b"{nope", b'{"TableName": "\xff"}', b"\x00", b"[1, 2]", b'"x"', b"null", b'{"Limit": ' + b"9" * 5_000 + b"}",
+], ids=lambda b: repr(b[:24]))
+def test_no_request_body_gets_a_server_error(body: bytes) -> None:
+    app = GatewayApp(MemoryStore())
+    for op in ("PutItem", "ListTables"):
+        status, answer = _post(app, op, body)
+        assert 400 <= status < 500, (op, answer)
+        if body.startswith((b"[[", b'{"a":{', b'{"TableName": "t", "Item"')):
+            assert answer["__type"].endswith("SerializationException") and "nested too deeply" in answer["message"]

@@ -74,6 +74,8 @@ def _loads(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise ApiError("SerializationException", "the request body is not valid JSON") from None
+    except RecursionError:  # nested beyond orjson's 1,024 levels and then the standard parser's stack
+        raise ApiError("SerializationException", "the request body is nested too deeply") from None
 
 
 def _dumps(payload: Any) -> bytes:
