@@ -169,3 +169,17 @@ def test_without_wrk_the_report_says_it_did_not_run(monkeypatch: pytest.MonkeyPa
     result = {"rows": [], "overhead": {}, "adapter_vs_boto3": {}, "load": (1.0, 1.0, 1.0), "cpus": 2, "calls": 1,
               "rounds": 1, "not_run": ["wrk client: no wrk binary"]}
     assert "Not run: wrk client: no wrk binary." in bench.render(result)
+
+
+def test_the_report_says_how_much_cpu_the_host_stole() -> None:
+    from storeswap.benchmarks.environment import cpu_times, stolen_share
+
+    # user nice system idle iowait irq softirq steal: 100 ticks of which 40 stolen.
+    assert stolen_share((0,) * 10, (30, 0, 10, 20, 0, 0, 0, 40, 0, 0)) == 0.4
+    assert stolen_share(None, (1,) * 10) is None and stolen_share((1,) * 10, (1,) * 10) is None
+    now = cpu_times()
+    assert now is None or (len(now) >= 8 and all(x >= 0 for x in now))
+    base = {"rows": [], "overhead": {}, "adapter_vs_boto3": {}, "load": (1.0, 1.0, 1.0), "cpus": 2, "calls": 10,
+            "rounds": 1}
+    assert "(40% of the CPU time stolen by the host during the run)" in bench.render({**base, "stolen": 0.4})
+    assert "stolen" not in bench.render(base)

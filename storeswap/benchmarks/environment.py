@@ -30,6 +30,8 @@ __all__ = [
     "EMULATORS",
     "collect_environment",
     "cpu_model",
+    "cpu_times",
+    "stolen_share",
     "capture_backend_log",
     "describe_store",
     "implementation_from_url",
@@ -67,6 +69,35 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_times() -> tuple[int, ...] | None:
+    """The machine's aggregate CPU time counters (``/proc/stat``'s ``cpu`` line, in ticks); None where there are none."""
+    try:
+        with open("/proc/stat", encoding="ascii", errors="replace") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        return None
+    try:
+        return tuple(int(x) for x in fields[1:])
+    except ValueError:
+        return None
+
+
+def stolen_share(before: tuple[int, ...] | None, after: tuple[int, ...] | None) -> float | None:
+    """The share of CPU time the hypervisor gave to other guests between two :func:`cpu_times` (``steal``).
+
+    On a shared VM a busy host takes CPU from the guest; a benchmark run in such an hour is slower in every
+    column, which only its ratios survive.  None when the counters are not known.
+    """
+    if before is None or after is None:
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice]: guest time is already inside user/nice.
+    deltas = [b - a for a, b in zip(before[:8], after[:8])]
+    total = sum(deltas)
+    return deltas[7] / total if total > 0 else None
 
 
 def _version(dist: str) -> str | None:

@@ -559,7 +559,9 @@ def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1,
     and ``boto3``; a client that cannot run here (no wrk) is left out and named in ``not_run``.
     """
     from storeswap.backends.dynamodb import start_moto
+    from storeswap.benchmarks.environment import cpu_times, stolen_share
 
+    started = cpu_times()
     unknown = set(clients) - set(CLIENTS)
     if unknown:
         raise ValueError(f"unknown clients {sorted(unknown)}: choose from {', '.join(CLIENTS)}")
@@ -635,6 +637,7 @@ def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1,
                 overhead[f"{store_kind}/{op}"] = v
         ratios = _adapter_ratio(servers["gateway-memory"], calls)
         return {"rows": rows, "overhead": overhead, "adapter_vs_boto3": ratios, "load": os.getloadavg(),
+                "stolen": stolen_share(started, cpu_times()),
                 "cpus": os.cpu_count(), "calls": calls, "rounds": rounds, "wrk_seconds": wrk_seconds,
                 "not_run": not_run}
     finally:
@@ -656,7 +659,9 @@ def render(result: dict[str, Any]) -> str:
 
     rows = result["rows"]
     servers = list(dict.fromkeys(r["server"] for r in rows))
-    lines = [f"Load average {', '.join(f'{x:.2f}' for x in result['load'])} on {result['cpus']} CPUs; "
+    stolen = result.get("stolen")
+    steal = "" if stolen is None else f" ({stolen:.0%} of the CPU time stolen by the host during the run)"
+    lines = [f"Load average {', '.join(f'{x:.2f}' for x in result['load'])} on {result['cpus']} CPUs{steal}; "
              f"{result['rounds']} interleaved rounds of {result['calls']} calls per cell "
              f"(wrk: {result.get('wrk_seconds', 1)} s per cell and round).", ""]
     lines += [f"Not run: {why}." for why in result.get("not_run", [])] + ([""] if result.get("not_run") else [])
