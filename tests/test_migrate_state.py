@@ -129,7 +129,10 @@ def test_state_in_a_postgres_target_is_found_by_a_new_connection() -> None:
         second.close()
 
 
-@pytest.mark.parametrize("content", [b"\xff\xfe not text", b"{not json", b"[1, 2]", b'{"version": "x"}'], ids=repr)
+@pytest.mark.parametrize(
+    "content", [b"\xff\xfe not text", b"{not json", b"[1, 2]", b'{"version": "x"}', b"[" * 100_000 + b"]" * 100_000],
+    ids=lambda c: repr(c[:20]),
+)
 def test_a_state_file_that_is_not_a_state_is_refused_and_nothing_copied(tmp_path: Path, content: bytes) -> None:
     source, target = _filled(), MemoryStore()
     state = tmp_path / "s.json"

@@ -80,6 +80,8 @@ def test_status_of_an_unfinished_copy_and_of_a_copy_without_follow(tmp_path: Pat
     assert st.complete and not st.following and "not started with --follow" in "\n".join(st.lines())
     with pytest.raises(ConfigurationError, match="not a migration state"):
         parse_status('{"segments": 3}', "bad")
+    with pytest.raises(ConfigurationError, match="not a migration state"):
+        parse_status("[" * 100_000 + "]" * 100_000, "deep")  # nested beyond the parser's stack
 
 
 def test_follow_progress_display_shows_lag() -> None:

@@ -222,7 +222,7 @@ def read_copy_state(
     try:
         data = json.loads(text)
         segments, batch = int(data["total_segments"]), int(data["batch"])
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
         raise ConfigurationError(f"{backend.where} is malformed ({type(e).__name__}: {e})") from None
     identity = copy_identity(source, target, table, target_table=target_table, segments=segments, batch=batch)
     return CopyState.load_or_new(backend, identity)

@@ -350,7 +350,7 @@ class CopyState:
         assert backend is not None
         try:
             data = json.loads(text)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:  # RecursionError: nested beyond the parser's stack
             raise ConfigurationError(f"cannot read {backend.where}: {e}") from None
         if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
             found = data.get("version") if isinstance(data, dict) else None

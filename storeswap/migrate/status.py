@@ -164,6 +164,6 @@ def parse_status(text: str, where: str, *, now: dt.datetime | None = None) -> Mi
                 status.status = st
                 status.status_age_s = status_age_s(st.get("at"), now)
                 status.stale = status.status_age_s is None or status.status_age_s > STALE_AFTER_S
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         raise ConfigurationError(f"{where} is not a migration state ({type(e).__name__}: {e})") from None
     return status
