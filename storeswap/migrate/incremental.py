@@ -265,7 +265,7 @@ class IncrementalExport:
             expected_path = self.path / checksum
             if expected_path.is_file():
                 digest = _md5(self.path / manifest)
-                expected = expected_path.read_text(encoding="utf-8", errors="replace").strip()  # not text: a mismatch
+                expected = expected_path.read_bytes().decode("utf-8", "replace").strip()  # not text: a mismatch
                 if not _checksum_text_matches(expected, digest):
                     problems.append(ChecksumProblem(self.path / manifest, checksum, expected, digest.hex()))
         for f in self.files:
