@@ -8,6 +8,7 @@ the gateway's "InternalServerError"). The shapes are DynamoDB's request shapes w
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from typing import Any
 
@@ -27,7 +28,7 @@ _json = st.recursive(
     lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(st.text(max_size=4), c, max_size=3)),
     max_leaves=5,
 )
-_numbers = st.sampled_from(["1", "-0", "1E+999999999", "1E+126", "NaN", "Infinity", "abc", "", " 1", "1" * 39])
+_numbers = st.sampled_from(["1", "-0", "1E+999999999", "1E+126", "NaN", "sNaN", "Infinity", "abc", "", " 1", "1" * 39])
 _leaf = st.one_of(
     st.builds(lambda n: {"N": n}, _numbers),
     st.builds(lambda s: {"S": s}, st.text(max_size=4)),
@@ -128,6 +129,16 @@ def _answer(operations: Operations, op: str, body: Any) -> tuple[int, Any]:
 @given(request=_requests)
 @example(request=("GetItem", {"TableName": TABLE, "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}, "AttributesToGet": [[]]}))
 @example(request=("ListTables", {"ExclusiveStartTableName": []}))
+@example(request=("PutItem", {"TableName": TABLE, "Item": {"pk": {"S": "a"}, "sk": {"N": "1"}, "ns": {"NS": ["sNaN"]}}}))
+@example(request=("Scan", {"TableName": TABLE, "ScanFilter": {"a": {"ComparisonOperator": ["EQ"]}}}))
+@example(request=("Scan", {"TableName": TABLE, "Segment": "0", "TotalSegments": "2",
+                           "ExclusiveStartKey": {"pk": {"S": "a"}, "sk": {"N": "1"}}}))
+@example(request=("Scan", {"TableName": TABLE, "Segment": [0], "TotalSegments": 2,
+                           "ExclusiveStartKey": {"pk": {"S": "a"}, "sk": {"N": "1"}}}))
+@example(request=("Query", {"TableName": TABLE, "KeyConditionExpression": "pk = :v",
+                            "ExpressionAttributeValues": {":v": {"S": "a"}},
+                            "ExclusiveStartKey": {"pk": {"S": "a"}, "sk": {"S": "1"}}}))
+@example(request=("Scan", {"TableName": TABLE, "ExclusiveStartKey": {"pk": {"N": "1"}, "sk": {"N": "1"}}}))
 def test_no_request_gets_a_server_error(operations: Operations, request: tuple[str, Any]) -> None:
     op, body = request
     status, answer = _answer(operations, op, body)
@@ -137,6 +148,7 @@ def test_no_request_gets_a_server_error(operations: Operations, request: tuple[s
 @pytest.mark.parametrize("body", [
     {"StreamArn": []}, {"StreamArn": "arn:aws:dynamodb:us-east-1:000000000000:table/hostile/stream/x", "Limit": "2"},
     {"TableName": 7}, {"ShardIterator": {"a": 1}}, {"ShardIterator": "x" * 5000}, {"ExclusiveStartStreamArn": [1]},
+    {"ShardIterator": "ssi1." + base64.urlsafe_b64encode(b"[" * 1500).decode()},  # nested beyond the parser's stack
     {"StreamArn": "arn", "ShardId": [], "ShardIteratorType": "AT_SEQUENCE_NUMBER", "SequenceNumber": {}},
 ])
 def test_no_streams_request_gets_a_server_error(operations: Operations, body: dict[str, Any]) -> None:

@@ -196,7 +196,7 @@ def decode_cursor(cursor: str, *, segment: tuple[int, int] | None = None) -> Key
         body = json.loads(raw)
         key = {name: _decode_scalar(pair) for name, pair in body["k"].items()}
         cursor_segment = body.get("g")
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise ValidationError("the cursor is malformed") from None
     expected = None if segment is None else list(segment)
     if cursor_segment != expected:

@@ -390,6 +390,10 @@ def _start_key(
     key = decode_cursor(cursor, segment=segment)
     if set(key) != set(spec.key_names) | set(index.key_names):
         raise ValidationError("the cursor does not belong to this table or index")
+    try:
+        check_item_keys(spec, key)  # the key values of the declared types (a store compares them with its own)
+    except ValidationError:
+        raise ValidationError("the cursor does not belong to this table or index (its key types differ)") from None
     return key
 
 

@@ -93,6 +93,8 @@ def _one(name: str, spec: Any, *, key: bool) -> Condition:
     if not isinstance(spec, dict):
         raise ValidationError(f"{_INVALID}a condition on {name} is an object with ComparisonOperator")
     op = spec.get("ComparisonOperator")
+    if not isinstance(op, str):
+        raise ValidationError(f"{_INVALID}ComparisonOperator on {name} must be a string")
     values = spec.get("AttributeValueList") or []
     if not isinstance(values, list):
         raise ValidationError(f"{_INVALID}AttributeValueList must be a list")

@@ -531,6 +531,9 @@ class Operations:
                     f"Filter Expression can only contain non-primary key attributes: Primary key attribute: {', '.join(sorted(clash))}"
                 )
         segment, total = body.get("Segment"), body.get("TotalSegments")
+        for name, value in (("Segment", segment), ("TotalSegments", total)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValidationError(f"{_INVALID}{name} must be an integer")
         if key_cond is None and (segment is None) != (total is None):
             missing, present = ("Segment", "TotalSegments") if segment is None else ("TotalSegments", "Segment")
             raise ValidationError(

@@ -161,7 +161,7 @@ class StreamOperations:
                 raise ValueError
             data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
             table, stream, shard, position, issued = data["t"], data["s"], data["h"], data["p"], float(data["e"])
-        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError, OverflowError):
             raise ValidationError("Invalid ShardIterator") from None
         if self.clock() - issued > ITERATOR_LIFETIME_S:
             raise ApiError("ExpiredIteratorException", "Iterator expired. The iterator was created more than "

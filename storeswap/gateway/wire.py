@@ -40,11 +40,12 @@ def _number(text: Any, where: str) -> Decimal:
     if type(text) is not str:
         raise SerializationError(f"{where}: a number (N) is sent as a JSON string")
     try:
-        return Decimal(text)
+        d = Decimal(text)
     except InvalidOperation:
-        raise ValidationError(
-            f"One or more parameter values were invalid: {where}: {text!r} is not a valid number"
-        ) from None
+        d = None
+    if d is None or d.is_snan():  # a signalling NaN cannot even be hashed into a set; a quiet one is the port's to refuse
+        raise ValidationError(f"One or more parameter values were invalid: {where}: {text!r} is not a valid number")
+    return d
 
 
 def _binary(text: Any, where: str) -> bytes:

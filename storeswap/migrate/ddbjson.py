@@ -67,9 +67,12 @@ def _number(text: Any, where: str) -> Decimal:
     if not isinstance(text, str):
         raise ValidationError(f"{where}: a number is written as a string in DynamoDB JSON")
     try:
-        return Decimal(text)
+        d = Decimal(text)
     except InvalidOperation:
         raise ValidationError(f"{where}: {text!r} is not a number") from None
+    if d.is_snan():  # a signalling NaN cannot even be hashed into a set; a quiet one is left to the port's rule
+        raise ValidationError(f"{where}: {text!r} is not a number")
+    return d
 
 
 def _binary(text: Any, where: str) -> bytes:
