@@ -184,3 +184,13 @@ def test_cli_check_exit_codes(tmp_path: Path) -> None:
         str(state),
     ]
     assert main(args) == 1 and not state.exists()
+
+
+@pytest.mark.parametrize("value", [{"a0", 0}, {b"a0", 0}, {True, 2}, {1.5}, set()], ids=repr)
+def test_a_plain_set_of_mixed_or_no_types_is_refused_not_coerced(value: set[Any]) -> None:
+    from storeswap import ValidationError
+    from storeswap.migrate.ddbjson import marshal_value
+
+    with pytest.raises(ValidationError):
+        marshal_value(value)  # {b"a0", 0} was {"BS": ["", "YTA="]}: bytes(0) is b""
+    assert marshal_value({b"a", b"b"}) == {"BS": ["YQ==", "Yg=="]}

@@ -199,6 +199,39 @@ def test_a_manifest_or_spec_that_is_not_text_is_a_configuration_error(tmp_path: 
         ExportSource(out).describe("tab")
 
 
+_DEEP = "[" * 200_000 + "]" * 200_000  # nested beyond the JSON parser's stack
+
+
+@pytest.mark.parametrize(("victim", "content"), [
+    ("manifest-summary.json", _DEEP),
+    ("manifest-files.json", _DEEP + "\n"),
+    ("storeswap-table-spec.json", _DEEP),
+    ("manifest-files.json", json.dumps({"itemCount": 1e999, "dataFileS3Key": "x/data/f.json.gz"}) + "\n"),
+    ("manifest-files.json", json.dumps({"itemCount": 1.7, "dataFileS3Key": "x/data/f.json.gz"}) + "\n"),
+    ("manifest-files.json", json.dumps({"itemCount": True, "dataFileS3Key": "x/data/f.json.gz"}) + "\n"),
+    ("manifest-files.json", json.dumps({"itemCount": 1, "dataFileS3Key": "x/" + "n" * 300 + "/f.json.gz"}) + "\n"),
+], ids=["deep summary", "deep manifest", "deep spec", "itemCount 1e999", "itemCount 1.7", "itemCount true",
+        "key part too long for the file system"])
+def test_a_manifest_or_spec_file_of_any_content_is_one_configuration_error(
+    tmp_path: Path, victim: str, content: str
+) -> None:
+    out = _hand_written(tmp_path / "e", [_ITEM])
+    (out / "storeswap-table-spec.json").write_text(json.dumps(TableSpec("tab", KeyAttribute("pk")).to_dict()))
+    (out / victim).write_text(content)
+    with pytest.raises(ConfigurationError):
+        ExportSource(out).describe("tab")
+
+
+def test_corrupt_compressed_data_is_a_validation_error(tmp_path: Path) -> None:
+    out = _hand_written(tmp_path / "e", [_ITEM] * 50)
+    data = out / "data" / "f.json.gz"
+    raw = bytearray(data.read_bytes())
+    raw[20:60] = bytes(b ^ 0xFF for b in raw[20:60])  # inside the deflate stream: zlib.error, not an OSError
+    data.write_bytes(bytes(raw))
+    with pytest.raises(ValidationError, match="unreadable"):
+        list(ExportSource(out, partition_key=KeyAttribute("pk", "S")).iter_items())
+
+
 def test_an_empty_line_is_no_item(tmp_path: Path) -> None:
     out = _hand_written(tmp_path / "e", [_ITEM, "", json.dumps({"Item": {"pk": {"S": "b"}}})])
     assert [i["pk"] for i in ExportSource(out, partition_key=KeyAttribute("pk", "S")).iter_items()] == ["a", "b"]

@@ -109,11 +109,7 @@ class _Table:
 
     def partition(self, index: IndexKeys, value: Any) -> list[Item]:
         """The items of one partition of ``index`` (unordered)."""
-        parts = self.partitions.get(index.name)
-        if parts is None:  # a request planned on a spec cached before the table was re-created without the index
-            self.spec.index(index.name)  # raises the ValidationError for an unknown index
-            parts = {}
-        members = parts.get(order_value(value))
+        members = self.partitions[index.name].get(order_value(value))
         return [] if members is None else list(members.values())
 
     def scan_order(self, index: IndexKeys) -> tuple[list[tuple[Any, ...]], list[Item]]:
@@ -214,9 +210,21 @@ class MemoryStore(ItemStore):
     _update = _write
     _delete = _write
 
+    def _planned_table(self, spec: TableSpec) -> _Table:
+        """The table a read was planned for: TableNotFound when it was deleted and created again with other keys
+        or indexes after the request was planned on the spec cached before (a concurrent re-creation)."""
+        table = self._table(spec.name)
+        now = table.spec
+        if (now.partition_key, now.sort_key, now.global_indexes, now.local_indexes) != (
+            spec.partition_key, spec.sort_key, spec.global_indexes, spec.local_indexes
+        ):
+            self.forget(spec.name)
+            raise TableNotFound(f"table {spec.name} was deleted and created again with other keys or indexes")
+        return table
+
     def _query(self, req: QueryRequest) -> QueryResult:
         with self._lock:
-            table = self._table(req.spec.name)
+            table = self._planned_table(req.spec)
             index = req.index
             kc = req.key_condition
             candidates = [
@@ -264,7 +272,7 @@ class MemoryStore(ItemStore):
 
     def _scan_items(self, req: ScanRequest, *, share: bool) -> QueryResult:
         with self._lock:
-            table = self._table(req.spec.name)
+            table = self._planned_table(req.spec)
             index = req.index
             orders, items = table.scan_order(index)
             start = 0

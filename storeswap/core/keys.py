@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from storeswap.core.errors import ValidationError
+from storeswap.core.jsontext import JSON_ERRORS
 from storeswap.core.schema import IndexKeys, KeyAttribute, TableSpec
 from storeswap.core.values import (
     MAX_PARTITION_KEY_SIZE,
@@ -196,7 +197,7 @@ def decode_cursor(cursor: str, *, segment: tuple[int, int] | None = None) -> Key
         body = json.loads(raw)
         key = {name: _decode_scalar(pair) for name, pair in body["k"].items()}
         cursor_segment = body.get("g")
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError, RecursionError):
+    except (*JSON_ERRORS, KeyError, TypeError, AttributeError, binascii.Error):
         raise ValidationError("the cursor is malformed") from None
     expected = None if segment is None else list(segment)
     if cursor_segment != expected:

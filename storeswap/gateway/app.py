@@ -35,6 +35,7 @@ from typing import Any
 import orjson
 
 from storeswap import loop_calls, settings
+from storeswap.core.jsontext import JSON_ERRORS
 from storeswap.core.port import ItemStore
 from storeswap.gateway.errors import CORAL_PREFIX, ApiError, error_body
 from storeswap.gateway.operations import ITEM_OPERATIONS, Operations, unknown_operation
@@ -72,10 +73,9 @@ def _loads(body: bytes) -> Any:
     # and botocore sends; the standard library reads them.
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError("SerializationException", "the request body is not valid JSON") from None
-    except RecursionError:  # nested beyond orjson's 1,024 levels and then the standard parser's stack
-        raise ApiError("SerializationException", "the request body is nested too deeply") from None
+    except JSON_ERRORS as e:  # RecursionError: nested beyond orjson's 1,024 levels and the standard parser's stack
+        what = "nested too deeply" if isinstance(e, RecursionError) else "not valid JSON"
+        raise ApiError("SerializationException", f"the request body is {what}") from None
 
 
 def _dumps(payload: Any) -> bytes:

@@ -33,6 +33,7 @@ import attrs
 
 from storeswap.core.changes import END, LATEST, Position, StreamInfo, decode_position, encode_position, sequence_order
 from storeswap.core.errors import StreamPositionExpired, TableNotFound, ValidationError
+from storeswap.core.jsontext import JSON_ERRORS
 from storeswap.core.port import ItemStore
 from storeswap.gateway.errors import DYNAMODB_PREFIX, ApiError
 from storeswap.gateway.tables import ACCOUNT, table_arn
@@ -161,7 +162,7 @@ class StreamOperations:
                 raise ValueError
             data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
             table, stream, shard, position, issued = data["t"], data["s"], data["h"], data["p"], float(data["e"])
-        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError, OverflowError):
+        except (*JSON_ERRORS, KeyError, TypeError, binascii.Error, OverflowError):
             raise ValidationError("Invalid ShardIterator") from None
         if self.clock() - issued > ITERATOR_LIFETIME_S:
             raise ApiError("ExpiredIteratorException", "Iterator expired. The iterator was created more than "

@@ -49,6 +49,7 @@ from attrs import define, field
 
 from storeswap.core.changes import MAX_CHANGES_LIMIT, decode_position
 from storeswap.core.errors import ConfigurationError, StoreError, StreamPositionExpired
+from storeswap.core.jsontext import JSON_ERRORS
 from storeswap.core.port import ItemStore
 from storeswap.core.schema import TableSpec
 from storeswap.core.values import Item
@@ -222,7 +223,7 @@ def read_copy_state(
     try:
         data = json.loads(text)
         segments, batch = int(data["total_segments"]), int(data["batch"])
-    except (ValueError, KeyError, TypeError, RecursionError) as e:
+    except (*JSON_ERRORS, KeyError, TypeError, OverflowError) as e:
         raise ConfigurationError(f"{backend.where} is malformed ({type(e).__name__}: {e})") from None
     identity = copy_identity(source, target, table, target_table=target_table, segments=segments, batch=batch)
     return CopyState.load_or_new(backend, identity)

@@ -40,21 +40,22 @@ def marshal_value(value: Any) -> dict[str, Any]:
     if isinstance(value, NumberSet):
         try:
             return {"NS": [str(v) for v in sorted(value)]}
-        except InvalidOperation:  # a NaN cannot be ordered (it is no DynamoDB number either)
-            raise ValidationError(f"a number set holds a value that is not a number: {sorted(map(str, value))}") from None
+        except (InvalidOperation, TypeError):  # a NaN cannot be ordered, nor a non-number (no DynamoDB number either)
+            raise ValidationError(f"a number set holds a value that is not a number: {sorted(map(repr, value))}") from None
     if isinstance(value, BinarySet):
         return {"BS": [base64.b64encode(v).decode("ascii") for v in sorted(value)]}
     if isinstance(value, (set, frozenset)):
-        first = next(iter(value), None)
-        if isinstance(first, str):
+        # A plain set of one element type becomes that typed set; anything else is refused, never coerced
+        # (bytes(0) would be b"", Decimal("1") a number from a string).
+        if not value:
+            raise ValidationError("a set may not be empty (V3)")
+        if all(isinstance(v, str) for v in value):
             return marshal_value(StringSet(value))
-        if isinstance(first, (bytes, bytearray)):
+        if all(isinstance(v, (bytes, bytearray)) for v in value):
             return marshal_value(BinarySet(bytes(v) for v in value))
-        try:
-            numbers = NumberSet(Decimal(v) for v in value)
-        except (InvalidOperation, TypeError, ValueError):
-            raise ValidationError("a set must hold strings, numbers or binary of one type") from None
-        return marshal_value(numbers)
+        if all(isinstance(v, (Decimal, int)) and not isinstance(v, bool) for v in value):
+            return marshal_value(NumberSet(Decimal(v) for v in value))
+        raise ValidationError("a set must hold strings, numbers or binary of one type")
     raise ValidationError(f"cannot marshal a value of type {type(value).__name__}")
 
 

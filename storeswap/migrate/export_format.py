@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import IO, Any
 from attrs import define
 
 from storeswap.core.errors import ConfigurationError
+from storeswap.core.jsontext import JSON_ERRORS, describe
 
 __all__ = [
     "SPEC_FILE",
@@ -28,6 +30,7 @@ __all__ = [
     "read_summary",
     "find_data_file",
     "LINE_ERRORS",
+    "GZIP_ERRORS",
     "line_error",
     "export_path",
     "open_gzip",
@@ -51,13 +54,16 @@ class ManifestEntry:
     etag: str | None
 
 
-#: What parsing one malformed line of a data file raises (RecursionError: nested beyond the parser's depth).
-LINE_ERRORS = (ValueError, KeyError, TypeError, RecursionError)
+#: What reading a damaged or truncated gzip data file raises (zlib.error: corrupt deflate data, not an OSError).
+GZIP_ERRORS = (OSError, EOFError, zlib.error)
+
+#: What parsing one malformed line of a data file raises: the JSON errors, and a record of the wrong shape.
+LINE_ERRORS = (*JSON_ERRORS, KeyError, TypeError)
 
 
 def line_error(e: BaseException) -> str:
     """What a :data:`LINE_ERRORS` error says of its line."""
-    return "nested too deeply" if isinstance(e, RecursionError) else str(e)
+    return describe(e)
 
 
 def read_summary(export_dir: Any) -> dict[str, Any]:
@@ -65,8 +71,10 @@ def read_summary(export_dir: Any) -> dict[str, Any]:
     summary_path = export_dir / SUMMARY_FILE
     try:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
+    except OSError as e:
         raise ConfigurationError(f"cannot read {summary_path}: {e}") from None
+    except JSON_ERRORS as e:
+        raise ConfigurationError(f"cannot read {summary_path}: {describe(e)}") from None
     if not isinstance(summary, dict):
         raise ConfigurationError(f"{summary_path} is not a JSON object")
     return summary
@@ -85,8 +93,11 @@ def find_data_file(bases: tuple[Any, ...], key: str) -> Any:
     for base in bases:
         for i in range(len(parts)):
             candidate = base.joinpath(*parts[i:])
-            if candidate.is_file():
-                return candidate
+            try:
+                if candidate.is_file():
+                    return candidate
+            except OSError:  # a name the file system cannot hold (too long): no such file here
+                continue
     return None
 
 
@@ -109,10 +120,10 @@ def read_manifest_files(export_dir: Any) -> list[ManifestEntry]:
             continue
         try:
             entry = json.loads(line)
-            key, count = entry["dataFileS3Key"], int(entry["itemCount"])
-            if not isinstance(key, str) or count < 0:
+            key, count = entry["dataFileS3Key"], entry["itemCount"]
+            if not isinstance(key, str) or isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 raise ValueError(key)
-        except (ValueError, KeyError, TypeError):
+        except (*JSON_ERRORS, KeyError, TypeError):
             raise ConfigurationError(f"{listing} line {n} is not a manifest entry") from None
         out.append(ManifestEntry(key, count, entry.get("md5Checksum"), entry.get("etag")))
     return out

@@ -41,11 +41,13 @@ import attrs
 from attrs import define
 
 from storeswap.core.errors import ConfigurationError, ValidationError
+from storeswap.core.jsontext import JSON_ERRORS, describe
 from storeswap.core.requests import Page
 from storeswap.core.schema import KeyAttribute, TableSpec
 from storeswap.core.values import Item
 from storeswap.migrate.ddbjson import unmarshal_item
 from storeswap.migrate.export_format import (
+    GZIP_ERRORS,
     LINE_ERRORS,
     SPEC_FILE,
     SUMMARY_FILE,
@@ -116,8 +118,10 @@ def _spec_file(path: Any, table: str) -> TableSpec:
     """:func:`spec_from_json` of a file's JSON (a :class:`ConfigurationError` naming it when it cannot be read)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
+    except OSError as e:
         raise ConfigurationError(f"cannot read the spec file {path}: {e}") from None
+    except JSON_ERRORS as e:
+        raise ConfigurationError(f"cannot read the spec file {path}: {describe(e)}") from None
     return spec_from_json(data, table)
 
 
@@ -256,7 +260,7 @@ class ExportSource:
                         except LINE_ERRORS as e:
                             raise ValidationError(f"export file {f.path.name} line {n}: {line_error(e)}") from None
                         yield n, item
-        except (OSError, EOFError) as e:
+        except GZIP_ERRORS as e:
             raise ValidationError(f"export file {f.path.name} is unreadable: {e}") from None
         if items != f.item_count:
             raise ValidationError(

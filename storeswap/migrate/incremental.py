@@ -46,6 +46,7 @@ from storeswap.migrate.canonical import canonical_key
 from storeswap.migrate.ddbjson import marshal_item, unmarshal_item
 from storeswap.migrate.export_format import (
     FILES_FILE,
+    GZIP_ERRORS,
     LINE_ERRORS,
     SUMMARY_FILE,
     export_path,
@@ -197,7 +198,7 @@ def _digest_and_count(path: Any) -> tuple[bytes, int | None, str | None]:
         try:
             with gzip.GzipFile(fileobj=_Hashing(raw, digest), mode="rb") as lines:  # type: ignore[call-overload]
                 count = sum(1 for line in lines if line.strip())
-        except (OSError, EOFError) as e:
+        except GZIP_ERRORS as e:
             problem = str(e)
         for chunk in iter(lambda: raw.read(1 << 20), b""):  # what gzip left unread still counts for the MD5
             digest.update(chunk)
@@ -292,7 +293,7 @@ class IncrementalExport:
                     for n, raw in enumerate(lines, 1):
                         if raw.strip():
                             yield self._record(raw, f"{f.path.name} line {n}", lo, hi, key_names)
-            except (OSError, EOFError) as e:
+            except GZIP_ERRORS as e:
                 raise ValidationError(f"export file {f.path} is unreadable: {e}") from None
 
     def _record(self, raw: bytes, where: str, lo: int, hi: int, key_names: set[str]) -> IncrementalRecord:

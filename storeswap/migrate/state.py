@@ -54,6 +54,7 @@ from typing import Any, Protocol
 from attrs import define, field
 
 from storeswap.core.errors import ConfigurationError, TableExists
+from storeswap.core.jsontext import JSON_ERRORS, describe
 from storeswap.core.port import ItemStore
 from storeswap.core.schema import KeyAttribute, TableSpec
 
@@ -350,8 +351,8 @@ class CopyState:
         assert backend is not None
         try:
             data = json.loads(text)
-        except (ValueError, RecursionError) as e:  # RecursionError: nested beyond the parser's stack
-            raise ConfigurationError(f"cannot read {backend.where}: {e}") from None
+        except JSON_ERRORS as e:
+            raise ConfigurationError(f"cannot read {backend.where}: {describe(e)}") from None
         if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
             found = data.get("version") if isinstance(data, dict) else None
             raise ConfigurationError(

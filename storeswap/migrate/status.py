@@ -19,6 +19,7 @@ from typing import Any
 from attrs import define, field
 
 from storeswap.core.errors import ConfigurationError
+from storeswap.core.jsontext import JSON_ERRORS
 from storeswap.migrate.follow import STATUS_INTERVAL_S
 
 __all__ = ["MigrationStatus", "parse_status", "status_age_s", "lag_text", "STALE_AFTER_S"]
@@ -164,6 +165,6 @@ def parse_status(text: str, where: str, *, now: dt.datetime | None = None) -> Mi
                 status.status = st
                 status.status_age_s = status_age_s(st.get("at"), now)
                 status.stale = status.status_age_s is None or status.status_age_s > STALE_AFTER_S
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+    except (*JSON_ERRORS, KeyError, TypeError, AttributeError, OverflowError) as e:
         raise ConfigurationError(f"{where} is not a migration state ({type(e).__name__}: {e})") from None
     return status
