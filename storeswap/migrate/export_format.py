@@ -29,9 +29,9 @@ __all__ = [
     "read_manifest_files",
     "read_summary",
     "find_data_file",
+    "read_json_file",
     "LINE_ERRORS",
     "GZIP_ERRORS",
-    "line_error",
     "export_path",
     "open_gzip",
 ]
@@ -61,20 +61,21 @@ GZIP_ERRORS = (OSError, EOFError, zlib.error)
 LINE_ERRORS = (*JSON_ERRORS, KeyError, TypeError)
 
 
-def line_error(e: BaseException) -> str:
-    """What a :data:`LINE_ERRORS` error says of its line."""
-    return describe(e)
+def read_json_file(path: Any, what: str | None = None) -> Any:
+    """The JSON of a file a user hands storeswap (a local or an S3 path); a :class:`ConfigurationError` naming it
+    (``what``, else the path) when it cannot be read or parsed."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigurationError(f"cannot read {what or path}: {e}") from None
+    except JSON_ERRORS as e:
+        raise ConfigurationError(f"cannot read {what or path}: {describe(e)}") from None
 
 
 def read_summary(export_dir: Any) -> dict[str, Any]:
     """``export_dir / manifest-summary.json``, a JSON object (:class:`ConfigurationError` naming it otherwise)."""
     summary_path = export_dir / SUMMARY_FILE
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigurationError(f"cannot read {summary_path}: {e}") from None
-    except JSON_ERRORS as e:
-        raise ConfigurationError(f"cannot read {summary_path}: {describe(e)}") from None
+    summary = read_json_file(summary_path)
     if not isinstance(summary, dict):
         raise ConfigurationError(f"{summary_path} is not a JSON object")
     return summary

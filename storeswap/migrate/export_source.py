@@ -41,7 +41,7 @@ import attrs
 from attrs import define
 
 from storeswap.core.errors import ConfigurationError, ValidationError
-from storeswap.core.jsontext import JSON_ERRORS, describe
+from storeswap.core.jsontext import describe
 from storeswap.core.requests import Page
 from storeswap.core.schema import KeyAttribute, TableSpec
 from storeswap.core.values import Item
@@ -53,7 +53,7 @@ from storeswap.migrate.export_format import (
     SUMMARY_FILE,
     export_path,
     find_data_file,
-    line_error,
+    read_json_file,
     read_manifest_files,
     read_summary,
 )
@@ -116,13 +116,7 @@ def spec_from_json(data: Mapping[str, Any], name: str) -> TableSpec:
 
 def _spec_file(path: Any, table: str) -> TableSpec:
     """:func:`spec_from_json` of a file's JSON (a :class:`ConfigurationError` naming it when it cannot be read)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigurationError(f"cannot read the spec file {path}: {e}") from None
-    except JSON_ERRORS as e:
-        raise ConfigurationError(f"cannot read the spec file {path}: {describe(e)}") from None
-    return spec_from_json(data, table)
+    return spec_from_json(read_json_file(path, f"the spec file {path}"), table)
 
 
 def _encode_position(file_index: int, line: int) -> str:
@@ -258,7 +252,7 @@ class ExportSource:
                                 raise ValueError('a line is a JSON object {"Item": ...}')
                             item = unmarshal_item(record["Item"])
                         except LINE_ERRORS as e:
-                            raise ValidationError(f"export file {f.path.name} line {n}: {line_error(e)}") from None
+                            raise ValidationError(f"export file {f.path.name} line {n}: {describe(e)}") from None
                         yield n, item
         except GZIP_ERRORS as e:
             raise ValidationError(f"export file {f.path.name} is unreadable: {e}") from None

@@ -40,6 +40,7 @@ from typing import Any
 from attrs import define, field
 
 from storeswap.core.errors import ConfigurationError, ValidationError
+from storeswap.core.jsontext import describe
 from storeswap.core.port import MAX_BATCH_WRITE, BatchDelete, BatchPut, ItemStore
 from storeswap.core.schema import TableSpec
 from storeswap.migrate.canonical import canonical_key
@@ -51,7 +52,6 @@ from storeswap.migrate.export_format import (
     SUMMARY_FILE,
     export_path,
     find_data_file,
-    line_error,
     open_gzip,
     read_manifest_files,
     read_summary,
@@ -306,7 +306,7 @@ class IncrementalExport:
             new_image = None if new is None else unmarshal_item(new)
             old_image = None if old is None else unmarshal_item(old)
         except LINE_ERRORS as e:
-            raise ValidationError(f"incremental export {self.export_id}, {where}: {line_error(e)}") from None
+            raise ValidationError(f"incremental export {self.export_id}, {where}: {describe(e)}") from None
         # DynamoDB JSON writes the timestamp as {"N": "<micros>"}; a bare integer is accepted too.
         text: Any = stamp.get("N") if isinstance(stamp, Mapping) else stamp
         try:
