@@ -7,15 +7,16 @@ code  meaning
 1     a negative answer: NOT SAFE, a verify difference, a blocking check
 2     a usage or configuration error: bad options, an unknown store, a
       missing table or file; nothing was changed
-3     a store could not be reached, or the outcome is unknown (a write
-      that may or may not have happened, UNKNOWN, an unexpected error)
+3     a store could not be reached or holds data it cannot read, or the
+      outcome is unknown (a write that may or may not have happened,
+      UNKNOWN, an unexpected error)
 130   interrupted (Ctrl-C)
 ====  =====================================================================
 """
 
 from __future__ import annotations
 
-from storeswap.core.errors import OutcomeUnknown, StoreError, StoreUnavailable, Throttled
+from storeswap.core.errors import OutcomeUnknown, StoreCorrupted, StoreError, StoreUnavailable, Throttled
 from storeswap.redaction import redact
 
 __all__ = ["OK", "NEGATIVE", "USAGE", "UNAVAILABLE", "INTERRUPTED", "exit_code", "error_line", "from_pytest"]
@@ -29,7 +30,7 @@ INTERRUPTED = 130
 
 def exit_code(e: BaseException) -> int:
     """The exit code for a command that ended with ``e``."""
-    if isinstance(e, (StoreUnavailable, OutcomeUnknown, Throttled)) or getattr(e, "outcome_unknown", False):
+    if isinstance(e, (StoreUnavailable, StoreCorrupted, OutcomeUnknown, Throttled)) or getattr(e, "outcome_unknown", False):
         return UNAVAILABLE
     if isinstance(e, (StoreError, OSError)):
         # Every other storeswap error is about what was asked (a table that is not there, a bad spec,

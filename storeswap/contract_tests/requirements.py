@@ -60,6 +60,7 @@ REQUIREMENTS: dict[str, str] = {
     "S11": "the background TTL sweeper of stores without a native one",
     "E1": "throttling / transient errors become typed, retryable errors",
     "E2": "unknown write outcomes say so",
+    "E3": "stored data the store cannot read is StoreCorrupted",
     "X1": "bad input raises the documented typed error",
     "X2": "bad input leaves every table untouched",
     "X3": "injection-shaped names and values are plain data",

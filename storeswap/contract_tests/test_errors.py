@@ -1,4 +1,4 @@
-"""E1-E2 and D1-D2: the typed error hierarchy, tables, and table names.
+"""E1-E3 and D1-D2: the typed error hierarchy, tables, and table names.
 
 Throttling, lost connections and timeouts need a store that can inject
 faults, so the fault tests themselves live with each adapter; here every
@@ -48,6 +48,15 @@ def test_error_types_say_whether_to_retry(store_name, cls, retryable, unknown):
     assert issubclass(cls, StoreError)
     assert cls.retryable is retryable
     assert cls.outcome_unknown is unknown
+
+
+@pytest.mark.req("E3")
+def test_data_a_store_cannot_read_is_neither_the_callers_error_nor_transient(store_name):
+    # A damaged row needs a store whose storage a test can damage: the reads themselves are tested with the
+    # PostgreSQL adapter's own tests (docs/semantics.md, E3).  Here: the type every store raises for it.
+    cls = errors.StoreCorrupted
+    assert issubclass(cls, StoreError) and not issubclass(cls, (ValidationError, ValueError))
+    assert cls.retryable is False and cls.outcome_unknown is False
 
 
 @pytest.mark.req("E1", "E2", "X1")

@@ -24,6 +24,7 @@ __all__ = [
     "Throttled",
     "OutcomeUnknown",
     "StoreUnavailable",
+    "StoreCorrupted",
     "ConfigurationError",
     "StreamPositionExpired",
     "NotSupported",
@@ -147,6 +148,14 @@ class StoreUnavailable(StoreError):
     """The store cannot be reached (connection refused, lost, server down) (E1)."""
 
     retryable = True
+
+
+class StoreCorrupted(StoreError):
+    """The store holds data it cannot read: a row, catalog entry or change record damaged, or written by another
+    program (E3).
+
+    Not the request's fault, and repeating it does not help: the data has to be repaired or restored.
+    """
 
 
 class ConfigurationError(StoreError):

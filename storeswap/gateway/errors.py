@@ -19,6 +19,7 @@ from storeswap.core.errors import (
     IdempotencyMismatch,
     ItemTooLarge,
     OutcomeUnknown,
+    StoreCorrupted,
     StoreError,
     StoreUnavailable,
     StreamPositionExpired,
@@ -115,6 +116,9 @@ def error_body(e: BaseException) -> tuple[int, dict[str, Any]]:
         return 400, _body(DYNAMODB_PREFIX, "LimitExceededException", str(e))
     if isinstance(e, (StoreUnavailable, OutcomeUnknown)):
         return 500, _body(DYNAMODB_PREFIX, "InternalServerError", "The store behind the gateway is unavailable")
+    if isinstance(e, StoreCorrupted):  # E3: the store's fault, not the request's; the detail goes to the log only
+        LOG.error("gateway: the store holds data it cannot read: %s", e)
+        return 500, _body(DYNAMODB_PREFIX, "InternalServerError", "The store behind the gateway holds data it cannot read")
     if isinstance(e, StoreError):
         return 400, _body(CORAL_PREFIX, "ValidationException", str(e))
     LOG.error("gateway: unexpected %s while handling a request", type(e).__name__, exc_info=e)

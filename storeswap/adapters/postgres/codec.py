@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from storeswap import settings
+from storeswap.core.errors import StoreCorrupted, ValidationError
 from storeswap.core.values import BinarySet, Item, NumberSet, StringSet
 
 __all__ = ["encode_item", "encode_item_python", "COMPILED", "decode_item", "encode_value", "encode_value_python", "decode_value", "CodecError", "VERSION"]
@@ -33,8 +34,14 @@ VERSION = 1
 _HEADER = bytes([VERSION])
 
 
-class CodecError(ValueError):
-    """The bytes are not a valid encoding (corrupt row or unknown version)."""
+class CodecError(StoreCorrupted):
+    """The bytes are not a valid encoding: a damaged row, or one written by another program or version (E3)."""
+
+
+#: What :func:`_dec` raises on bytes that are not a valid encoding: a read past the end, an unknown tag, text that
+#: is not UTF-8 or ASCII (ValueError), a number that is not one, a signalling NaN in a set (it cannot be hashed),
+#: nesting beyond the interpreter's stack.
+_CORRUPT = (IndexError, ValueError, ArithmeticError, TypeError, RecursionError)
 
 
 def _varint(n: int) -> bytes:
@@ -103,7 +110,7 @@ def _enc(value: Any, out: bytearray) -> None:
     elif isinstance(value, list):
         _enc(list(value), out)
     else:
-        raise CodecError(f"cannot encode a value of type {t.__name__}")
+        raise ValidationError(f"cannot store a value of type {t.__name__}")
 
 
 def _enc_set(tag: bytes, elements: list[bytes], out: bytearray) -> None:
@@ -234,7 +241,7 @@ def _dec(data: bytes, i: int) -> tuple[Any, int]:
         if tag == 0x6E:
             return NumberSet(Decimal(e.decode("ascii")) for e in elements), i
         return BinarySet(elements), i
-    raise CodecError(f"unknown type tag {tag:#x}")
+    raise ValueError(f"unknown type tag {tag:#x}")
 
 
 def _long_varint(data: bytes, i: int, first: int) -> tuple[int, int]:
@@ -254,23 +261,23 @@ def decode_value(data: bytes) -> Any:
     try:
         # a trailing pad byte lets the tag-only values read their phantom length safely
         value, end = _dec(bytes(data) + b"\x00", 0)
-    except (IndexError, UnicodeDecodeError, ArithmeticError) as e:
-        raise CodecError(f"corrupt value: {e}") from None
+    except _CORRUPT as e:
+        raise CodecError(f"a stored value cannot be read: {e}") from None
     if end != len(data):
-        raise CodecError("trailing bytes after the value")
+        raise CodecError("a stored value cannot be read: trailing bytes")
     return value
 
 
 def decode_item(data: bytes) -> Item:
     """Inverse of :func:`encode_item`."""
     if not data or data[0] != VERSION:
-        raise CodecError("unknown item encoding version")
+        raise CodecError("a stored item cannot be read: unknown encoding version")
     buf = data if type(data) is bytes else bytes(data)
     try:
         # Re-use the map branch of _dec: the header byte plays the 'M' tag's role.
         item, end = _dec(b"M" + buf[1:] + b"\x00", 0)
-    except (IndexError, UnicodeDecodeError, ArithmeticError) as e:
-        raise CodecError(f"corrupt item: {e}") from None
+    except _CORRUPT as e:
+        raise CodecError(f"a stored item cannot be read: {e or type(e).__name__}") from None
     if end != len(buf):
-        raise CodecError("trailing bytes after the item")
+        raise CodecError("a stored item cannot be read: trailing bytes")
     return item  # type: ignore[no-any-return]

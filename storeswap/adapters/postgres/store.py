@@ -47,9 +47,17 @@ from storeswap.adapters.postgres.layout import (
 )
 from storeswap.core.changes import Shard, ShardRead, StreamInfo
 from storeswap.core.engine import index_view, plan_transaction, plan_write
-from storeswap.core.errors import ConfigurationError, IdempotencyMismatch, TableExists, TableNotFound
+from storeswap.core.errors import (
+    ConfigurationError,
+    IdempotencyMismatch,
+    StoreCorrupted,
+    TableExists,
+    TableNotFound,
+    ValidationError,
+)
 from storeswap.core.expressions import evaluate, project
 from storeswap.core.expressions.ast import BeginsWith, Between, Compare
+from storeswap.core.jsontext import JSON_ERRORS, describe
 from storeswap.core.keys import BUCKETS, partition_bucket
 from storeswap.core.port import ItemStore
 from storeswap.core.requests import (
@@ -244,7 +252,13 @@ class PostgresStore(ItemStore):
         if row is None:
             self.forget(name)
             raise TableNotFound(f"table {name} does not exist")
-        return TableSpec.from_dict(json.loads(row[0]))
+        try:
+            return TableSpec.from_dict(json.loads(row[0]))
+        except (*JSON_ERRORS, ValidationError) as e:  # E3: the store's own entry, not the caller's input
+            raise StoreCorrupted(
+                f"table {name}: its entry in {CATALOG.name} cannot be read ({describe(e)}); it was damaged or "
+                "written by another program"
+            ) from None
 
     def _delete_table(self, name: str) -> None:
         stmt = sa.delete(CATALOG).where(CATALOG.c.name == name).returning(CATALOG.c.physical)
