@@ -90,10 +90,13 @@ def from_epoch_seconds(value: Any) -> dt.datetime:
     """The UTC datetime of epoch seconds read from a store (a Decimal or int)."""
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         raise EntityDecodeError(f"an epoch datetime is stored as a number, not {type(value).__name__}")
-    micros = Decimal(value).scaleb(6)
-    if micros != micros.to_integral_value():
-        raise EntityDecodeError(f"epoch seconds {value} have more than microsecond precision")
-    return _EPOCH + dt.timedelta(microseconds=int(micros))
+    try:
+        micros = Decimal(value).scaleb(6)
+        if micros != micros.to_integral_value():
+            raise EntityDecodeError(f"epoch seconds {value} have more than microsecond precision")
+        return _EPOCH + dt.timedelta(microseconds=int(micros))
+    except (ArithmeticError, OverflowError):  # NaN, or beyond datetime's years 1-9999
+        raise EntityDecodeError(f"epoch seconds {value} are not a datetime") from None
 
 
 # ----------------------------------------------------------------- scalar hooks

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from storeswap.core.errors import ValidationError
 from storeswap.core.schema import TableSpec
 from storeswap.repository.conversion import ItemConverter, epoch_seconds, is_epoch_field
 from storeswap.repository.errors import EntityDecodeError, ModelError
@@ -215,11 +216,30 @@ class BoundModel(Generic[T]):
             out[keys.sk_attr] = keys.sk.render(values)
         return out
 
+    def checked_data(self, entity: T) -> dict[str, Any]:
+        """``entity``'s fields as stored, refused (:class:`ValidationError`) unless they read back as its declared types.
+
+        attrs does not check field types and cattrs' unstructuring converts what it is given, so a ``str`` field
+        holding ``5``, or an ``int`` field holding ``True``, would be stored, give a key that collides with another
+        entity's, and make every read of it an :class:`EntityDecodeError`.  Reading the data back with the same
+        strict rules as a read refuses it before anything is written.
+        """
+        try:
+            data = self._unstructure(entity)
+            self._structure(data, self.cls)
+        except EntityDecodeError as e:
+            raise ValidationError(f"{self.name}: a field does not hold its declared type: {e}") from None
+        except (TypeError, ValueError, AttributeError, ArithmeticError, RecursionError) as e:
+            raise ValidationError(
+                f"{self.name}: a field does not hold its declared type: {type(e).__name__}: {e}"
+            ) from None
+        return data
+
     def to_item(self, entity: T) -> dict[str, Any]:
         """The item storing ``entity``: its fields, its table and index keys, and ``_type``."""
         if type(entity) is not self.cls:
             raise ModelError(f"expected a {self.cls.__name__}, got {type(entity).__name__}")
-        data = self._unstructure(entity)
+        data = self.checked_data(entity)
         item = dict(data)
         item.update(self.key(data))
         for keys in self.index_keys.values():

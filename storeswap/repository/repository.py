@@ -56,10 +56,11 @@ class Cursor(Generic[T]):
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             entity, index, shard, position = json.loads(raw)
-        except (ValueError, TypeError, binascii.Error):
+        except (ValueError, TypeError, binascii.Error, RecursionError):
             raise ValidationError("not a repository cursor") from None
         if not isinstance(entity, str) or not (index is None or isinstance(index, str)) \
-                or not (shard is None or isinstance(shard, int)) or not (position is None or isinstance(position, str)):
+                or not (shard is None or (type(shard) is int and shard >= 0)) \
+                or not (position is None or isinstance(position, str)):
             raise ValidationError("not a repository cursor")
         return cls(entity, index, shard, position)
 
@@ -107,7 +108,7 @@ class Repository:
         """The bound model of ``cls`` (:class:`ModelError` when it was not declared)."""
         try:
             return self._models[cls]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable argument, no class at all
             raise ModelError(f"{getattr(cls, '__name__', cls)!r} is not an entity of this repository") from None
 
     def _of(self, entity: Any) -> BoundModel[Any]:
@@ -141,6 +142,8 @@ class Repository:
         sort-key order; the cursor carries the shard).
         """
         m = self.model(cls)
+        if index is not None and not isinstance(index, str):
+            raise ValidationError(f"index is the name of an index, not {type(index).__name__}")
         keys = m.table_keys if index is None else m.index_keys.get(index)
         if keys is None:
             raise ModelError(f"{m.name} declares no template for index {index!r}")
@@ -151,6 +154,9 @@ class Repository:
                 raise ValidationError(f"this cursor does not belong to a query of {m.name} on index {index!r}")
             if fan_out != (cursor.shard is not None):
                 raise ValidationError("this cursor belongs to a query over another set of shards")
+            shards = m.model.shards
+            if fan_out and not (type(cursor.shard) is int and shards is not None and 0 <= cursor.shard < shards):
+                raise ValidationError(f"this cursor names shard {cursor.shard!r}; {m.name} has shards 0 to {(shards or 1) - 1}")
         shard = (cursor.shard if cursor is not None else 0) if fan_out else None
         position = None if cursor is None else cursor.position
         while True:
@@ -220,6 +226,8 @@ class Repository:
         stored = entity
         if v is not None:
             current = getattr(entity, v)
+            if type(current) is not int:
+                raise ValidationError(f"{m.name}.{v} is the version, an int; found {current!r}")
             stored = attrs.evolve(entity, **{v: current + 1})
         item = m.to_item(stored)
         if v is not None and not create_only and getattr(entity, v) > 0:
@@ -272,12 +280,15 @@ class Repository:
         return m.from_item(new)  # type: ignore[no-any-return]
 
     def _increment_action(self, m: BoundModel[Any], key: dict[str, Any], field: str, by: int | Decimal) -> TxUpdate:
+        if not isinstance(field, str):
+            raise ValidationError(f"increment names a field, not {type(field).__name__}")
         hint = m.hints.get(field)
         if field not in m.fields or hint not in (int, Decimal):
             raise ModelError(f"{m.name}.{field} is not an int or Decimal field")
         if field in m.key_fields or field == m.model.version:
             raise ModelError(f"{m.name}.{field} is part of a key template or the version; it cannot be incremented")
-        if isinstance(by, bool) or not isinstance(by, (int, Decimal)) or (hint is int and int(by) != by):
+        if isinstance(by, bool) or not isinstance(by, (int, Decimal)) or (isinstance(by, Decimal) and not by.is_finite()) \
+                or (hint is int and int(by) != by):
             raise ValidationError(f"increment by an {hint.__name__}, not {by!r}")
         names = {"#f": field, "#pk": m.table_keys.pk_attr}
         values: dict[str, Any] = {":by": by}

@@ -1,0 +1,138 @@
+"""The typed repository refuses bad input with one typed error and writes nothing (found by fuzzing its entry points).
+
+Before these checks a ``str`` field holding ``5`` or an ``int`` field holding ``True`` was stored: its key collided
+with another entity's (``TENANT#5``, ``EVENT#00000001``) and overwrote it, and every read of its partition then
+failed.  Other calls raised bare Python errors (TypeError, ValueError, RecursionError, OverflowError).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pytest
+
+from storeswap import open_store
+from storeswap.core.errors import StoreError, ValidationError
+from storeswap.repository import Cursor, Model, Repository, epoch, single_table_spec
+from storeswap.repository.errors import EntityDecodeError
+
+
+@attrs.frozen
+class Note:
+    tenant_id: str
+    id: str
+    text: str = ""
+    tags: frozenset[str] = frozenset()
+    data: dict[str, int] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Event:
+    tenant_id: str
+    seq: int
+    payload: str = ""
+
+
+@attrs.frozen
+class Counter:
+    tenant_id: str
+    id: uuid.UUID
+    value: int = 0
+    version: int = 0
+
+
+@attrs.frozen
+class Stamp:
+    tenant_id: str
+    when: dt.datetime = epoch(factory=lambda: dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+
+
+def _repo() -> tuple[Any, Repository]:
+    s = open_store("memory://")
+    s.create_table(single_table_spec("app"))
+    return s, Repository(s, "app", [
+        Model(Note, pk="TENANT#{tenant_id}", sk="NOTE#{id}"),
+        Model(Event, pk="EVENTS#{tenant_id}#{_shard}", sk="EVENT#{seq:08d}", shards=10),
+        Model(Counter, pk="TENANT#{tenant_id}", sk="COUNTER#{id}", version="version"),
+        Model(Stamp, pk="S#{tenant_id}", sk="STAMP"),
+    ])  # fmt: skip
+
+
+def _items(s: Any) -> list[Any]:
+    return sorted(map(repr, s.scan_all("app")))
+
+
+WRONG_FIELDS: dict[str, Callable[[Repository], Any]] = {
+    "int-in-str": lambda r: r.put(Note("t", "b", text=5)),  # type: ignore[arg-type]
+    "int-key-in-str": lambda r: r.put(Note(5, "n1")),  # type: ignore[arg-type]  # would be TENANT#5, as "5" is
+    "bool-in-int": lambda r: r.put(Event("t", True, "bool")),  # would be EVENT#00000001, as 1 is
+    "fraction-in-int": lambda r: r.put(Event("t", Decimal("1.5"))),  # type: ignore[arg-type]
+    "list-in-dict": lambda r: r.put(Note("t", "n", data=[])),  # type: ignore[arg-type]
+    "none-in-set": lambda r: r.put(Note("t", "n", tags=None)),  # type: ignore[arg-type]
+    "list-in-str-set": lambda r: r.put(Note("t", "n", tags=frozenset({(1,)}))),  # type: ignore[arg-type]
+}
+
+
+@pytest.mark.parametrize("case", list(WRONG_FIELDS), ids=list(WRONG_FIELDS))
+def test_a_field_not_of_its_declared_type_is_refused_before_anything_is_written(case: str) -> None:
+    s, r = _repo()
+    r.put(Note("5", "n1", text="real"))
+    r.put(Event("t", 1, "real"))
+    before = _items(s)
+    with pytest.raises(ValidationError, match="does not hold its declared type"):
+        WRONG_FIELDS[case](r)
+    assert _items(s) == before
+    assert r.get(Note, tenant_id="5", id="n1") == Note("5", "n1", text="real")  # nothing overwritten
+    assert r.get(Event, tenant_id="t", seq=1) == Event("t", 1, "real")
+
+
+def _cursor_token(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def test_cursors_naming_no_shard_of_the_model_are_refused() -> None:
+    _s, r = _repo()
+    for i in range(30):
+        r.put(Event("t", i))
+    for shard in (True, -5, 10**40, 10, "1"):
+        with pytest.raises(ValidationError):  # True skipped shards 0 and 1; "1" was a TypeError
+            r.query(Event, tenant_id="t", cursor=Cursor.from_token(Cursor("Event", None, shard, None).token))
+        with pytest.raises(ValidationError):
+            r.query(Event, tenant_id="t", cursor=Cursor("Event", None, shard, None))
+    with pytest.raises(ValidationError, match="not a repository cursor"):  # was a RecursionError
+        Cursor.from_token(_cursor_token(b"[" * 100_000 + b"]" * 100_000))
+
+
+BARE_BEFORE: dict[str, Callable[[Repository, Counter], Any]] = {
+    "version-none": lambda r, c: r.put(attrs.evolve(c, version=None)),
+    "version-str": lambda r, c: r.put(attrs.evolve(c, version="1")),
+    "increment-nan": lambda r, c: r.increment(c, "value", Decimal("NaN")),
+    "increment-infinity": lambda r, c: r.increment(c, "value", Decimal("Infinity")),
+    "increment-field-list": lambda r, c: r.increment(c, ["value"]),  # type: ignore[arg-type]
+    "get-class-list": lambda r, c: r.get([Note], tenant_id="t", id="n"),  # type: ignore[arg-type]
+    "query-index-list": lambda r, c: r.query(Note, index=["gsi1"], tenant_id="t"),  # type: ignore[arg-type]
+}
+
+
+@pytest.mark.parametrize("case", list(BARE_BEFORE), ids=list(BARE_BEFORE))
+def test_bad_arguments_are_one_typed_error(case: str) -> None:
+    s, r = _repo()
+    c = r.put(Counter("t", uuid.uuid4()))
+    before = _items(s)
+    with pytest.raises(StoreError) as caught:
+        BARE_BEFORE[case](r, c)
+    assert isinstance(caught.value, ValidationError)
+    assert _items(s) == before
+
+
+def test_a_stored_epoch_beyond_datetime_is_an_entity_decode_error() -> None:
+    s, r = _repo()
+    s.put("app", {"pk": "S#t", "sk": "STAMP", "_type": "Stamp", "tenant_id": "t", "when": Decimal("1E+20")})
+    with pytest.raises(EntityDecodeError, match="not a datetime"):  # was an OverflowError
+        r.get(Stamp, tenant_id="t")
