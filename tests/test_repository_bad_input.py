@@ -136,3 +136,33 @@ def test_a_stored_epoch_beyond_datetime_is_an_entity_decode_error() -> None:
     s.put("app", {"pk": "S#t", "sk": "STAMP", "_type": "Stamp", "tenant_id": "t", "when": Decimal("1E+20")})
     with pytest.raises(EntityDecodeError, match="not a datetime"):  # was an OverflowError
         r.get(Stamp, tenant_id="t")
+
+
+MODEL_DECLARATIONS: dict[str, Callable[[], Any]] = {
+    # a bare string was read letter by letter: pk template "T", every entity in one index partition
+    "index-bare-string": lambda: Model(Note, pk="TENANT#{tenant_id}", sk="NOTE#{id}", indexes={"g": "TEXT#{text}"}),
+    "index-three-parts": lambda: Model(Note, pk="T#{tenant_id}", sk="N#{id}", indexes={"g": ("A#{text}", "B", "C")}),
+    "index-empty": lambda: Model(Note, pk="T#{tenant_id}", sk="N#{id}", indexes={"g": ()}),
+    "indexes-none": lambda: Model(Note, pk="T#{tenant_id}", sk="N#{id}", indexes=None),  # type: ignore[arg-type]
+    "shards-unbounded": lambda: Model(Event, pk="E#{tenant_id}#{_shard}", sk="E#{seq}", shards=10**400),
+    "version-list": lambda: Model(Counter, pk="T#{tenant_id}", sk="C#{id}", version=["version"]),  # type: ignore[arg-type]
+    "type-name-int": lambda: Model(Note, pk="T#{tenant_id}", sk="N#{id}", type_name=5),  # type: ignore[arg-type]
+}
+
+
+@pytest.mark.parametrize("case", list(MODEL_DECLARATIONS), ids=list(MODEL_DECLARATIONS))
+def test_a_model_declared_wrongly_is_a_model_error(case: str) -> None:
+    from storeswap.repository.errors import ModelError
+
+    with pytest.raises(ModelError):
+        MODEL_DECLARATIONS[case]()
+
+
+def test_a_key_value_its_template_cannot_format_and_a_non_bool_create_only_are_validation_errors() -> None:
+    s, r = _repo()
+    before = _items(s)
+    with pytest.raises(ValidationError, match="cannot be formatted"):  # '{seq:08d}' given a str: was a ValueError
+        r.get(Event, tenant_id="t", seq="1")
+    with pytest.raises(ValidationError, match="create_only"):  # "no" was taken as True
+        r.put(Note("t", "n"), create_only="no")  # type: ignore[arg-type]
+    assert _items(s) == before

@@ -30,11 +30,21 @@ TYPE_ATTRIBUTE = "_type"
 
 
 def _templates(value: Mapping[str, tuple[str, str | None] | list[Any]]) -> dict[str, tuple[str, str | None]]:
+    # A bare string would be read letter by letter ("TEXT#{text}" as pk "T"), a 3-tuple would lose its extra part:
+    # each is refused, not guessed at.
+    if not isinstance(value, Mapping):
+        raise ModelError("indexes maps index names to (pk template, sk template or None)")
     out: dict[str, tuple[str, str | None]] = {}
     for name, pair in value.items():
-        pk, sk = (pair[0], pair[1]) if len(pair) == 2 else (pair[0], None)
-        out[name] = (pk, sk)
+        if not isinstance(name, str) or not isinstance(pair, (tuple, list)) or len(pair) not in (1, 2) \
+                or not isinstance(pair[0], str) or not (len(pair) == 1 or pair[1] is None or isinstance(pair[1], str)):
+            raise ModelError(f"indexes[{name!r}] is (pk template, sk template or None), not {pair!r}")
+        out[name] = (pair[0], pair[1] if len(pair) == 2 else None)
     return out
+
+
+#: The most write shards a model may declare: a query without ``_shard`` reads every one of them in turn.
+MAX_SHARDS = 1000
 
 
 @attrs.define(frozen=True)
@@ -70,8 +80,12 @@ class Model(Generic[T]):
         if not attrs.has(self.cls):
             raise ModelError(f"{self.cls!r} is not an attrs class")
         if self.shards is not None and (isinstance(self.shards, bool) or not isinstance(self.shards, int)
-                                        or self.shards < 1):
-            raise ModelError("shards is a positive integer")
+                                        or not 1 <= self.shards <= MAX_SHARDS):
+            raise ModelError(f"shards is an integer from 1 to {MAX_SHARDS}")
+        for name in ("pk", "sk", "version", "ttl", "type_name"):
+            value = getattr(self, name)
+            if not (isinstance(value, str) or (value is None and name != "pk")):
+                raise ModelError(f"{name} is a string{'' if name == 'pk' else ' or None'}, not {value!r}")
 
     @property
     def name(self) -> str:

@@ -208,6 +208,8 @@ class Repository:
         versioned entity is written only when the stored version is the
         entity's own (0: not stored yet), else :class:`StaleEntity`.
         """
+        if type(create_only) is not bool:
+            raise ValidationError(f"create_only is True or False, not {create_only!r}")
         m = self._of(entity)
         action, stored = self._put_action(m, entity, create_only)
         try:

@@ -21,6 +21,7 @@ from typing import Any
 
 from attrs import define
 
+from storeswap.core.errors import ValidationError
 from storeswap.repository.errors import ModelError
 
 __all__ = ["KeyTemplate", "SHARD_FIELD", "shard_of"]
@@ -108,4 +109,7 @@ class KeyTemplate:
 def _fmt(value: Any, spec: str) -> str:
     if isinstance(value, bytes):
         raise ModelError("a binary value can only be a whole key (template '{field}'), not part of a string key")
-    return format(value, spec) if spec else str(value)
+    try:
+        return format(value, spec) if spec else str(value)
+    except (ValueError, TypeError) as e:  # '{seq:08d}' given a str: the field's type and the format disagree
+        raise ValidationError(f"a key value {value!r} cannot be formatted as {{:{spec}}}: {e}") from None
