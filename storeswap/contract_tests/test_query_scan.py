@@ -280,6 +280,18 @@ def test_segment_holds_whole_partitions(store, table):
             assert owner.setdefault(item["pk"], segment) == segment
 
 
+@pytest.mark.req("P4", "X1", "X2")
+def test_cursor_from_another_partitions_query_is_rejected(store, table):
+    # it would start the other partition's query mid-way and silently skip its first items
+    _fill(store, table, partitions=["a", "b"], n=5)
+    page = store.query(table, "pk = :p", values={":p": "a"}, limit=2)
+    assert page.cursor is not None
+    with pytest.raises(ValidationError):
+        store.query(table, "pk = :p", values={":p": "b"}, limit=2, cursor=page.cursor)
+    rest = store.query(table, "pk = :p", values={":p": "a"}, cursor=page.cursor)  # its own partition resumes
+    assert len(rest.items) == 3
+
+
 @pytest.mark.req("Q4", "X1")
 def test_cursor_from_another_segment_is_rejected(store, table):
     _fill(store, table, partitions=[f"p{i}" for i in range(20)], n=3)
