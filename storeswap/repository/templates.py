@@ -65,6 +65,8 @@ class KeyTemplate:
             parts.append(_Part(literal, field, spec or ""))
         self.text = text
         self.parts = tuple(parts)
+        #: The literal that follows each part's placeholder ("" after the last one).
+        self._after = (*(p.literal for p in parts[1:]), "")
         self.fields = tuple(p.field for p in parts if p.field is not None)
         if len(set(self.fields)) != len(self.fields):
             raise ModelError(f"key template {text!r} names a field twice")
@@ -83,18 +85,36 @@ class KeyTemplate:
         if self.raw:
             assert self.fields
             return values[self.fields[0]]
-        return "".join(p.literal + ("" if p.field is None else _fmt(values[p.field], p.spec)) for p in self.parts)
+        return "".join(
+            p.literal + ("" if p.field is None else self._value(values[p.field], p, after))
+            for p, after in zip(self.parts, self._after)
+        )
+
+    def _value(self, value: Any, part: _Part, after: str) -> str:
+        """A field's text in the key, refused when it holds the literal that follows it.
+
+        ``TEAM#{team}#USER#{user}`` renders ``("a", "b#USER#c")`` and ``("a#USER#b", "c")`` alike: two entities, one
+        key, the second overwriting the first.  A value whose text runs into the next literal before its own end is
+        refused, so that every key reads back as one set of values.
+        """
+        text = _fmt(value, part.spec)
+        if after and (text + after).find(after) != len(text):
+            raise ValidationError(
+                f"key template {self.text!r}: {part.field} = {text!r} holds {after!r}, the text that follows it in "
+                "the key: its key could be another entity's"
+            )
+        return text
 
     def prefix(self, values: Mapping[str, Any]) -> str:
         """The rendered text up to the first placeholder whose field is not in ``values``."""
         out: list[str] = []
-        for p in self.parts:
+        for p, after in zip(self.parts, self._after):
             out.append(p.literal)
             if p.field is None:
                 continue
             if values.get(p.field) is None:
                 break
-            out.append(_fmt(values[p.field], p.spec))
+            out.append(self._value(values[p.field], p, after))
         return "".join(out)
 
     def complete(self, values: Mapping[str, Any]) -> bool:
