@@ -191,3 +191,17 @@ def test_a_key_value_holding_the_text_that_follows_it_is_refused() -> None:
     assert _items(s) == before
     assert r.get(Member, org="acme", team="a", user="b#USER#c") == Member("acme", "a", "b#USER#c", name="first")
     assert [m.user for m in r.query_all(Member, org="acme", team="a")] == ["b#USER#c"]
+
+
+def test_fields_outside_the_key_templates_are_refused_not_ignored() -> None:
+    s, r = _repo()
+    r.put(Counter("t", uuid.uuid4(), value=1))
+    r.put(Counter("t", uuid.uuid4(), value=2))
+    before = _items(s)
+    with pytest.raises(ValidationError, match="value is not in the key templates"):  # returned every counter
+        r.query(Counter, tenant_id="t", value=3)
+    with pytest.raises(ValidationError):
+        r.get(Note, tenant_id="t", id="n", text="zz")
+    with pytest.raises(ValidationError):  # deleted the note whatever its text
+        r.delete(Note, tenant_id="t", id="n", text="x")
+    assert _items(s) == before

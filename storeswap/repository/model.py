@@ -209,8 +209,17 @@ class BoundModel(Generic[T]):
             return epoch_seconds(value)
         return self.converter.unstructure_value(value)
 
-    def field_values(self, given: Mapping[str, Any]) -> dict[str, Any]:
-        """Stored forms of the given field values."""
+    def field_values(self, given: Mapping[str, Any], keys: _Keys) -> dict[str, Any]:
+        """Stored forms of the given field values, each a field of ``keys``' templates (a get's, a delete's or a
+        query's): any other field would be ignored, and a query meant to select by it would return everything."""
+        allowed = set(keys.pk.fields) | set(() if keys.sk is None else keys.sk.fields)
+        extra = sorted(map(str, set(given) - allowed))
+        if extra:
+            where = "the table key" if keys.index is None else f"index {keys.index}"
+            raise ValidationError(
+                f"{self.name}: {', '.join(extra)} is not in the key templates of {where} "
+                f"(they take {', '.join(sorted(allowed)) or 'no fields'})"
+            )
         return {name: self.field_value(name, v) for name, v in given.items()}
 
     def shard(self, values: Mapping[str, Any]) -> int:

@@ -119,7 +119,7 @@ class Repository:
     def get(self, cls: type[T], /, *, consistent: bool = False, **key: Any) -> T | None:
         """The entity with these key fields, or None."""
         m = self.model(cls)
-        item = self.store.get(self.table, m.key(m.field_values(key)), consistent=consistent)
+        item = self.store.get(self.table, m.key(m.field_values(key, m.table_keys)), consistent=consistent)
         return None if item is None else m.from_item(item)
 
     def query(
@@ -147,7 +147,7 @@ class Repository:
         keys = m.table_keys if index is None else m.index_keys.get(index)
         if keys is None:
             raise ModelError(f"{m.name} declares no template for index {index!r}")
-        values = m.field_values(fields)
+        values = m.field_values(fields, keys)
         fan_out = index is None and m.model.shards is not None and values.get(SHARD_FIELD) is None
         if cursor is not None:
             if not isinstance(cursor, Cursor) or cursor.entity != m.name or cursor.index != index:
@@ -255,7 +255,7 @@ class Repository:
         m: BoundModel[Any]
         if isinstance(target, type):
             m = self.model(target)
-            return TxDelete(self.table, m.key(m.field_values(key)))
+            return TxDelete(self.table, m.key(m.field_values(key, m.table_keys)))
         if key:
             raise ValidationError("delete(entity) takes no key fields")
         m = self._of(target)
