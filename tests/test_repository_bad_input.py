@@ -205,3 +205,34 @@ def test_fields_outside_the_key_templates_are_refused_not_ignored() -> None:
     with pytest.raises(ValidationError):  # deleted the note whatever its text
         r.delete(Note, tenant_id="t", id="n", text="x")
     assert _items(s) == before
+
+
+def test_declarations_and_helpers_given_the_wrong_types_are_typed_errors() -> None:
+    from storeswap.repository import KeyTemplate, shard_of
+    from storeswap.repository.errors import ModelError
+
+    @attrs.frozen
+    class Obj:
+        tenant_id: str
+        x: object = None
+
+    @attrs.frozen
+    class Fwd:
+        tenant_id: str
+        x: Undefined = None  # type: ignore[name-defined]  # noqa: F821
+
+    s = open_store("memory://")
+    s.create_table(single_table_spec("app"))
+    for model in (Model(Obj, pk="O#{tenant_id}", sk="O"), Model(Fwd, pk="F#{tenant_id}", sk="F")):
+        with pytest.raises(ModelError):  # a cattrs StructureHandlerNotFoundError, a NameError
+            Repository(s, "app", [model])
+    with pytest.raises(ModelError):
+        Repository(s, "app", None)  # type: ignore[arg-type]
+    for count in (-1, True, None, 10**6):
+        with pytest.raises(ValidationError):  # -1 gave no index, True one, 10**6 took seconds to refuse
+            single_table_spec("other", global_indexes=count)  # type: ignore[arg-type]
+    for args in (("x", 0), (None, 10), ("x", True)):
+        with pytest.raises(ValidationError):
+            shard_of(*args)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        KeyTemplate("A#{x}").render(None)  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ __all__ = [
     "StreamView",
     "validate_table_name",
     "validate_index_name",
+    "MAX_GLOBAL_INDEXES",
 ]
 
 KeyType = Literal["S", "N", "B"]

@@ -114,7 +114,10 @@ class BoundModel(Generic[T]):
         self.spec = spec
         self.converter = converter
         self.fields = {a.name: a for a in attrs.fields(model.cls)}  # type: ignore[arg-type]
-        self.hints = typing.get_type_hints(model.cls)
+        try:
+            self.hints = typing.get_type_hints(model.cls)
+        except Exception as e:  # a forward reference to a name that does not exist, say: any error of evaluating
+            raise ModelError(f"{self.name}: its field annotations cannot be resolved: {type(e).__name__}: {e}") from None
         if TYPE_ATTRIBUTE in self.fields:
             raise ModelError(f"{self.name}: the field name {TYPE_ATTRIBUTE!r} is reserved for the entity type")
         self.table_keys = self._keys(None, model.pk, model.sk)
@@ -123,8 +126,11 @@ class BoundModel(Generic[T]):
             self.index_keys[index] = self._keys(index, pk, sk)
         self._check_version()
         self._check_ttl()
-        self._unstructure = converter.unstructure_fn(model.cls, model.ttl)
-        self._structure = converter.structure_fn(model.cls, model.ttl)
+        try:
+            self._unstructure = converter.unstructure_fn(model.cls, model.ttl)
+            self._structure = converter.structure_fn(model.cls, model.ttl)
+        except Exception as e:  # cattrs has no hook for a field's type (object, an unparameterised generic, ...)
+            raise ModelError(f"{self.name}: a field's type cannot be stored: {type(e).__name__}: {e}") from None
         self.key_fields = frozenset(
             f for k in (self.table_keys, *self.index_keys.values())
             for t in (k.pk, k.sk) if t is not None for f in t.fields

@@ -93,6 +93,8 @@ class Repository:
         self.converter = ItemConverter()
         self._models: dict[type, BoundModel[Any]] = {}
         names: set[str] = set()
+        if isinstance(models, (str, bytes, Model)) or not isinstance(models, Iterable):
+            raise ModelError(f"Repository takes an iterable of Model declarations, not {type(models).__name__}")
         for m in models:
             if not isinstance(m, Model):
                 raise ModelError(f"Repository takes Model declarations, not {type(m).__name__}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from storeswap.core.schema import GlobalIndex, KeyAttribute, Projection, TableSpec
+from storeswap.core.errors import ValidationError
+from storeswap.core.schema import MAX_GLOBAL_INDEXES, GlobalIndex, KeyAttribute, Projection, TableSpec
 
 __all__ = ["single_table_spec"]
 
@@ -13,6 +14,9 @@ def single_table_spec(name: str, *, global_indexes: int = 1, ttl_attribute: str 
     Each GSI is overloaded: every entity type fills its keys with its own
     templates, so one index serves several access patterns.
     """
+    if type(global_indexes) is not int or not 0 <= global_indexes <= MAX_GLOBAL_INDEXES:
+        # checked before building them: 10**6 indexes took seconds before the spec's own limit refused them
+        raise ValidationError(f"global_indexes is an integer from 0 to {MAX_GLOBAL_INDEXES}, not {global_indexes!r}")
     return TableSpec(
         name,
         KeyAttribute("pk", "S"),

@@ -36,6 +36,10 @@ def shard_of(text: str, shards: int) -> int:
     Stable across processes and languages (unlike ``hash``), so a migration
     transform and the repository agree on every item's shard.
     """
+    if not isinstance(text, str):
+        raise ValidationError(f"shard_of takes the rendered sort key, a string, not {type(text).__name__}")
+    if type(shards) is not int or shards < 1:
+        raise ValidationError(f"shard_of takes a positive number of shards, not {shards!r}")
     return zlib.crc32(text.encode("utf-8", "surrogatepass")) % shards
 
 
@@ -79,6 +83,8 @@ class KeyTemplate:
 
     def render(self, values: Mapping[str, Any]) -> Any:
         """The key value for these (already unstructured) field values; every field must be present."""
+        if not isinstance(values, Mapping):
+            raise ValidationError(f"a key template renders a mapping of field values, not {type(values).__name__}")
         missing = [f for f in self.fields if values.get(f) is None]
         if missing:
             raise ModelError(f"key template {self.text!r} needs {', '.join(missing)}")
