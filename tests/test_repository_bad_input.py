@@ -236,3 +236,29 @@ def test_declarations_and_helpers_given_the_wrong_types_are_typed_errors() -> No
             shard_of(*args)  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         KeyTemplate("A#{x}").render(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("optional", [True, False])
+def test_a_number_in_a_datetime_ttl_field_is_refused(optional: bool) -> None:
+    if optional:
+
+        @attrs.frozen
+        class Lease:
+            tenant_id: str
+            expires: dt.datetime | None = None
+    else:
+
+        @attrs.frozen
+        class Lease:  # type: ignore[no-redef]
+            tenant_id: str
+            expires: dt.datetime = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+
+    s = open_store("memory://")
+    s.create_table(single_table_spec("app", ttl_attribute="expires"))
+    r = Repository(s, "app", [Model(Lease, pk="L#{tenant_id}", sk="L", ttl="expires")])
+    with pytest.raises(ValidationError):  # it was stored, and read back as 1970-01-01
+        r.put(Lease("t", expires=5))  # type: ignore[arg-type]
+    assert list(s.scan_all("app")) == []
+    when = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    assert r.put(Lease("t", expires=when)) == Lease("t", expires=when)
+    assert r.get(Lease, tenant_id="t") == Lease("t", expires=when)

@@ -206,6 +206,10 @@ def _epoch_structure(value: Any, _: Any) -> Any:
     return None if value is None else from_epoch_seconds(value)
 
 
+def _ttl_datetime_unstructure(value: Any) -> Any:
+    return None if value is None else epoch_seconds(value, whole=True)
+
+
 def _ttl_unstructure(value: Any) -> Any:
     if value is None or (isinstance(value, (int, Decimal)) and not isinstance(value, bool)):
         return value
@@ -274,7 +278,11 @@ class ItemConverter:
         out: dict[str, Any] = {}
         for a in attrs.fields(cls):
             if a.name == ttl_field:
-                out[a.name] = override(unstruct_hook=_ttl_unstructure, struct_hook=self._ttl_structure_hook(cls, a))
+                hint = typing.get_type_hints(cls).get(a.name, a.type)
+                declared = _optional_inner(hint) or hint
+                # a datetime TTL field holds a datetime: a number in it would be stored and read back as 1970
+                unstruct = _ttl_datetime_unstructure if declared is dt.datetime else _ttl_unstructure
+                out[a.name] = override(unstruct_hook=unstruct, struct_hook=self._ttl_structure_hook(cls, a))
             elif is_epoch_field(a):
                 out[a.name] = override(unstruct_hook=_epoch_unstructure, struct_hook=_epoch_structure)
         return out
