@@ -168,31 +168,6 @@ def test_a_key_value_its_template_cannot_format_and_a_non_bool_create_only_are_v
     assert _items(s) == before
 
 
-def test_a_key_value_holding_the_text_that_follows_it_is_refused() -> None:
-    @attrs.frozen
-    class Member:
-        org: str
-        team: str
-        user: str
-        name: str = ""
-
-    s = open_store("memory://")
-    s.create_table(single_table_spec("app"))
-    r = Repository(s, "app", [Model(Member, pk="ORG#{org}", sk="TEAM#{team}#USER#{user}")])
-    r.put(Member("acme", "a", "b#USER#c", name="first"))  # the last value has nothing after it: kept as it is
-    before = _items(s)
-    # it rendered TEAM#a#USER#b#USER#c too, and overwrote the first member
-    with pytest.raises(ValidationError, match="the text that follows it"):
-        r.put(Member("acme", "a#USER#b", "c", name="second"))
-    with pytest.raises(ValidationError):  # 'a#USER' + '#USER#' also runs into it
-        r.put(Member("acme", "a#USER", "c"))
-    with pytest.raises(ValidationError):  # a query's prefix of such a value would find the other team's members
-        r.query(Member, org="acme", team="a#USER#b")
-    assert _items(s) == before
-    assert r.get(Member, org="acme", team="a", user="b#USER#c") == Member("acme", "a", "b#USER#c", name="first")
-    assert [m.user for m in r.query_all(Member, org="acme", team="a")] == ["b#USER#c"]
-
-
 def test_fields_outside_the_key_templates_are_refused_not_ignored() -> None:
     s, r = _repo()
     r.put(Counter("t", uuid.uuid4(), value=1))

@@ -430,7 +430,7 @@ def prepare_query(
         check_filter_names(compiled.filter, keys)
     start = _start_key(spec, keys, cursor, None)
     if start is not None and start[keys.partition_key.name] != kc.partition_value:
-        # P7: a cursor of another partition's query would start this one mid-way and skip items; DynamoDB's words
+        # P4: a cursor of another partition's query would start this one mid-way and skip items; DynamoDB's words
         raise ValidationError("The provided starting key is outside query boundaries based on provided conditions")
     return QueryRequest(
         spec, keys, kc, compiled.filter, compiled.projection, _limit(limit), forward, start, flag

@@ -210,8 +210,6 @@ class Repository:
         versioned entity is written only when the stored version is the
         entity's own (0: not stored yet), else :class:`StaleEntity`.
         """
-        if type(create_only) is not bool:
-            raise ValidationError(f"create_only is True or False, not {create_only!r}")
         m = self._of(entity)
         action, stored = self._put_action(m, entity, create_only)
         try:
@@ -225,6 +223,8 @@ class Repository:
         return stored  # type: ignore[no-any-return]
 
     def _put_action(self, m: BoundModel[Any], entity: Any, create_only: bool) -> tuple[TxPut, Any]:
+        if type(create_only) is not bool:  # here, so that Repository.put and Transaction.put both refuse it
+            raise ValidationError(f"create_only is True or False, not {create_only!r}")
         pk = m.table_keys.pk_attr
         v = m.model.version
         stored = entity

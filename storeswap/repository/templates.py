@@ -97,19 +97,9 @@ class KeyTemplate:
         )
 
     def _value(self, value: Any, part: _Part, after: str) -> str:
-        """A field's text in the key, refused when it holds the literal that follows it.
-
-        ``TEAM#{team}#USER#{user}`` renders ``("a", "b#USER#c")`` and ``("a#USER#b", "c")`` alike: two entities, one
-        key, the second overwriting the first.  A value whose text runs into the next literal before its own end is
-        refused, so that every key reads back as one set of values.
-        """
-        text = _fmt(value, part.spec)
-        if after and (text + after).find(after) != len(text):
-            raise ValidationError(
-                f"key template {self.text!r}: {part.field} = {text!r} holds {after!r}, the text that follows it in "
-                "the key: its key could be another entity's"
-            )
-        return text
+        """A field's text in the key (``after``, the literal that follows it, is not checked: see the repository
+        guide on values that hold a template's separator)."""
+        return _fmt(value, part.spec)
 
     def prefix(self, values: Mapping[str, Any]) -> str:
         """The rendered text up to the first placeholder whose field is not in ``values``."""
