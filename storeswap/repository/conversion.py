@@ -95,7 +95,7 @@ def from_epoch_seconds(value: Any) -> dt.datetime:
         if micros != micros.to_integral_value():
             raise EntityDecodeError(f"epoch seconds {value} have more than microsecond precision")
         return _EPOCH + dt.timedelta(microseconds=int(micros))
-    except (ArithmeticError, OverflowError):  # NaN, or beyond datetime's years 1-9999
+    except ArithmeticError:  # NaN, or beyond datetime's years 1-9999 (OverflowError)
         raise EntityDecodeError(f"epoch seconds {value} are not a datetime") from None
 
 
@@ -206,6 +206,12 @@ def _epoch_structure(value: Any, _: Any) -> Any:
     return None if value is None else from_epoch_seconds(value)
 
 
+def _declared(cls: type, a: attrs.Attribute) -> Any:  # type: ignore[type-arg]
+    """The declared type of field ``a`` of ``cls``, ``X`` for ``X | None``."""
+    t = typing.get_type_hints(cls).get(a.name, a.type)
+    return _optional_inner(t) or t
+
+
 def _ttl_datetime_unstructure(value: Any) -> Any:
     return None if value is None else epoch_seconds(value, whole=True)
 
@@ -278,18 +284,15 @@ class ItemConverter:
         out: dict[str, Any] = {}
         for a in attrs.fields(cls):
             if a.name == ttl_field:
-                hint = typing.get_type_hints(cls).get(a.name, a.type)
-                declared = _optional_inner(hint) or hint
                 # a datetime TTL field holds a datetime: a number in it would be stored and read back as 1970
-                unstruct = _ttl_datetime_unstructure if declared is dt.datetime else _ttl_unstructure
+                unstruct = _ttl_datetime_unstructure if _declared(cls, a) is dt.datetime else _ttl_unstructure
                 out[a.name] = override(unstruct_hook=unstruct, struct_hook=self._ttl_structure_hook(cls, a))
             elif is_epoch_field(a):
                 out[a.name] = override(unstruct_hook=_epoch_unstructure, struct_hook=_epoch_structure)
         return out
 
     def _ttl_structure_hook(self, cls: type, a: attrs.Attribute) -> Callable[[Any, Any], Any]:  # type: ignore[type-arg]
-        t = typing.get_type_hints(cls).get(a.name, a.type)
-        inner: Any = _optional_inner(t) or t
+        inner = _declared(cls, a)
         if inner is dt.datetime:
             return _epoch_structure
         return lambda v, _: None if v is None else self.cattrs.structure(v, inner)

@@ -156,9 +156,9 @@ class Repository:
                 raise ValidationError(f"this cursor does not belong to a query of {m.name} on index {index!r}")
             if fan_out != (cursor.shard is not None):
                 raise ValidationError("this cursor belongs to a query over another set of shards")
-            shards = m.model.shards
-            if fan_out and not (type(cursor.shard) is int and shards is not None and 0 <= cursor.shard < shards):
-                raise ValidationError(f"this cursor names shard {cursor.shard!r}; {m.name} has shards 0 to {(shards or 1) - 1}")
+            shards = m.model.shards or 0  # set whenever the query fans out
+            if fan_out and not (type(cursor.shard) is int and 0 <= cursor.shard < shards):
+                raise ValidationError(f"this cursor names shard {cursor.shard!r}; {m.name} has shards 0 to {shards - 1}")
         shard = (cursor.shard if cursor is not None else 0) if fan_out else None
         position = None if cursor is None else cursor.position
         while True:

@@ -69,8 +69,6 @@ class KeyTemplate:
             parts.append(_Part(literal, field, spec or ""))
         self.text = text
         self.parts = tuple(parts)
-        #: The literal that follows each part's placeholder ("" after the last one).
-        self._after = (*(p.literal for p in parts[1:]), "")
         self.fields = tuple(p.field for p in parts if p.field is not None)
         if len(set(self.fields)) != len(self.fields):
             raise ModelError(f"key template {text!r} names a field twice")
@@ -91,26 +89,18 @@ class KeyTemplate:
         if self.raw:
             assert self.fields
             return values[self.fields[0]]
-        return "".join(
-            p.literal + ("" if p.field is None else self._value(values[p.field], p, after))
-            for p, after in zip(self.parts, self._after)
-        )
-
-    def _value(self, value: Any, part: _Part, after: str) -> str:
-        """A field's text in the key (``after``, the literal that follows it, is not checked: see the repository
-        guide on values that hold a template's separator)."""
-        return _fmt(value, part.spec)
+        return "".join(p.literal + ("" if p.field is None else _fmt(values[p.field], p.spec)) for p in self.parts)
 
     def prefix(self, values: Mapping[str, Any]) -> str:
         """The rendered text up to the first placeholder whose field is not in ``values``."""
         out: list[str] = []
-        for p, after in zip(self.parts, self._after):
+        for p in self.parts:
             out.append(p.literal)
             if p.field is None:
                 continue
             if values.get(p.field) is None:
                 break
-            out.append(self._value(values[p.field], p, after))
+            out.append(_fmt(values[p.field], p.spec))
         return "".join(out)
 
     def complete(self, values: Mapping[str, Any]) -> bool:
