@@ -206,18 +206,36 @@ while True:
 def test_a_consumer_killed_with_sigkill_resumes_without_loss_or_repeat(
     url: str, store: Any, table: str, tmp_path: Path
 ) -> None:
-    """Done when #2: kill -9 the reader at random points under concurrent writers; resume from its checkpoint."""
+    """Done when #2: kill -9 the reader at random points under concurrent writers; resume from its checkpoint.
+
+    Each kill comes after the consumer has processed a random number of new records, not after a fixed
+    time: a consumer that takes three seconds to start on a loaded machine is still killed mid-stream, and
+    the writers keep writing until the third kill, so every kill lands while they run.
+    """
     out = tmp_path / "out.txt"
     out.write_text("")
     expected: dict[str, list[list[Any]]] = {}
+    stop = threading.Event()
 
     def writer(w: int) -> None:
-        for j in range(15):
+        j = 0
+        while not stop.is_set() and j < 2000:
             for i in range(3):
                 pk = f"w{w}-{i}"
                 kind = "INSERT" if j == 0 else "MODIFY"
                 store.put(table, {"pk": pk, "sk": "1", "v": j})
                 expected.setdefault(pk, []).append([pk, kind, str(j)])
+            j += 1
+            time.sleep(0.01)
+
+    def processed() -> int:
+        return sum(1 for ln in out.read_text().splitlines() if not ln.startswith("#"))
+
+    def wait_for(count: int) -> None:
+        deadline = time.monotonic() + 90
+        while processed() < count:
+            assert time.monotonic() < deadline, f"the consumer did not reach {count} records ({processed()})"
+            time.sleep(0.01)
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(3)]
     for t in threads:
@@ -225,26 +243,32 @@ def test_a_consumer_killed_with_sigkill_resumes_without_loss_or_repeat(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), *sys.path])}
     rng = random.Random(7)
     kills = 0
-    deadline = time.monotonic() + 120
-    while True:
-        proc = subprocess.Popen([sys.executable, "-c", _CONSUMER, url, table, str(out)], env=env)
-        done = not any(t.is_alive() for t in threads)
-        time.sleep(rng.uniform(0.3, 1.2) if not done else 3.0)
+    try:
+        while kills < 3:
+            proc = subprocess.Popen([sys.executable, "-c", _CONSUMER, url, table, str(out)], env=env)
+            try:
+                wait_for(processed() + rng.randint(1, 8))
+            finally:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+            kills += 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert all(len(v) > 1 for v in expected.values()), "the writers stopped before the consumer was killed"
+    proc = subprocess.Popen([sys.executable, "-c", _CONSUMER, url, table, str(out)], env=env)
+    try:
+        wait_for(sum(len(v) for v in expected.values()))
+        time.sleep(0.2)  # a consumer that repeats a record would write it after the last expected one
+    finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        kills += 1
-        lines = [ln for ln in out.read_text().splitlines() if not ln.startswith("#")]
-        if done and len(lines) >= sum(len(v) for v in expected.values()):
-            break
-        assert time.monotonic() < deadline, "the consumer did not catch up"
-    for t in threads:
-        t.join()
     seen: dict[str, list[list[Any]]] = {}
     for ln in out.read_text().splitlines():
         if not ln.startswith("#"):
             rec = json.loads(ln)
             seen.setdefault(rec[0], []).append(rec)
-    assert kills >= 2
     assert seen == expected
 
 

@@ -59,11 +59,37 @@ def _table(store) -> str:
     return name
 
 
-def _terminate(admin: psycopg.Connection, app: str) -> int:
-    rows = admin.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (app,)
-    ).fetchall()
-    return len(rows)
+def _terminate(admin: psycopg.Connection, app: str) -> list[int]:
+    """Terminate ``app``'s backends and wait until they are gone; returns their pids."""
+    pids = [
+        pid
+        for pid, _ in admin.execute(
+            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (app,)
+        ).fetchall()
+    ]
+    _poll(admin, "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = ANY(%s)", pids, "the terminated backends are gone")
+    return pids
+
+
+def _poll(admin: psycopg.Connection, sql: str, arg: object, what: str) -> None:
+    """Wait until ``sql`` returns a true value; no fixed sleeps, no timing bets.
+
+    ``pg_stat_activity`` is a snapshot taken once per transaction, and the lock tests poll from inside
+    one, so each poll clears it first.
+    """
+    deadline = time.monotonic() + 30
+    while True:
+        admin.execute("SELECT pg_stat_clear_snapshot()")
+        row = admin.execute(sql, (arg,)).fetchone()
+        if row and row[0]:
+            return
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.01)
+
+
+def _wait_for_lock_wait(admin: psycopg.Connection, app: str) -> None:
+    _poll(admin, "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+          app, "the store's statement waits for our lock")
 
 
 def test_statement_timeout_on_a_read_is_throttled(admin, app) -> None:
@@ -100,8 +126,7 @@ def test_killed_idle_connections_are_replaced_for_reads(admin, app) -> None:
     store = _store(f"application_name={app}")
     try:
         table = _table(store)
-        assert _terminate(admin, app) >= 1
-        time.sleep(0.2)
+        assert _terminate(admin, app)
         assert store.get(table, {"pk": "k"})["v"] == 1  # retried on a fresh connection
         store.delete_table(table)
     finally:
@@ -125,7 +150,7 @@ def test_killed_connection_during_a_write_is_outcome_unknown(admin, app) -> None
             admin.execute(f'SELECT 1 FROM "{phys}" FOR UPDATE')
             t = threading.Thread(target=write)
             t.start()
-            time.sleep(0.5)  # the update is now waiting for our row lock
+            _wait_for_lock_wait(admin, app)  # the update is now waiting for our row lock
             _terminate(admin, app)
             t.join(10)
         assert len(caught) == 1 and isinstance(caught[0], (OutcomeUnknown, StoreUnavailable)), caught
@@ -143,7 +168,6 @@ def test_killed_idle_connection_before_a_write_is_a_port_error(admin, app) -> No
     try:
         table = _table(store)
         _terminate(admin, app)
-        time.sleep(0.2)
         with contextlib.suppress(OutcomeUnknown, StoreUnavailable):
             store.put(table, {"pk": "k", "v": 9})
         store.put(table, {"pk": "k", "v": 10})
@@ -160,8 +184,7 @@ def test_a_batch_on_killed_idle_connections_is_retried_on_fresh_ones(admin, app)
     store = _store(f"application_name={app}")
     try:
         table = _table(store)
-        assert _terminate(admin, app) >= 1
-        time.sleep(0.2)
+        assert _terminate(admin, app)
         store.batch_write([BatchPut(table, {"pk": f"b{i}", "v": i}) for i in range(5)] + [BatchDelete(table, {"pk": "k"})])
         assert sorted(x["pk"] for x in store.scan(table).items) == [f"b{i}" for i in range(5)]
         store.delete_table(table)
@@ -189,9 +212,8 @@ def test_a_batch_killed_while_it_waits_for_a_lock_applies_once(admin, app) -> No
             admin.execute(f'SELECT 1 FROM "{phys}" FOR UPDATE')
             t = threading.Thread(target=write)
             t.start()
-            time.sleep(0.5)  # the batch's upsert now waits for our row lock
-            assert _terminate(admin, app) >= 1
-            time.sleep(0.2)
+            _wait_for_lock_wait(admin, app)  # the batch's upsert now waits for our row lock
+            assert _terminate(admin, app)
         t.join(10)
         assert caught == []
         assert {x["pk"]: x["v"] for x in store.scan(table).items} == {"k": 7, "n": 8}
