@@ -26,7 +26,7 @@ from storeswap.core.values import NumberSet, StringSet
 pytestmark = pytest.mark.slow
 
 #: Bytes in the item column that are not an item: unknown version, a truncated map, a bad tag, a number that is
-#: not one, a signalling NaN in a number set (it cannot be hashed), nesting beyond the interpreter's stack.
+#: not one, a NaN or an infinity (no stored number is one: the port refuses them), nesting beyond the stack.
 _GOOD = encode_item({"pk": "a", "ns": NumberSet({Decimal(1234)}), "n": Decimal(5678)})
 DAMAGED = {
     "version": b"\xff\x00garbage",
@@ -35,6 +35,9 @@ DAMAGED = {
     "trailing": _GOOD + b"x",
     "bad-number": _GOOD.replace(b"5678", b"5x78"),
     "snan-in-set": _GOOD.replace(b"1234", b"sNaN"),
+    "nan-in-set": _GOOD.replace(b"1234", b"NaN2"),
+    "nan-number": _GOOD.replace(b"5678", b"NaN1"),
+    "infinite-number": _GOOD.replace(b"5678", b"-Inf"),
     "deep": b"\x01\x01\x01a" + b"L\x01" * 100_000 + b"Z",
 }
 
@@ -122,6 +125,78 @@ def test_a_change_record_with_a_damaged_image_is_store_corrupted(store: Any, tab
     assert n == 1
     with pytest.raises(StoreCorrupted):
         list(store.iter_changes(table))
+
+
+def test_a_change_record_whose_event_disagrees_with_its_images_is_store_corrupted(store: Any, table: str) -> None:
+    store.put(table, {"pk": "p", "sk": "1", "v": 1})
+    with psycopg.connect(store.conninfo, autocommit=True) as conn:
+        for event in ("R", "?"):
+            conn.execute(
+                "UPDATE storeswap_changes SET event = %s WHERE stream_id = "
+                "(SELECT id FROM storeswap_streams WHERE name = %s AND disabled IS NULL)",
+                (event, table),
+            )
+            with pytest.raises(StoreCorrupted, match="change record"):
+                list(store.iter_changes(table))
+
+
+def test_a_damaged_stream_row_is_store_corrupted_not_a_stream_without_images(store: Any, table: str) -> None:
+    store.put(table, {"pk": "p", "sk": "1", "v": 1})
+    assert [c.new_image for c in store.iter_changes(table)] == [{"pk": "p", "sk": "1", "v": 1}]
+    with psycopg.connect(store.conninfo, autocommit=True) as conn:
+        conn.execute("UPDATE storeswap_streams SET view = 'ALL_THE_IMAGES' WHERE name = %s", (table,))
+    with pytest.raises(StoreCorrupted, match="storeswap_streams"):
+        list(store.iter_changes(table))
+
+
+@pytest.mark.parametrize("call", ["query", "scan"])
+def test_a_stored_item_without_its_sort_key_is_store_corrupted_when_it_ends_a_page(
+    store: Any, table: str, call: str
+) -> None:
+    for sk in "123":
+        store.put(table, {"pk": "p", "sk": sk, "v": 1})
+    with psycopg.connect(store.conninfo, autocommit=True) as conn:
+        conn.execute("SET storeswap.changelog = 'off'")
+        conn.execute(
+            f'UPDATE "{store.physical_table(table)}" SET item = %s WHERE sk = \'2\'', (encode_item({"pk": "p", "v": 1}),)
+        )
+    page = (lambda: store.query(table, "pk = :p", values={":p": "p"}, limit=2)) if call == "query" else (
+        lambda: store.scan(table, limit=2))  # fmt: skip
+    with pytest.raises(StoreCorrupted, match="lacks its key attribute 'sk'"):
+        page()
+
+
+def test_an_unreadable_expired_row_is_left_in_place_and_the_sweep_goes_on(store: Any) -> None:
+    from storeswap.core.streams import TtlSweeper
+
+    name = f"corrupt-{uuid.uuid4().hex[:12]}"
+    store.create_table(TableSpec(name, KeyAttribute("pk"), ttl_attribute="exp", stream="KEYS_ONLY"))
+    try:
+        for pk in "abc":
+            store.put(name, {"pk": pk, "exp": 10})
+        _damage_items(store, name, DAMAGED["truncated"])  # every row...
+        for pk in "ac":  # ...then all but b written back whole
+            with psycopg.connect(store.conninfo, autocommit=True) as conn:
+                conn.execute("SET storeswap.changelog = 'off'")
+                conn.execute(
+                    f'UPDATE "{store.physical_table(name)}" SET item = %s WHERE item = %s AND pk = %s',
+                    (encode_item({"pk": pk, "exp": Decimal(10)}), DAMAGED["truncated"], pk.encode()),
+                )
+        with pytest.raises(StoreCorrupted, match=r"1 row\(s\) under the TTL cannot be read.*removed 2 other"):
+            store.expire(name, now=100)
+        assert len(_rows(store, name)) == 1  # the damaged row, kept for repair
+
+        trimmed: list[str] = []
+        sweeper = TtlSweeper(store, interval_s=3600)
+        original = store.trim_changes
+        store.trim_changes = lambda table, **kw: trimmed.append(table) or original(table, **kw)
+        try:
+            sweeper.sweep_once()  # the damaged row fails the expiry, and the trim still runs
+        finally:
+            del store.trim_changes
+        assert name in trimmed
+    finally:
+        store.delete_table(name)
 
 
 def test_a_damaged_catalog_entry_is_store_corrupted_naming_the_table(store: Any, url: str) -> None:

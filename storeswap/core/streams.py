@@ -371,15 +371,24 @@ class TtlSweeper:
         for name in store.list_tables():
             if self._stop.is_set():
                 break  # stopped mid-sweep (the store is closing): leave the rest to nobody
+            # The expiry and the trim fail apart: a damaged row that stops one (StoreCorrupted) must not stop the
+            # other. A table deleted mid-sweep or a transient error is tried again next round.
             try:
                 spec = store.spec(name)
-                if spec.ttl_attribute is not None:
+            except StoreError as e:
+                _log.warning("TTL sweep of %s: %s: %s", name, type(e).__name__, e)
+                continue
+            if spec.ttl_attribute is not None:
+                try:
                     removed += store.expire(name)
-                if spec.stream is not None:
+                except StoreError as e:
+                    _log.warning("TTL sweep of %s: %s: %s", name, type(e).__name__, e)
+            if spec.stream is not None:
+                try:
                     with contextlib.suppress(NotSupported):  # DynamoDB trims by itself
                         store.trim_changes(name)
-            except StoreError as e:  # a table deleted mid-sweep, a transient error: next round
-                _log.warning("TTL sweep of %s: %s: %s", name, type(e).__name__, e)
+                except StoreError as e:
+                    _log.warning("change-log trim of %s: %s: %s", name, type(e).__name__, e)
         self.removed += removed
         self.sweeps += 1
         return removed

@@ -34,6 +34,7 @@ with ``SET LOCAL`` inside the writing transaction only.
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -44,7 +45,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from storeswap.adapters.postgres.arrays import Int8Array
-from storeswap.adapters.postgres.codec import decode_item
+from storeswap.adapters.postgres.codec import CodecError, decode_item
 from storeswap.adapters.postgres.layout import CATALOG, METADATA, SQL_LOCK_ITEMS, Layout, ttl_index_name
 from storeswap.core.changes import (
     LATEST,
@@ -62,7 +63,7 @@ from storeswap.core.changes import (
     shard_of,
     ttl_expiry,
 )
-from storeswap.core.errors import StreamPositionExpired, ValidationError
+from storeswap.core.errors import StoreCorrupted, StreamPositionExpired, ValidationError
 from storeswap.core.schema import StreamView, TableSpec
 from storeswap.core.values import item_size
 
@@ -163,6 +164,8 @@ $fn$
 """
 
 _EVENTS: dict[str, EventName] = {"I": "INSERT", "M": "MODIFY", "R": "REMOVE"}
+#: The view types a stream row may hold; anything else is a damaged row (E3), not a stream without images.
+_VIEWS: frozenset[str] = frozenset(typing.get_args(StreamView))
 
 
 def _trigger_name(lay: Layout) -> sql.Identifier:
@@ -340,6 +343,10 @@ def _shard_number(info: StreamInfo, shard: Shard) -> int:
 def stream_info(conn: psycopg.Connection[Any], spec: TableSpec, stream_id: str | None) -> StreamInfo:
     """The table's latest stream, or stream ``stream_id``."""
     sid, view, shards, disabled = _stream_row(conn, spec.name, stream_id)
+    if view not in _VIEWS or type(shards) is not int or not 0 < shards <= 1024:
+        raise StoreCorrupted(
+            f"table {spec.name}: its stream {sid} in storeswap_streams cannot be read (view {view!r}, {shards!r} shards)"
+        )
     closed = disabled is not None
     return StreamInfo(str(sid), view, tuple(Shard(_shard_id(i), None, closed) for i in range(shards)), not closed)
 
@@ -381,7 +388,10 @@ def read_shard(
         kind = change_kind(old, new)
         if kind is None:
             continue  # equal items in different bytes (map order): nothing changed (S4)
-        assert kind == _EVENTS[event]
+        if kind != _EVENTS.get(event):
+            raise StoreCorrupted(
+                f"stream {info.id}: change record {seq} of {shard.id} cannot be read (event {event!r}, images of a {kind})"
+            )
         records.append(
             make_record(
                 spec,
@@ -488,17 +498,22 @@ def expire(conn: psycopg.Connection[Any], lay: Layout, now: Decimal) -> int:
     removed = 0
     position: list[Any] | None = None
     nkeys = 3 if lay.sk is not None else 2
+    damaged: list[tuple[Any, ...]] = []
     while True:
         if position is None:
             rows = conn.execute(first, (low, now, SWEEP_BATCH), binary=True).fetchall()
         else:
             rows = conn.execute(after, (low, now, *position, SWEEP_BATCH), binary=True).fetchall()
         if not rows:
-            return removed
+            return _swept(lay, removed, damaged)
         groups: dict[int, list[list[Any]]] = {}
         locks: dict[int, list[int]] = {}
         for row in rows:
-            item = decode_item(row[-1])
+            try:
+                item = decode_item(row[-1])
+            except CodecError:
+                damaged.append(row[1 : nkeys + 1])  # left in place for repair; the sweep goes on past it
+                continue
             if is_expired(item, attr, now):
                 shard = row[1] % DEFAULT_SHARDS
                 group = groups.setdefault(shard, [[] for _ in range(nkeys + 1)])
@@ -513,5 +528,16 @@ def expire(conn: psycopg.Connection[Any], lay: Layout, now: Decimal) -> int:
                 conn.execute(SQL_LOCK_ITEMS, (Int8Array(sorted(locks[shard])),))
                 removed += conn.execute(delete, group).rowcount
         if len(rows) < SWEEP_BATCH:
-            return removed
+            return _swept(lay, removed, damaged)
         position = list(rows[-1][: nkeys + 1])
+
+
+def _swept(lay: Layout, removed: int, damaged: list[tuple[Any, ...]]) -> int:
+    """The sweep's count, or StoreCorrupted naming the rows it could not read (after removing all it could)."""
+    if not damaged:
+        return removed
+    first = ", ".join(f"{c}={v!r}" for c, v in zip(lay.key_columns()[1:], damaged[0][1:]))  # without the bucket
+    raise StoreCorrupted(
+        f"table {lay.spec.name}: {len(damaged)} row(s) under the TTL cannot be read and were left in place"
+        f" (first: {first}); the sweep removed {removed} other expired item(s)"
+    )

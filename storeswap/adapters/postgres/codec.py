@@ -39,7 +39,7 @@ class CodecError(StoreCorrupted):
 
 
 #: What :func:`_dec` raises on bytes that are not a valid encoding: a read past the end, an unknown tag, text that
-#: is not UTF-8 or ASCII (ValueError), a number that is not one, a signalling NaN in a set (it cannot be hashed),
+#: is not UTF-8 or ASCII (ValueError), a number that is not one or is not finite (NaN, sNaN, Infinity),
 #: nesting beyond the interpreter's stack.
 _CORRUPT = (IndexError, ValueError, ArithmeticError, TypeError, RecursionError)
 
@@ -193,7 +193,10 @@ def _dec(data: bytes, i: int) -> tuple[Any, int]:
         if n >= 0x80:
             n, i = _long_varint(data, i, n)
         j = i + n
-        return Decimal(data[i:j].decode("ascii")), j
+        d = Decimal(data[i:j].decode("ascii"))
+        if not d.is_finite():
+            raise ValueError("a number that is not finite")
+        return d, j
     if tag == 0x4D:  # M
         if n >= 0x80:
             n, i = _long_varint(data, i, n)
@@ -239,7 +242,10 @@ def _dec(data: bytes, i: int) -> tuple[Any, int]:
         if tag == 0x73:
             return StringSet(e.decode("utf-8", "surrogatepass") for e in elements), i
         if tag == 0x6E:
-            return NumberSet(Decimal(e.decode("ascii")) for e in elements), i
+            numbers = [Decimal(e.decode("ascii")) for e in elements]
+            if not all(d.is_finite() for d in numbers):
+                raise ValueError("a number that is not finite")
+            return NumberSet(numbers), i
         return BinarySet(elements), i
     raise ValueError(f"unknown type tag {tag:#x}")
 

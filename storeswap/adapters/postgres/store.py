@@ -458,10 +458,10 @@ class PostgresStore(ItemStore):
                 out.append(view if projection is None else project(projection, view))
                 last = item
                 if limit is not None and len(out) >= limit:
-                    return QueryResult(out, self._last_key(lay, index, last))
+                    return QueryResult(out, _keyed(table, self._last_key, lay, index, last))
             if len(rows) < chunk or item is None:
                 return QueryResult(out, None)
-            after = position(item)
+            after = _keyed(table, position, item)
             q = q_next
             if filt is not None:
                 chunk = min(chunk * 2, CHUNK_MAX)
@@ -738,6 +738,14 @@ def _sort_sql(cond: Compare | Between | BeginsWith, col: KeyColumn) -> tuple[str
     if succ is None:
         return "prefix", [prefix]
     return "prefix<", [prefix, succ]
+
+
+def _keyed(table: str, key_of: Callable[..., Any], *args: Any) -> Any:
+    """``key_of(*args)``, a stored item's key or position; an item without its key attributes is damaged (E3)."""
+    try:
+        return key_of(*args)
+    except KeyError as e:
+        raise StoreCorrupted(f"table {table}: a stored item cannot be read: it lacks its key attribute {e}") from None
 
 
 def _fetch_all(query: str, params: list[Any], conn: PooledConnection) -> list[Any]:
