@@ -161,7 +161,7 @@ def test_a_model_declared_wrongly_is_a_model_error(case: str) -> None:
 def test_a_key_value_its_template_cannot_format_and_a_non_bool_create_only_are_validation_errors() -> None:
     s, r = _repo()
     before = _items(s)
-    with pytest.raises(ValidationError, match="cannot be formatted"):  # '{seq:08d}' given a str: was a ValueError
+    with pytest.raises(ValidationError, match="seq does not hold its declared type"):  # '{seq:08d}' given a str
         r.get(Event, tenant_id="t", seq="1")
     with pytest.raises(ValidationError, match="create_only"):  # "no" was taken as True
         r.put(Note("t", "n"), create_only="no")  # type: ignore[arg-type]
@@ -237,3 +237,45 @@ def test_a_number_in_a_datetime_ttl_field_is_refused(optional: bool) -> None:
     when = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
     assert r.put(Lease("t", expires=when)) == Lease("t", expires=when)
     assert r.get(Lease, tenant_id="t") == Lease("t", expires=when)
+
+
+def test_keys_given_the_wrong_types_are_refused_not_rendered_as_another_entitys_key() -> None:
+    """``delete(Note(5, "n"))`` rendered ``TENANT#5`` and deleted the note of tenant "5"; a get or query of
+    ``tenant_id=5`` read it, and ``seq=True`` in an int key read the event whose seq is 1."""
+    s, r = _repo()
+    r.put(Note("5", "n", text="tenant five's"))
+    r.put(Event("t", 1, "one"))
+    r.put(Stamp("t"))
+    before = _items(s)
+    for call in (
+        lambda: r.delete(Note(5, "n")),  # type: ignore[arg-type]
+        lambda: r.delete(Note, tenant_id=5, id="n"),
+        lambda: r.get(Note, tenant_id=5, id="n"),
+        lambda: r.query(Note, tenant_id=5),
+        lambda: r.get(Event, tenant_id="t", seq=True),
+        lambda: r.get(Event, tenant_id="t", seq=Decimal("1.0000001")),
+        lambda: r.get(Stamp, tenant_id=b"t"),
+    ):
+        with pytest.raises(ValidationError, match="does not hold its declared type"):
+            call()
+    assert _items(s) == before
+    assert r.get(Note, tenant_id="5", id="n") == Note("5", "n", text="tenant five's")  # the right types still work
+    assert r.get(Event, tenant_id="t", seq=1) == Event("t", 1, "one")
+
+
+
+def test_a_bytearray_in_a_bytes_field_is_stored_as_its_bytes() -> None:
+    """The type check before a put (checked_data) refused a bytearray, which was stored before it."""
+
+    @attrs.frozen
+    class Blob:
+        tenant_id: str
+        data: bytes = b""
+
+    s = open_store("memory://")
+    s.create_table(single_table_spec("app"))
+    r = Repository(s, "app", [Model(Blob, pk="B#{tenant_id}", sk="BLOB")])
+    r.put(Blob("a", bytearray(b"xy")))  # type: ignore[arg-type]
+    r.put(Blob("b", memoryview(b"zz")))  # type: ignore[arg-type]
+    assert r.get(Blob, tenant_id="a") == Blob("a", b"xy")
+    assert r.get(Blob, tenant_id="b") == Blob("b", b"zz")

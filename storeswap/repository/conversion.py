@@ -45,7 +45,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from storeswap.core.errors import ValidationError
 from storeswap.repository.errors import EntityDecodeError
 
-__all__ = ["EPOCH_METADATA", "epoch", "is_epoch_field", "ItemConverter", "epoch_seconds", "from_epoch_seconds"]
+__all__ = ["EPOCH_METADATA", "epoch", "is_epoch_field", "ItemConverter", "epoch_seconds", "from_epoch_seconds", "declared_type"]
 
 #: attrs field metadata key marking a datetime field that is stored as epoch seconds (N).
 EPOCH_METADATA = "storeswap.datetime"
@@ -183,6 +183,10 @@ def _enum_value(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
 
+def _bytes_value(value: Any) -> Any:
+    return bytes(value) if isinstance(value, (bytearray, memoryview)) else value
+
+
 def _optional_inner(t: Any) -> Any | None:
     """``X`` when ``t`` is ``X | None`` (one non-None member), else None."""
     origin = typing.get_origin(t)
@@ -206,10 +210,14 @@ def _epoch_structure(value: Any, _: Any) -> Any:
     return None if value is None else from_epoch_seconds(value)
 
 
+def declared_type(t: Any) -> Any:
+    """A field's declared type ``t``, ``X`` for ``X | None``."""
+    return _optional_inner(t) or t
+
+
 def _declared(cls: type, a: attrs.Attribute) -> Any:  # type: ignore[type-arg]
     """The declared type of field ``a`` of ``cls``, ``X`` for ``X | None``."""
-    t = typing.get_type_hints(cls).get(a.name, a.type)
-    return _optional_inner(t) or t
+    return declared_type(typing.get_type_hints(cls).get(a.name, a.type))
 
 
 def _ttl_datetime_unstructure(value: Any) -> Any:
@@ -268,6 +276,7 @@ class ItemConverter:
         ):
             c.register_structure_hook(kind, _enum_aware(hook))
             c.register_unstructure_hook(kind, _enum_value)
+        c.register_unstructure_hook(bytes, _bytes_value)  # a bytearray or memoryview in a bytes field is its bytes
         c.register_unstructure_hook(uuid.UUID, str)
         c.register_structure_hook(uuid.UUID, _structure_uuid)
         c.register_unstructure_hook(dt.datetime, dt.datetime.isoformat)

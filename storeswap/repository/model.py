@@ -17,7 +17,7 @@ import attrs
 
 from storeswap.core.errors import ValidationError
 from storeswap.core.schema import TableSpec
-from storeswap.repository.conversion import ItemConverter, epoch_seconds, is_epoch_field
+from storeswap.repository.conversion import ItemConverter, declared_type, epoch_seconds, is_epoch_field
 from storeswap.repository.errors import EntityDecodeError, ModelError
 from storeswap.repository.templates import SHARD_FIELD, KeyTemplate, shard_of
 
@@ -209,11 +209,21 @@ class BoundModel(Generic[T]):
             raise ModelError(f"{self.name} has no field {name!r}")
         if value is None:
             return None
-        if name == self.model.ttl and isinstance(value, dt.datetime):
-            return epoch_seconds(value, whole=True)
-        if is_epoch_field(a):
-            return epoch_seconds(value)
-        return self.converter.unstructure_value(value)
+        hint = self.hints.get(name)
+        if (name == self.model.ttl and declared_type(hint) is dt.datetime) or is_epoch_field(a):
+            if not isinstance(value, dt.datetime):
+                raise ValidationError(f"{self.name}.{name} holds a datetime, not {type(value).__name__}")
+            return epoch_seconds(value, whole=name == self.model.ttl)
+        stored = self.converter.unstructure_value(value)
+        # The same strict rules as an entity's fields (checked_data): a key given as 5 for a str field would render
+        # the key of the entity whose field is "5", and a get, delete or query would reach that entity instead.
+        try:
+            self.converter.structure_value(stored, hint)
+        except EntityDecodeError as e:
+            raise ValidationError(f"{self.name}.{name} does not hold its declared type: {e}") from None
+        except (TypeError, ValueError, AttributeError, ArithmeticError, RecursionError) as e:
+            raise ValidationError(f"{self.name}.{name} does not hold its declared type: {type(e).__name__}: {e}") from None
+        return stored
 
     def field_values(self, given: Mapping[str, Any], keys: _Keys) -> dict[str, Any]:
         """Stored forms of the given field values, each a field of ``keys``' templates (a get's, a delete's or a
@@ -285,8 +295,10 @@ class BoundModel(Generic[T]):
         return item
 
     def key_of(self, entity: T) -> dict[str, Any]:
-        """The table key of ``entity``."""
-        return self.key(self._unstructure(entity))
+        """The table key of ``entity`` (refused, as a put is, unless its fields hold their declared types)."""
+        if type(entity) is not self.cls:
+            raise ModelError(f"expected a {self.cls.__name__}, got {type(entity).__name__}")
+        return self.key(self.checked_data(entity))
 
     def from_item(self, item: Mapping[str, Any]) -> T:
         """The entity an item stores (:class:`EntityDecodeError` when it is another type or malformed)."""
