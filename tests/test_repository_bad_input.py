@@ -279,3 +279,26 @@ def test_a_bytearray_in_a_bytes_field_is_stored_as_its_bytes() -> None:
     r.put(Blob("b", memoryview(b"zz")))  # type: ignore[arg-type]
     assert r.get(Blob, tenant_id="a") == Blob("a", b"xy")
     assert r.get(Blob, tenant_id="b") == Blob("b", b"zz")
+
+
+def test_incrementing_by_a_huge_decimal_is_refused_without_building_the_integer() -> None:
+    """``int(Decimal("1E+100000000"))`` (the old integral check) builds a hundred-million-digit integer."""
+    import threading
+
+    s, r = _repo()
+    r.put(Counter("t", uuid.UUID(int=1), value=1))
+    before = _items(s)
+    caught: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            r.increment(Counter("t", uuid.UUID(int=1), value=1), "value", Decimal("1E+100000000"))
+        except BaseException as e:
+            caught.append(e)
+
+    t = threading.Thread(target=call, daemon=True)
+    t.start()
+    t.join(60)  # not a timing assertion: the old check took minutes and gigabytes; the new one a microsecond
+    assert not t.is_alive(), "the integral check is building the integer"
+    assert len(caught) == 1 and isinstance(caught[0], ValidationError), caught
+    assert _items(s) == before

@@ -292,7 +292,7 @@ class Repository:
         if field in m.key_fields or field == m.model.version:
             raise ModelError(f"{m.name}.{field} is part of a key template or the version; it cannot be incremented")
         if isinstance(by, bool) or not isinstance(by, (int, Decimal)) or (isinstance(by, Decimal) and not by.is_finite()) \
-                or (hint is int and int(by) != by):
+                or (hint is int and isinstance(by, Decimal) and by != by.to_integral_value()):
             raise ValidationError(f"increment by an {hint.__name__}, not {by!r}")
         names = {"#f": field, "#pk": m.table_keys.pk_attr}
         values: dict[str, Any] = {":by": by}
