@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 
 import attrs
@@ -11,12 +12,31 @@ from storeswap.core.errors import TableNotFound
 from storeswap.core.port import ItemStore
 from storeswap.core.schema import GlobalIndex, KeyAttribute, LocalIndex, Projection, TableSpec
 
-__all__ = ["unique_table_name", "TableFactory", "GSI_SPEC"]
+__all__ = ["unique_table_name", "tables_of_this_run", "TableFactory", "GSI_SPEC"]
+
+#: This test process's tag, the first half of the hex part of every name :func:`unique_table_name` gives.
+RUN_TAG = uuid.uuid4().hex[:8]
+_SUITE_NAME = re.compile(r"^.*_([0-9a-f]{8})[0-9a-f]{8}$")
 
 
 def unique_table_name(prefix: str = "ct") -> str:
-    """A table name no other test (or concurrent run) uses."""
-    return f"{prefix}_{uuid.uuid4().hex[:16]}"
+    """A table name no other test (or concurrent run) uses: ``{prefix}_{RUN_TAG}{8 random hex digits}``."""
+    return f"{prefix}_{RUN_TAG}{uuid.uuid4().hex[:8]}"
+
+
+def tables_of_this_run(store: ItemStore) -> list[str]:
+    """``store.list_tables()`` without the tables of other runs of the suite on the same store.
+
+    X2 checks compare the whole table list before and after a failing call; with ``pytest -n`` (or two
+    runs) on one database, another process's tables come and go meanwhile. Those carry another run's tag
+    and are left out; every other table, one a bad call might have created under any name included, is kept.
+    """
+    out = []
+    for name in store.list_tables():
+        m = _SUITE_NAME.match(name)
+        if m is None or m.group(1) == RUN_TAG:
+            out.append(name)
+    return out
 
 
 class TableFactory:

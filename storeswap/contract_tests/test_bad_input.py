@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from storeswap.contract_tests.helpers import expect, snapshot, typed, unchanged
+from storeswap.contract_tests.tables import tables_of_this_run
 from storeswap.core.errors import ItemTooLarge, TableExists, TableNotFound, TransactionCanceled, ValidationError
 from storeswap.core.port import BatchPut, TxPut, TxUpdate
 from storeswap.core.schema import KeyAttribute, TableSpec
@@ -127,12 +128,12 @@ def seeded(store, table):
 @pytest.mark.req("X1", "X2")
 @pytest.mark.parametrize(("call", "error"), [(c, e) for _, c, e in BAD], ids=[i for i, _, _ in BAD])
 def test_bad_input_raises_its_error_and_changes_nothing(store, seeded, call, error):
-    tables_before = store.list_tables()
+    tables_before = tables_of_this_run(store)
     spec_before = store.describe_table(seeded)
     with unchanged(store, seeded), pytest.raises(error) as caught:
         call(store, seeded)
     assert type(caught.value) is error, f"expected exactly {error.__name__}, got {type(caught.value).__name__}"
-    assert store.list_tables() == tables_before
+    assert tables_of_this_run(store) == tables_before
     assert store.describe_table(seeded) == spec_before
 
 
