@@ -255,7 +255,10 @@ class _ErrorServer:
 
 
 def _store_at(port: int, attempts: int) -> DynamoStore:
-    store = DynamoStore(f"dynamodb://127.0.0.1:{port}?max_attempts={attempts}&connect_timeout=1&read_timeout=2")
+    # No test here is about a timeout: the server answers at once, with its error, and a closed port refuses at once.
+    # The timeouts only bound a hang, so they are long enough that a reply slowed by a loaded machine is still the
+    # reply under test (with a 2 s read timeout it could become a timeout, mapped to another error than Throttled).
+    store = DynamoStore(f"dynamodb://127.0.0.1:{port}?max_attempts={attempts}&connect_timeout=30&read_timeout=60")
     # The table spec is what a describe would have returned; no server call needed for it.
     store._spec_cache.specs[TABLE] = SPEC
     return store

@@ -3,6 +3,10 @@
 The stores must outlive the killed process, so they are servers provisioned
 by this test process (``storeswap.backends``): PostgreSQL to PostgreSQL and
 DynamoDB (moto or DynamoDB Local) to PostgreSQL.
+
+The kill point is drawn from a seed fixed per pair (:func:`_default_seed`), named in every assertion message;
+``STORESWAP_CRASH_SEED=N`` draws another.  The kill waits for that many items to be checkpointed (polled from
+the state file), however long the process takes to start.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zlib
 from pathlib import Path
 
 import pytest
@@ -34,6 +39,11 @@ def _url(kind: str) -> str:
     return str(backend.provision())
 
 
+def _default_seed(pair: tuple[str, str]) -> int:
+    """The seed of a pair when ``STORESWAP_CRASH_SEED`` is unset: fixed, so every run kills at the same point."""
+    return zlib.crc32(f"migrate-crash {pair[0]}->{pair[1]}".encode()) % 100_000
+
+
 def _written(state: Path) -> int:
     try:
         data = json.loads(state.read_text())
@@ -50,7 +60,9 @@ def _written(state: Path) -> int:
 def test_killed_migration_resumes_to_an_identical_table(pair: tuple[str, str], items: int, tmp_path: Path) -> None:
     from storeswap import KeyAttribute, TableSpec, open_store
 
-    seed = int(os.environ.get("STORESWAP_CRASH_SEED", time.time_ns() % 100_000))
+    seed = int(os.environ.get("STORESWAP_CRASH_SEED", _default_seed(pair)))
+    rerun = f"[seed {seed}: STORESWAP_CRASH_SEED={seed} reruns it]"
+    print(f"\n{pair[0]}->{pair[1]}: {rerun}")
     rng = random.Random(seed)
     source_url, target_url = _url(pair[0]), _url(pair[1])
     table = f"crash_src_{uuid.uuid4().hex[:8]}"
@@ -88,19 +100,21 @@ def test_killed_migration_resumes_to_an_identical_table(pair: tuple[str, str], i
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 600
     while _written(state) < kill_at:
-        assert proc.poll() is None, f"migrate ended before the kill (seed {seed}): {proc.stderr.read()!r}"  # type: ignore[union-attr]
-        assert time.monotonic() < deadline, "migrate made no progress"
+        assert proc.poll() is None, f"migrate ended before the kill at {kill_at} {rerun}: {proc.stderr.read()!r}"  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, f"migrate did not reach {kill_at} items in 600 s {rerun}"
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    assert proc.returncode == -signal.SIGKILL, f"{proc.returncode} {rerun}"
     before = _written(state)
-    assert before < items, f"killed too late to prove anything (seed {seed})"
+    print(f"{pair[0]}->{pair[1]}: killed at {before} of {items} items checkpointed (aimed at {kill_at})")
+    assert before < items, f"killed too late to prove anything {rerun}"
 
     resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resuming from" in resumed.stderr
-    assert _written(state) == items  # every item counted once: no page checkpointed twice
+    assert resumed.returncode == 0, f"{resumed.stderr} {rerun}"
+    assert "resuming from" in resumed.stderr, f"{resumed.stderr} {rerun}"
+    # Every item counted once: no page checkpointed twice.
+    assert _written(state) == items, f"{_written(state)} items counted after killing at {before} {rerun}"
 
     verify = subprocess.run(
         [
@@ -122,9 +136,9 @@ def test_killed_migration_resumes_to_an_identical_table(pair: tuple[str, str], i
         text=True,
         timeout=900,
     )
-    assert verify.returncode == 0, verify.stdout[-2000:] + verify.stderr
+    assert verify.returncode == 0, verify.stdout[-2000:] + verify.stderr + rerun
     report = json.loads(verify.stdout)
-    assert report["identical"] and report["source_items"] == report["target_items"] == items
+    assert report["identical"] and report["source_items"] == report["target_items"] == items, f"{report} {rerun}"
     with open_store(source_url) as s:
         s.delete_table(table)
     with open_store(target_url) as t:

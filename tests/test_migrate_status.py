@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from unittest.mock import ANY
 
 import pytest
 from rich.console import Console
@@ -20,6 +20,7 @@ from storeswap.cli import main
 from storeswap.cli.progress import RichFollowProgress, lag_text
 from storeswap.core.port import ItemStore
 from storeswap.migrate import copy_table
+from storeswap.migrate import status as status_module
 from storeswap.migrate.follow import follow_changes, start_follow
 from storeswap.migrate.status import STALE_AFTER_S, parse_status
 
@@ -43,20 +44,27 @@ def _followed(source: ItemStore, target: ItemStore, table: str, state: Path) -> 
     return kw
 
 
+def _status_written_at(state: Path) -> dt.datetime:
+    """When the follower last wrote its status (the state's ``at``): the reads here pass a ``now`` relative to it,
+    so whether a status is stale never depends on how long the machine took between the write and the read."""
+    return dt.datetime.fromisoformat(json.loads(state.read_text())["follow"]["status"]["at"])
+
+
 def test_status_of_a_follower_behind_then_caught_up(tmp_path: Path) -> None:
     source, target = MemoryStore(), MemoryStore()
     state = tmp_path / "s.json"
     kw = _followed(source, target, "orders", state)
     seen: list[dict[str, Any]] = []
     follow_changes(source, target, "orders", max_records=10, page_size=5, on_status=seen.append, **kw)
-    st = parse_status(state.read_text(), "here")
+    written = _status_written_at(state)
+    st = parse_status(state.read_text(), "here", now=written + dt.timedelta(seconds=1))
     assert (st.segments_total, st.segments_done, st.items_copied, st.complete) == (3, 3, 40, True)
     assert st.following and st.records_replayed == 10 and st.status is not None
     assert sum(st.status["lag_records"].values()) == 15 and not st.status["caught_up"] and not st.stale
     assert seen and seen[-1]["records"] == 10 and sum(seen[-1]["lag_records"].values()) == 15
     text = "\n".join(st.lines())
     assert "3 of 3 segments done, 40 items copied" in text and "10 records replayed" in text and "behind" in text
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=STALE_AFTER_S + 30)
+    later = written + dt.timedelta(seconds=STALE_AFTER_S + 30)
     old = parse_status(state.read_text(), "here", now=later)
     assert old.stale and "STALE" in "\n".join(old.lines()) and old.to_json()["follow"]["stale"]
     follow_changes(source, target, "orders", until_caught_up=True, on_status=seen.append, **kw)
@@ -95,20 +103,27 @@ def test_follow_progress_display_shows_lag() -> None:
     assert lag_text({"lag_records": {"s": None}, "lag_seconds": None}) == "lag ? record(s) (s: ?), ?"
 
 
-def test_cli_migrate_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_migrate_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     source, target = MemoryStore(), MemoryStore()
     state = tmp_path / "s.json"
     kw = _followed(source, target, "orders", state)
     follow_changes(source, target, "orders", until_caught_up=True, **kw)
+    # The commands read the status one second after it was written, however long they take to run: the outputs
+    # below (its age, stale or not) are the same on every run, and the same from one command to the next.
+    read_at = _status_written_at(state) + dt.timedelta(seconds=1)
+    monkeypatch.setattr(status_module, "parse_status", functools.partial(parse_status, now=read_at))
     assert main(["migrate-status", "--state", str(state)]) == 0
     out = capsys.readouterr().out
     assert "40 items copied" in out and "25 records replayed" in out and "caught up" in out
     assert main(["migrate-status", "--state", str(state), "--json"]) == 0
     js = json.loads(capsys.readouterr().out)
     assert js["follow"]["records_replayed"] == 25 and js["follow"]["status"]["caught_up"]
+    assert (js["follow"]["status_age_s"], js["follow"]["stale"]) == (1.0, False)
     # The same command as ``storeswap migrate status``; ``migrate`` itself keeps its options.
     assert main(["migrate", "status", "--state", str(state), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {**js, "follow": {**js["follow"], "status_age_s": ANY}}
+    assert json.loads(capsys.readouterr().out) == js
     assert main(["migrate", "status", "--bogus"]) == 2
     assert "No such option" in capsys.readouterr().err
     assert main(["migrate-status", "--state", str(tmp_path / "none.json")]) == 2

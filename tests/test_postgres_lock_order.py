@@ -25,13 +25,22 @@ from storeswap.core.schema import KeyAttribute, TableSpec
 
 pytestmark = pytest.mark.slow
 
+#: The application_name of this module's connections, so that lock reads see this test's backends only (another
+#: session on the same server, or this process's other stores, can wait for locks of their own meanwhile).
+APPLICATION = f"storeswap-test-lock-order-{uuid.uuid4().hex[:8]}"
+#: A bound for "it never blocked" / "it never finished" (a hang), not a measure of speed: generous for a loaded machine.
+HANG_S = 90.0
+
 
 @pytest.fixture(scope="module")
 def store() -> Iterator[Any]:
+    import sqlalchemy as sa
+
     from storeswap.adapters.postgres import PostgresStore
     from storeswap.backends.postgres import provision
 
-    s = PostgresStore(provision(), pool_size=4)
+    url = sa.engine.make_url(provision()).update_query_dict({"application_name": APPLICATION})
+    s = PostgresStore(url.render_as_string(hide_password=False), pool_size=4)
     yield s
     s.close()
 
@@ -56,9 +65,11 @@ WRITES: dict[str, Callable[[Any, str], Any]] = {
 
 
 def _waiting(watcher: psycopg.Connection[Any], holder_pid: int) -> list[str]:
+    """The locks that this module's backends other than the holder (the store's pool, in practice) wait for."""
     return [r[0] for r in watcher.execute(
         "SELECT locktype FROM pg_locks WHERE NOT granted AND pid <> %s"  # a transactionid lock has no database
-        " AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())", (holder_pid,),
+        " AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND application_name = %s)", (holder_pid, APPLICATION),
     ).fetchall()]  # fmt: skip
 
 
@@ -87,7 +98,7 @@ def test_a_single_write_waits_for_the_item_lock_before_it_takes_the_row(store: A
 
         t = threading.Thread(target=run)
         t.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + HANG_S
         while not _waiting(watcher, holder_pid):
             assert time.monotonic() < deadline, "the write never blocked on the holder"
             assert t.is_alive(), f"the write did not wait for the item's lock: {errors}"
@@ -99,7 +110,7 @@ def test_a_single_write_waits_for_the_item_lock_before_it_takes_the_row(store: A
         )
         assert _waiting(watcher, holder_pid) == ["advisory"]
         holder.execute("COMMIT")
-        t.join(10)
+        t.join(HANG_S)
     assert not t.is_alive() and errors == []
     if write == "ttl-sweep":
         assert store.get(table, {"pk": "x"}, consistent=True) is None
