@@ -128,6 +128,19 @@ def test_memory_to_memory_live_on_a_scratch_copy_leaves_the_table_untouched(tmp_
     assert saved["options"]["live"]["rate"] == 150
 
 
+def test_a_window_shorter_than_one_reading_still_takes_the_minimum_of_lag_readings() -> None:
+    """A loaded machine can spend a short window on one slow lag reading; the window goes on until it has
+    MIN_LAG_SAMPLES (here: a window of a tenth of the interval between readings, which took one before)."""
+    from storeswap.evaluate.live import MIN_LAG_SAMPLES
+
+    source, target = MemoryStore(), MemoryStore()
+    _seed(source)
+    ev = _run(source, target, "orders", LiveOptions(rate=100, seconds=0.05, sample_interval=0.5, on="scratch"))
+    live = ev.tables[0].live
+    assert live is not None
+    assert len(live.samples) >= MIN_LAG_SAMPLES == 2
+
+
 def test_memory_to_memory_live_on_the_table_itself_gives_it_a_stream() -> None:
     """``on="table"`` (the CLI's built-in samples): the table itself is written, after the other parts ran."""
     source, target = MemoryStore(), MemoryStore()

@@ -63,6 +63,7 @@ from storeswap.numbers import parse_number
 
 __all__ = [
     "MAX_LIVE_RATE",
+    "MIN_LAG_SAMPLES",
     "LiveOptions",
     "LiveWriter",
     "parse_live_rate",
@@ -74,6 +75,10 @@ __all__ = [
 
 #: The highest ``--live-rate`` accepted: one writer thread; beyond this the rate would not be steady anyway.
 MAX_LIVE_RATE = 10_000.0
+#: Lag readings the follow window takes at least (it goes on past --live-seconds for them)...
+MIN_LAG_SAMPLES = 2
+#: ...for at most this many seconds more, where readings keep failing.
+MIN_LAG_SAMPLES_GRACE_S = 60.0
 #: The stream view given to a live source table that has none.
 LIVE_STREAM_VIEW = "NEW_AND_OLD_IMAGES"
 #: Attribute the writer counts in (conditional updates) — its own name, so it never clobbers the table's data.
@@ -445,8 +450,15 @@ def run_live(
             say(f"following for {options.seconds:g} s under {options.rate:g} writes/s")
             follower = _Follower(lambda stop: follow_changes(source, target, src_table, stop=stop, poll_s=0.05, **kw))
             window_end = time.monotonic() + options.seconds
-            while time.monotonic() < window_end and follower.thread.is_alive():
-                time.sleep(min(options.sample_interval, max(0.0, window_end - time.monotonic())))
+            give_up = window_end + MIN_LAG_SAMPLES_GRACE_S
+            while follower.thread.is_alive():
+                now = time.monotonic()
+                # The window lasts --live-seconds and until MIN_LAG_SAMPLES lag readings were taken: on a loaded
+                # machine one slow reading can fill a short window, and one reading shows no trend.
+                if now >= window_end and (len(live.samples) >= MIN_LAG_SAMPLES or now >= give_up):
+                    break
+                left = window_end - now
+                time.sleep(min(options.sample_interval, left) if left > 0 else options.sample_interval)
                 try:
                     sample = _sample(source, target, live, state, time.monotonic() - writer.started)
                 except (StoreError, OSError) as e:  # a lag read failed: a gap in the measurement, said in caveats
