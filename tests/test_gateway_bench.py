@@ -55,6 +55,51 @@ def test_the_report_gives_the_durable_and_the_nosync_ratio_apart() -> None:
     assert text.splitlines()[4].endswith("| 4.0x | 12.0x |")
 
 
+@pytest.mark.slow
+def test_the_raw_driver_column_runs_each_operation_as_durable_statements() -> None:
+    """The ``psycopg-raw`` ceiling does the work each operation names, on the real database: a put writes its row,
+    an update changes it (and writes once more each call), a batch writes 25 rows, the reads return rows."""
+    import psycopg
+
+    from storeswap.adapters.postgres.store import parse_url
+    from storeswap.backends.postgres import provision
+
+    url = provision()
+    bench.prepare_raw_table(url)
+    client = bench.PsycopgClient(url)
+    try:
+        assert len(client.call("GetItem", bench.request_body("GetItem", 0, 3))) == 1
+        assert len(client.call("Query10", bench.request_body("Query10", 0, 0))) == 10
+        client.call("PutItem", bench.request_body("PutItem", 1, 5))
+        client.call("BatchWrite25", bench.request_body("BatchWrite25", 1, 5))
+        seen = []
+        with psycopg.connect(parse_url(url)[1], autocommit=True) as conn:
+            for _ in range(3):
+                assert client.call("UpdateItem", bench.request_body("UpdateItem", 2, 7)).rowcount == 1
+                seen.append(conn.execute(f"SELECT item FROM {bench.RAW_TABLE} WHERE pk = 'u#2#7'").fetchone()[0])
+            assert conn.execute(f"SELECT count(*) FROM {bench.RAW_TABLE} WHERE pk = 'p#1#5'").fetchone() == (1,)
+            assert conn.execute(f"SELECT count(*) FROM {bench.RAW_TABLE} WHERE pk = 'b#1#5'").fetchone() == (25,)
+        assert seen[0] != seen[1] and seen[0] == seen[2]  # each update wrote a changed item
+    finally:
+        client.close()
+        bench.drop_raw_table(url)
+
+
+def test_the_report_gives_the_raw_drivers_ceiling_where_it_ran() -> None:
+    def row(server: str, client: str, rps: float) -> dict[str, object]:
+        return {"server": server, "op": "PutItem", "client": client, "clients": 8, "p50_ms": 1.0, "p99_ms": 2.0,
+                "rps": rps, "n": 10}
+
+    result = {"rows": [row("gateway-postgres", "raw", 300.0), row("moto", "raw", 100.0),
+                       row(bench.RAW_DRIVER, "raw", 1300.0), row("gateway-postgres", "wrk", 500.0),
+                       row("moto", "wrk", 100.0)],
+              "overhead": {}, "adapter_vs_boto3": {}, "load": (1.0, 1.0, 1.0), "cpus": 2, "calls": 10, "rounds": 1}
+    lines = bench.render(result).splitlines()
+    assert lines[2].endswith("| psycopg-raw / moto req/s (the driver's ceiling) |")
+    assert lines[4].endswith("| 1.000 / 2.000 · 1300 | 3.0x | 13.0x |")
+    assert lines[5].endswith("| - | 5.0x | - |")  # wrk runs against servers only
+
+
 def test_the_report_flags_an_adapter_ratio_below_the_baseline_check() -> None:
     ratios = {"GetItem": {"adapter_p50_ms": 1.0, "boto3_p50_ms": 1.0, "ratio": 1.0},
               "BatchWrite25": {"adapter_p50_ms": 0.9, "boto3_p50_ms": 1.0, "ratio": 0.9}}
@@ -90,7 +135,7 @@ def _lua_args(args: str, n: int) -> tuple[int, ...]:
 def test_wrk_requests_have_the_raw_clients_shapes(op: str) -> None:
     fmt, args = bench.wrk_body_format(op, "t9")
     body = json.loads(fmt.replace("%%", "%") if not args else fmt % _lua_args(args, 7))
-    raw = bench._bodies(op, 0, 7)
+    raw = bench.request_body(op, 0, 7)
     # Same tables, same attribute names and types, same payload sizes: only the key strings differ.
     def shape(v: object) -> object:
         if isinstance(v, dict):

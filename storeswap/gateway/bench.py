@@ -10,6 +10,10 @@ so that a change in machine load hits every column alike.
 
 Also reported:
 
+- the driver's ceiling, the ``psycopg-raw`` column of the raw-client rows: each operation as the fewest durable
+  statements of its shape through psycopg alone, on the same database, interleaved with the servers
+  (:class:`PsycopgClient`); a gateway over PostgreSQL cannot serve more than this on the same machine, so it
+  says how far a goal like "10x moto" is from what the driver and the machine allow;
 - the gateway's server-side overhead, from a gateway started with
   ``--server-timing``: per request, the app's time minus the time inside the
   store for that very call; beside it the client's view, the raw HTTP p50
@@ -53,7 +57,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["main", "run", "nosync_url", "NOSYNC_OPTION", "CLIENTS", "find_wrk", "wrk_script", "parse_wrk"]
+__all__ = ["main", "run", "nosync_url", "NOSYNC_OPTION", "CLIENTS", "find_wrk", "wrk_script", "parse_wrk", "request_body",
+           "PsycopgClient", "RAW_TABLE", "RAW_DRIVER", "prepare_raw_table", "drop_raw_table"]
 
 TABLE = "gw_bench"
 #: Writes go to their own table, so the read workload sees the same small table all run long.
@@ -70,7 +75,7 @@ NOSYNC_OPTION = "-c synchronous_commit=off"
 # ---------------------------------------------------------------- requests
 
 
-def _bodies(op: str, worker: int, i: int) -> dict[str, Any]:
+def request_body(op: str, worker: int, i: int) -> dict[str, Any]:
     """The DynamoDB request of operation ``op`` for the i-th call of a worker."""
     if op == "GetItem":
         return {"TableName": TABLE, "Key": {"pk": {"S": f"g#{(worker * 7919 + i) % 200}"}, "sk": {"N": "0"}}}
@@ -144,6 +149,88 @@ class RawClient:
         self.conn.close()
 
 
+#: The raw-driver column's table (see :class:`PsycopgClient`).
+RAW_TABLE = "storeswap_bench_raw_driver"
+#: The raw-driver column's name.
+RAW_DRIVER = "psycopg-raw"
+#: The size of the adapter's encoded bench item (pk, sk and a 100-character payload), as the raw rows' ``item``.
+_RAW_ITEM = b"\x01" + b"i" * 130
+
+
+class PsycopgClient:
+    """The driver's ceiling: each operation as the fewest durable PostgreSQL statements of its shape, through psycopg
+    alone, with no gateway, no HTTP and no adapter (the ``psycopg-raw`` column).
+
+    GetItem and Query10 are one SELECT; PutItem one ``INSERT ... ON CONFLICT DO UPDATE``; UpdateItem a read and a
+    compare-and-swap write (the adapter's plan: decode, evaluate, write back if unchanged); BatchWrite25 one
+    25-row ``unnest`` upsert.  Every statement is prepared and autocommitted, so each write waits for its WAL
+    flush as the gateway's do.  No item is decoded or encoded.  A gateway over PostgreSQL does at least this
+    much database work per request and spends its own CPU on the same cores besides, so this column bounds what
+    any adapter on this driver and machine could serve.
+    """
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        from storeswap.adapters.postgres.store import parse_url
+
+        self.conn = psycopg.connect(parse_url(url)[1], autocommit=True)
+
+    def call(self, op: str, body: dict[str, Any]) -> Any:
+        c = self.conn
+        if op == "GetItem":
+            key = body["Key"]
+            return c.execute(f"SELECT item FROM {RAW_TABLE} WHERE pk = %s AND sk = %s",
+                             (key["pk"]["S"], int(key["sk"]["N"])), prepare=True).fetchall()
+        if op == "Query10":
+            return c.execute(f"SELECT item FROM {RAW_TABLE} WHERE pk = %s ORDER BY sk LIMIT 10",
+                             (body["ExpressionAttributeValues"][":p"]["S"],), prepare=True).fetchall()
+        if op == "PutItem":
+            item = body["Item"]
+            return c.execute(f"INSERT INTO {RAW_TABLE} (pk, sk, item) VALUES (%s, %s, %s) "
+                             "ON CONFLICT (pk, sk) DO UPDATE SET item = EXCLUDED.item",
+                             (item["pk"]["S"], int(item["sk"]["N"]), _RAW_ITEM), prepare=True)
+        if op == "UpdateItem":
+            key = (body["Key"]["pk"]["S"], int(body["Key"]["sk"]["N"]))
+            row = c.execute(f"SELECT item FROM {RAW_TABLE} WHERE pk = %s AND sk = %s", key, prepare=True).fetchone()
+            old = None if row is None else row[0]
+            new = _RAW_ITEM if old is None or old[-1:] == b"j" else _RAW_ITEM[:-1] + b"j"
+            return c.execute(f"INSERT INTO {RAW_TABLE} AS t (pk, sk, item) VALUES (%s, %s, %s) "
+                             "ON CONFLICT (pk, sk) DO UPDATE SET item = EXCLUDED.item WHERE t.item = %s",
+                             (*key, new, old), prepare=True)
+        assert op == "BatchWrite25"
+        puts = [r["PutRequest"]["Item"] for r in body["RequestItems"][WRITE_TABLE]]
+        return c.execute(f"INSERT INTO {RAW_TABLE} (pk, sk, item) SELECT * FROM unnest(%s::text[], %s::int8[], "
+                         "%s::bytea[]) ON CONFLICT (pk, sk) DO UPDATE SET item = EXCLUDED.item",
+                         ([p["pk"]["S"] for p in puts], [int(p["sk"]["N"]) for p in puts], [_RAW_ITEM] * len(puts)),
+                         prepare=True)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def prepare_raw_table(url: str) -> None:
+    import psycopg
+
+    from storeswap.adapters.postgres.store import parse_url
+
+    with psycopg.connect(parse_url(url)[1], autocommit=True) as c:
+        c.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
+        c.execute(f"CREATE TABLE {RAW_TABLE} (pk text, sk int8, item bytea NOT NULL, PRIMARY KEY (pk, sk))")
+        rows = [(f"g#{i}", 0) for i in range(200)] + [("q", i) for i in range(20)]
+        with c.cursor() as cur:
+            cur.executemany(f"INSERT INTO {RAW_TABLE} VALUES (%s, %s, %s)", [(*r, _RAW_ITEM) for r in rows])
+
+
+def drop_raw_table(url: str) -> None:
+    import psycopg
+
+    from storeswap.adapters.postgres.store import parse_url
+
+    with psycopg.connect(parse_url(url)[1], autocommit=True) as c:
+        c.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
+
+
 def _boto_client(port: int) -> Any:
     import boto3
     from botocore.config import Config
@@ -190,7 +277,7 @@ def find_wrk() -> str | None:
 def wrk_body_format(op: str, tag: str) -> tuple[str, str]:
     """A Lua ``string.format`` pattern of ``op``'s request body for request number ``n``, and its arguments.
 
-    The same shapes as :func:`_bodies` (the same tables, key spaces and sizes); ``tag`` keeps the keys a wrk
+    The same shapes as :func:`request_body` (the same tables, key spaces and sizes); ``tag`` keeps the keys a wrk
     run writes apart from every other cell's.
     """
     m = _MARK
@@ -206,7 +293,7 @@ def wrk_body_format(op: str, tag: str) -> tuple[str, str]:
                 "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}
         args = ["n % 400"]
     elif op == "Query10":
-        body, args = _bodies(op, 0, 0), []
+        body, args = request_body(op, 0, 0), []
     else:
         assert op == "BatchWrite25"
         body = {"RequestItems": {WRITE_TABLE: [
@@ -357,7 +444,7 @@ def _cell(make: Callable[[], Any], op: str, clients: int, calls: int, offset: in
 
     def work(w: int) -> None:
         client = workers[w]
-        bodies = [_bodies(op, w, offset + i) for i in range(calls)]
+        bodies = [request_body(op, w, offset + i) for i in range(calls)]
         client.call(op, bodies[0])  # warm the connection
         barrier.wait()
         try:
@@ -441,13 +528,13 @@ def _overhead(store_url: str, calls: int, ops: tuple[str, ...]) -> dict[str, dic
         for op in ops:
             call = calls_by_op[op]
             call(900_000)
-            client.call(op, _bodies(op, 50, 900_000))
+            client.call(op, request_body(op, 50, 900_000))
             in_process: list[float] = []
             wire: list[float] = []
             server_store: list[float] = []
             server_own: list[float] = []
             for i in range(calls):
-                body = _bodies(op, 50, 900_001 + i)
+                body = request_body(op, 50, 900_001 + i)
                 for side in ("in-process", "wire") if i % 2 == 0 else ("wire", "in-process"):
                     t = time.perf_counter_ns()
                     if side == "wire":
@@ -550,13 +637,16 @@ def _adapter_ratio(port: int, calls: int) -> dict[str, dict[str, float]]:
 
 def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1, 8),
         postgres: str | None = "postgres", ops: tuple[str, ...] = OPS, pg_workers: int = 2,
-        nosync: bool = True, clients: tuple[str, ...] = CLIENTS, wrk_seconds: int = 1) -> dict[str, Any]:
+        nosync: bool = True, clients: tuple[str, ...] = CLIENTS, wrk_seconds: int = 1,
+        raw_driver: bool = True) -> dict[str, Any]:
     """Run the benchmark; returns the results (see :func:`render`).
 
     ``nosync``: also a PostgreSQL gateway (``pg_workers`` processes) whose sessions run with
     ``synchronous_commit=off`` (moto's durability class, see the module docstring).  ``clients``: any of
     ``raw`` (:class:`RawClient`, ``calls`` per cell and round), ``wrk`` (``wrk_seconds`` per cell and round)
-    and ``boto3``; a client that cannot run here (no wrk) is left out and named in ``not_run``.
+    and ``boto3``; a client that cannot run here (no wrk) is left out and named in ``not_run``.  ``raw_driver``:
+    with PostgreSQL and the raw client, also the ``psycopg-raw`` column (:class:`PsycopgClient`, the driver's
+    ceiling on the same database).
     """
     from storeswap.backends.dynamodb import start_moto
     from storeswap.benchmarks.environment import cpu_times, stolen_share
@@ -596,6 +686,11 @@ def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1,
         servers["moto"] = int(moto_url.rsplit(":", 1)[1])
         for port in servers.values():
             _prepare(port)
+        # The driver's ceiling (PsycopgClient): a column of the raw-client rows, interleaved with the servers.
+        drivers: dict[str, str] = {}
+        if pg_url and raw_driver and "raw" in clients:
+            prepare_raw_table(pg_url)
+            drivers[RAW_DRIVER] = pg_url
         cells: dict[tuple[str, str, str, int], dict[str, Any]] = {}
         makers: dict[str, Callable[[int], Any]] = {"raw": RawClient, "boto3": BotoClient}
         for r in range(rounds):
@@ -603,14 +698,20 @@ def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1,
                 for kind in clients:
                     for conc in concurrency:
                         per_client = max(1, calls // conc)
-                        # The PostgreSQL columns share one database: each server writes keys of its own.
-                        for s_index, (name, port) in enumerate(servers.items()):
-                            cell = cells.setdefault((name, op, kind, conc), {"lat": [], "wall": 0.0, "n": 0, "runs": []})
-                            if kind == "wrk":
-                                assert wrk is not None
+                        if kind == "wrk":
+                            assert wrk is not None
+                            for s_index, (name, port) in enumerate(servers.items()):
+                                cell = cells.setdefault((name, op, kind, conc), {"runs": []})
                                 cell["runs"].append(_wrk_cell(wrk, port, op, conc, wrk_seconds, f"w{s_index}r{r}c{conc}"))
-                                continue
-                            make = functools.partial(makers[kind], port)
+                            continue
+                        targets: list[tuple[str, Callable[[], Any]]] = [
+                            (name, functools.partial(makers[kind], port)) for name, port in servers.items()
+                        ]
+                        if kind == "raw":
+                            targets += [(name, functools.partial(PsycopgClient, url)) for name, url in drivers.items()]
+                        # The PostgreSQL columns share one database: each writes keys of its own (the offset).
+                        for s_index, (name, make) in enumerate(targets):
+                            cell = cells.setdefault((name, op, kind, conc), {"lat": [], "wall": 0.0, "n": 0})
                             lat, wall = _cell(make, op, conc, per_client,
                                               offset=s_index * 1_000_000 + r * 100_000 + conc * 10_000)
                             cell["lat"].extend(lat)
@@ -636,6 +737,8 @@ def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1,
             for op, v in _overhead(url, calls, ops).items():
                 overhead[f"{store_kind}/{op}"] = v
         ratios = _adapter_ratio(servers["gateway-memory"], calls)
+        if drivers:
+            drop_raw_table(pg_url)  # type: ignore[arg-type]
         return {"rows": rows, "overhead": overhead, "adapter_vs_boto3": ratios, "load": os.getloadavg(),
                 "stolen": stolen_share(started, cpu_times()),
                 "cpus": os.cpu_count(), "calls": calls, "rounds": rounds, "wrk_seconds": wrk_seconds,
@@ -667,13 +770,19 @@ def render(result: dict[str, Any]) -> str:
     lines += [f"Not run: {why}." for why in result.get("not_run", [])] + ([""] if result.get("not_run") else [])
     head = " | ".join(f"{s} p50 / p99 ms · req/s" for s in servers)
     nosync = any(_is_nosync(s) for s in servers)
-    ratios = " | best durable gateway-postgres / moto req/s" + (" | nosync / moto req/s" if nosync else "")
-    lines += [f"| op | client | conc | {head}{ratios} |", "|" + "---|" * (4 + len(servers) + nosync)]
+    raw = RAW_DRIVER in servers
+    ratios = (" | best durable gateway-postgres / moto req/s" + (" | nosync / moto req/s" if nosync else "")
+              + (f" | {RAW_DRIVER} / moto req/s (the driver's ceiling)" if raw else ""))
+    lines += [f"| op | client | conc | {head}{ratios} |", "|" + "---|" * (4 + len(servers) + nosync + raw)]
     keys = list(dict.fromkeys((r["op"], r["client"], r["clients"]) for r in rows))
+    by_cell = {(x["server"], x["op"], x["client"], x["clients"]): x for x in rows}
     for op, client, clients in keys:
         cells, rps = [], {}
         for s in servers:
-            r = next(x for x in rows if (x["server"], x["op"], x["client"], x["clients"]) == (s, op, client, clients))
+            r = by_cell.get((s, op, client, clients))
+            if r is None:  # the raw driver runs with the raw client only
+                cells.append("-")
+                continue
             cells.append(f"{r['p50_ms']:.3f} / {r['p99_ms']:.3f} · {r['rps']:.0f}")
             rps[s] = r["rps"]
         best = max((v for k, v in rps.items() if k.startswith("gateway-postgres") and not _is_nosync(k)),
@@ -681,6 +790,8 @@ def render(result: dict[str, Any]) -> str:
         factors = [f"{best / rps['moto']:.1f}x"]
         if nosync:
             factors.append(f"{max(v for k, v in rps.items() if _is_nosync(k)) / rps['moto']:.1f}x")
+        if raw:
+            factors.append(f"{rps[RAW_DRIVER] / rps['moto']:.1f}x" if RAW_DRIVER in rps else "-")
         lines.append(f"| {op} | {client} | {clients} | {' | '.join(cells)} | {' | '.join(factors)} |")
     lines += ["", "Server-side overhead: per request, the gateway's own time (Server-Timing app - store) for the "
               "same call; beside it, from the client, the gateway p50 via raw HTTP and the same port call on the "
@@ -714,12 +825,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave out the PostgreSQL gateway with synchronous_commit=off (moto's durability class)")
     parser.add_argument("--clients", default=",".join(CLIENTS), help="clients to run (raw, wrk, boto3)")
     parser.add_argument("--wrk-seconds", type=int, default=1, help="seconds per wrk cell and round")
+    parser.add_argument("--no-raw-driver", dest="raw_driver", action="store_false",
+                        help="leave out the psycopg-raw column (the driver's ceiling on the same database)")
     parser.add_argument("--out", help="also write the results as JSON here")
     args = parser.parse_args(argv)
     result = run(calls=args.calls, rounds=args.rounds,
                  concurrency=tuple(int(c) for c in args.concurrency.split(",")),
                  postgres=args.postgres or None, ops=tuple(args.ops.split(",")), pg_workers=args.pg_workers,
-                 nosync=args.nosync, clients=tuple(args.clients.split(",")), wrk_seconds=args.wrk_seconds)
+                 nosync=args.nosync, clients=tuple(args.clients.split(",")), wrk_seconds=args.wrk_seconds,
+                 raw_driver=args.raw_driver)
     print(render(result))
     if args.out:
         with open(args.out, "w") as f:
