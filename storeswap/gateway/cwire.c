@@ -78,6 +78,11 @@ static PyObject *decode_value(PyObject *typed, int depth) {
         Py_UCS4 c = PyUnicode_READ_CHAR(tag, 0);
         if (c == 'S' && PyUnicode_CheckExact(body)) return Py_NewRef(body);
         if (c == 'N' && PyUnicode_CheckExact(body)) {
+            /* A signalling NaN ("sNaN", " -snan7"): Decimal takes it, the Python decoder refuses it. No number
+               DynamoDB accepts holds an 's', so any text with one is left to the Python decoder. */
+            Py_ssize_t len = PyUnicode_GET_LENGTH(body);
+            if (PyUnicode_FindChar(body, 's', 0, len, 1) != -1 || PyUnicode_FindChar(body, 'S', 0, len, 1) != -1)
+                UNDECIDED();
             PyObject *d = PyObject_CallOneArg(DecimalType, body);
             if (d == NULL) {  /* not a number: the Python decoder raises DynamoDB's error */
                 if (PyErr_ExceptionMatches(PyExc_MemoryError)) return NULL;
