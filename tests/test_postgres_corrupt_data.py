@@ -167,36 +167,83 @@ def test_a_stored_item_without_its_sort_key_is_store_corrupted_when_it_ends_a_pa
 
 
 def test_an_unreadable_expired_row_is_left_in_place_and_the_sweep_goes_on(store: Any) -> None:
+    """Rows under the TTL whose bytes do not decode, or decode to an item without its key, are skipped and named;
+    the other expired items go; the background sweeper neither dies of them nor skips the table's trim."""
+    import time
+
     from storeswap.core.streams import TtlSweeper
 
     name = f"corrupt-{uuid.uuid4().hex[:12]}"
     store.create_table(TableSpec(name, KeyAttribute("pk"), ttl_attribute="exp", stream="KEYS_ONLY"))
+    past = int(time.time()) - 100  # expired, and recent enough for the sweep (TTL_MAX_AGE_SECONDS)
     try:
-        for pk in "abc":
-            store.put(name, {"pk": pk, "exp": 10})
-        _damage_items(store, name, DAMAGED["truncated"])  # every row...
-        for pk in "ac":  # ...then all but b written back whole
-            with psycopg.connect(store.conninfo, autocommit=True) as conn:
-                conn.execute("SET storeswap.changelog = 'off'")
-                conn.execute(
-                    f'UPDATE "{store.physical_table(name)}" SET item = %s WHERE item = %s AND pk = %s',
-                    (encode_item({"pk": pk, "exp": Decimal(10)}), DAMAGED["truncated"], pk.encode()),
-                )
-        with pytest.raises(StoreCorrupted, match=r"1 row\(s\) under the TTL cannot be read.*removed 2 other"):
-            store.expire(name, now=100)
-        assert len(_rows(store, name)) == 1  # the damaged row, kept for repair
+        for pk in "abcd":
+            store.put(name, {"pk": pk, "exp": past})
+        with psycopg.connect(store.conninfo, autocommit=True) as conn:
+            conn.execute("SET storeswap.changelog = 'off'")
+            for pk, blob in (("b", DAMAGED["truncated"]), ("d", encode_item({"exp": Decimal(past)}))):
+                conn.execute(f'UPDATE "{store.physical_table(name)}" SET item = %s WHERE pk = %s', (blob, pk.encode()))
+        with pytest.raises(StoreCorrupted, match=r"2 row\(s\) under the TTL cannot be read.*removed 2 other"):
+            store.expire(name, now=past + 50)
+        assert sorted(r[1] for r in _rows(store, name)) == [b"b", b"d"]  # the damaged rows, kept for repair
 
         trimmed: list[str] = []
         sweeper = TtlSweeper(store, interval_s=3600)
         original = store.trim_changes
         store.trim_changes = lambda table, **kw: trimmed.append(table) or original(table, **kw)
         try:
-            sweeper.sweep_once()  # the damaged row fails the expiry, and the trim still runs
+            sweeper.sweep_once()  # the damaged rows fail the expiry (logged), and the trim still runs
         finally:
             del store.trim_changes
         assert name in trimmed
     finally:
         store.delete_table(name)
+
+
+def test_a_page_whose_last_item_names_another_key_is_store_corrupted_not_a_loop(store: Any, table: str) -> None:
+    """The next page starts after the last item's key, read from its bytes: bytes naming an earlier key restarted
+    the same rows for ever (or went back over them), and a key of the wrong type raised AttributeError."""
+    from storeswap.adapters.postgres.store import CHUNK_MAX
+
+    assert CHUNK_MAX == 1000  # the damaged row below ends the first chunk
+    import threading
+
+    store.bulk_put(table, [{"pk": "p", "sk": f"{i:05d}", "v": 1} for i in range(1200)])
+    cases = [({"pk": "p", "sk": "00000"}, {}), ({"pk": "p", "sk": "0"}, {}),
+             ({"pk": "p", "sk": Decimal(7)}, {})]  # fmt: skip
+    for damaged, kw in cases:
+        with psycopg.connect(store.conninfo, autocommit=True) as conn:
+            conn.execute("SET storeswap.changelog = 'off'")
+            conn.execute(
+                f'UPDATE "{store.physical_table(table)}" SET item = %s WHERE sk = %s',
+                (encode_item({**damaged, "v": 1}), b"00999"),  # the last row of the first chunk (CHUNK_MAX)
+            )
+        caught: list[BaseException] = []
+
+        def read(kw: dict[str, Any] = kw, caught: list[BaseException] = caught) -> None:
+            try:
+                store.query(table, "pk = :p", values={":p": "p"}, **kw)
+            except BaseException as e:
+                caught.append(e)
+
+        t = threading.Thread(target=read, daemon=True)
+        t.start()
+        t.join(120)  # a hang guard, not a timing check
+        assert not t.is_alive(), f"{damaged}: the query never ends"
+        assert len(caught) == 1 and isinstance(caught[0], StoreCorrupted), (damaged, caught)
+        store.bulk_put(table, [{"pk": "p", "sk": "00999", "v": 1}])
+
+
+def test_a_change_record_whose_image_lacks_its_key_is_store_corrupted(store: Any, table: str) -> None:
+    store.put(table, {"pk": "p", "sk": "1", "v": 1})
+    with psycopg.connect(store.conninfo, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE storeswap_changes SET new_item = %s WHERE stream_id = "
+            "(SELECT id FROM storeswap_streams WHERE name = %s AND disabled IS NULL)",
+            (encode_item({"v": 1}), table),
+        )
+    with pytest.raises(StoreCorrupted, match="an image without its key"):
+        list(store.iter_changes(table))
 
 
 def test_a_damaged_catalog_entry_is_store_corrupted_naming_the_table(store: Any, url: str) -> None:

@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from storeswap.adapters.postgres.arrays import Int8Array
-from storeswap.adapters.postgres.codec import CodecError, decode_item
+from storeswap.adapters.postgres.codec import KEY_DAMAGE, CodecError, decode_item
 from storeswap.adapters.postgres.layout import CATALOG, METADATA, SQL_LOCK_ITEMS, Layout, ttl_index_name
 from storeswap.core.changes import (
     LATEST,
@@ -392,8 +392,8 @@ def read_shard(
             raise StoreCorrupted(
                 f"stream {info.id}: change record {seq} of {shard.id} cannot be read (event {event!r}, images of a {kind})"
             )
-        records.append(
-            make_record(
+        try:
+            record = make_record(
                 spec,
                 info.view,
                 kind,
@@ -405,7 +405,11 @@ def read_shard(
                 user_identity=TTL_IDENTITY if by_system else None,
                 size_bytes=item_size(new if new is not None else old or {}),
             )
-        )
+        except KEY_DAMAGE:
+            raise StoreCorrupted(
+                f"stream {info.id}: change record {seq} of {shard.id} cannot be read (an image without its key)"
+            ) from None
+        records.append(record)
     exhausted = not info.enabled and len(rows) < limit and position >= last
     return ShardRead(records, str(position), exhausted)
 
@@ -511,15 +515,16 @@ def expire(conn: psycopg.Connection[Any], lay: Layout, now: Decimal) -> int:
         for row in rows:
             try:
                 item = decode_item(row[-1])
-            except CodecError:
+                lock = lay.lock_id(item) if is_expired(item, attr, now) else None
+            except (CodecError, *KEY_DAMAGE):  # bytes that do not decode, an item without its key attributes
                 damaged.append(row[1 : nkeys + 1])  # left in place for repair; the sweep goes on past it
                 continue
-            if is_expired(item, attr, now):
+            if lock is not None:
                 shard = row[1] % DEFAULT_SHARDS
                 group = groups.setdefault(shard, [[] for _ in range(nkeys + 1)])
                 for column, value in zip(group, row[1:]):
                     column.append(value)
-                locks.setdefault(shard, []).append(lay.lock_id(item))
+                locks.setdefault(shard, []).append(lock)
         for shard, group in groups.items():
             with conn.transaction():
                 conn.execute("SET LOCAL storeswap.actor = 'ttl'")

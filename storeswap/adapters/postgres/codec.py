@@ -28,7 +28,7 @@ from storeswap import settings
 from storeswap.core.errors import StoreCorrupted, ValidationError
 from storeswap.core.values import BinarySet, Item, NumberSet, StringSet
 
-__all__ = ["encode_item", "encode_item_python", "COMPILED", "decode_item", "encode_value", "encode_value_python", "decode_value", "CodecError", "VERSION"]
+__all__ = ["KEY_DAMAGE", "encode_item", "encode_item_python", "COMPILED", "decode_item", "encode_value", "encode_value_python", "decode_value", "CodecError", "VERSION"]
 
 VERSION = 1
 _HEADER = bytes([VERSION])
@@ -42,6 +42,10 @@ class CodecError(StoreCorrupted):
 #: is not UTF-8 or ASCII (ValueError), a number that is not one or is not finite (NaN, sNaN, Infinity),
 #: nesting beyond the interpreter's stack.
 _CORRUPT = (IndexError, ValueError, ArithmeticError, TypeError, RecursionError)
+
+#: What reading a decoded item's key raises when the item is damaged: an attribute missing (KeyError), or of a
+#: type no key has (an AttributeError or TypeError encoding it). Callers that need a stored item's key catch it.
+KEY_DAMAGE: tuple[type[Exception], ...] = (KeyError, AttributeError, TypeError)
 
 
 def _varint(n: int) -> bytes:

@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from storeswap.adapters.postgres import changelog
 from storeswap.adapters.postgres.arrays import Int8Array
 from storeswap.adapters.postgres.bulk import bulk_put
-from storeswap.adapters.postgres.codec import decode_item, encode_item
+from storeswap.adapters.postgres.codec import KEY_DAMAGE, decode_item, encode_item
 from storeswap.adapters.postgres.datastore import PooledConnection, PostgresDatastore, Retry, rollback_open
 from storeswap.adapters.postgres.layout import (
     CATALOG,
@@ -450,8 +450,11 @@ class PostgresStore(ItemStore):
             params = [*base, *(after or ()), chunk]
             rows = self._db.run_read(table, functools.partial(_fetch_all, q, params))
             item: Item | None = None
+            first: Item | None = None
             for (blob,) in rows:
                 item = decode_item(blob)
+                if first is None:
+                    first = item
                 view = item if plain_view else index_view(index, spec, item)
                 if filt is not None and not evaluate(filt, view):
                     continue
@@ -461,7 +464,11 @@ class PostgresStore(ItemStore):
                     return QueryResult(out, _keyed(table, self._last_key, lay, index, last))
             if len(rows) < chunk or item is None:
                 return QueryResult(out, None)
-            after = _keyed(table, position, item)
+            forward = getattr(req, "forward", True)
+            nxt = _advanced(table, after, _keyed(table, position, item), forward)
+            if first is not item:  # and beyond the chunk's first row (one more key read per chunk)
+                _advanced(table, _keyed(table, position, first), nxt, forward)
+            after = nxt
             q = q_next
             if filt is not None:
                 chunk = min(chunk * 2, CHUNK_MAX)
@@ -746,6 +753,27 @@ def _keyed(table: str, key_of: Callable[..., Any], *args: Any) -> Any:
         return key_of(*args)
     except KeyError as e:
         raise StoreCorrupted(f"table {table}: a stored item cannot be read: it lacks its key attribute {e}") from None
+    except KEY_DAMAGE as e:
+        raise StoreCorrupted(f"table {table}: a stored item cannot be read: a key attribute of the wrong type ({e})") from None
+
+
+def _advanced(table: str, before: list[Any] | None, after: list[Any], forward: bool) -> list[Any]:
+    """``after``, the next page's start, checked to lie beyond ``before`` in the page order.
+
+    The start comes from the last item's bytes, not its row's key columns: an item whose bytes name another key
+    would restart the same rows again (a loop that never ends) or go back over them (duplicates). Keys compare in
+    Python as PostgreSQL orders their columns (bytea and numeric), so a start that does not advance past the
+    previous start and the chunk's first row is damage (E3). Not caught: bytes naming a key between the chunk's
+    first row and its own (the next chunk then repeats the rows between).
+    """
+    if before is not None:
+        try:
+            ok = tuple(after) > tuple(before) if forward else tuple(after) < tuple(before)
+        except TypeError:
+            ok = False
+        if not ok:
+            raise StoreCorrupted(f"table {table}: a stored item cannot be read: its key is not the key of its row")
+    return after
 
 
 def _fetch_all(query: str, params: list[Any], conn: PooledConnection) -> list[Any]:
