@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import typing
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -301,4 +302,40 @@ def test_incrementing_by_a_huge_decimal_is_refused_without_building_the_integer(
     t.join(60)  # not a timing assertion: the old check took minutes and gigabytes; the new one a microsecond
     assert not t.is_alive(), "the integral check is building the integer"
     assert len(caught) == 1 and isinstance(caught[0], ValidationError), caught
+    assert _items(s) == before
+
+
+def test_key_values_take_what_a_put_takes_and_refuse_a_literal_outside_it_with_one_typed_error() -> None:
+    """From a review of the key check: a datetime for an int TTL key field, a bytearray for a bytes key, are what a
+    put stores; a value outside a Literal leaked cattrs' own error (not a StoreError) from both checks."""
+    from storeswap.core.schema import KeyAttribute, TableSpec
+
+    @attrs.frozen
+    class Lease:
+        k: str
+        exp: int
+
+    @attrs.frozen
+    class Blob:
+        k: bytes
+
+    @attrs.frozen
+    class Tier:
+        k: typing.Literal["free", "paid"]
+
+    s = open_store("memory://")
+    s.create_table(single_table_spec("app", ttl_attribute="exp"))
+    s.create_table(TableSpec("blobs", KeyAttribute("k", "B")))
+    r = Repository(s, "app", [Model(Lease, pk="L#{k}", sk="E#{exp}", ttl="exp"), Model(Tier, pk="T#{k}", sk="T")])
+    rb = Repository(s, "blobs", [Model(Blob, pk="{k}")])
+    when = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    r.put(Lease("a", int(when.timestamp())))
+    assert r.get(Lease, k="a", exp=when) == Lease("a", int(when.timestamp()))
+    rb.put(Blob(b"xy"))
+    assert rb.get(Blob, k=bytearray(b"xy")) == rb.get(Blob, k=memoryview(b"xy")) == Blob(b"xy")
+    r.put(Tier("paid"))
+    before = _items(s)
+    for call in (lambda: r.get(Tier, k="gold"), lambda: r.put(Tier("gold"))):  # type: ignore[arg-type]
+        with pytest.raises(ValidationError, match="does not hold its declared type"):
+            call()
     assert _items(s) == before

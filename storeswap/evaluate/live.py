@@ -457,8 +457,8 @@ def run_live(
                 # machine one slow reading can fill a short window, and one reading shows no trend.
                 if now >= window_end and (len(live.samples) >= MIN_LAG_SAMPLES or now >= give_up):
                     break
-                left = window_end - now
-                time.sleep(min(options.sample_interval, left) if left > 0 else options.sample_interval)
+                left = (window_end if now < window_end else give_up) - now
+                time.sleep(min(options.sample_interval, left))
                 try:
                     sample = _sample(source, target, live, state, time.monotonic() - writer.started)
                 except (StoreError, OSError) as e:  # a lag read failed: a gap in the measurement, said in caveats

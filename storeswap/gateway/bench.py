@@ -662,6 +662,7 @@ def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1,
         clients = tuple(c for c in clients if c != "wrk")
     servers: dict[str, int] = {}
     procs: list[subprocess.Popen[bytes]] = []
+    drivers: dict[str, str] = {}
     try:
         servers["gateway-memory"], proc = start_gateway("memory")
         procs.append(proc)
@@ -687,10 +688,9 @@ def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1,
         for port in servers.values():
             _prepare(port)
         # The driver's ceiling (PsycopgClient): a column of the raw-client rows, interleaved with the servers.
-        drivers: dict[str, str] = {}
         if pg_url and raw_driver and "raw" in clients:
-            prepare_raw_table(pg_url)
             drivers[RAW_DRIVER] = pg_url
+            prepare_raw_table(pg_url)
         cells: dict[tuple[str, str, str, int], dict[str, Any]] = {}
         makers: dict[str, Callable[[int], Any]] = {"raw": RawClient, "boto3": BotoClient}
         for r in range(rounds):
@@ -737,13 +737,13 @@ def run(*, calls: int = 200, rounds: int = 3, concurrency: tuple[int, ...] = (1,
             for op, v in _overhead(url, calls, ops).items():
                 overhead[f"{store_kind}/{op}"] = v
         ratios = _adapter_ratio(servers["gateway-memory"], calls)
-        if drivers:
-            drop_raw_table(pg_url)  # type: ignore[arg-type]
         return {"rows": rows, "overhead": overhead, "adapter_vs_boto3": ratios, "load": os.getloadavg(),
                 "stolen": stolen_share(started, cpu_times()),
                 "cpus": os.cpu_count(), "calls": calls, "rounds": rounds, "wrk_seconds": wrk_seconds,
                 "not_run": not_run}
     finally:
+        if drivers:
+            drop_raw_table(next(iter(drivers.values())))
         for proc in procs:
             proc.terminate()
             try:

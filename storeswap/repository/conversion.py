@@ -337,9 +337,10 @@ class ItemConverter:
 
         return structure
 
-    def unstructure_value(self, value: Any) -> Any:
-        """One field value as the port stores it (for key templates and conditions)."""
-        return self.cattrs.unstructure(value)
+    def unstructure_value(self, value: Any, t: Any = None) -> Any:
+        """One field value as the port stores it (for key templates and conditions), as its field's type ``t``
+        where given (a bytearray in a ``bytes`` field is its bytes; without ``t`` the value's own type decides)."""
+        return self.cattrs.unstructure(value) if t is None else self.cattrs.unstructure(value, unstructure_as=t)
 
     def structure_value(self, value: Any, t: Any) -> Any:
         """A stored value as type ``t`` (strict)."""

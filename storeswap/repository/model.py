@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import attrs
+import cattrs.errors
 
 from storeswap.core.errors import ValidationError
 from storeswap.core.schema import TableSpec
@@ -27,6 +28,13 @@ T = TypeVar("T")
 
 #: The attribute naming an item's entity type, so one table holds several types (single-table design).
 TYPE_ATTRIBUTE = "_type"
+
+
+#: What converting a value that does not hold its field's declared type raises besides EntityDecodeError: Python's
+#: own errors from a hook, and cattrs' (a Literal field's value outside it, say). One tuple for every check.
+CONVERSION_ERRORS: tuple[type[Exception], ...] = (
+    TypeError, ValueError, AttributeError, ArithmeticError, RecursionError, cattrs.errors.CattrsError,
+)
 
 
 def _templates(value: Mapping[str, tuple[str, str | None] | list[Any]]) -> dict[str, tuple[str, str | None]]:
@@ -210,18 +218,20 @@ class BoundModel(Generic[T]):
         if value is None:
             return None
         hint = self.hints.get(name)
+        if name == self.model.ttl and isinstance(value, dt.datetime):
+            return epoch_seconds(value, whole=True)  # any TTL field takes a datetime, stored as whole epoch seconds
         if (name == self.model.ttl and declared_type(hint) is dt.datetime) or is_epoch_field(a):
             if not isinstance(value, dt.datetime):
                 raise ValidationError(f"{self.name}.{name} holds a datetime, not {type(value).__name__}")
-            return epoch_seconds(value, whole=name == self.model.ttl)
-        stored = self.converter.unstructure_value(value)
+            return epoch_seconds(value)
         # The same strict rules as an entity's fields (checked_data): a key given as 5 for a str field would render
         # the key of the entity whose field is "5", and a get, delete or query would reach that entity instead.
         try:
+            stored = self.converter.unstructure_value(value, hint)
             self.converter.structure_value(stored, hint)
         except EntityDecodeError as e:
             raise ValidationError(f"{self.name}.{name} does not hold its declared type: {e}") from None
-        except (TypeError, ValueError, AttributeError, ArithmeticError, RecursionError) as e:
+        except CONVERSION_ERRORS as e:
             raise ValidationError(f"{self.name}.{name} does not hold its declared type: {type(e).__name__}: {e}") from None
         return stored
 
@@ -268,7 +278,7 @@ class BoundModel(Generic[T]):
             self._structure(data, self.cls)
         except EntityDecodeError as e:
             raise ValidationError(f"{self.name}: a field does not hold its declared type: {e}") from None
-        except (TypeError, ValueError, AttributeError, ArithmeticError, RecursionError) as e:
+        except CONVERSION_ERRORS as e:
             raise ValidationError(
                 f"{self.name}: a field does not hold its declared type: {type(e).__name__}: {e}"
             ) from None

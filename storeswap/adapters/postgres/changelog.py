@@ -516,7 +516,7 @@ def expire(conn: psycopg.Connection[Any], lay: Layout, now: Decimal) -> int:
             try:
                 item = decode_item(row[-1])
                 lock = lay.lock_id(item) if is_expired(item, attr, now) else None
-            except (CodecError, *KEY_DAMAGE):  # bytes that do not decode, an item without its key attributes
+            except _UNREADABLE:  # bytes that do not decode, an item without its key attributes
                 damaged.append(row[1 : nkeys + 1])  # left in place for repair; the sweep goes on past it
                 continue
             if lock is not None:
@@ -535,6 +535,10 @@ def expire(conn: psycopg.Connection[Any], lay: Layout, now: Decimal) -> int:
         if len(rows) < SWEEP_BATCH:
             return _swept(lay, removed, damaged)
         position = list(rows[-1][: nkeys + 1])
+
+
+#: What an expired row the sweep cannot read raises: its bytes, or its item's key.
+_UNREADABLE: tuple[type[Exception], ...] = (CodecError, *KEY_DAMAGE)
 
 
 def _swept(lay: Layout, removed: int, damaged: list[tuple[Any, ...]]) -> int:
