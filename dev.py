@@ -144,6 +144,9 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(BIN / "storeswap"), "evaluate", *rest], cwd=ROOT)
     if command == "test":
         env = {**os.environ, **ensure_tools()}
+        # tox builds its envs with uv (tox-uv): trust the machine's certificate store as pip does, not only uv's
+        # bundled roots (a network that inspects TLS has its own CA there, and pip's `cert` setting names it).
+        env.setdefault("UV_SYSTEM_CERTS", "1")
         return subprocess.call([str(BIN / "tox"), *rest], cwd=ROOT, env=env)
     print(f"the virtual environment is {VENV}; activate it with: . {BIN / 'activate'}")
     return 0
