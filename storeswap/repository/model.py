@@ -7,9 +7,10 @@ item <-> entity mapping the repository needs.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -31,10 +32,21 @@ TYPE_ATTRIBUTE = "_type"
 
 
 #: What converting a value that does not hold its field's declared type raises besides EntityDecodeError: Python's
-#: own errors from a hook, and cattrs' (a Literal field's value outside it, say). One tuple for every check.
+#: own errors from a hook, and cattrs' (a Literal field's value outside it, say).
 CONVERSION_ERRORS: tuple[type[Exception], ...] = (
     TypeError, ValueError, AttributeError, ArithmeticError, RecursionError, cattrs.errors.CattrsError,
 )
+
+
+@contextlib.contextmanager
+def _declared_types(what: str) -> Iterator[None]:
+    """The one rule for a value that does not convert as its declared type: a ValidationError naming ``what``."""
+    try:
+        yield
+    except EntityDecodeError as e:
+        raise ValidationError(f"{what} does not hold its declared type: {e}") from None
+    except CONVERSION_ERRORS as e:
+        raise ValidationError(f"{what} does not hold its declared type: {type(e).__name__}: {e}") from None
 
 
 def _templates(value: Mapping[str, tuple[str, str | None] | list[Any]]) -> dict[str, tuple[str, str | None]]:
@@ -226,13 +238,9 @@ class BoundModel(Generic[T]):
             return epoch_seconds(value)
         # The same strict rules as an entity's fields (checked_data): a key given as 5 for a str field would render
         # the key of the entity whose field is "5", and a get, delete or query would reach that entity instead.
-        try:
+        with _declared_types(f"{self.name}.{name}"):
             stored = self.converter.unstructure_value(value, hint)
             self.converter.structure_value(stored, hint)
-        except EntityDecodeError as e:
-            raise ValidationError(f"{self.name}.{name} does not hold its declared type: {e}") from None
-        except CONVERSION_ERRORS as e:
-            raise ValidationError(f"{self.name}.{name} does not hold its declared type: {type(e).__name__}: {e}") from None
         return stored
 
     def field_values(self, given: Mapping[str, Any], keys: _Keys) -> dict[str, Any]:
@@ -266,28 +274,23 @@ class BoundModel(Generic[T]):
         return out
 
     def checked_data(self, entity: T) -> dict[str, Any]:
-        """``entity``'s fields as stored, refused (:class:`ValidationError`) unless they read back as its declared types.
+        """``entity``'s fields as stored, refused (:class:`ValidationError`) unless they read back as its declared types
+        (and a :class:`ModelError` unless it is an instance of the model's class).
 
         attrs does not check field types and cattrs' unstructuring converts what it is given, so a ``str`` field
         holding ``5``, or an ``int`` field holding ``True``, would be stored, give a key that collides with another
         entity's, and make every read of it an :class:`EntityDecodeError`.  Reading the data back with the same
         strict rules as a read refuses it before anything is written.
         """
-        try:
+        if type(entity) is not self.cls:
+            raise ModelError(f"expected a {self.cls.__name__}, got {type(entity).__name__}")
+        with _declared_types(f"{self.name}: a field"):
             data = self._unstructure(entity)
             self._structure(data, self.cls)
-        except EntityDecodeError as e:
-            raise ValidationError(f"{self.name}: a field does not hold its declared type: {e}") from None
-        except CONVERSION_ERRORS as e:
-            raise ValidationError(
-                f"{self.name}: a field does not hold its declared type: {type(e).__name__}: {e}"
-            ) from None
         return data
 
     def to_item(self, entity: T) -> dict[str, Any]:
         """The item storing ``entity``: its fields, its table and index keys, and ``_type``."""
-        if type(entity) is not self.cls:
-            raise ModelError(f"expected a {self.cls.__name__}, got {type(entity).__name__}")
         data = self.checked_data(entity)
         item = dict(data)
         item.update(self.key(data))
@@ -306,8 +309,6 @@ class BoundModel(Generic[T]):
 
     def key_of(self, entity: T) -> dict[str, Any]:
         """The table key of ``entity`` (refused, as a put is, unless its fields hold their declared types)."""
-        if type(entity) is not self.cls:
-            raise ModelError(f"expected a {self.cls.__name__}, got {type(entity).__name__}")
         return self.key(self.checked_data(entity))
 
     def from_item(self, item: Mapping[str, Any]) -> T:

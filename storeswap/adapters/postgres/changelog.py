@@ -485,6 +485,10 @@ def _sweep_sql(lay: Layout) -> tuple[str, str, str]:
     return result
 
 
+#: What an expired row the sweep cannot read raises: its bytes, or its item's key.
+_UNREADABLE: tuple[type[Exception], ...] = (CodecError, *KEY_DAMAGE)
+
+
 def expire(conn: psycopg.Connection[Any], lay: Layout, now: Decimal) -> int:
     """One TTL sweep: walk the TTL index over expired items only, delete each if its bytes are unchanged.
 
@@ -535,10 +539,6 @@ def expire(conn: psycopg.Connection[Any], lay: Layout, now: Decimal) -> int:
         if len(rows) < SWEEP_BATCH:
             return _swept(lay, removed, damaged)
         position = list(rows[-1][: nkeys + 1])
-
-
-#: What an expired row the sweep cannot read raises: its bytes, or its item's key.
-_UNREADABLE: tuple[type[Exception], ...] = (CodecError, *KEY_DAMAGE)
 
 
 def _swept(lay: Layout, removed: int, damaged: list[tuple[Any, ...]]) -> int:

@@ -444,6 +444,7 @@ class PostgresStore(ItemStore):
         out: list[Item] = []
         last: Item | None = None
         chunk = limit if limit is not None and limit <= CHUNK_MAX else CHUNK_MAX
+        forward = getattr(req, "forward", True)  # a scan's pages run forward
         q = q_first
         after = start
         while True:
@@ -464,7 +465,6 @@ class PostgresStore(ItemStore):
                     return QueryResult(out, _keyed(table, self._last_key, lay, index, last))
             if len(rows) < chunk or item is None:
                 return QueryResult(out, None)
-            forward = getattr(req, "forward", True)
             nxt = _advanced(table, after, _keyed(table, position, item), forward)
             if first is not item:  # and beyond the chunk's first row (one more key read per chunk)
                 _advanced(table, _keyed(table, position, first), nxt, forward)
