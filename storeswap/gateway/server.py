@@ -2,7 +2,8 @@
 
 uvicorn with its httptools parser and the uvloop event loop (decision
 0015): keep-alive connections, many concurrent clients on one event loop,
-no access log on the hot path.
+no access log on the hot path, and each response written to the socket at
+once (:mod:`storeswap.gateway.http_protocol`, decision 0042).
 """
 
 from __future__ import annotations
@@ -52,13 +53,15 @@ def uvicorn_config(app: GatewayApp | str, host: str, port: int, **extra: Any) ->
     """The uvicorn configuration the gateway runs with (``app`` may be an import string of a factory)."""
     import uvicorn
 
+    from storeswap.gateway.http_protocol import CoalescingHttpToolsProtocol
+
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         **extra,
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,  # httptools, one socket write per response (decision 0042)
         lifespan="off",
         access_log=False,
         log_level="warning",

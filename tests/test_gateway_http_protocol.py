@@ -1,0 +1,189 @@
+"""The gateway's HTTP protocol writes each response to its socket once (storeswap.gateway.http_protocol)."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import socket
+from typing import Any
+
+import pytest
+
+from storeswap.adapters.memory import MemoryStore
+from storeswap.gateway.http_protocol import CoalescingTransport
+from storeswap.gateway.server import GatewayServer
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+        self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        assert not self.closed, "written after close"
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed or self.aborted
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 1)}.get(name, default)
+
+
+async def _step() -> None:
+    await asyncio.sleep(0)
+
+
+HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
+
+
+def test_a_header_block_is_held_until_its_body_joins_it_and_the_body_is_not_deferred() -> None:
+    async def main() -> list[bytes]:
+        raw = FakeTransport()
+        t = CoalescingTransport(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
+        t.write(HEAD)
+        assert raw.writes == []  # held for its body
+        t.write(b"{}")
+        assert raw.writes == [HEAD + b"{}"]  # at once, as one write: a lone client waits for nothing
+        t.write(b"more")  # not a header block: written as it comes
+        assert raw.writes == [HEAD + b"{}", b"more"]
+        await _step()  # the scheduled flush finds nothing held
+        return raw.writes
+
+    assert asyncio.run(main()) == [HEAD + b"{}", b"more"]
+
+
+def test_a_header_block_without_a_body_is_written_at_the_end_of_the_step() -> None:
+    async def main() -> list[bytes]:
+        raw = FakeTransport()
+        t = CoalescingTransport(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
+        t.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await _step()
+        return raw.writes
+
+    assert asyncio.run(main()) == [b"HTTP/1.1 204 No Content\r\n\r\n"]
+
+
+def test_close_writes_a_held_header_block_first_and_abort_drops_it() -> None:
+    async def main() -> tuple[FakeTransport, FakeTransport]:
+        loop = asyncio.get_running_loop()
+        closed, aborted = FakeTransport(), FakeTransport()
+        a = CoalescingTransport(closed, loop)  # type: ignore[arg-type]
+        a.write(HEAD)
+        a.close()
+        b = CoalescingTransport(aborted, loop)  # type: ignore[arg-type]
+        b.write(HEAD)
+        b.abort()
+        await _step()  # the scheduled flushes find nothing held
+        return closed, aborted
+
+    closed, aborted = asyncio.run(main())
+    assert closed.writes == [HEAD] and closed.closed
+    assert aborted.writes == [] and aborted.aborted
+
+
+def test_nothing_is_written_to_a_transport_that_closed_meanwhile() -> None:
+    async def main() -> FakeTransport:
+        raw = FakeTransport()
+        t = CoalescingTransport(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
+        t.write(HEAD)
+        raw.closed = True  # the peer went away before the step ended
+        await _step()
+        return raw
+
+    assert asyncio.run(main()).writes == []
+
+
+def test_everything_else_is_the_transports_own() -> None:
+    raw = FakeTransport()
+    t = CoalescingTransport(raw, asyncio.new_event_loop())  # type: ignore[arg-type]
+    assert t.get_extra_info("peername") == ("127.0.0.1", 1)
+    assert t.is_closing() is False
+
+
+def _get_item_body() -> bytes:
+    return json.dumps({"TableName": "t_http", "Key": {"pk": {"S": "a"}}}).encode()
+
+
+def _headers(op: str) -> dict[str, str]:
+    return {"X-Amz-Target": f"DynamoDB_20120810.{op}", "Content-Type": "application/x-amz-json-1.0"}
+
+
+class CountingTransport:
+    """The socket's transport, recording each write that reaches it."""
+
+    def __init__(self, transport: Any, writes: list[bytes]) -> None:
+        self.transport, self.writes = transport, writes
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+        self.transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
+def test_the_gateway_writes_each_response_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    writes: list[bytes] = []
+    real_init = CoalescingTransport.__init__
+
+    def init(self: CoalescingTransport, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
+        real_init(self, CountingTransport(transport, writes), loop)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(CoalescingTransport, "__init__", init)
+    with GatewayServer(MemoryStore()) as g:
+        c = http.client.HTTPConnection(g.host, g.port, timeout=10)
+        spec = {"TableName": "t_http", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                "BillingMode": "PAY_PER_REQUEST"}
+        c.request("POST", "/", json.dumps(spec).encode(), _headers("CreateTable"))
+        assert c.getresponse().read()
+        writes.clear()
+        for _ in range(3):  # keep-alive: one connection, one write per response
+            c.request("POST", "/", _get_item_body(), _headers("GetItem"))
+            resp = c.getresponse()
+            assert resp.status == 200 and json.loads(resp.read()) == {}
+        c.close()
+    # uvicorn's two writes (status line and headers, then the body) reached the socket as one
+    assert len(writes) == 3
+    assert all(w.startswith(b"HTTP/1.1 200 OK\r\n") and w.endswith(b"\r\n\r\n{}") for w in writes)
+
+
+def test_a_response_before_connection_close_arrives_whole() -> None:
+    with GatewayServer(MemoryStore()) as g, socket.create_connection((g.host, g.port), timeout=10) as s:
+        body = _get_item_body()
+        head = "".join(f"{k}: {v}\r\n" for k, v in _headers("GetItem").items())
+        s.sendall(f"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n{head}\r\n"
+                  .encode() + body)
+        received = b""
+        while chunk := s.recv(65536):
+            received += chunk
+    status, _, rest = received.partition(b"\r\n")
+    assert status == b"HTTP/1.1 400 Bad Request"  # the table does not exist: an error body, then the close
+    assert b"ResourceNotFoundException" in rest.partition(b"\r\n\r\n")[2]
+
+
+def test_an_interim_100_continue_is_written_before_the_body_arrives() -> None:
+    with GatewayServer(MemoryStore()) as g, socket.create_connection((g.host, g.port), timeout=10) as s:
+        body = _get_item_body()
+        head = "".join(f"{k}: {v}\r\n" for k, v in _headers("GetItem").items())
+        s.sendall(f"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {len(body)}\r\n{head}\r\n"
+                  .encode())
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            interim += s.recv(1)  # it must come although the body has not been sent
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(body)
+        s.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := s.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 400 Bad Request\r\n") and b"ResourceNotFoundException" in received
