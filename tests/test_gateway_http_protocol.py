@@ -18,12 +18,17 @@ from storeswap.gateway.server import GatewayServer
 class FakeTransport:
     def __init__(self) -> None:
         self.writes: list[bytes] = []
+        #: Writes made after a close, an abort or an end of stream (a callback's assertion would only be logged).
+        self.late: list[bytes] = []
         self.closed = False
         self.aborted = False
+        self.eof = False
 
     def write(self, data: bytes) -> None:
-        assert not self.closed, "written after close"
-        self.writes.append(bytes(data))
+        (self.late if self.closed or self.aborted or self.eof else self.writes).append(bytes(data))
+
+    def write_eof(self) -> None:
+        self.eof = True
 
     def is_closing(self) -> bool:
         return self.closed or self.aborted
@@ -86,8 +91,23 @@ def test_close_writes_a_held_header_block_first_and_abort_drops_it() -> None:
         return closed, aborted
 
     closed, aborted = asyncio.run(main())
-    assert closed.writes == [HEAD] and closed.closed
-    assert aborted.writes == [] and aborted.aborted
+    assert closed.writes == [HEAD] and closed.closed and closed.late == []
+    assert aborted.writes == [] and aborted.aborted and aborted.late == []
+
+
+def test_writelines_and_write_eof_keep_a_held_header_block_in_front() -> None:
+    async def main() -> FakeTransport:
+        raw = FakeTransport()
+        t = CoalescingTransport(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
+        t.write(HEAD)
+        t.writelines([b"{", b"}"])
+        t.write(HEAD)
+        t.write_eof()
+        await _step()
+        return raw
+
+    raw = asyncio.run(main())
+    assert raw.writes == [HEAD + b"{}", HEAD] and raw.eof and raw.late == []
 
 
 def test_nothing_is_written_to_a_transport_that_closed_meanwhile() -> None:
@@ -99,14 +119,19 @@ def test_nothing_is_written_to_a_transport_that_closed_meanwhile() -> None:
         await _step()
         return raw
 
-    assert asyncio.run(main()).writes == []
+    raw = asyncio.run(main())
+    assert raw.writes == [] and raw.late == []
 
 
 def test_everything_else_is_the_transports_own() -> None:
     raw = FakeTransport()
-    t = CoalescingTransport(raw, asyncio.new_event_loop())  # type: ignore[arg-type]
-    assert t.get_extra_info("peername") == ("127.0.0.1", 1)
-    assert t.is_closing() is False
+    loop = asyncio.new_event_loop()
+    try:
+        t = CoalescingTransport(raw, loop)  # type: ignore[arg-type]
+        assert t.get_extra_info("peername") == ("127.0.0.1", 1)
+        assert t.is_closing() is False
+    finally:
+        loop.close()
 
 
 def _get_item_body() -> bytes:
@@ -157,15 +182,35 @@ def test_the_gateway_writes_each_response_once(monkeypatch: pytest.MonkeyPatch) 
     assert all(w.startswith(b"HTTP/1.1 200 OK\r\n") and w.endswith(b"\r\n\r\n{}") for w in writes)
 
 
-def test_a_response_before_connection_close_arrives_whole() -> None:
-    with GatewayServer(MemoryStore()) as g, socket.create_connection((g.host, g.port), timeout=10) as s:
-        body = _get_item_body()
-        head = "".join(f"{k}: {v}\r\n" for k, v in _headers("GetItem").items())
-        s.sendall(f"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n{head}\r\n"
-                  .encode() + body)
+def _exchange(g: GatewayServer, request: bytes, *, half_close: bool) -> bytes:
+    with socket.create_connection((g.host, g.port), timeout=10) as s:
+        s.sendall(request)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
         received = b""
         while chunk := s.recv(65536):
             received += chunk
+    return received
+
+
+@pytest.mark.parametrize("half_close", [False, True], ids=["connection-close", "client-half-closes"])
+def test_a_header_block_without_a_body_arrives_before_the_connection_ends(half_close: bool) -> None:
+    # The answer to a HEAD is a header block alone: it is held for a body that never comes, and must still be
+    # written before a close (Connection: close) or the event loop's own close on the client's end of stream.
+    closing = "" if half_close else "Connection: close\r\n"
+    with GatewayServer(MemoryStore()) as g:
+        received = _exchange(g, f"HEAD / HTTP/1.1\r\nHost: x\r\n{closing}\r\n".encode(), half_close=half_close)
+    assert received.startswith(b"HTTP/1.1 ") and received.endswith(b"\r\n\r\n")
+
+
+def test_a_response_before_connection_close_arrives_whole() -> None:
+    body = _get_item_body()
+    head = "".join(f"{k}: {v}\r\n" for k, v in _headers("GetItem").items())
+    with GatewayServer(MemoryStore()) as g:
+        received = _exchange(
+            g, f"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n{head}\r\n"
+            .encode() + body, half_close=False,
+        )
     status, _, rest = received.partition(b"\r\n")
     assert status == b"HTTP/1.1 400 Bad Request"  # the table does not exist: an error body, then the close
     assert b"ResourceNotFoundException" in rest.partition(b"\r\n\r\n")[2]

@@ -25,8 +25,9 @@ class CoalescingTransport:
     """A transport that holds a response's header block until its body joins it, and writes both at once.
 
     A write that ends a header block (``\\r\\n\\r\\n``) is held; the next write joins it and both go to the
-    socket as one buffer, at once.  A header block no body follows (a 204, a HEAD, an interim 100 Continue
-    with nothing after it yet) is written at the end of the loop step, and before a close.
+    socket as one buffer, at once.  A header block no body follows (the answer to a HEAD, an interim
+    100 Continue with nothing after it yet) is written on the loop's next iteration, and before a close,
+    an end of the peer's stream (:meth:`CoalescingHttpToolsProtocol.eof_received`) or a ``write_eof``.
     """
 
     __slots__ = ("_held", "_loop", "_transport")
@@ -46,6 +47,13 @@ class CoalescingTransport:
             self._loop.call_soon(self.flush)
             return
         self._transport.write(data)
+
+    def writelines(self, data: Any) -> None:
+        self.write(b"".join(data))
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
 
     def flush(self) -> None:
         """Write a header block still held."""
@@ -68,5 +76,13 @@ class CoalescingTransport:
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol on a :class:`CoalescingTransport`."""
 
+    transport: CoalescingTransport  # type: ignore[assignment]
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    def eof_received(self) -> None:
+        # The event loop closes the socket's transport itself once this returns: a header block still held
+        # (a HEAD's answer) must be written first, or it is lost.
+        self.transport.flush()
+        super().eof_received()

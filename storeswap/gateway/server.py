@@ -63,6 +63,7 @@ def uvicorn_config(app: GatewayApp | str, host: str, port: int, **extra: Any) ->
         loop="uvloop",
         http=CoalescingHttpToolsProtocol,  # httptools, one socket write per response (decision 0042)
         lifespan="off",
+        ws="none",  # DynamoDB's protocol has no websockets: an upgrade request is plain HTTP to the app
         access_log=False,
         log_level="warning",
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
