@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from storeswap.adapters.postgres.codec import CodecError, decode_item, decode_value, encode_item, encode_value
-from storeswap.core.errors import ValidationError
+from storeswap.adapters.postgres.codec import decode_item, decode_value, encode_item, encode_value
+from storeswap.core.errors import StoreCorrupted, ValidationError
 from storeswap.core.values import BinarySet, NumberSet, StringSet, normalize_number
 
 
@@ -113,5 +113,5 @@ def test_32_levels_of_nesting() -> None:
 
 @pytest.mark.parametrize("blob", [b"", b"\x02", b"\x01\x01\x01a", b"\x01\x01\x01aQ", b"\x01\x00junk"])
 def test_corrupt_bytes_are_a_codec_error(blob: bytes) -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(StoreCorrupted):
         decode_item(blob)

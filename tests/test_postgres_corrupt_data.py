@@ -296,9 +296,11 @@ def test_the_gateway_answers_a_damaged_row_with_a_500_and_no_detail(store: Any, 
 def test_the_cli_exits_3_on_a_damaged_store() -> None:
     from storeswap.cli.exit_codes import UNAVAILABLE, error_line, exit_code
 
-    e = StoreCorrupted("a stored item cannot be read: trailing bytes")
-    assert exit_code(e) == UNAVAILABLE
-    assert error_line(e) == "error: StoreCorrupted: a stored item cannot be read: trailing bytes"
+    with pytest.raises(StoreCorrupted) as info:  # the error a read of a damaged row raises, as the CLI sees it
+        decode_item(DAMAGED["trailing"])
+    assert exit_code(info.value) == UNAVAILABLE
+    # named by its port type, which scripts match on (it was the codec's own subclass, "CodecError")
+    assert error_line(info.value) == "error: StoreCorrupted: a stored item cannot be read: trailing bytes"
 
 
 @settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck), database=None)

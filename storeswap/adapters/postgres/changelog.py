@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from storeswap.adapters.postgres.arrays import Int8Array
-from storeswap.adapters.postgres.codec import KEY_DAMAGE, CodecError, decode_item
+from storeswap.adapters.postgres.codec import KEY_DAMAGE, decode_item
 from storeswap.adapters.postgres.layout import CATALOG, METADATA, SQL_LOCK_ITEMS, Layout, ttl_index_name
 from storeswap.core.changes import (
     LATEST,
@@ -486,7 +486,7 @@ def _sweep_sql(lay: Layout) -> tuple[str, str, str]:
 
 
 #: What an expired row the sweep cannot read raises: its bytes, or its item's key.
-_UNREADABLE: tuple[type[Exception], ...] = (CodecError, *KEY_DAMAGE)
+_UNREADABLE: tuple[type[Exception], ...] = (StoreCorrupted, *KEY_DAMAGE)
 
 
 def expire(conn: psycopg.Connection[Any], lay: Layout, now: Decimal) -> int:

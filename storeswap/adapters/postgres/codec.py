@@ -28,14 +28,10 @@ from storeswap import settings
 from storeswap.core.errors import StoreCorrupted, ValidationError
 from storeswap.core.values import BinarySet, Item, NumberSet, StringSet
 
-__all__ = ["KEY_DAMAGE", "encode_item", "encode_item_python", "COMPILED", "decode_item", "encode_value", "encode_value_python", "decode_value", "CodecError", "VERSION"]
+__all__ = ["KEY_DAMAGE", "encode_item", "encode_item_python", "COMPILED", "decode_item", "encode_value", "encode_value_python", "decode_value", "VERSION"]
 
 VERSION = 1
 _HEADER = bytes([VERSION])
-
-
-class CodecError(StoreCorrupted):
-    """The bytes are not a valid encoding: a damaged row, or one written by another program or version (E3)."""
 
 
 #: What :func:`_dec` raises on bytes that are not a valid encoding: a read past the end, an unknown tag, text that
@@ -272,22 +268,22 @@ def decode_value(data: bytes) -> Any:
         # a trailing pad byte lets the tag-only values read their phantom length safely
         value, end = _dec(bytes(data) + b"\x00", 0)
     except _CORRUPT as e:
-        raise CodecError(f"a stored value cannot be read: {e}") from None
+        raise StoreCorrupted(f"a stored value cannot be read: {e}") from None
     if end != len(data):
-        raise CodecError("a stored value cannot be read: trailing bytes")
+        raise StoreCorrupted("a stored value cannot be read: trailing bytes")
     return value
 
 
 def decode_item(data: bytes) -> Item:
     """Inverse of :func:`encode_item`."""
     if not data or data[0] != VERSION:
-        raise CodecError("a stored item cannot be read: unknown encoding version")
+        raise StoreCorrupted("a stored item cannot be read: unknown encoding version")
     buf = data if type(data) is bytes else bytes(data)
     try:
         # Re-use the map branch of _dec: the header byte plays the 'M' tag's role.
         item, end = _dec(b"M" + buf[1:] + b"\x00", 0)
     except _CORRUPT as e:
-        raise CodecError(f"a stored item cannot be read: {e or type(e).__name__}") from None
+        raise StoreCorrupted(f"a stored item cannot be read: {e or type(e).__name__}") from None
     if end != len(buf):
-        raise CodecError("a stored item cannot be read: trailing bytes")
+        raise StoreCorrupted("a stored item cannot be read: trailing bytes")
     return item  # type: ignore[no-any-return]
