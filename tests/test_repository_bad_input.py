@@ -265,6 +265,33 @@ def test_keys_given_the_wrong_types_are_refused_not_rendered_as_another_entitys_
 
 
 
+@attrs.frozen
+class Numbered:
+    tenant_id: str
+    n: int
+    amount: Decimal = Decimal(0)
+    text: str = ""
+
+
+def test_equal_numbers_render_equal_keys() -> None:
+    """``Decimal("5.0")`` in an int key rendered ``N#5.0``: a put stored a second entity beside the one of 5,
+    and a get of it missed that one; ``{seq:08d}`` refused an integral Decimal outright."""
+    s = open_store("memory://")
+    s.create_table(single_table_spec("app"))
+    r = Repository(s, "app", [
+        Model(Numbered, pk="T#{tenant_id}", sk="N#{n}#A#{amount}"),
+        Model(Event, pk="EVENTS#{tenant_id}#{_shard}", sk="EVENT#{seq:08d}", shards=10),
+    ])  # fmt: skip
+    r.put(Numbered("t", 5, Decimal("1.5"), "five"))
+    r.put(Event("t", 1, "one"))
+    for n, amount in ((5, Decimal("1.5")), (Decimal("5.0"), Decimal("1.50")), (Decimal("5E0"), Decimal("15E-1"))):
+        assert r.get(Numbered, tenant_id="t", n=n, amount=amount) == Numbered("t", 5, Decimal("1.5"), "five")
+    assert r.get(Event, tenant_id="t", seq=Decimal("1.0")) == Event("t", 1, "one")
+    r.put(Numbered("t", Decimal("5.0"), Decimal("1.50"), "again"))  # type: ignore[arg-type]
+    assert sorted(i["sk"] for i in s.scan("app").items if i["_type"] == "Numbered") == ["N#5#A#1.5"]  # one entity
+    assert r.get(Numbered, tenant_id="t", n=5, amount=Decimal("1.5")) == Numbered("t", 5, Decimal("1.5"), "again")
+
+
 def test_a_bytearray_in_a_bytes_field_is_stored_as_its_bytes() -> None:
     """The type check before a put (checked_data) refused a bytearray, which was stored before it."""
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 import string
 import zlib
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from attrs import define
 
 from storeswap.core.errors import ValidationError
+from storeswap.core.values import normalize_number
 from storeswap.repository.errors import ModelError
 
 __all__ = ["KeyTemplate", "SHARD_FIELD", "shard_of"]
@@ -115,6 +117,11 @@ class KeyTemplate:
 def _fmt(value: Any, spec: str) -> str:
     if isinstance(value, bytes):
         raise ModelError("a binary value can only be a whole key (template '{field}'), not part of a string key")
+    if isinstance(value, Decimal):
+        # Equal numbers render equal keys: the canonical text the store keeps numbers in (5.0 and 5E0 are 5),
+        # and an integral one as an int, so an integer format ('{seq:08d}') takes it.
+        number = normalize_number(value, where="a key value")
+        value = int(number) if number == number.to_integral_value() else number
     try:
         return format(value, spec) if spec else str(value)
     except (ValueError, TypeError) as e:  # '{seq:08d}' given a str: the field's type and the format disagree
