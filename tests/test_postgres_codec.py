@@ -112,6 +112,6 @@ def test_32_levels_of_nesting() -> None:
 
 
 @pytest.mark.parametrize("blob", [b"", b"\x02", b"\x01\x01\x01a", b"\x01\x01\x01aQ", b"\x01\x00junk"])
-def test_corrupt_bytes_are_a_codec_error(blob: bytes) -> None:
+def test_corrupt_bytes_are_store_corrupted(blob: bytes) -> None:
     with pytest.raises(StoreCorrupted):
         decode_item(blob)

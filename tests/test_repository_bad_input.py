@@ -20,6 +20,7 @@ import pytest
 
 from storeswap import open_store
 from storeswap.core.errors import StoreError, ValidationError
+from storeswap.core.schema import KeyAttribute, TableSpec
 from storeswap.repository import Cursor, Model, Repository, epoch, single_table_spec
 from storeswap.repository.errors import EntityDecodeError
 
@@ -290,6 +291,35 @@ def test_equal_numbers_render_equal_keys() -> None:
     r.put(Numbered("t", Decimal("5.0"), Decimal("1.50"), "again"))  # type: ignore[arg-type]
     assert sorted(i["sk"] for i in s.scan("app").items if i["_type"] == "Numbered") == ["N#5#A#1.5"]  # one entity
     assert r.get(Numbered, tenant_id="t", n=5, amount=Decimal("1.5")) == Numbered("t", 5, Decimal("1.5"), "again")
+
+
+def test_equal_numbers_in_a_raw_sharded_sort_key_choose_one_shard() -> None:
+    """A raw sort key's shard hashed ``str(value)``: ``Decimal("1.50")`` and ``Decimal("1.5")`` chose different
+    shards, so a get of one missed the entity the other stored, and a second put stored it twice."""
+    s = open_store("memory://")
+    s.create_table(TableSpec("seqs", KeyAttribute("pk"), KeyAttribute("sk", "N")))
+    r = Repository(s, "seqs", [Model(Event, pk="E#{tenant_id}#{_shard}", sk="{seq}", shards=10)])
+    r.put(Event("t", Decimal("5.0"), "five"))  # type: ignore[arg-type]
+    assert r.get(Event, tenant_id="t", seq=5) == Event("t", 5, "five")
+    r.put(Event("t", 5, "again"))
+    assert len(s.scan("seqs").items) == 1
+
+
+def test_a_decimal_key_value_keeps_its_formats_output() -> None:
+    """An integral Decimal becomes an int only for an integer format: as an int, '.2f' went through a float
+    (two 20-digit numbers rendered one key) and 'e' or 'f' changed their text."""
+    from storeswap.repository.templates import KeyTemplate
+
+    for spec, value, text in (
+        (".2f", Decimal("12345678901234567890"), "12345678901234567890.00"),
+        (".2f", Decimal("12345678901234567891"), "12345678901234567891.00"),
+        ("f", Decimal("5.0"), "5"),
+        ("e", Decimal(5), "5e+0"),
+        ("08d", Decimal("5.0"), "00000005"),
+        ("x", Decimal(255), "ff"),
+        ("", Decimal("1.50"), "1.5"),
+    ):
+        assert KeyTemplate(f"N#{{n:{spec}}}" if spec else "N#{n}").render({"n": value}) == f"N#{text}"
 
 
 def test_a_bytearray_in_a_bytes_field_is_stored_as_its_bytes() -> None:

@@ -21,7 +21,7 @@ from storeswap.core.errors import ValidationError
 from storeswap.core.schema import TableSpec
 from storeswap.repository.conversion import ItemConverter, declared_type, epoch_seconds, is_epoch_field
 from storeswap.repository.errors import EntityDecodeError, ModelError
-from storeswap.repository.templates import SHARD_FIELD, KeyTemplate, shard_of
+from storeswap.repository.templates import SHARD_FIELD, KeyTemplate, key_text, shard_of
 
 __all__ = ["Model", "BoundModel", "TYPE_ATTRIBUTE"]
 
@@ -261,7 +261,7 @@ class BoundModel(Generic[T]):
         assert self.model.shards is not None
         keys = self.table_keys
         text = keys.sk.render(values) if keys.sk is not None else ""
-        return shard_of(str(text), self.model.shards)
+        return shard_of(key_text(text), self.model.shards)
 
     def key(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The table key of an entity with these stored field values."""

@@ -26,7 +26,7 @@ from storeswap.core.errors import ValidationError
 from storeswap.core.values import normalize_number
 from storeswap.repository.errors import ModelError
 
-__all__ = ["KeyTemplate", "SHARD_FIELD", "shard_of"]
+__all__ = ["KeyTemplate", "SHARD_FIELD", "shard_of", "key_text"]
 
 #: The placeholder a partition-key template uses for a write-shard number (``"TENANT#{tenant_id}#{_shard}"``).
 SHARD_FIELD = "_shard"
@@ -114,14 +114,25 @@ class KeyTemplate:
         return {f: fn(f) for f in self.fields}
 
 
+#: Format types only an int takes (``format(Decimal(5), "d")`` is an error).
+_INTEGER_FORMATS = frozenset("bcdoxX")
+
+
+def key_text(value: Any) -> str:
+    """A rendered key value as text: what :func:`shard_of` hashes (a number in its canonical form, as rendered)."""
+    return _fmt(value, "") if isinstance(value, Decimal) else str(value)
+
+
 def _fmt(value: Any, spec: str) -> str:
     if isinstance(value, bytes):
         raise ModelError("a binary value can only be a whole key (template '{field}'), not part of a string key")
     if isinstance(value, Decimal):
-        # Equal numbers render equal keys: the canonical text the store keeps numbers in (5.0 and 5E0 are 5),
-        # and an integral one as an int, so an integer format ('{seq:08d}') takes it.
-        number = normalize_number(value, where="a key value")
-        value = int(number) if number == number.to_integral_value() else number
+        # Equal numbers render equal keys: the canonical number the store keeps (5.0 and 5E0 are 5); an integral
+        # one is an int for an integer format ('{seq:08d}'), which a Decimal refuses. Other formats take the
+        # Decimal: an int would go through a float for '.2f' and lose digits.
+        value = normalize_number(value, where="a key value")
+        if spec[-1:] in _INTEGER_FORMATS and value == value.to_integral_value():
+            value = int(value)
     try:
         return format(value, spec) if spec else str(value)
     except (ValueError, TypeError) as e:  # '{seq:08d}' given a str: the field's type and the format disagree
