@@ -224,7 +224,9 @@ def test_an_interim_100_continue_is_written_before_the_body_arrives() -> None:
                   .encode())
         interim = b""
         while not interim.endswith(b"\r\n\r\n"):
-            interim += s.recv(1)  # it must come although the body has not been sent
+            byte = s.recv(1)  # it must come although the body has not been sent
+            assert byte, f"the connection ended after {interim!r}"
+            interim += byte
         assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
         s.sendall(body)
         s.shutdown(socket.SHUT_WR)
