@@ -312,11 +312,22 @@ def _history(
     )
 
 
-def _wait_and_kill(proc: subprocess.Popen[bytes], state: Path, phase: str, rng: random.Random, rerun: str) -> str:
+def _tail(path: Path, limit: int = 6000) -> str:
+    try:
+        return path.read_bytes()[-limit:].decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _wait_and_kill(
+    proc: subprocess.Popen[bytes], state: Path, phase: str, rng: random.Random, rerun: str, stderr: Path
+) -> str:
     """SIGKILL ``proc`` at a seeded random point of ``phase``; returns the phase the kill landed in (from its state).
 
     The point is one of progress (items copied, records replayed), polled from the state file; the wait for it
-    fails only when the follower shows no progress at all for :data:`STALL_S` (a slow start is waited for).
+    fails only when the follower shows no progress at all for :data:`STALL_S` (a slow start is waited for); it
+    then aborts the follower, whose faulthandler writes every thread's stack to ``stderr`` (a file, not a pipe:
+    a pipe nobody reads would stop a follower that wrote enough), and fails with it.
     """
     before = _state(state)
     if phase == "copy":
@@ -339,13 +350,17 @@ def _wait_and_kill(proc: subprocess.Popen[bytes], state: Path, phase: str, rng: 
     while not ready(st := _state(state)):
         if proc.poll() is not None:
             raise AssertionError(f"migrate --follow exited ({proc.returncode}) before its {phase} kill {rerun}: "
-                                 + proc.stderr.read().decode()[-3000:])  # type: ignore[union-attr]  # fmt: skip
+                                 + _tail(stderr, 3000))
         if (_copied(st), _replayed(st)) != progress:  # it moves: wait on, however slowly it goes
             progress, stuck_at = (_copied(st), _replayed(st)), time.monotonic() + STALL_S
-        assert time.monotonic() < stuck_at, (
-            f"migrate --follow made no progress in {STALL_S:.0f} s towards its {phase} kill (at {progress[0]} "
-            f"items copied, {progress[1]} records replayed) {rerun}"
-        )
+        if time.monotonic() >= stuck_at:
+            proc.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack, then the process ends
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+            raise AssertionError(
+                f"migrate --follow made no progress in {STALL_S:.0f} s towards its {phase} kill (at {progress[0]} "
+                f"items copied, {progress[1]} records replayed) {rerun}; its stderr ends:\n{_tail(stderr)}"
+            )
         time.sleep(0.01)
     time.sleep(delay)
     assert proc.poll() is None, f"the follower must still be running when it is killed {rerun}"
@@ -379,7 +394,7 @@ def test_follow_killed_during_copy_and_replay_loses_and_duplicates_nothing(
     name = f"fk_{uuid.uuid4().hex[:10]}"
     copy = f"{name}_copy"
     state = tmp_path / "state.json"
-    cli = [sys.executable, "-m", "storeswap.cli"]
+    cli = [sys.executable, "-X", "faulthandler", "-m", "storeswap.cli"]
     args = ["--source", source_url, "--target", target_url, "--table", name, "--target-table", copy]
     # Small pages make the copy long enough to be killed twice; moto's paged scan costs a pass over the table per
     # page, so a moto source gets larger ones (its copy is slow enough anyway).
@@ -394,8 +409,15 @@ def test_follow_killed_during_copy_and_replay_loses_and_duplicates_nothing(
         kills: list[str] = []  # the phase each SIGKILL was seen to land in (checked from the state it left)
         with writers:
             for n, phase in enumerate(SCHEDULE):
-                proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                kills.append(_wait_and_kill(proc, state, phase, rng, rerun))
+                err = tmp_path / f"run{n + 1}.stderr"
+                with err.open("wb") as sink:
+                    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=sink)
+                try:
+                    kills.append(_wait_and_kill(proc, state, phase, rng, rerun, err))
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.wait()
                 laps.append((f"run{n + 1}-{phase}", time.monotonic()))
         assert not writers.errors, f"{writers.errors} {rerun}"
         start = str(_state(state)["follow"]["start"])
