@@ -182,15 +182,25 @@ def test_the_gateway_writes_each_response_once(monkeypatch: pytest.MonkeyPatch) 
     assert all(w.startswith(b"HTTP/1.1 200 OK\r\n") and w.endswith(b"\r\n\r\n{}") for w in writes)
 
 
+def _post_head(op: str, body: bytes, extra: str) -> bytes:
+    """A POST's request line and headers for ``op`` with ``body``, ``extra`` header lines among them."""
+    head = "".join(f"{k}: {v}\r\n" for k, v in _headers(op).items())
+    return f"POST / HTTP/1.1\r\nHost: x\r\n{extra}Content-Length: {len(body)}\r\n{head}\r\n".encode()
+
+
+def _read_to_end(s: socket.socket) -> bytes:
+    received = b""
+    while chunk := s.recv(65536):
+        received += chunk
+    return received
+
+
 def _exchange(g: GatewayServer, request: bytes, *, half_close: bool) -> bytes:
     with socket.create_connection((g.host, g.port), timeout=10) as s:
         s.sendall(request)
         if half_close:
             s.shutdown(socket.SHUT_WR)
-        received = b""
-        while chunk := s.recv(65536):
-            received += chunk
-    return received
+        return _read_to_end(s)
 
 
 @pytest.mark.parametrize("half_close", [False, True], ids=["connection-close", "client-half-closes"])
@@ -205,12 +215,8 @@ def test_a_header_block_without_a_body_arrives_before_the_connection_ends(half_c
 
 def test_a_response_before_connection_close_arrives_whole() -> None:
     body = _get_item_body()
-    head = "".join(f"{k}: {v}\r\n" for k, v in _headers("GetItem").items())
     with GatewayServer(MemoryStore()) as g:
-        received = _exchange(
-            g, f"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n{head}\r\n"
-            .encode() + body, half_close=False,
-        )
+        received = _exchange(g, _post_head("GetItem", body, "Connection: close\r\n") + body, half_close=False)
     status, _, rest = received.partition(b"\r\n")
     assert status == b"HTTP/1.1 400 Bad Request"  # the table does not exist: an error body, then the close
     assert b"ResourceNotFoundException" in rest.partition(b"\r\n\r\n")[2]
@@ -219,9 +225,7 @@ def test_a_response_before_connection_close_arrives_whole() -> None:
 def test_an_interim_100_continue_is_written_before_the_body_arrives() -> None:
     with GatewayServer(MemoryStore()) as g, socket.create_connection((g.host, g.port), timeout=10) as s:
         body = _get_item_body()
-        head = "".join(f"{k}: {v}\r\n" for k, v in _headers("GetItem").items())
-        s.sendall(f"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {len(body)}\r\n{head}\r\n"
-                  .encode())
+        s.sendall(_post_head("GetItem", body, "Expect: 100-continue\r\n"))
         interim = b""
         while not interim.endswith(b"\r\n\r\n"):
             byte = s.recv(1)  # it must come although the body has not been sent
@@ -230,7 +234,5 @@ def test_an_interim_100_continue_is_written_before_the_body_arrives() -> None:
         assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
         s.sendall(body)
         s.shutdown(socket.SHUT_WR)
-        received = b""
-        while chunk := s.recv(65536):
-            received += chunk
+        received = _read_to_end(s)
     assert received.startswith(b"HTTP/1.1 400 Bad Request\r\n") and b"ResourceNotFoundException" in received
