@@ -1,8 +1,9 @@
-"""DynamoDB Streams reading against shard lineage moto cannot produce (moto serves one shard, S6, S8).
+"""DynamoDB Streams reading against what moto cannot produce at will (moto serves one shard, S6, S8).
 
 The table lives in an in-process moto; the ``dynamodbstreams`` client is a
 fake that serves a closed parent shard, its open child (listed first) and a
-trimmed position.
+trimmed position, or (:class:`NeverPausing`) one open shard whose writes
+never pause.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class FakeStreams:
                 last = page[-1]["dynamodb"]["SequenceNumber"]
                 return {"Records": page, "NextShardIterator": f"parent|AFTER_SEQUENCE_NUMBER|{last}"}
             return {"Records": page}  # closed shard: no NextShardIterator at its end
-        if kind == "AFTER_SEQUENCE_NUMBER" and seq == "200":
+        if kind == "LATEST" or (kind == "AFTER_SEQUENCE_NUMBER" and seq == "200"):  # at the tip: nothing yet
             return {"Records": [], "NextShardIterator": "child|AFTER_SEQUENCE_NUMBER|200"}
         return {"Records": [_record("200", "a", "INSERT")], "NextShardIterator": "child|AFTER_SEQUENCE_NUMBER|200"}
 
@@ -139,3 +140,54 @@ def test_the_latest_position_takes_a_closed_shards_end_from_its_description(stor
     assert decode_position(position, "lineage").shards == {"parent": "101", "child": "200"}
     # And the position is where it says: nothing of either shard is read again from it.
     assert store.changes("lineage", after=position).records == []
+
+
+class NeverPausing:
+    """One open shard, and a writer that adds a record to it before every GetRecords: writes that never pause.
+
+    The writer stops after ``cap`` reads, so that a reader that chases the tip (the old ``latest_position``)
+    ends, and the test can say how far it chased.
+    """
+
+    def __init__(self, existing: int = 5, cap: int = 200) -> None:
+        self.sequences = [str(300 + i) for i in range(existing)]
+        self.cap = cap
+        self.reads = 0
+
+    def describe_stream(self, **kw: Any) -> dict[str, Any]:
+        shard = {"ShardId": "only", "SequenceNumberRange": {"StartingSequenceNumber": "300"}}
+        return {"StreamDescription": {"StreamArn": ARN, "StreamStatus": "ENABLED", "StreamViewType": "NEW_IMAGE",
+                                      "Shards": [shard]}}
+
+    def get_shard_iterator(self, **kw: Any) -> dict[str, Any]:
+        kind = kw["ShardIteratorType"]
+        after = {"TRIM_HORIZON": "", "LATEST": self.sequences[-1]}.get(kind, kw.get("SequenceNumber", ""))
+        return {"ShardIterator": after}
+
+    def get_records(self, **kw: Any) -> dict[str, Any]:
+        self.reads += 1
+        if self.reads <= self.cap:
+            self.sequences.append(str(int(self.sequences[-1]) + 1))  # a write lands between any two calls
+        after = kw["ShardIterator"]
+        page = [q for q in self.sequences if not after or int(q) > int(after)][: kw.get("Limit", 1000)]
+        return {"Records": [_record(q, f"k{q}") for q in page], "NextShardIterator": page[-1] if page else after}
+
+
+def test_the_latest_position_is_found_while_writes_never_pause() -> None:
+    """The tip of an open shard under writes that never pause: reading "until a page comes back empty" never ends.
+
+    The position is the tip as it was when the call took its LATEST iterator (records 300 to 304), and reading
+    from it returns only what was written after.
+    """
+    from storeswap.core.changes import decode_position
+
+    streams = NeverPausing()
+    with moto.mock_aws():
+        s = DynamoStore("dynamodb://", client=boto3.client("dynamodb", region_name="us-east-1"))
+        s.create_table(TableSpec("lineage", KeyAttribute("pk"), stream="NEW_IMAGE"))
+        s.client.describe_table = lambda **kw: {"Table": {"LatestStreamArn": ARN}}  # type: ignore[method-assign]
+        s.streams_client = streams
+        position = s.latest_position("lineage")
+        assert streams.reads < streams.cap, f"latest_position chased the tip for {streams.reads} reads"
+        assert decode_position(position, "lineage").shards == {"only": "304"}
+        assert s.changes("lineage", after=position).records[0].sequence == "305"

@@ -375,6 +375,61 @@ def test_latest_position_sees_only_later_changes(store: ItemStore, table_factory
     assert [r.keys["pk"] for r in _records(store, table, after=latest)] == ["b"]
 
 
+#: How long a latest_position may take while a writer runs before the test calls it stuck (a liveness bound
+#: far above any store's time here, not a speed goal: the call reads at most the shard once).
+LATEST_STUCK_S = 120.0
+
+
+@pytest.mark.req("S7")
+def test_latest_position_is_found_while_writes_never_pause(store: ItemStore, table_factory: TableFactory) -> None:
+    """A writer that never pauses: the position is the end of the stream at a moment during the call.
+
+    The writer puts one item with an increasing ``v``; ``acked`` counts its acknowledged puts.  Reading from
+    the position must return no put acknowledged before the call began and every put begun after it returned,
+    each once, in order.  (Reading "until a page comes back empty" to find a DynamoDB shard's tip never ended.)
+    """
+    table = _stream_table(table_factory)
+    stop = threading.Event()
+    acked = [0]
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            while not stop.is_set():
+                store.put(table, {"pk": "w", "sk": "1", "v": acked[0]})
+                acked[0] += 1
+        except BaseException as e:  # reported by the test below
+            failed.append(e)
+
+    def wait_for(puts: int) -> None:
+        def check() -> None:
+            assert not failed, failed
+            assert acked[0] >= puts
+
+        _eventually(check)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        wait_for(20)  # a stream with a past
+        result: list[str] = []
+        caller = threading.Thread(target=lambda: result.append(store.latest_position(table)), daemon=True)
+        before = acked[0]
+        caller.start()
+        caller.join(LATEST_STUCK_S)
+        after = acked[0]
+        assert result, f"latest_position did not return in {LATEST_STUCK_S:.0f} s while a writer kept writing"
+        wait_for(after + 5)  # puts begun after the call returned
+    finally:
+        stop.set()
+        writer.join(LATEST_STUCK_S)
+    assert not failed, failed
+    seen = [int(r.new_image["v"]) for r in _records(store, table, after=result[0]) if r.new_image is not None]
+    assert seen, "no record after the position, though puts were made after it"
+    assert before <= seen[0] <= after + 1, (before, seen[0], after)
+    assert seen == list(range(seen[0], acked[0])), "records after the position are lost, repeated or out of order"
+
+
 @pytest.mark.req("S7")
 def test_bad_positions_and_limits_are_rejected(store: ItemStore, table_factory: TableFactory) -> None:
     table = _stream_table(table_factory)

@@ -45,6 +45,7 @@ from storeswap.core.changes import (
     StreamInfo,
     UserIdentity,
     make_record,
+    sequence_order,
 )
 from storeswap.core.errors import ValidationError
 from storeswap.core.schema import StreamView, TableSpec
@@ -159,13 +160,36 @@ class DynamoStreamMethods:
             # closed shards (they roll over every few hours), each a long read at five GetRecords a second.
             return shard.end
         # DynamoDB has no "sequence number of the newest record" call for an open shard: read it to its tip once,
-        # so that the position is a durable sequence number rather than a LATEST that moves on.
+        # so that the position is a durable sequence number rather than a LATEST that moves on.  "Read until a
+        # page comes back empty" alone never ends on a table whose writes never pause (each read finds the ones
+        # written meanwhile), so an iterator taken at LATEST first bounds the read: the first record it returns
+        # is the first one written after it was taken, and the position just before that record is the tip as
+        # it was then (a moment inside this call, which is all a latest position promises).
+        probe: str | None = self._iterator(info, shard, LATEST)
+        bound: int | None = None
         position: str | None = None
         while True:
+            if bound is None and probe is not None:
+                bound, probe = self._first_sequence(info, shard, probe)
             read = self._read_shard(spec, info, shard, position, 1000)
+            for record in read.records:
+                if bound is not None and sequence_order(record.sequence) >= bound:
+                    return position
+                position = record.sequence
             if not read.records:
                 return position
-            position = read.after
+
+    def _first_sequence(self, info: StreamInfo, shard: Shard, iterator: str) -> tuple[int | None, str | None]:
+        """One GetRecords on ``iterator``: the first record's sequence number (``None`` if none yet), the next one."""
+        try:
+            with self._calling((), write=False, stream=True):
+                resp = self.streams_client.get_records(ShardIterator=iterator, Limit=1)
+        except ShardIteratorExpired:  # 15 minutes on: a fresh LATEST is a later moment, still inside the call
+            return None, self._iterator(info, shard, LATEST)
+        records = resp.get("Records", ())
+        if records:
+            return sequence_order(records[0]["dynamodb"]["SequenceNumber"]), None
+        return None, resp.get("NextShardIterator")
 
     def _set_stream(self, spec: TableSpec, view: StreamView | None) -> None:
         stream: dict[str, Any] = (
