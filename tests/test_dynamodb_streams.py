@@ -143,15 +143,22 @@ def test_the_latest_position_takes_a_closed_shards_end_from_its_description(stor
 
 
 class NeverPausing:
-    """One open shard, and a writer that adds a record to it before every GetRecords: writes that never pause.
+    """One open shard, and a writer that adds a record to it before every ``every``-th GetRecords.
 
-    The writer stops after ``cap`` reads, so that a reader that chases the tip (the old ``latest_position``)
-    ends, and the test can say how far it chased.
+    Sequence numbers are sparse (steps of 10), as DynamoDB's are.  With ``gap_at``, a reader whose iterator
+    stands right after that record gets ``GAP_PAGES`` empty pages first (GetRecords may return empty pages
+    inside a shard).  With ``trim_probe``, the first GetRecords of the first LATEST iterator is refused as
+    trimmed (DynamoDB Local has answered a LATEST iterator of an empty shard so).  The writer stops after ``cap`` reads, so that a reader that chases the tip (the old
+    ``latest_position``) ends, and the test can say how far it chased.
     """
 
-    def __init__(self, existing: int = 5, cap: int = 200) -> None:
-        self.sequences = [str(300 + i) for i in range(existing)]
-        self.cap = cap
+    GAP_PAGES = 5
+
+    def __init__(
+        self, *, every: int = 1, gap_at: str | None = None, trim_probe: bool = False, existing: int = 5, cap: int = 200
+    ) -> None:
+        self.sequences = [str(300 + 10 * i) for i in range(existing)]
+        self.every, self.gap_at, self.trim_probe, self.cap = every, gap_at, trim_probe, cap
         self.reads = 0
 
     def describe_stream(self, **kw: Any) -> dict[str, Any]:
@@ -162,26 +169,43 @@ class NeverPausing:
     def get_shard_iterator(self, **kw: Any) -> dict[str, Any]:
         kind = kw["ShardIteratorType"]
         after = {"TRIM_HORIZON": "", "LATEST": self.sequences[-1]}.get(kind, kw.get("SequenceNumber", ""))
-        return {"ShardIterator": after}
+        if kind == "LATEST" and self.trim_probe:
+            self.trim_probe = False
+            return {"ShardIterator": f"{after}|trimmed"}
+        return {"ShardIterator": f"{after}|{self.GAP_PAGES}"}
 
     def get_records(self, **kw: Any) -> dict[str, Any]:
         self.reads += 1
-        if self.reads <= self.cap:
-            self.sequences.append(str(int(self.sequences[-1]) + 1))  # a write lands between any two calls
-        after = kw["ShardIterator"]
+        if self.reads <= self.cap and self.reads % self.every == 0:
+            self.sequences.append(str(int(self.sequences[-1]) + 10))  # a write lands between two calls
+        after, gap = kw["ShardIterator"].split("|")
+        if gap == "trimmed":
+            raise ClientError({"Error": {"Code": "TrimmedDataAccessException", "Message": "trimmed"}}, "GetRecords")
+        if after == self.gap_at and int(gap) > 0:
+            return {"Records": [], "NextShardIterator": f"{after}|{int(gap) - 1}"}
         page = [q for q in self.sequences if not after or int(q) > int(after)][: kw.get("Limit", 1000)]
-        return {"Records": [_record(q, f"k{q}") for q in page], "NextShardIterator": page[-1] if page else after}
+        if self.gap_at is not None and (not after or int(after) < int(self.gap_at)):
+            page = [q for q in page if int(q) <= int(self.gap_at)]  # a page ends at the gap
+        nxt = page[-1] if page else after
+        return {"Records": [_record(q, f"k{q}") for q in page], "NextShardIterator": f"{nxt}|{self.GAP_PAGES}"}
 
 
-def test_the_latest_position_is_found_while_writes_never_pause() -> None:
+@pytest.mark.parametrize(
+    ("every", "gap_at", "trim_probe"),
+    [(1, None, False), (1, "310", False), (2, None, False), (2, "310", False), (1, None, True)],
+    ids=["a-write-per-read", "a-write-per-read-empty-pages-inside", "a-write-per-two-reads",
+         "a-write-per-two-reads-empty-pages-inside", "the-first-probe-refused-as-trimmed"],
+)
+def test_the_latest_position_is_found_while_writes_never_pause(every: int, gap_at: str | None, trim_probe: bool) -> None:
     """The tip of an open shard under writes that never pause: reading "until a page comes back empty" never ends.
 
-    The position is the tip as it was when the call took its LATEST iterator (records 300 to 304), and reading
-    from it returns only what was written after.
+    The position is the tip at a moment during the call: at least the tip when the call began (record 340),
+    at most the tip when it returned; reading from it returns the record right after it.  Empty pages inside
+    the shard (after 310) do not end the read early; a probe refused as trimmed is replaced.
     """
     from storeswap.core.changes import decode_position
 
-    streams = NeverPausing()
+    streams = NeverPausing(every=every, gap_at=gap_at, trim_probe=trim_probe)
     with moto.mock_aws():
         s = DynamoStore("dynamodb://", client=boto3.client("dynamodb", region_name="us-east-1"))
         s.create_table(TableSpec("lineage", KeyAttribute("pk"), stream="NEW_IMAGE"))
@@ -189,5 +213,10 @@ def test_the_latest_position_is_found_while_writes_never_pause() -> None:
         s.streams_client = streams
         position = s.latest_position("lineage")
         assert streams.reads < streams.cap, f"latest_position chased the tip for {streams.reads} reads"
-        assert decode_position(position, "lineage").shards == {"only": "304"}
-        assert s.changes("lineage", after=position).records[0].sequence == "305"
+        tip = decode_position(position, "lineage").shards["only"]
+        assert tip is not None
+        assert 340 <= int(tip) <= int(streams.sequences[-1]), (tip, streams.sequences)
+        if (every, gap_at, trim_probe) == (1, None, False):
+            assert tip == "340"  # the probe saw 350, the first write after it was taken
+        following = s.changes("lineage", after=position).records
+        assert following[0].sequence == str(int(tip) + 10)

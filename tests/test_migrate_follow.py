@@ -299,8 +299,8 @@ def test_stop_event_ends_a_follower_that_waits_for_changes(tmp_path: Path) -> No
 
 
 class ReadOnlyEndStore(MemoryStore):
-    """A memory store whose shard end is found as DynamoDB finds it (reading the shard from its trim horizon),
-    with sequences treated as not dense, counting the records its shard reads return."""
+    """A memory store whose shard end is found by reading the shard from its trim horizon (as the DynamoDB adapter
+    reads a quiet shard), with sequences treated as not dense, counting the records its shard reads return."""
 
     kind = "sparse"
 

@@ -413,11 +413,21 @@ def test_latest_position_is_found_while_writes_never_pause(store: ItemStore, tab
     try:
         wait_for(20)  # a stream with a past
         result: list[str] = []
-        caller = threading.Thread(target=lambda: result.append(store.latest_position(table)), daemon=True)
+        raised: list[BaseException] = []
+
+        def call() -> None:
+            try:
+                result.append(store.latest_position(table))
+            except BaseException as e:  # reported below
+                raised.append(e)
+
+        caller = threading.Thread(target=call, daemon=True)
         before = acked[0]
         caller.start()
         caller.join(LATEST_STUCK_S)
         after = acked[0]
+        if raised:
+            raise raised[0]
         assert result, f"latest_position did not return in {LATEST_STUCK_S:.0f} s while a writer kept writing"
         wait_for(after + 5)  # puts begun after the call returned
     finally:

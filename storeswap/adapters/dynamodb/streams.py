@@ -47,7 +47,7 @@ from storeswap.core.changes import (
     make_record,
     sequence_order,
 )
-from storeswap.core.errors import ValidationError
+from storeswap.core.errors import StreamPositionExpired, ValidationError
 from storeswap.core.schema import StreamView, TableSpec
 
 __all__ = ["DynamoStreamMethods", "EMPTY_PAGES"]
@@ -160,31 +160,54 @@ class DynamoStreamMethods:
             # closed shards (they roll over every few hours), each a long read at five GetRecords a second.
             return shard.end
         # DynamoDB has no "sequence number of the newest record" call for an open shard: read it to its tip once,
-        # so that the position is a durable sequence number rather than a LATEST that moves on.  "Read until a
-        # page comes back empty" alone never ends on a table whose writes never pause (each read finds the ones
-        # written meanwhile), so an iterator taken at LATEST first bounds the read: the first record it returns
-        # is the first one written after it was taken, and the position just before that record is the tip as
-        # it was then (a moment inside this call, which is all a latest position promises).
+        # so that the position is a durable sequence number rather than a LATEST that moves on (decision 0043).
+        # "Read until a page comes back empty" alone never ends on a table whose writes never pause (each read
+        # finds the ones written meanwhile), so an iterator taken at LATEST first bounds the read: the first
+        # record it returns is the first one written after it was taken, and the position just before that
+        # record is the tip as it was then (a moment inside this call, which is all a latest position promises).
+        # Once that bound is known, empty pages (GetRecords may return some inside a shard) do not end the read:
+        # the record at the bound exists, so reading on reaches it.  Without one (nothing written since), the read
+        # ends as before, after EMPTY_PAGES empty pages in a row or at the end of a shard that closed meanwhile.
         probe: str | None = self._iterator(info, shard, LATEST)
         bound: int | None = None
         position: str | None = None
-        while True:
+        reader = self._iterator(info, shard, None)
+        renewed, empty = False, 0
+        while reader is not None:
             if bound is None and probe is not None:
                 bound, probe = self._first_sequence(info, shard, probe)
-            read = self._read_shard(spec, info, shard, position, 1000)
-            for record in read.records:
-                if bound is not None and sequence_order(record.sequence) >= bound:
+            try:
+                with self._calling((), write=False, stream=True):
+                    resp = self.streams_client.get_records(ShardIterator=reader, Limit=1000)
+            except ShardIteratorExpired:
+                if renewed:
+                    raise  # a fresh iterator refused as expired: do not loop
+                reader, renewed = self._iterator(info, shard, position), True
+                continue
+            renewed = False
+            records = resp.get("Records", ())
+            for raw in records:
+                sequence = raw["dynamodb"]["SequenceNumber"]
+                if bound is not None and sequence_order(sequence) >= bound:
                     return position
-                position = record.sequence
-            if not read.records:
+                position = sequence
+            reader = resp.get("NextShardIterator")
+            empty = 0 if records else empty + 1
+            if bound is None and empty >= EMPTY_PAGES:
                 return position
+        return position  # the shard closed during the read, and it was read to its end
 
     def _first_sequence(self, info: StreamInfo, shard: Shard, iterator: str) -> tuple[int | None, str | None]:
-        """One GetRecords on ``iterator``: the first record's sequence number (``None`` if none yet), the next one."""
+        """One GetRecords on the LATEST probe: its first record's sequence number (``None`` if none yet), the next one.
+
+        A probe refused as expired (after 15 minutes) or trimmed (DynamoDB Local has answered a LATEST iterator
+        of an empty shard so after the first write) is replaced by a fresh LATEST: a later moment, still inside
+        the call.  A closed shard's probe ends (``None``): its read then ends at the shard's end.
+        """
         try:
             with self._calling((), write=False, stream=True):
                 resp = self.streams_client.get_records(ShardIterator=iterator, Limit=1)
-        except ShardIteratorExpired:  # 15 minutes on: a fresh LATEST is a later moment, still inside the call
+        except (ShardIteratorExpired, StreamPositionExpired):
             return None, self._iterator(info, shard, LATEST)
         records = resp.get("Records", ())
         if records:
