@@ -123,6 +123,32 @@ def test_nothing_is_written_to_a_transport_that_closed_meanwhile() -> None:
     assert raw.writes == [] and raw.late == []
 
 
+def test_the_end_of_the_clients_stream_writes_a_held_header_block_first() -> None:
+    # The event loop closes a socket's transport itself right after eof_received returns, without a close()
+    # through the proxy; so the protocol writes what it holds before that (deterministic, unlike the socket test).
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    from storeswap.gateway.http_protocol import CoalescingHttpToolsProtocol
+
+    async def main() -> FakeTransport:
+        config = Config(app=lambda scope, receive, send: None, http=CoalescingHttpToolsProtocol, ws="none")
+        config.load()
+        protocol = CoalescingHttpToolsProtocol(config, ServerState(), {}, _loop=asyncio.get_running_loop())
+        raw = FakeTransport()
+        protocol.connection_made(raw)  # type: ignore[arg-type]
+        protocol.transport.write(HEAD)  # a HEAD's answer: a header block with no body to follow
+        assert raw.writes == []
+        protocol.eof_received()
+        assert raw.writes == [HEAD]  # before the loop's own close, not at the end of the step
+        raw.closed = True
+        await _step()
+        return raw
+
+    raw = asyncio.run(main())
+    assert raw.writes == [HEAD] and raw.late == []
+
+
 def test_everything_else_is_the_transports_own() -> None:
     raw = FakeTransport()
     loop = asyncio.new_event_loop()

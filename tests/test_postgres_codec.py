@@ -115,3 +115,13 @@ def test_32_levels_of_nesting() -> None:
 def test_corrupt_bytes_are_store_corrupted(blob: bytes) -> None:
     with pytest.raises(StoreCorrupted):
         decode_item(blob)
+
+
+def test_the_cli_exits_3_on_a_damaged_store() -> None:
+    from storeswap.cli.exit_codes import UNAVAILABLE, error_line, exit_code
+
+    with pytest.raises(StoreCorrupted) as info:  # the error a read of a damaged row raises, as the CLI sees it
+        decode_item(encode_item({"pk": "a"}) + b"x")
+    assert exit_code(info.value) == UNAVAILABLE
+    # named by its port type, which scripts match on (it was the codec's own subclass, "CodecError")
+    assert error_line(info.value) == "error: StoreCorrupted: a stored item cannot be read: trailing bytes"

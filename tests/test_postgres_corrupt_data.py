@@ -293,16 +293,6 @@ def test_the_gateway_answers_a_damaged_row_with_a_500_and_no_detail(store: Any, 
         server.stop()
 
 
-def test_the_cli_exits_3_on_a_damaged_store() -> None:
-    from storeswap.cli.exit_codes import UNAVAILABLE, error_line, exit_code
-
-    with pytest.raises(StoreCorrupted) as info:  # the error a read of a damaged row raises, as the CLI sees it
-        decode_item(DAMAGED["trailing"])
-    assert exit_code(info.value) == UNAVAILABLE
-    # named by its port type, which scripts match on (it was the codec's own subclass, "CodecError")
-    assert error_line(info.value) == "error: StoreCorrupted: a stored item cannot be read: trailing bytes"
-
-
 @settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(st.binary(max_size=64), st.integers(0, len(_GOOD)), st.binary(min_size=1, max_size=8))
 def test_decoding_any_bytes_gives_an_item_or_store_corrupted(tail: bytes, at: int, patch: bytes) -> None:
