@@ -183,19 +183,24 @@ def test_an_unreadable_expired_row_is_left_in_place_and_the_sweep_goes_on(store:
             conn.execute("SET storeswap.changelog = 'off'")
             for pk, blob in (("b", DAMAGED["truncated"]), ("d", encode_item({"exp": Decimal(past)}))):
                 conn.execute(f'UPDATE "{store.physical_table(name)}" SET item = %s WHERE pk = %s', (blob, pk.encode()))
-        with pytest.raises(StoreCorrupted, match=r"2 row\(s\) under the TTL cannot be read.*removed 2 other"):
+        with pytest.raises(StoreCorrupted, match=r"2 row\(s\) under the TTL cannot be read.*removed 2 other") as info:
             store.expire(name, now=past + 50)
+        assert info.value.removed == 2  # the count, not only its text
         assert sorted(r[1] for r in _rows(store, name)) == [b"b", b"d"]  # the damaged rows, kept for repair
 
+        store.put(name, {"pk": "e", "exp": past})
         trimmed: list[str] = []
         sweeper = TtlSweeper(store, interval_s=3600)
         original = store.trim_changes
         store.trim_changes = lambda table, **kw: trimmed.append(table) or original(table, **kw)
         try:
-            sweeper.sweep_once()  # the damaged rows fail the expiry (logged), and the trim still runs
+            # The damaged rows fail the expiry (logged), the item beside them still goes and is counted, and the
+            # trim still runs.
+            assert sweeper.sweep_once() == 1
         finally:
             del store.trim_changes
-        assert name in trimmed
+        assert name in trimmed and sweeper.removed == 1
+        assert sorted(r[1] for r in _rows(store, name)) == [b"b", b"d"]
     finally:
         store.delete_table(name)
 

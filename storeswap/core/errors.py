@@ -155,7 +155,12 @@ class StoreCorrupted(StoreError):
     program (E3).
 
     Not the request's fault, and repeating it does not help: the data has to be repaired or restored.
+    ``removed`` is what a TTL sweep (``expire``) removed before it reported the rows it could not read.
     """
+
+    def __init__(self, message: str, *, removed: int = 0) -> None:
+        super().__init__(message)
+        self.removed = removed
 
 
 class ConfigurationError(StoreError):

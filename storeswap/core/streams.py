@@ -35,7 +35,7 @@ from storeswap.core.changes import (
     encode_position,
     is_expired,
 )
-from storeswap.core.errors import ConditionFailed, NotSupported, StoreError, ValidationError
+from storeswap.core.errors import ConditionFailed, NotSupported, StoreCorrupted, StoreError, ValidationError
 from storeswap.core.schema import StreamView, TableSpec
 
 if TYPE_CHECKING:
@@ -382,6 +382,8 @@ class TtlSweeper:
                 try:
                     removed += store.expire(name)
                 except StoreError as e:
+                    if isinstance(e, StoreCorrupted):
+                        removed += e.removed  # it removed what it could read before it named the rest
                     _log.warning("TTL sweep of %s: %s: %s", name, type(e).__name__, e)
             if spec.stream is not None:
                 try:

@@ -548,5 +548,6 @@ def _swept(lay: Layout, removed: int, damaged: list[tuple[Any, ...]]) -> int:
     first = ", ".join(f"{c}={v!r}" for c, v in zip(lay.key_columns()[1:], damaged[0][1:]))  # without the bucket
     raise StoreCorrupted(
         f"table {lay.spec.name}: {len(damaged)} row(s) under the TTL cannot be read and were left in place"
-        f" (first: {first}); the sweep removed {removed} other expired item(s)"
+        f" (first: {first}); the sweep removed {removed} other expired item(s)",
+        removed=removed,
     )
