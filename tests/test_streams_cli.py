@@ -54,3 +54,63 @@ def test_changes_ttl_and_expire(url: str, capsys: pytest.CaptureFixture[str]) ->
     finally:
         with open_store(url) as store:
             store.delete_table(name)
+
+
+@pytest.mark.parametrize("kind", ["postgres", "dynamodb"])
+def test_changes_without_follow_ends_while_writes_never_pause(kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """It prints what the stream held when it started and ends; --from its position prints the rest, once each.
+
+    On moto, where each read of a page meets the writes made meanwhile, reading until a page came back empty
+    printed for as long as the writer wrote.
+    """
+    import importlib
+    import threading
+
+    from storeswap.connect import open_store
+
+    if kind == "dynamodb":
+        pytest.importorskip("moto")
+    url = str(importlib.import_module(f"storeswap.backends.{kind}").provision())
+
+    name = f"cli-{uuid.uuid4().hex[:10]}"
+    stop = threading.Event()
+    failed: list[BaseException] = []
+    with open_store(url) as store:
+        store.create_table(TableSpec(name, KeyAttribute("pk"), stream="NEW_IMAGE"))
+        store.put(name, {"pk": "seed"})
+
+        # The writer stops by itself after `cap` puts, so that a command that reads until the writer stops (the
+        # old one) ends too, and the test can tell: the command must end while the writer is still writing.
+        cap = 3000 if kind == "dynamodb" else 20000
+        written = [0]
+
+        def write() -> None:
+            try:
+                while not stop.is_set() and written[0] < cap:
+                    store.put(name, {"pk": f"k{written[0] % 7}", "n": written[0]})
+                    written[0] += 1
+            except BaseException as e:  # reported below
+                failed.append(e)
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        try:
+            assert main(["changes", "--store", url, "--table", name]) == 0
+            at_end = written[0]
+        finally:
+            stop.set()
+            writer.join(60)
+        assert not failed, failed
+        assert at_end < cap, f"changes printed until the writer stopped, after {cap} puts"
+        out, err = capsys.readouterr()
+        first = [tuple(line.split()[1:3]) for line in out.splitlines()]  # "KIND shard sequence keys"
+        position = err.strip().rsplit("position: ", 1)[1]
+        assert main(["changes", "--store", url, "--table", name, "--from", position]) == 0
+        out, _ = capsys.readouterr()
+        rest = [tuple(line.split()[1:3]) for line in out.splitlines()]
+        everything = [(r.shard, r.sequence) for r in store.iter_changes(name)]
+        try:
+            assert first and rest, (len(first), len(rest))  # the writer went on after the first command's read
+            assert sorted(first + rest) == sorted(everything) and len(set(first + rest)) == len(everything)
+        finally:
+            store.delete_table(name)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from storeswap.connect import open_store
-from storeswap.core.changes import decode_position
+from storeswap.core.changes import ChangeRecord, decode_position
 from storeswap.core.errors import ValidationError
 from storeswap.migrate.stream_json import stream_arn, stream_record_json
 
@@ -34,7 +34,11 @@ def changes(
     ] = False,
     poll: Annotated[float, typer.Option("--poll", help="Seconds between polls with --follow.")] = 1.0,
 ) -> None:
-    """Print a table's change records, every shard, parents first; the resume position goes to stderr."""
+    """Print a table's change records, every shard, parents first; the resume position goes to stderr.
+
+    Without --follow it prints what the stream holds when it starts (up to a latest position taken first), and
+    ends, however busy the table; --from the printed position resumes after it.
+    """
     with open_store(store) as s:
         if start == "trim-horizon":
             position = None
@@ -44,29 +48,41 @@ def changes(
             decode_position(start, table)  # a bad position is one clear error before anything is read
             position = start
         arn: str | None = None
+
+        def show(record: ChangeRecord) -> None:
+            nonlocal arn
+            if as_json:
+                if arn is None:
+                    arn = stream_arn(s.kind, table, decode_position(record.position, table).stream)
+                typer.echo(json.dumps(stream_record_json(record, arn), ensure_ascii=False))
+            else:
+                typer.echo(
+                    f"{record.kind:<6} {record.shard} {record.sequence:>8} "
+                    f"{json.dumps(_plain(record.keys), ensure_ascii=False)}"
+                    + ("  (ttl)" if record.by_system else "")
+                )
+
         try:
-            while True:
-                page = s.changes(table, after=position)
-                for record in page.records:
-                    if as_json:
-                        if arn is None:
-                            arn = stream_arn(s.kind, table, decode_position(record.position, table).stream)
-                        typer.echo(json.dumps(stream_record_json(record, arn), ensure_ascii=False))
-                    else:
-                        typer.echo(
-                            f"{record.kind:<6} {record.shard} {record.sequence:>8} "
-                            f"{json.dumps(_plain(record.keys), ensure_ascii=False)}"
-                            + ("  (ttl)" if record.by_system else "")
-                        )
-                position = page.position
-                if page.records:
-                    continue
-                if not follow:
-                    break
-                time.sleep(poll)
+            if not follow:
+                # What the stream holds now, and no more: on a table whose writes never pause, reading until a
+                # page comes back empty would print for ever.
+                until = s.latest_position(table)
+                for record in s.iter_changes(table, after=position, until=until):
+                    show(record)
+                    position = record.position
+                if position is None:  # nothing from the trim horizon to `until`: resuming there skips nothing
+                    position = until
+            else:
+                while True:
+                    page = s.changes(table, after=position)
+                    for record in page.records:
+                        show(record)
+                    position = page.position
+                    if not page.records:
+                        time.sleep(poll)
         except KeyboardInterrupt:
             pass
-        typer.echo(f"position: {position or s.changes(table, limit=1).position}", err=True)
+        typer.echo(f"position: {position or 'trim-horizon'}", err=True)
 
 
 def _plain(keys: dict[str, object]) -> dict[str, object]:

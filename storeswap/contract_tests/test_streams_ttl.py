@@ -440,6 +440,94 @@ def test_latest_position_is_found_while_writes_never_pause(store: ItemStore, tab
     assert seen == list(range(seen[0], acked[0])), "records after the position are lost, repeated or out of order"
 
 
+def _by_shard(records: list[ChangeRecord]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for r in records:
+        out.setdefault(r.shard, []).append(r.sequence)
+    return out
+
+
+@pytest.mark.req("S7")
+def test_iter_changes_until_a_position_ends_there_while_writes_never_pause(
+    store: ItemStore, table_factory: TableFactory
+) -> None:
+    """``iter_changes(until=latest)`` reads each shard up to ``latest`` and ends, though a writer keeps writing.
+
+    What it returns, followed by what a read from the last record's position returns, is the whole stream: per
+    shard, in order, each record once; and it holds every put acknowledged before ``latest`` was taken.
+    """
+    table = _stream_table(table_factory)
+    stop = threading.Event()
+    acked = [0]
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            while not stop.is_set():
+                n = acked[0]
+                store.put(table, {"pk": f"w{n % 5}", "sk": "1", "v": n})  # five keys: more than one shard
+                acked[0] += 1
+        except BaseException as e:  # reported below
+            failed.append(e)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    result: list[list[ChangeRecord]] = []
+    raised: list[BaseException] = []
+    try:
+        _eventually(lambda: _at_least(acked, 30, failed))
+        before = acked[0]
+        until = store.latest_position(table)
+
+        def read() -> None:
+            try:
+                result.append(list(store.iter_changes(table, until=until)))
+            except BaseException as e:  # reported below
+                raised.append(e)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(LATEST_STUCK_S)
+        if raised:
+            raise raised[0]
+        assert result, f"iter_changes(until=...) did not end in {LATEST_STUCK_S:.0f} s while a writer kept writing"
+        target = acked[0] + 5
+        _eventually(lambda: _at_least(acked, target, failed))  # puts after the read ended
+    finally:
+        stop.set()
+        writer.join(LATEST_STUCK_S)
+    assert not failed, failed
+    bounded = result[0]
+    assert {int(r.new_image["v"]) for r in bounded if r.new_image is not None} >= set(range(before))
+    resume = bounded[-1].position
+    rest = _records(store, table, after=resume)
+    everything = _by_shard(_records(store, table))
+    joined = _by_shard(bounded + rest)
+    assert joined == everything, "the bounded read and the read after it lose, repeat or reorder records"
+    assert _records(store, table, after=until) != [] and len(bounded) < sum(len(v) for v in everything.values())
+
+
+def _at_least(acked: list[int], n: int, failed: list[BaseException]) -> None:
+    assert not failed, failed
+    assert acked[0] >= n
+
+
+@pytest.mark.req("S7")
+def test_iter_changes_until_refuses_follow_and_another_streams_position(
+    store: ItemStore, table_factory: TableFactory
+) -> None:
+    table = _stream_table(table_factory)
+    other = _stream_table(table_factory)
+    store.put(table, {"pk": "a", "sk": "1"})
+    store.put(other, {"pk": "a", "sk": "1"})
+    until = store.latest_position(table)
+    with pytest.raises(ValidationError):
+        next(store.iter_changes(table, until=until, follow=True))
+    with pytest.raises(ValidationError):
+        next(store.iter_changes(table, until=store.latest_position(other)))  # another table's
+    assert [r.keys["pk"] for r in store.iter_changes(table, until=until)] == ["a"]
+
+
 @pytest.mark.req("S7")
 def test_bad_positions_and_limits_are_rejected(store: ItemStore, table_factory: TableFactory) -> None:
     table = _stream_table(table_factory)

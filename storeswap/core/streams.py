@@ -34,6 +34,7 @@ from storeswap.core.changes import (
     decode_position,
     encode_position,
     is_expired,
+    sequence_order,
 )
 from storeswap.core.errors import ConditionFailed, NotSupported, StoreCorrupted, StoreError, ValidationError
 from storeswap.core.schema import StreamView, TableSpec
@@ -164,13 +165,24 @@ class StreamMethods:
         follow: bool = False,
         poll_s: float = 1.0,
         stop: threading.Event | None = None,
+        until: str | None = None,
     ) -> Iterator[ChangeRecord]:
         """Every record from ``after`` on, across all shards (parents first); ``follow`` waits for more.
 
         Each record's ``position`` resumes right after it, so a consumer that
         checkpoints it with its own work neither loses nor repeats a record.
-        Without ``follow`` the iterator ends when a page comes back empty.
+        Without ``follow`` the iterator ends when a page comes back empty,
+        which on a table whose writes never pause is never; ``until`` (a
+        position of this table's stream, such as a :meth:`latest_position`
+        taken first) ends it there instead: each shard is read up to it,
+        shard by shard, and what was written after it is left for a read from
+        it.  ``until`` and ``follow`` do not go together.
         """
+        if until is not None:
+            if follow:
+                raise ValidationError("iter_changes: until= ends the iteration, follow= waits for more; give one")
+            yield from self._changes_until(table, after, decode_position(until, table))
+            return
         position = after
         while stop is None or not stop.is_set():
             page = self.changes(table, after=position)
@@ -183,6 +195,32 @@ class StreamMethods:
                     stop.wait(poll_s)
                 else:
                     time.sleep(poll_s)
+
+    def _changes_until(self, table: str, after: str | None, end: Position) -> Iterator[ChangeRecord]:
+        store: ItemStore = self  # type: ignore[assignment]
+        if after is not None and decode_position(after, table).stream != end.stream:
+            raise ValidationError("iter_changes: after= and until= are positions of two different streams")
+        position = after
+        for shard in store.stream_info(table, end.stream).ordered_shards():
+            last = end.shards.get(shard.id)
+            if last is None:
+                continue  # the shard did not exist, or held nothing, at `until`: all of it came later
+            bound = None if last == END else sequence_order(last)
+            while True:
+                page = store.changes(table, shard=shard.id, after=position)
+                reached = not page.records  # the shard has nothing more (a closed one read to its end)
+                for record in page.records:
+                    if bound is not None and sequence_order(record.sequence) > bound:
+                        reached = True  # written after `until`: left for a read from the position
+                        break
+                    yield record
+                    position = record.position
+                    reached = bound is not None and sequence_order(record.sequence) == bound
+                    if reached:
+                        break
+                if reached:
+                    break
+                position = page.position
 
     def latest_position(self, table: str) -> str:
         """A position at the current end of every shard: reading from it returns only later changes."""
