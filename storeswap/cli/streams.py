@@ -66,12 +66,10 @@ def changes(
             if not follow:
                 # What the stream holds now, and no more: on a table whose writes never pause, reading until a
                 # page comes back empty would print for ever.
-                until = s.latest_position(table)
+                until = position if start == "latest" else s.latest_position(table)
                 for record in s.iter_changes(table, after=position, until=until):
                     show(record)
-                    position = record.position
-                if position is None:  # nothing from the trim horizon to `until`: resuming there skips nothing
-                    position = until
+                    position = record.position  # a record's position resumes right after it, never past another
             else:
                 while True:
                     page = s.changes(table, after=position)

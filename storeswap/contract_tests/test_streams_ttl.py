@@ -21,7 +21,7 @@ import pytest
 
 from storeswap.contract_tests.markers import never, notyet
 from storeswap.contract_tests.tables import TableFactory
-from storeswap.core.changes import ChangeRecord, UserIdentity
+from storeswap.core.changes import END, ChangeRecord, UserIdentity, decode_position, sequence_order
 from storeswap.core.errors import (
     ConditionFailed,
     NotSupported,
@@ -504,7 +504,16 @@ def test_iter_changes_until_a_position_ends_there_while_writes_never_pause(
     everything = _by_shard(_records(store, table))
     joined = _by_shard(bounded + rest)
     assert joined == everything, "the bounded read and the read after it lose, repeat or reorder records"
-    assert _records(store, table, after=until) != [] and len(bounded) < sum(len(v) for v in everything.values())
+    # Exactly what the stream held at `until`, shard by shard: no record after it, none before it left out.
+    end = decode_position(until, table).shards
+
+    def held_at_until(shard: str, sequence: str) -> bool:
+        last = end.get(shard)
+        return last is not None and (last == END or sequence_order(sequence) <= sequence_order(last))
+
+    upto = {shard: [q for q in seqs if held_at_until(shard, q)] for shard, seqs in everything.items()}
+    assert _by_shard(bounded) == {shard: seqs for shard, seqs in upto.items() if seqs}
+    assert _records(store, table, after=until) != []  # the writer wrote after `until`: there was more to leave
 
 
 def _at_least(acked: list[int], n: int, failed: list[BaseException]) -> None:

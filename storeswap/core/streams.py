@@ -176,12 +176,15 @@ class StreamMethods:
         position of this table's stream, such as a :meth:`latest_position`
         taken first) ends it there instead: each shard is read up to it,
         shard by shard, and what was written after it is left for a read from
-        it.  ``until`` and ``follow`` do not go together.
+        the last record's position.  A shard that returns nothing more before
+        ``until`` (DynamoDB may return empty pages inside a shard) ends early;
+        its rest is left for that read too, never skipped.  ``stop`` ends it
+        between pages.  ``until`` and ``follow`` do not go together.
         """
         if until is not None:
             if follow:
                 raise ValidationError("iter_changes: until= ends the iteration, follow= waits for more; give one")
-            yield from self._changes_until(table, after, decode_position(until, table))
+            yield from self._changes_until(table, after, decode_position(until, table), stop)
             return
         position = after
         while stop is None or not stop.is_set():
@@ -196,31 +199,44 @@ class StreamMethods:
                 else:
                     time.sleep(poll_s)
 
-    def _changes_until(self, table: str, after: str | None, end: Position) -> Iterator[ChangeRecord]:
+    def _changes_until(
+        self, table: str, after: str | None, end: Position, stop: threading.Event | None
+    ) -> Iterator[ChangeRecord]:
         store: ItemStore = self  # type: ignore[assignment]
-        if after is not None and decode_position(after, table).stream != end.stream:
+        limits = {shard: _until_limit(shard, value) for shard, value in end.shards.items() if value is not None}
+        if after is None:  # the trim horizon of `until`'s stream, not of whichever stream is the table's now
+            position = encode_position(Position(table, end.stream, {}))
+        elif decode_position(after, table).stream != end.stream:
             raise ValidationError("iter_changes: after= and until= are positions of two different streams")
-        position = after
+        else:
+            position = after
         for shard in store.stream_info(table, end.stream).ordered_shards():
-            last = end.shards.get(shard.id)
-            if last is None:
+            if shard.id not in limits:
                 continue  # the shard did not exist, or held nothing, at `until`: all of it came later
-            bound = None if last == END else sequence_order(last)
-            while True:
+            limit = limits[shard.id]  # None: read the shard to its end (it had closed by `until`)
+            while stop is None or not stop.is_set():
+                before = _progress_order(position, table, shard.id)
                 page = store.changes(table, shard=shard.id, after=position)
-                reached = not page.records  # the shard has nothing more (a closed one read to its end)
+                past = False
                 for record in page.records:
-                    if bound is not None and sequence_order(record.sequence) > bound:
-                        reached = True  # written after `until`: left for a read from the position
+                    if limit is not None and sequence_order(record.sequence) > limit:
+                        past = True  # written after `until`: left for a read from the position
                         break
                     yield record
                     position = record.position
-                    reached = bound is not None and sequence_order(record.sequence) == bound
-                    if reached:
-                        break
-                if reached:
+                if past:
                     break
                 position = page.position
+                progress = decode_position(position, table).shards.get(shard.id)
+                order = _progress_order(position, table, shard.id)
+                if progress == END or (limit is not None and order is not None and order >= limit):
+                    break  # the shard is read up to `until`
+                if not page.records and order == before:
+                    # Nothing more comes from here now, though `until` lies further on (DynamoDB may return
+                    # empty pages inside a shard): what is left stays for a read from the position, never skipped.
+                    break
+            if stop is not None and stop.is_set():
+                return
 
     def latest_position(self, table: str) -> str:
         """A position at the current end of every shard: reading from it returns only later changes."""
@@ -448,3 +464,20 @@ class TtlSweeper:
                 _log.warning("TTL sweep failed (%d in a row): %s: %s", failures, type(e).__name__, e)
                 if failures >= 3:
                     return
+
+
+def _until_limit(shard: str, value: str) -> int | None:
+    """The last sequence number ``iter_changes(until=)`` reads in ``shard`` (``None``: to the shard's end)."""
+    if value == END:
+        return None
+    if not isinstance(value, str) or not value.isdigit():
+        raise ValidationError(f"iter_changes: until= holds {value!r} for shard {shard!r}, not a position to stop at")
+    return sequence_order(value)
+
+
+def _progress_order(position: str | None, table: str, shard: str) -> int | None:
+    """How far ``position`` has read ``shard``, as a sequence number (``None``: not at a record)."""
+    if position is None:
+        return None
+    value = decode_position(position, table).shards.get(shard)
+    return sequence_order(value) if isinstance(value, str) and value.isdigit() else None

@@ -379,7 +379,24 @@ def pg_terminate_mid_copy(url: str, items: int) -> FaultRow:
     admin_store = PostgresStore(url, pool_size=1)
 
     def inject() -> str:
-        kills = rounds = 0
+        # At least one COPY in flight when its backend goes: a kill that lands between pages is ridden through (a
+        # fresh connection before anything was sent), and on a fast machine every kill of the rounds below can
+        # land there (CI saw a copy the fault never interrupted).  A lock on the target table holds the workers'
+        # next COPYs until one is seen waiting for it; that backend is killed mid-statement.
+        physical = admin_store.physical_table(table)
+        kills = rounds = held = 0
+        with _admin(admin_store) as locker, _admin(admin_store) as conn:
+            locker.execute("BEGIN")
+            locker.execute(f'LOCK TABLE "{physical}" IN ACCESS EXCLUSIVE MODE')
+            deadline = time.monotonic() + 10
+            while not held and time.monotonic() < deadline:  # a condition, bounded in case the copy is done
+                rows = conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE NOT granted AND relation = %s::regclass",
+                    (physical,),
+                ).fetchall()
+                held = sum(1 for (ok,) in rows if ok)
+                time.sleep(0.01)
+            locker.execute("ROLLBACK")
         with _admin(admin_store) as conn:
             for _ in range(40):
                 rows = conn.execute(
@@ -389,7 +406,10 @@ def pg_terminate_mid_copy(url: str, items: int) -> FaultRow:
                 kills += sum(1 for (ok,) in rows if ok)
                 rounds += 1
                 time.sleep(0.1)
-        return f"pg_terminate_backend on {kills} connections in {rounds} rounds during the COPY"
+        return (
+            f"pg_terminate_backend on {held} COPY(s) held by a table lock, then on {kills} connections in {rounds}"
+            " rounds during the copy"
+        )
 
     try:
         return _migrate_with_fault(
