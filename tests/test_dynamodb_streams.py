@@ -142,6 +142,23 @@ def test_the_latest_position_takes_a_closed_shards_end_from_its_description(stor
     assert store.changes("lineage", after=position).records == []
 
 
+class ParentWithEmptyPages(FakeStreams):
+    """The lineage above, with a closed parent whose reads come back empty every time (empty pages inside it)."""
+
+    def get_records(self, **kw: Any) -> dict[str, Any]:
+        if kw["ShardIterator"].startswith("parent|"):
+            self.calls.append(("get_records", kw))
+            return {"Records": [], "NextShardIterator": kw["ShardIterator"]}
+        return super().get_records(**kw)
+
+
+def test_a_bounded_read_does_not_read_a_child_before_a_parent_it_could_not_finish(store: DynamoStore) -> None:
+    """S6 in ``iter_changes(until=)``: the parent ends short of ``until``, so its child waits for a later read."""
+    until = store.latest_position("lineage")  # parent 101 (from its description), child 200
+    store.streams_client = ParentWithEmptyPages()
+    assert list(store.iter_changes("lineage", until=until)) == []
+
+
 class NeverPausing:
     """One open shard, and a writer that adds a record to it before every ``every``-th GetRecords.
 

@@ -62,7 +62,7 @@ def test_until_of_an_earlier_stream_reads_that_stream_not_the_current_one() -> N
         next(store.iter_changes(table, after=second, until=first))
 
 
-@pytest.mark.parametrize("value", ["latest", "abc", "", "-1"])
+@pytest.mark.parametrize("value", ["latest", "abc", "", "-1", "\u00b2", "\u0661"])
 def test_until_holding_what_is_not_a_sequence_number_is_a_validation_error(value: str) -> None:
     store = MemoryStore()
     table = _table(store)
@@ -94,3 +94,39 @@ def test_stop_ends_the_bounded_read_between_pages() -> None:
         if seen == 10:
             stop.set()
     assert seen == 1000  # the page in hand is finished, the next is not read
+
+
+class Stalls(MemoryStore):
+    """A store whose reads of the shards in ``stalled`` return nothing and do not move on (DynamoDB's empty
+    pages inside a shard, as the port sees them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stalled: set[str] = set()
+        self.stalled_reads = 0
+
+    def _read_shard(self, spec: Any, info: Any, shard: Any, after: str | None, limit: int) -> ShardRead:
+        if shard.id in self.stalled:
+            self.stalled_reads += 1
+            if self.stalled_reads > 20:  # a read that waits for a stalled shard would never end: fail instead
+                raise RuntimeError("a stalled shard was read 20 times")
+            return ShardRead([], after, False)
+        return super()._read_shard(spec, info, shard, after, limit)
+
+
+def test_a_shard_that_stops_short_of_until_is_left_for_the_next_read_never_skipped() -> None:
+    store = Stalls()
+    table = _table(store)
+    for n in range(40):
+        store.put(table, {"pk": f"k{n}", "n": n})
+    everything = [(r.shard, r.sequence) for r in store.iter_changes(table)]
+    shards = sorted({shard for shard, _ in everything})
+    assert len(shards) > 1, "the test needs records in more than one shard"
+    until = store.latest_position(table)
+    store.stalled = {shards[0]}
+    first = list(store.iter_changes(table, until=until))
+    assert first and all(r.shard != shards[0] for r in first)  # it ended; the stalled shard's records are left
+    store.stalled = set()
+    rest = [(r.shard, r.sequence) for r in store.iter_changes(table, after=first[-1].position)]
+    assert sorted([(r.shard, r.sequence) for r in first] + rest) == sorted(everything)
+    assert {shard for shard, _ in rest} == {shards[0]}

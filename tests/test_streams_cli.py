@@ -119,3 +119,26 @@ def test_changes_without_follow_ends_while_writes_never_pause(kind: str, capsys:
             assert sorted(first + rest) == sorted(everything) and len(set(first + rest)) == len(everything)
         finally:
             store.delete_table(name)
+
+
+def test_changes_from_a_position_of_an_earlier_stream_reads_that_stream_to_its_end(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """S9 keeps a disabled stream's records readable; --from a position in it prints the rest of it and ends."""
+    from storeswap.connect import open_store
+
+    name = f"cli-{uuid.uuid4().hex[:10]}"
+    with open_store(url) as store:
+        store.create_table(TableSpec(name, KeyAttribute("pk"), stream="NEW_IMAGE"))
+        try:
+            store.put(name, {"pk": "a"})
+            store.put(name, {"pk": "b"})
+            middle = store.changes(name, limit=1).position  # after a, in the first stream
+            store.set_stream(name, None)
+            store.set_stream(name, "NEW_IMAGE")
+            store.put(name, {"pk": "c"})
+            assert main(["changes", "--store", url, "--table", name, "--from", middle]) == 0
+            out, _ = capsys.readouterr()
+            assert [json.loads(line.split(None, 3)[3])["pk"] for line in out.splitlines()] == ["b"]
+        finally:
+            store.delete_table(name)

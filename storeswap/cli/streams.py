@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from storeswap.connect import open_store
-from storeswap.core.changes import ChangeRecord, decode_position
+from storeswap.core.changes import ChangeRecord, Position, decode_position, encode_position
 from storeswap.core.errors import ValidationError
 from storeswap.migrate.stream_json import stream_arn, stream_record_json
 
@@ -40,10 +40,11 @@ def changes(
     ends, however busy the table; --from the printed position resumes after it.
     """
     with open_store(store) as s:
+        latest: str | None = None
         if start == "trim-horizon":
             position = None
         elif start == "latest":
-            position = s.latest_position(table)
+            position = latest = s.latest_position(table)
         else:
             decode_position(start, table)  # a bad position is one clear error before anything is read
             position = start
@@ -66,10 +67,16 @@ def changes(
             if not follow:
                 # What the stream holds now, and no more: on a table whose writes never pause, reading until a
                 # page comes back empty would print for ever.
-                until = position if start == "latest" else s.latest_position(table)
-                for record in s.iter_changes(table, after=position, until=until):
-                    show(record)
-                    position = record.position  # a record's position resumes right after it, never past another
+                until: str | None = latest if latest is not None else s.latest_position(table)
+                stream = decode_position(until, table).stream
+                if position is not None and decode_position(position, table).stream != stream:
+                    until = None  # an earlier stream records nothing more: read to its end, that ends
+                elif position is None:
+                    position = encode_position(Position(table, stream, {}))  # the trim horizon of that stream
+                if position != until:
+                    for record in s.iter_changes(table, after=position, until=until):
+                        show(record)
+                        position = record.position  # it resumes right after that record, never past another
             else:
                 while True:
                     page = s.changes(table, after=position)

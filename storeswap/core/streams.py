@@ -177,8 +177,9 @@ class StreamMethods:
         taken first) ends it there instead: each shard is read up to it,
         shard by shard, and what was written after it is left for a read from
         the last record's position.  A shard that returns nothing more before
-        ``until`` (DynamoDB may return empty pages inside a shard) ends early;
-        its rest is left for that read too, never skipped.  ``stop`` ends it
+        ``until`` (DynamoDB may return empty pages inside a shard) ends early,
+        and its children are not read (S6); what is left is for that read
+        too, never skipped.  ``stop`` ends it
         between pages.  ``until`` and ``follow`` do not go together.
         """
         if until is not None:
@@ -210,7 +211,11 @@ class StreamMethods:
             raise ValidationError("iter_changes: after= and until= are positions of two different streams")
         else:
             position = after
+        short: set[str] = set()  # shards that ended before `until` (below), and so their descendants
         for shard in store.stream_info(table, end.stream).ordered_shards():
+            if shard.parent is not None and shard.parent in short:
+                short.add(shard.id)  # S6: a child waits until its parent is read to its end
+                continue
             if shard.id not in limits:
                 continue  # the shard did not exist, or held nothing, at `until`: all of it came later
             limit = limits[shard.id]  # None: read the shard to its end (it had closed by `until`)
@@ -234,6 +239,7 @@ class StreamMethods:
                 if not page.records and order == before:
                     # Nothing more comes from here now, though `until` lies further on (DynamoDB may return
                     # empty pages inside a shard): what is left stays for a read from the position, never skipped.
+                    short.add(shard.id)
                     break
             if stop is not None and stop.is_set():
                 return
@@ -470,7 +476,7 @@ def _until_limit(shard: str, value: str) -> int | None:
     """The last sequence number ``iter_changes(until=)`` reads in ``shard`` (``None``: to the shard's end)."""
     if value == END:
         return None
-    if not isinstance(value, str) or not value.isdigit():
+    if not isinstance(value, str) or not (value.isascii() and value.isdigit()):
         raise ValidationError(f"iter_changes: until= holds {value!r} for shard {shard!r}, not a position to stop at")
     return sequence_order(value)
 
@@ -480,4 +486,4 @@ def _progress_order(position: str | None, table: str, shard: str) -> int | None:
     if position is None:
         return None
     value = decode_position(position, table).shards.get(shard)
-    return sequence_order(value) if isinstance(value, str) and value.isdigit() else None
+    return sequence_order(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
