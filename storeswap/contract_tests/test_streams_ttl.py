@@ -380,6 +380,64 @@ def test_latest_position_sees_only_later_changes(store: ItemStore, table_factory
 LATEST_STUCK_S = 120.0
 
 
+class _EndlessWriter:
+    """A thread putting ``item(n)`` for n = 0, 1, ... until the block ends; ``acked`` counts acknowledged puts."""
+
+    def __init__(self, store: ItemStore, table: str, item: Callable[[int], dict[str, Any]]) -> None:
+        self.acked = 0
+        self._failed: list[BaseException] = []
+        self._stop = threading.Event()
+
+        def write() -> None:
+            try:
+                while not self._stop.is_set():
+                    store.put(table, item(self.acked))
+                    self.acked += 1
+            except BaseException as e:  # reported by check()
+                self._failed.append(e)
+
+        self._thread = threading.Thread(target=write, daemon=True)
+
+    def __enter__(self) -> _EndlessWriter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(LATEST_STUCK_S)
+
+    def check(self) -> None:
+        """Raise what stopped the writer, if anything did."""
+        assert not self._failed, self._failed
+
+    def wait_for(self, puts: int) -> None:
+        def reached() -> None:
+            self.check()
+            assert self.acked >= puts
+
+        _eventually(reached)
+
+
+def _within_liveness_bound(call: Callable[[], Any], stuck: str) -> Any:
+    """``call()``'s result, run in a thread given LATEST_STUCK_S; its own error is raised as itself."""
+    result: list[Any] = []
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(call())
+        except BaseException as e:  # reported below
+            raised.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(LATEST_STUCK_S)
+    if raised:
+        raise raised[0]
+    assert result, f"{stuck} in {LATEST_STUCK_S:.0f} s while a writer kept writing"
+    return result[0]
+
+
 @pytest.mark.req("S7")
 def test_latest_position_is_found_while_writes_never_pause(store: ItemStore, table_factory: TableFactory) -> None:
     """A writer that never pauses: the position is the end of the stream at a moment during the call.
@@ -389,55 +447,17 @@ def test_latest_position_is_found_while_writes_never_pause(store: ItemStore, tab
     each once, in order.  (Reading "until a page comes back empty" to find a DynamoDB shard's tip never ended.)
     """
     table = _stream_table(table_factory)
-    stop = threading.Event()
-    acked = [0]
-    failed: list[BaseException] = []
-
-    def write() -> None:
-        try:
-            while not stop.is_set():
-                store.put(table, {"pk": "w", "sk": "1", "v": acked[0]})
-                acked[0] += 1
-        except BaseException as e:  # reported by the test below
-            failed.append(e)
-
-    def wait_for(puts: int) -> None:
-        def check() -> None:
-            assert not failed, failed
-            assert acked[0] >= puts
-
-        _eventually(check)
-
-    writer = threading.Thread(target=write, daemon=True)
-    writer.start()
-    try:
-        wait_for(20)  # a stream with a past
-        result: list[str] = []
-        raised: list[BaseException] = []
-
-        def call() -> None:
-            try:
-                result.append(store.latest_position(table))
-            except BaseException as e:  # reported below
-                raised.append(e)
-
-        caller = threading.Thread(target=call, daemon=True)
-        before = acked[0]
-        caller.start()
-        caller.join(LATEST_STUCK_S)
-        after = acked[0]
-        if raised:
-            raise raised[0]
-        assert result, f"latest_position did not return in {LATEST_STUCK_S:.0f} s while a writer kept writing"
-        wait_for(after + 5)  # puts begun after the call returned
-    finally:
-        stop.set()
-        writer.join(LATEST_STUCK_S)
-    assert not failed, failed
-    seen = [int(r.new_image["v"]) for r in _records(store, table, after=result[0]) if r.new_image is not None]
+    with _EndlessWriter(store, table, lambda n: {"pk": "w", "sk": "1", "v": n}) as writer:
+        writer.wait_for(20)  # a stream with a past
+        before = writer.acked
+        latest = _within_liveness_bound(lambda: store.latest_position(table), "latest_position did not return")
+        after = writer.acked
+        writer.wait_for(after + 5)  # puts begun after the call returned
+    writer.check()
+    seen = [int(r.new_image["v"]) for r in _records(store, table, after=latest) if r.new_image is not None]
     assert seen, "no record after the position, though puts were made after it"
     assert before <= seen[0] <= after + 1, (before, seen[0], after)
-    assert seen == list(range(seen[0], acked[0])), "records after the position are lost, repeated or out of order"
+    assert seen == list(range(seen[0], writer.acked)), "records after the position are lost, repeated or out of order"
 
 
 def _by_shard(records: list[ChangeRecord]) -> dict[str, list[str]]:
@@ -457,47 +477,16 @@ def test_iter_changes_until_a_position_ends_there_while_writes_never_pause(
     shard, in order, each record once; and it holds every put acknowledged before ``latest`` was taken.
     """
     table = _stream_table(table_factory)
-    stop = threading.Event()
-    acked = [0]
-    failed: list[BaseException] = []
-
-    def write() -> None:
-        try:
-            while not stop.is_set():
-                n = acked[0]
-                store.put(table, {"pk": f"w{n % 5}", "sk": "1", "v": n})  # five keys: more than one shard
-                acked[0] += 1
-        except BaseException as e:  # reported below
-            failed.append(e)
-
-    writer = threading.Thread(target=write, daemon=True)
-    writer.start()
-    result: list[list[ChangeRecord]] = []
-    raised: list[BaseException] = []
-    try:
-        _eventually(lambda: _at_least(acked, 30, failed))
-        before = acked[0]
+    # Five keys: more than one shard.
+    with _EndlessWriter(store, table, lambda n: {"pk": f"w{n % 5}", "sk": "1", "v": n}) as writer:
+        writer.wait_for(30)
+        before = writer.acked
         until = store.latest_position(table)
-
-        def read() -> None:
-            try:
-                result.append(list(store.iter_changes(table, until=until)))
-            except BaseException as e:  # reported below
-                raised.append(e)
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        reader.join(LATEST_STUCK_S)
-        if raised:
-            raise raised[0]
-        assert result, f"iter_changes(until=...) did not end in {LATEST_STUCK_S:.0f} s while a writer kept writing"
-        target = acked[0] + 5
-        _eventually(lambda: _at_least(acked, target, failed))  # puts after the read ended
-    finally:
-        stop.set()
-        writer.join(LATEST_STUCK_S)
-    assert not failed, failed
-    bounded = result[0]
+        bounded: list[ChangeRecord] = _within_liveness_bound(
+            lambda: list(store.iter_changes(table, until=until)), "iter_changes(until=...) did not end"
+        )
+        writer.wait_for(writer.acked + 5)  # puts after the read ended
+    writer.check()
     assert {int(r.new_image["v"]) for r in bounded if r.new_image is not None} >= set(range(before))
     resume = bounded[-1].position
     rest = _records(store, table, after=resume)
@@ -514,11 +503,6 @@ def test_iter_changes_until_a_position_ends_there_while_writes_never_pause(
     upto = {shard: [q for q in seqs if held_at_until(shard, q)] for shard, seqs in everything.items()}
     assert _by_shard(bounded) == {shard: seqs for shard, seqs in upto.items() if seqs}
     assert _records(store, table, after=until) != []  # the writer wrote after `until`: there was more to leave
-
-
-def _at_least(acked: list[int], n: int, failed: list[BaseException]) -> None:
-    assert not failed, failed
-    assert acked[0] >= n
 
 
 @pytest.mark.req("S7")

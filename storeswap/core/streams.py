@@ -18,7 +18,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 import attrs
 
@@ -220,7 +220,7 @@ class StreamMethods:
                 continue  # the shard did not exist, or held nothing, at `until`: all of it came later
             limit = limits[shard.id]  # None: read the shard to its end (it had closed by `until`)
             while stop is None or not stop.is_set():
-                before = _progress_order(position, table, shard.id)
+                before = decode_position(position, table).shards.get(shard.id)
                 page = store.changes(table, shard=shard.id, after=position)
                 past = False
                 for record in page.records:
@@ -233,10 +233,9 @@ class StreamMethods:
                     break
                 position = page.position
                 progress = decode_position(position, table).shards.get(shard.id)
-                order = _progress_order(position, table, shard.id)
-                if progress == END or (limit is not None and order is not None and order >= limit):
+                if progress == END or (limit is not None and _is_sequence(progress) and sequence_order(progress) >= limit):
                     break  # the shard is read up to `until`
-                if not page.records and order == before:
+                if not page.records and progress == before:
                     # Nothing more comes from here now, though `until` lies further on (DynamoDB may return
                     # empty pages inside a shard): what is left stays for a read from the position, never skipped.
                     short.add(shard.id)
@@ -476,14 +475,11 @@ def _until_limit(shard: str, value: str) -> int | None:
     """The last sequence number ``iter_changes(until=)`` reads in ``shard`` (``None``: to the shard's end)."""
     if value == END:
         return None
-    if not isinstance(value, str) or not (value.isascii() and value.isdigit()):
+    if not _is_sequence(value):
         raise ValidationError(f"iter_changes: until= holds {value!r} for shard {shard!r}, not a position to stop at")
     return sequence_order(value)
 
 
-def _progress_order(position: str | None, table: str, shard: str) -> int | None:
-    """How far ``position`` has read ``shard``, as a sequence number (``None``: not at a record)."""
-    if position is None:
-        return None
-    value = decode_position(position, table).shards.get(shard)
-    return sequence_order(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
+def _is_sequence(value: object) -> TypeGuard[str]:
+    """True for a sequence number (ASCII digits), False for a shard marker (END, LATEST) or anything else."""
+    return isinstance(value, str) and value.isascii() and value.isdigit()

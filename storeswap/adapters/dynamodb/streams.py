@@ -130,18 +130,8 @@ class DynamoStreamMethods:
         records: list[ChangeRecord] = []
         empty = 0
         position = after
-        renewed = False  # the iterator in hand is a fresh one made after an expiry
         while iterator is not None and len(records) < limit and empty < EMPTY_PAGES:
-            try:
-                with self._calling((), write=False, stream=True):
-                    resp = self.streams_client.get_records(ShardIterator=iterator, Limit=limit - len(records))
-            except ShardIteratorExpired:
-                if renewed:
-                    raise  # a fresh iterator refused as expired: do not loop
-                # Iterators live 15 minutes; positions are sequence numbers, so resume where we are.
-                iterator, renewed = self._iterator(info, shard, position), True
-                continue
-            renewed = False
+            resp = self._get_records(info, shard, iterator, position, limit - len(records))
             got = [_record(spec, info, shard, r) for r in resp.get("Records", ())]
             records.extend(got)
             if got:
@@ -153,6 +143,23 @@ class DynamoStreamMethods:
             if got and not shard.closed:
                 break  # an open shard: hand over what there is rather than poll for more
         return ShardRead(records, position, exhausted=iterator is None)
+
+    def _get_records(self, info: StreamInfo, shard: Shard, iterator: str, position: str | None, limit: int) -> Any:
+        """One GetRecords page; an iterator that expired is replaced once, from ``position`` (the last sequence read).
+
+        Iterators live 15 minutes; positions are sequence numbers, so the read resumes where it is.  A fresh
+        iterator refused as expired too raises, rather than loop; no fresh one (the shard has nothing more to
+        iterate) is an empty page without a next iterator.
+        """
+        try:
+            with self._calling((), write=False, stream=True):
+                return self.streams_client.get_records(ShardIterator=iterator, Limit=limit)
+        except ShardIteratorExpired:
+            fresh = self._iterator(info, shard, position)
+        if fresh is None:
+            return {}
+        with self._calling((), write=False, stream=True):
+            return self.streams_client.get_records(ShardIterator=fresh, Limit=limit)
 
     def _shard_end(self, spec: TableSpec, info: StreamInfo, shard: Shard) -> str | None:
         if shard.end is not None:
@@ -172,19 +179,11 @@ class DynamoStreamMethods:
         bound: int | None = None
         position: str | None = None
         reader = self._iterator(info, shard, None)
-        renewed, empty = False, 0
+        empty = 0
         while reader is not None:
             if bound is None and probe is not None:
                 bound, probe = self._first_sequence(info, shard, probe)
-            try:
-                with self._calling((), write=False, stream=True):
-                    resp = self.streams_client.get_records(ShardIterator=reader, Limit=1000)
-            except ShardIteratorExpired:
-                if renewed:
-                    raise  # a fresh iterator refused as expired: do not loop
-                reader, renewed = self._iterator(info, shard, position), True
-                continue
-            renewed = False
+            resp = self._get_records(info, shard, reader, position, 1000)
             records = resp.get("Records", ())
             for raw in records:
                 sequence = raw["dynamodb"]["SequenceNumber"]
