@@ -179,8 +179,8 @@ class StreamMethods:
         the last record's position.  A shard that returns nothing more before
         ``until`` (DynamoDB may return empty pages inside a shard) ends early,
         and its children are not read (S6); what is left is for that read
-        too, never skipped.  ``stop`` ends it
-        between pages.  ``until`` and ``follow`` do not go together.
+        too, never skipped.  ``stop`` ends it between pages.  ``until`` and
+        ``follow`` do not go together.
         """
         if until is not None:
             if follow:
